@@ -1,0 +1,26 @@
+# Two entry points for a fresh machine with Python 3.11 (see README):
+#   make repro   set up .venv (or reuse it) and run the whole DVC pipeline (profile from params.yaml)
+#   make test    set up .venv (or reuse it) and run the test suite (what CI runs)
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Real MNIST/USPS copies: a folder list (os.pathsep-separated) searched after data/raw.
+export REPRO_DATA_MIRRORS ?= $(abspath ../shared/data)
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup repro test
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+repro: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
+
+test: setup
+	PATH="$(abspath $(BIN)):$$PATH" REPRO_OFFLINE=1 $(BIN)/python -m pytest

@@ -1,0 +1,77 @@
+"""Run one paper's stage: papermill executes notebooks/<paper>.ipynb into reports/.
+
+``python -m repro stage gapdcec [--profile quick]`` is what each DVC stage runs. The
+notebook's tagged ``parameters`` cell receives the profile and the two output folders.
+Outputs are staged: the notebook writes into fresh ``.staging-*`` folders beside
+``reports/<paper>/<profile>/`` and ``figures/<paper>/<profile>/``, and only when the whole
+notebook (and its HTML copy) succeeded are they swapped into place, so a crash leaves the
+previous complete report, never half a new one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+from repro.config import ConfigError, load_params, repo_root, stage_params
+
+PAPERS = ("gapdcec",)
+
+
+def output_dirs(paper: str, profile: str, root: Path | None = None) -> tuple[Path, Path]:
+    """(reports/<paper>/<profile>, figures/<paper>/<profile>) under the repository root."""
+    root = root or repo_root()
+    return root / "reports" / paper / profile, root / "figures" / paper / profile
+
+
+def run_stage(paper: str, profile: str | None = None, *, params_path: str | Path | None = None,
+              log_output: bool = True) -> Path:
+    """Execute notebooks/<paper>.ipynb with papermill; return the final report folder."""
+    import papermill
+
+    from repro.report.atomic import staged_directory
+
+    if paper not in PAPERS:
+        raise ConfigError(f"unknown paper {paper!r}; known: {', '.join(PAPERS)}")
+    root = repo_root()
+    params_path = Path(params_path) if params_path else root / "params.yaml"
+    profile, _ = stage_params(load_params(params_path), paper, profile)  # validates early
+    report_dir, figure_dir = output_dirs(paper, profile, root)
+    notebook = root / "notebooks" / f"{paper}.ipynb"
+    started = time.perf_counter()
+    with staged_directory(report_dir) as report_tmp, staged_directory(figure_dir) as figure_tmp:
+        executed = report_tmp / f"{paper}.ipynb"
+        papermill.execute_notebook(
+            str(notebook), str(executed), cwd=str(root), kernel_name="python3",
+            log_output=log_output, progress_bar=False,
+            parameters={"profile": profile, "params_path": str(params_path),
+                        "report_dir": str(report_tmp), "figure_dir": str(figure_tmp)},
+        )
+        export_html(executed, report_tmp / f"{paper}.html")
+    print(f"[repro] {paper} ({profile}) done in {time.perf_counter() - started:.0f} s -> {report_dir}")
+    return report_dir
+
+
+def export_html(notebook: Path, html: Path) -> None:
+    """The executed notebook as a self-contained HTML page (figures embedded)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    html.write_text(body, encoding="utf-8")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("stage", help="run one paper's notebook via papermill")
+    parser.add_argument("paper", choices=PAPERS)
+    parser.add_argument("--profile", default=None, help="smoke | quick | paper (default: params.yaml)")
+    parser.add_argument("--params", default=None, help="params file (default: <repo>/params.yaml)")
+    parser.set_defaults(func=_run_from_args)
+
+
+def _run_from_args(args: argparse.Namespace) -> int:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    run_stage(args.paper, args.profile, params_path=args.params)
+    return 0
