@@ -10,4 +10,9 @@ Subpackages:
     report        reproduced-vs-reported tables, claim verdicts, provenance, figures
 """
 
+import os as _os
+
+# TensorFlow's C++ start-up chatter (oneDNN, CPU feature notes) drowns the notebooks' logs.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 __version__ = "0.1.0"

@@ -55,13 +55,17 @@ def load_params(path: str | Path | None = None) -> dict:
 
 
 def deep_merge(base: Mapping, override: Mapping, *, where: str = "") -> dict:
-    """``base`` updated recursively by ``override``; override keys must exist in base."""
+    """``base`` updated recursively by ``override``.
+
+    Override keys must exist in base, except inside a mapping that is empty in base (a
+    free-form mapping such as ``per_dataset``, whose contents the typed config checks).
+    """
     merged = dict(base)
     for key, value in override.items():
         path = f"{where}.{key}" if where else str(key)
-        if key not in base:
+        if key not in base and (base or not where):
             raise ConfigError(f"unknown key {path!r} in profile overrides (not in base)")
-        if isinstance(value, Mapping) and isinstance(base[key], Mapping):
+        if key in base and isinstance(value, Mapping) and isinstance(base[key], Mapping):
             merged[key] = deep_merge(base[key], value, where=path)
         else:
             merged[key] = value
@@ -103,7 +107,7 @@ def build(cls: type, data: Any, *, where: str = ""):
         kwargs[name] = _coerce(hints[name], value, f"{where}.{name}" if where else name)
     try:
         return cls(**kwargs)
-    except TypeError as exc:  # a required field without a value
+    except (TypeError, ValueError) as exc:  # a required field missing, or __post_init__ refused
         raise ConfigError(f"{where or cls.__name__}: {exc}") from None
 
 

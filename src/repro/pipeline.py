@@ -15,9 +15,20 @@ import os
 import time
 from pathlib import Path
 
-from repro.config import ConfigError, load_params, repo_root, stage_params
+from repro.config import ConfigError, build, load_params, repo_root, stage_params
 
 PAPERS = ("gapdcec",)
+
+
+def stage_config(paper: str, profile: str | None = None, params: dict | None = None):
+    """(profile, typed config) of ``paper``: params.yaml's base merged with the profile."""
+    import importlib
+
+    if paper not in PAPERS:
+        raise ConfigError(f"unknown paper {paper!r}; known: {', '.join(PAPERS)}")
+    module = importlib.import_module(f"repro.papers.{paper}")
+    profile, merged = stage_params(params if params is not None else load_params(), paper, profile)
+    return profile, build(module.Config, merged, where=paper)
 
 
 def output_dirs(paper: str, profile: str, root: Path | None = None) -> tuple[Path, Path]:
@@ -27,18 +38,20 @@ def output_dirs(paper: str, profile: str, root: Path | None = None) -> tuple[Pat
 
 
 def run_stage(paper: str, profile: str | None = None, *, params_path: str | Path | None = None,
-              log_output: bool = True) -> Path:
-    """Execute notebooks/<paper>.ipynb with papermill; return the final report folder."""
+              output_root: str | Path | None = None, log_output: bool = True) -> Path:
+    """Execute notebooks/<paper>.ipynb with papermill; return the final report folder.
+
+    Outputs go to ``<output_root>/reports/...`` and ``<output_root>/figures/...``
+    (default: the repository root; the tests use a temporary folder).
+    """
     import papermill
 
     from repro.report.atomic import staged_directory
 
-    if paper not in PAPERS:
-        raise ConfigError(f"unknown paper {paper!r}; known: {', '.join(PAPERS)}")
     root = repo_root()
     params_path = Path(params_path) if params_path else root / "params.yaml"
-    profile, _ = stage_params(load_params(params_path), paper, profile)  # validates early
-    report_dir, figure_dir = output_dirs(paper, profile, root)
+    profile, _ = stage_config(paper, profile, load_params(params_path))  # validates early
+    report_dir, figure_dir = output_dirs(paper, profile, Path(output_root or root))
     notebook = root / "notebooks" / f"{paper}.ipynb"
     started = time.perf_counter()
     with staged_directory(report_dir) as report_tmp, staged_directory(figure_dir) as figure_tmp:

@@ -1,0 +1,34 @@
+"""Real datasets as numpy arrays, loaded only from sha256-verified files.
+
+    from repro.data import load
+    ds = load("mnist-full")            # ds.x float32 (70000, 28, 28, 1) in [0, 1], ds.y int64
+
+Registered names (``DATASETS``): ``mnist-full``, ``mnist-test``, ``usps``, ``cifar-10``
+(split "train" / "test" / "all"), ``stl-10`` (same splits). Files are looked up in
+``data/raw/<subfolder>/`` (or ``$REPRO_DATA_DIR``), then in the folders of
+``REPRO_DATA_MIRRORS``, then downloaded from the official URL unless ``REPRO_OFFLINE=1``.
+See ``data/README.md`` and ``python -m repro data --help``.
+"""
+
+from repro.data.dataset import Dataset, fetch, load, verify
+from repro.data.errors import (
+    ChecksumError,
+    DatasetError,
+    UnknownDatasetError,
+    UnsafeArchiveError,
+)
+from repro.data.registry import DATASETS, DatasetSpec, FileSpec
+
+__all__ = [
+    "DATASETS",
+    "ChecksumError",
+    "Dataset",
+    "DatasetError",
+    "DatasetSpec",
+    "FileSpec",
+    "UnknownDatasetError",
+    "UnsafeArchiveError",
+    "fetch",
+    "load",
+    "verify",
+]

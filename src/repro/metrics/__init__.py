@@ -1,0 +1,39 @@
+"""Clustering, classification and retrieval metrics.
+
+Clustering (GAPDCEC, PQDEC, UCNN stages): :func:`cluster_acc` (Hungarian),
+:func:`nmi`, :func:`ari`. Classification (DeepCluster linear probes):
+:func:`top1_accuracy`. Retrieval (DQN stage): :func:`hamming_distance`,
+:func:`rank`, :func:`relevance`, :func:`mean_average_precision`,
+:func:`precision_at_top`, :func:`precision_recall_curve`.
+"""
+
+from .classification import top1_accuracy
+from .clustering import ari, cluster_acc, cluster_to_class_mapping, contingency_matrix, nmi
+from .hamming import hamming_distance
+from .ranking import rank, relevance
+from .retrieval import (
+    PrecisionRecall,
+    average_precisions,
+    mean_average_precision,
+    precision_at_top,
+    precision_recall_at_top,
+    precision_recall_curve,
+)
+
+__all__ = [
+    "PrecisionRecall",
+    "ari",
+    "average_precisions",
+    "cluster_acc",
+    "cluster_to_class_mapping",
+    "contingency_matrix",
+    "hamming_distance",
+    "mean_average_precision",
+    "nmi",
+    "precision_at_top",
+    "precision_recall_at_top",
+    "precision_recall_curve",
+    "rank",
+    "relevance",
+    "top1_accuracy",
+]

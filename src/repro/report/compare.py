@@ -1,0 +1,143 @@
+"""Reproduced vs reported, cell by cell: :func:`compare`.
+
+One row per cell the paper reports (paper order), then -- if ``include_unreported`` -- one
+per reproduced cell the paper does not report. Columns (:data:`COMPARISON_COLUMNS`):
+
+=================  ==============================================================
+table              the paper's table key ("" for a cell the paper does not report)
+dataset, method,   the cell
+metric
+unit               the paper's unit for this metric; reported, reproduced_mean,
+                   reproduced_std and delta are all in it (89.54 next to 87.10)
+reported           the number as printed
+reproduced_mean    mean over seeds; NaN if not run
+reproduced_std     sample std over seeds (ddof=1); NaN for a single seed
+n_seeds            number of seeds (0 = not run)
+delta              reproduced_mean - reported
+verdict            "within"  |mean - reported| <= tolerance (both in the canonical unit,
+                              up to 1e-9 for float rounding),
+                   "deviates" otherwise,
+                   "not run"  no reproduced number for the cell,
+                   "not comparable"  the paper gives no tolerance for the metric
+                              (e.g. machine-dependent seconds) or does not report the cell
+note               free text: the runner's notes for the cell (see :func:`compare`)
+=================  ==============================================================
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from repro.report.reported import ReportedPaper, reported_in_canonical
+from repro.report.results import RESULT_COLUMNS, ResultsError, summarize_results
+from repro.report.units import canonical_unit, convert
+
+COMPARISON_COLUMNS = ["table", "dataset", "method", "metric", "unit", "reported",
+                      "reproduced_mean", "reproduced_std", "n_seeds", "delta", "verdict", "note"]
+VERDICTS = ("within", "deviates", "not run", "not comparable")
+WILDCARD = "*"
+_FLOAT_SLACK = 1e-9
+
+Notes = Mapping[tuple[str, str], str] | str | None
+
+
+def compare(reported: ReportedPaper, results_df: pd.DataFrame, notes: Notes = None, *,
+            include_unreported: bool = True) -> pd.DataFrame:
+    """Reported vs reproduced for every cell; see the module docstring for the columns.
+
+    ``notes`` maps (dataset, method) to a note; either may be ``"*"`` (any), so
+    ``("*", "*")`` is a global note and ``("stl-10", "*")`` one for every method on STL-10.
+    A plain string is a global note. All notes matching a cell are joined with "; ", most
+    general first. A notes key matching no row is an error (a typo would hide the note).
+    """
+    summary = _summary_by_cell(results_df)
+    rows = [_reported_row(reported, cell, summary.pop((cell.dataset, cell.method, cell.metric),
+                                                      None))
+            for cell in reported.cells]
+    if include_unreported:
+        rows += [_unreported_row(reported, key, stats) for key, stats in summary.items()]
+    table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    table["n_seeds"] = table["n_seeds"].astype(int)
+    table["note"] = _notes_column(table, notes)
+    return table
+
+
+def _summary_by_cell(results_df: pd.DataFrame | None) -> dict[tuple[str, str, str], dict]:
+    if results_df is None or len(results_df) == 0:
+        return {}
+    summary = summarize_results(results_df)
+    return {(r.dataset, r.method, r.metric): r._asdict() for r in summary.itertuples(index=False)}
+
+
+def _reported_row(reported: ReportedPaper, cell, stats: dict | None) -> dict:
+    row = {"table": cell.table, "dataset": cell.dataset, "method": cell.method,
+           "metric": cell.metric, "unit": cell.unit, "reported": cell.value, "note": ""}
+    row.update(_reproduced_in(cell.unit, stats, where=(cell.dataset, cell.method, cell.metric)))
+    row["delta"] = row["reproduced_mean"] - cell.value
+    tolerance = reported.tolerance_for(cell.metric)
+    if stats is None:
+        row["verdict"] = "not run"
+    elif tolerance is None:
+        row["verdict"] = "not comparable"
+    else:
+        gap = abs(stats["mean"] - reported_in_canonical(cell))
+        row["verdict"] = "within" if gap <= tolerance + _FLOAT_SLACK else "deviates"
+    return row
+
+
+def _unreported_row(reported: ReportedPaper, key: tuple[str, str, str], stats: dict) -> dict:
+    dataset, method, metric = key
+    unit = reported.metric_unit(metric) or stats["unit"]
+    row = {"table": "", "dataset": dataset, "method": method, "metric": metric, "unit": unit,
+           "reported": np.nan, "delta": np.nan, "verdict": "not comparable",
+           "note": "not reported in the paper"}
+    row.update(_reproduced_in(unit, stats, where=key))
+    return row
+
+
+def _reproduced_in(unit: str, stats: dict | None, *, where: tuple) -> dict:
+    """Mean/std/n of a summarised cell converted to ``unit`` (NaN, NaN, 0 if not run)."""
+    if stats is None:
+        return {"reproduced_mean": np.nan, "reproduced_std": np.nan, "n_seeds": 0}
+    if stats["unit"] != canonical_unit(unit):
+        raise ResultsError(f"cell {where}: reproduced in {stats['unit']!r}, which cannot be "
+                           f"compared with the paper's {unit!r}")
+    return {"reproduced_mean": convert(stats["mean"], stats["unit"], unit),
+            "reproduced_std": convert(stats["std"], stats["unit"], unit),
+            "n_seeds": int(stats["n_seeds"])}
+
+
+def _notes_column(table: pd.DataFrame, notes: Notes) -> list[str]:
+    """Each row's own note joined with every runner note whose key matches the row."""
+    if notes is None:
+        notes = {}
+    elif isinstance(notes, str):
+        notes = {(WILDCARD, WILDCARD): notes}
+    ordered = sorted(notes.items(), key=lambda item: sum(k != WILDCARD for k in item[0]))
+    matched = {key: False for key in notes}
+    column = []
+    for dataset, method, own in zip(table["dataset"], table["method"], table["note"]):
+        parts = []
+        for key, text in ordered:
+            if _note_key_matches(key, dataset, method):
+                matched[key] = True
+                parts.append(text)
+        column.append("; ".join(parts + ([own] if own else [])))
+    unmatched = [key for key, hit in matched.items() if not hit]
+    if unmatched:
+        raise KeyError(f"note key(s) {unmatched} match no (dataset, method) in the comparison")
+    return column
+
+
+def _note_key_matches(key: tuple[str, str], dataset: str, method: str) -> bool:
+    if not (isinstance(key, tuple) and len(key) == 2):
+        raise KeyError(f"a notes key must be a (dataset, method) tuple, got {key!r}")
+    return key[0] in (WILDCARD, dataset) and key[1] in (WILDCARD, method)
+
+
+def empty_results() -> pd.DataFrame:
+    """A results frame with no rows (every reported cell then compares as "not run")."""
+    return pd.DataFrame(columns=RESULT_COLUMNS)

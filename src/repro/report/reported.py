@@ -1,0 +1,321 @@
+"""A paper's reported numbers and claims, as data: ``src/repro/papers/<paper>.yaml``.
+
+Reported numbers are never typed into code; they live in one YAML file per paper, typed
+exactly as printed. :func:`load_reported` parses and validates it; any problem raises
+:class:`ReportedSchemaError` naming the file and the dotted key (``tables.table1.results[3].unit``).
+
+Schema (every key below is allowed; any other key is an error)::
+
+    paper: gapdcec                  # required; must equal the file name's stem
+    title: "..."                    # required
+    source: gapdcec.txt             # required: the paper text in shared/papers/
+    tolerance:                      # optional; metric -> number >= 0 or null
+      acc: 0.03                     #   ABSOLUTE, in the metric's canonical (reproduced) unit,
+      nmi: 0.03                     #   i.e. a fraction for "%" metrics, seconds for "s".
+      seconds: null                 #   null or absent -> cells of that metric are "not comparable"
+    display:                        # optional labels for tables and figures; key -> label
+      methods: {kmeans: K-means}    #   keys must be methods/datasets/metrics used in the tables;
+      datasets: {mnist-full: MNIST-full}   # anything without a label is shown by its key
+      metrics: {acc: ACC}
+    tables:                         # required, at least one table
+      table1:
+        caption: "..."              # required
+        results:                    # required, long format, one cell per entry
+          - {dataset: mnist-full, method: kmeans, metric: acc, value: 54.24, unit: "%"}
+    claims:                         # optional list
+      - id: gapdcec_beats_dcec      # required, unique
+        statement: "..."            # required: the claim in words
+        left: gapdcec               # required: a method key, or a list of them
+        op: ">"                     # required: ">", "<" or "within"
+        right: dcec                 # required: a method key, or a list of them
+        for_each:                   # required: the cells the claim is checked on
+          dataset: [mnist-full, mnist-test, usps]   # a key or a list of keys
+          metric: [acc, nmi]
+        tolerance: null             # required number for op "within" (canonical unit), else null/absent
+
+Semantics. A cell is (dataset, method, metric); it appears at most once in the whole paper.
+``value`` is a number in ``unit`` (one of :data:`repro.report.units.KNOWN_UNITS`); all cells
+of one metric share a unit. A claim is checked on every (l, r, dataset, metric) with l in
+``left``, r in ``right`` (l != r): ``>`` means l's value exceeds r's, ``<`` the opposite,
+``within`` means |l - r| <= the claim's tolerance. Every method, dataset and metric a claim,
+a tolerance or a display label names must occur in the tables (typos are errors).
+
+Paper-specific dimensions beyond (dataset, method, metric) -- code length, conv layer --
+are folded into the metric key (``map_12bits``, ``acc_conv3``) with a display label.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.resources
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+import yaml
+
+from repro.report.units import UnitError, canonical_unit, check_unit, convert
+
+CLAIM_OPS = (">", "<", "within")
+_TOP_KEYS = {"paper": True, "title": True, "source": True, "tolerance": False,
+             "display": False, "tables": True, "claims": False}
+_TABLE_KEYS = {"caption": True, "results": True}
+_CELL_KEYS = {"dataset": True, "method": True, "metric": True, "value": True, "unit": True}
+_CLAIM_KEYS = {"id": True, "statement": True, "left": True, "op": True, "right": True,
+               "for_each": True, "tolerance": False}
+_FOR_EACH_KEYS = {"dataset": True, "metric": True}
+_DISPLAY_KEYS = {"methods": False, "datasets": False, "metrics": False}
+
+
+class ReportedSchemaError(ValueError):
+    """A <paper>.yaml problem: unknown or missing key, wrong type, bad op, unknown name."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportedCell:
+    """One printed number: ``value`` in ``unit`` for (dataset, method, metric) of ``table``."""
+
+    table: str
+    dataset: str
+    method: str
+    metric: str
+    value: float
+    unit: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """An ordering the paper claims; see the module docstring for ``op`` semantics."""
+
+    id: str
+    statement: str
+    left: tuple[str, ...]
+    op: str
+    right: tuple[str, ...]
+    datasets: tuple[str, ...]
+    metrics: tuple[str, ...]
+    tolerance: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportedPaper:
+    """The validated content of one <paper>.yaml."""
+
+    paper: str
+    title: str
+    source: str
+    path: Path
+    tolerance: Mapping[str, float | None]
+    captions: Mapping[str, str]
+    cells: tuple[ReportedCell, ...]
+    claims: tuple[Claim, ...]
+    display: Mapping[str, Mapping[str, str]]
+
+    def cell(self, dataset: str, method: str, metric: str) -> ReportedCell | None:
+        """The reported cell, or None if the paper does not report it."""
+        return self._index.get((dataset, method, metric))
+
+    @functools.cached_property
+    def _index(self) -> dict[tuple[str, str, str], ReportedCell]:
+        return {(c.dataset, c.method, c.metric): c for c in self.cells}
+
+    def frame(self) -> pd.DataFrame:
+        """All cells: columns table, dataset, method, metric, value, unit (paper order)."""
+        return pd.DataFrame([dataclasses.asdict(c) for c in self.cells],
+                            columns=["table", "dataset", "method", "metric", "value", "unit"])
+
+    def keys(self, kind: str) -> list[str]:
+        """Datasets, methods or metrics (``kind`` = "dataset" | "method" | "metric"), paper order."""
+        return list(dict.fromkeys(getattr(c, kind) for c in self.cells))
+
+    def metric_unit(self, metric: str) -> str | None:
+        """The unit the paper prints ``metric`` in, or None if the paper never reports it."""
+        return next((c.unit for c in self.cells if c.metric == metric), None)
+
+    def tolerance_for(self, metric: str) -> float | None:
+        """Absolute tolerance of ``metric`` in its canonical unit; None = not comparable."""
+        return self.tolerance.get(metric)
+
+    def labels(self) -> dict[str, str]:
+        """Display labels of methods, datasets and metrics merged (key -> label)."""
+        merged: dict[str, str] = {}
+        for kind in ("datasets", "methods", "metrics"):
+            merged.update(self.display.get(kind, {}))
+        return merged
+
+    def label(self, key: str) -> str:
+        """The display label of a method, dataset or metric key (the key itself if none)."""
+        return self.labels().get(key, key)
+
+
+def paper_yaml_path(paper: str) -> Path:
+    """Path of ``src/repro/papers/<paper>.yaml``; error naming it if there is no such file."""
+    path = Path(str(importlib.resources.files("repro.papers").joinpath(f"{paper}.yaml")))
+    if not path.is_file():
+        raise FileNotFoundError(f"no reported-numbers file for paper {paper!r}: {path}")
+    return path
+
+
+def load_reported(paper: str | os.PathLike) -> ReportedPaper:
+    """Parse and validate a paper's YAML: a paper key ("gapdcec") or a path to a .yaml file."""
+    path = Path(paper) if isinstance(paper, os.PathLike) or str(paper).endswith(".yaml") \
+        else paper_yaml_path(str(paper))
+    with open(path, encoding="utf-8") as fh:
+        try:
+            raw = yaml.safe_load(fh)
+        except yaml.YAMLError as exc:
+            raise ReportedSchemaError(f"{path}: not valid YAML: {exc}") from exc
+    return _Validator(path).paper(raw)
+
+
+class _Validator:
+    """Builds a ReportedPaper from parsed YAML, raising errors that name file and key."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, where: str, problem: str):
+        raise ReportedSchemaError(f"{self.path}: {where}: {problem}")
+
+    def mapping(self, value: Any, where: str, keys: Mapping[str, bool]) -> dict:
+        if not isinstance(value, dict):
+            self.fail(where or "top level", f"expected a mapping, got {type(value).__name__}")
+        for key in value:
+            if key not in keys:
+                self.fail(_join(where, key), f"unknown key (allowed: {', '.join(keys)})")
+        for key, required in keys.items():
+            if required and key not in value:
+                self.fail(_join(where, key), "missing required key")
+        return value
+
+    def text(self, value: Any, where: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            self.fail(where, f"expected a non-empty string, got {value!r}")
+        return value
+
+    def number(self, value: Any, where: str, *, nullable: bool = False) -> float | None:
+        if value is None and nullable:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(where, f"expected a number, got {value!r}")
+        return float(value)
+
+    def names(self, value: Any, where: str) -> tuple[str, ...]:
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            self.fail(where, "expected a key or a non-empty list of keys")
+        return tuple(self.text(v, f"{where}[{i}]") for i, v in enumerate(items))
+
+    def paper(self, raw: Any) -> ReportedPaper:
+        top = self.mapping(raw, "", _TOP_KEYS)
+        name = self.text(top["paper"], "paper")
+        if name != self.path.stem:
+            self.fail("paper", f"{name!r} does not match the file name {self.path.name!r}")
+        tables = top["tables"]
+        if not isinstance(tables, dict) or not tables:
+            self.fail("tables", "expected a mapping with at least one table")
+        cells, captions = [], {}
+        for table_key, table in tables.items():
+            where = f"tables.{table_key}"
+            table = self.mapping(table, where, _TABLE_KEYS)
+            captions[table_key] = self.text(table["caption"], f"{where}.caption")
+            if not isinstance(table["results"], list) or not table["results"]:
+                self.fail(f"{where}.results", "expected a non-empty list of cells")
+            cells += [self.cell(c, f"{where}.results[{i}]", table_key)
+                      for i, c in enumerate(table["results"])]
+        self.check_cells(cells)
+        known = {kind: {getattr(c, kind) for c in cells} for kind in ("dataset", "method", "metric")}
+        return ReportedPaper(
+            paper=name, title=self.text(top["title"], "title"),
+            source=self.text(top["source"], "source"), path=self.path,
+            tolerance=self.tolerance(top.get("tolerance"), known["metric"]),
+            captions=captions, cells=tuple(cells),
+            claims=self.claims(top.get("claims"), known),
+            display=self.display(top.get("display"), known))
+
+    def cell(self, raw: Any, where: str, table: str) -> ReportedCell:
+        raw = self.mapping(raw, where, _CELL_KEYS)
+        try:
+            unit = check_unit(self.text(raw["unit"], f"{where}.unit"))
+        except UnitError as exc:
+            self.fail(f"{where}.unit", str(exc))
+        return ReportedCell(table, *(self.text(raw[k], f"{where}.{k}")
+                                     for k in ("dataset", "method", "metric")),
+                            value=self.number(raw["value"], f"{where}.value"), unit=unit)
+
+    def check_cells(self, cells: list[ReportedCell]) -> None:
+        seen: dict[tuple, str] = {}
+        units: dict[str, str] = {}
+        for c in cells:
+            key = (c.dataset, c.method, c.metric)
+            if key in seen:
+                self.fail(f"tables.{c.table}", f"cell {key} already given in tables.{seen[key]}")
+            seen[key] = c.table
+            if units.setdefault(c.metric, c.unit) != c.unit:
+                self.fail(f"tables.{c.table}", f"metric {c.metric!r} printed in both "
+                          f"{units[c.metric]!r} and {c.unit!r}")
+
+    def tolerance(self, raw: Any, metrics: set[str]) -> dict[str, float | None]:
+        raw = self.mapping(raw or {}, "tolerance", {m: False for m in sorted(metrics)})
+        out = {k: self.number(v, f"tolerance.{k}", nullable=True) for k, v in raw.items()}
+        for key, value in out.items():
+            if value is not None and value < 0:
+                self.fail(f"tolerance.{key}", f"must be >= 0, got {value}")
+        return out
+
+    def display(self, raw: Any, known: dict[str, set[str]]) -> dict[str, dict[str, str]]:
+        raw = self.mapping(raw or {}, "display", _DISPLAY_KEYS)
+        out = {}
+        for kind, labels in raw.items():
+            allowed = {k: False for k in sorted(known[kind.rstrip("s")])}
+            labels = self.mapping(labels or {}, f"display.{kind}", allowed)
+            out[kind] = {k: self.text(v, f"display.{kind}.{k}") for k, v in labels.items()}
+        return out
+
+    def claims(self, raw: Any, known: dict[str, set[str]]) -> tuple[Claim, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.fail("claims", f"expected a list, got {type(raw).__name__}")
+        claims = [self.claim(c, f"claims[{i}]", known) for i, c in enumerate(raw)]
+        ids = [c.id for c in claims]
+        for i, claim_id in enumerate(ids):
+            if claim_id in ids[:i]:
+                self.fail(f"claims[{i}].id", f"duplicate claim id {claim_id!r}")
+        return tuple(claims)
+
+    def claim(self, raw: Any, where: str, known: dict[str, set[str]]) -> Claim:
+        raw = self.mapping(raw, where, _CLAIM_KEYS)
+        op = raw["op"]
+        if op not in CLAIM_OPS:
+            self.fail(f"{where}.op", f"unknown op {op!r} (allowed: {', '.join(CLAIM_OPS)})")
+        tolerance = self.number(raw.get("tolerance"), f"{where}.tolerance", nullable=True)
+        if op == "within" and (tolerance is None or tolerance < 0):
+            self.fail(f"{where}.tolerance", "op 'within' needs a tolerance >= 0")
+        for_each = self.mapping(raw["for_each"], f"{where}.for_each", _FOR_EACH_KEYS)
+        fields = {"left": ("method", raw["left"]), "right": ("method", raw["right"]),
+                  "for_each.dataset": ("dataset", for_each["dataset"]),
+                  "for_each.metric": ("metric", for_each["metric"])}
+        parsed = {}
+        for field, (kind, value) in fields.items():
+            parsed[field] = self.names(value, f"{where}.{field}")
+            for name in parsed[field]:
+                if name not in known[kind]:
+                    self.fail(f"{where}.{field}", f"unknown {kind} {name!r}; the tables have "
+                              f"{', '.join(sorted(known[kind]))}")
+        return Claim(id=self.text(raw["id"], f"{where}.id"),
+                     statement=self.text(raw["statement"], f"{where}.statement"),
+                     left=parsed["left"], op=op, right=parsed["right"],
+                     datasets=parsed["for_each.dataset"], metrics=parsed["for_each.metric"],
+                     tolerance=tolerance)
+
+
+def _join(where: str, key: Any) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def reported_in_canonical(cell: ReportedCell) -> float:
+    """The reported value converted to its canonical unit (54.24 "%" -> 0.5424)."""
+    return convert(cell.value, cell.unit, canonical_unit(cell.unit))

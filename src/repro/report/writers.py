@@ -1,0 +1,191 @@
+"""Report files of a stage, written atomically into ``reports/<paper>/<profile>/``.
+
+==================  ============================================================
+results.csv         reproduced numbers, long (:mod:`repro.report.results`)
+comparison.csv/.md  reported vs reproduced per cell (:func:`repro.report.compare.compare`)
+claims.csv/.md      claim verdicts (:func:`repro.report.claims.evaluate_claims`)
+metrics.json        DVC metrics: {dataset: {method: {acc_mean, acc_std, acc_n, ...}},
+                    "wall_time_s": {...}} -- canonical units (fractions, s, MB)
+histories.csv       per-epoch metrics, long (:func:`repro.report.results.validate_histories`)
+provenance.json     :func:`repro.report.provenance.collect_provenance`
+==================  ============================================================
+
+:func:`write_report` writes all of them in one call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import pandas as pd
+
+from repro.report.atomic import write_csv_atomic, write_json_atomic, write_text_atomic
+from repro.report.claims import evaluate_claims
+from repro.report.compare import Notes, compare
+from repro.report.formatting import (decimals_by_metric, fmt, fmt_mean_std, fmt_signed,
+                                     markdown_table)
+from repro.report.reported import ReportedPaper
+from repro.report.results import summarize_results, validate_histories, validate_results
+from repro.report.units import canonical_unit, convert
+
+
+def comparison_markdown(comparison: pd.DataFrame, reported: ReportedPaper) -> str:
+    """comparison.md: per table, a paper-shaped grid and a cell-by-cell table."""
+    decimals = decimals_by_metric(comparison)
+    lines = [f"# {reported.title}: reproduced vs reported", "",
+             f"Source: `{reported.source}`. All numbers in the paper's unit. Reproduced = mean "
+             "± sample std over seeds (n = number of seeds). Verdict *within* = |reproduced - "
+             f"reported| <= tolerance ({_tolerance_text(reported)}); *not comparable* = no "
+             "tolerance for the metric or not in the paper; *not run* = no reproduced number.", ""]
+    for table_key, caption in list(reported.captions.items()) + [("", "Not reported in the paper")]:
+        part = comparison[comparison["table"].fillna("") == table_key]
+        if part.empty:
+            continue
+        lines += [f"## {caption}" + (f" (`{table_key}`)" if table_key else ""), ""]
+        if table_key:
+            lines += ["Reproduced mean ± std (the paper's number in parentheses):", "",
+                      markdown_table(_paper_grid(part, reported, decimals))]
+        lines += ["Cell by cell:", "", markdown_table(_cell_rows(part, reported, decimals))]
+    return "\n".join(lines)
+
+
+_UNIT_WORDS = {"%": "percentage points"}
+
+
+def _tolerance_text(reported: ReportedPaper) -> str:
+    parts = []
+    for metric, tolerance in reported.tolerance.items():
+        unit = reported.metric_unit(metric)
+        shown = "none" if tolerance is None else \
+            f"{convert(tolerance, canonical_unit(unit), unit):g} {_UNIT_WORDS.get(unit, unit)}"
+        parts.append(f"{reported.label(metric)}: {shown}")
+    return ", ".join(parts) or "none given"
+
+
+def _paper_grid(part: pd.DataFrame, reported: ReportedPaper, decimals: dict) -> pd.DataFrame:
+    """Rows = methods, columns = "<dataset> <metric>", as the paper's tables are laid out."""
+    label = reported.label
+    cells = {}
+    for r in part.itertuples(index=False):
+        d = decimals[r.metric]
+        reproduced = fmt_mean_std(r.reproduced_mean, r.reproduced_std, r.n_seeds, d)
+        text = reproduced.split(" (n=")[0]
+        cells.setdefault(label(r.method), {})[f"{label(r.dataset)} {label(r.metric)}"] = \
+            f"{text} ({fmt(r.reported, d)})"
+    grid = pd.DataFrame.from_dict(cells, orient="index").fillna("")
+    return grid.reset_index(names="Method")
+
+
+def comparison_display_frame(comparison: pd.DataFrame, reported: ReportedPaper, *,
+                             include_unreported: bool = False) -> pd.DataFrame:
+    """The comparison as formatted strings with display labels (for Markdown or a table image).
+
+    Only the cells the paper reports, unless ``include_unreported``.
+    """
+    decimals = decimals_by_metric(comparison)
+    if not include_unreported:
+        comparison = comparison[comparison["table"].fillna("") != ""]
+    return _cell_rows(comparison, reported, decimals)
+
+
+def _cell_rows(part: pd.DataFrame, reported: ReportedPaper, decimals: dict) -> pd.DataFrame:
+    label = reported.label
+    rows = []
+    for r in part.itertuples(index=False):
+        d = decimals[r.metric]
+        rows.append({"Dataset": label(r.dataset), "Method": label(r.method),
+                     "Metric": f"{label(r.metric)} ({r.unit})", "Paper": fmt(r.reported, d),
+                     "Reproduced": fmt_mean_std(r.reproduced_mean, r.reproduced_std,
+                                                r.n_seeds, d),
+                     "Delta": fmt_signed(r.delta, d), "Verdict": r.verdict, "Note": r.note})
+    return pd.DataFrame(rows)
+
+
+def claims_markdown(claims: pd.DataFrame, reported: ReportedPaper) -> str:
+    """claims.md: a summary table, then each claim's evidence as a bullet list."""
+    lines = [f"# {reported.title}: claims", "",
+             "A claim is checked on every comparison it implies. A comparison is *inconclusive* "
+             "when a cell was not run or when |difference| <= the larger seed std of the two "
+             "cells (single seed: std 0); the claim *fails* if any comparison fails, else is "
+             "*inconclusive* if any is, else *holds*. *On the paper's numbers* applies the "
+             "same test to the printed values.", ""]
+    summary = pd.DataFrame({
+        "Claim": claims["claim_id"], "Statement": claims["statement"],
+        "Verdict": claims["verdict"], "On the paper's numbers": claims["paper_verdict"],
+        "holds / fails / inconclusive": [f"{h} / {f} / {i}" for h, f, i in zip(
+            claims["n_holds"], claims["n_fails"], claims["n_inconclusive"])]})
+    lines.append(markdown_table(summary))
+    for r in claims.itertuples(index=False):
+        lines += [f"## `{r.claim_id}`: {r.verdict}", "", r.statement, ""]
+        lines += [f"- {item}" for item in r.evidence.split("; ") if item]
+        lines += ["", f"On the paper's numbers ({r.paper_verdict}): {r.paper_evidence}", ""]
+    return "\n".join(lines)
+
+
+def metrics_dict(results_df: pd.DataFrame, wall_time_s: Mapping[str, float] | float | None = None
+                 ) -> dict:
+    """{dataset: {method: {"<metric>_mean", "<metric>_std", "<metric>_n"}}} (+ "wall_time_s").
+
+    Canonical units (fractions, s, MB); std is None for a single seed; values rounded to 6
+    decimals so that DVC diffs show real changes only.
+    """
+    out: dict = {}
+    if results_df is not None and len(results_df):
+        for r in summarize_results(results_df).itertuples(index=False):
+            entry = out.setdefault(r.dataset, {}).setdefault(r.method, {})
+            entry[f"{r.metric}_mean"] = round(float(r.mean), 6)
+            entry[f"{r.metric}_std"] = None if pd.isna(r.std) else round(float(r.std), 6)
+            entry[f"{r.metric}_n"] = int(r.n_seeds)
+    if wall_time_s is not None:
+        out["wall_time_s"] = wall_time_s if not isinstance(wall_time_s, Mapping) else \
+            {k: round(float(v), 3) for k, v in wall_time_s.items()}
+    return out
+
+
+def write_metrics_json(path: str | Path, results_df: pd.DataFrame,
+                       wall_time_s: Mapping[str, float] | float | None = None) -> Path:
+    """Write :func:`metrics_dict` to ``path`` (metrics.json) atomically."""
+    return write_json_atomic(path, metrics_dict(results_df, wall_time_s))
+
+
+def write_histories_csv(path: str | Path, histories_df: pd.DataFrame) -> Path:
+    """Validate and write histories.csv (dataset, method, seed, iteration, epoch, metrics...)."""
+    return write_csv_atomic(path, validate_histories(histories_df))
+
+
+def write_comparison(directory: str | Path, comparison: pd.DataFrame,
+                     reported: ReportedPaper) -> tuple[Path, Path]:
+    """Write comparison.csv and comparison.md into ``directory``."""
+    directory = Path(directory)
+    return (write_csv_atomic(directory / "comparison.csv", comparison),
+            write_text_atomic(directory / "comparison.md", comparison_markdown(comparison, reported)))
+
+
+def write_claims(directory: str | Path, claims: pd.DataFrame,
+                 reported: ReportedPaper) -> tuple[Path, Path]:
+    """Write claims.csv and claims.md into ``directory``."""
+    directory = Path(directory)
+    return (write_csv_atomic(directory / "claims.csv", claims),
+            write_text_atomic(directory / "claims.md", claims_markdown(claims, reported)))
+
+
+def write_report(directory: str | Path, reported: ReportedPaper, results_df: pd.DataFrame, *,
+                 notes: Notes = None, histories_df: pd.DataFrame | None = None,
+                 provenance: Mapping | None = None,
+                 wall_time_s: Mapping[str, float] | float | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write every report file into ``directory``; return (comparison, claims) frames."""
+    directory = Path(directory)
+    results_df = validate_results(results_df)
+    write_csv_atomic(directory / "results.csv", results_df)
+    comparison = compare(reported, results_df, notes)
+    claims = evaluate_claims(reported, results_df)
+    write_comparison(directory, comparison, reported)
+    write_claims(directory, claims, reported)
+    write_metrics_json(directory / "metrics.json", results_df, wall_time_s)
+    if histories_df is not None:
+        write_histories_csv(directory / "histories.csv", histories_df)
+    if provenance is not None:
+        write_json_atomic(directory / "provenance.json", provenance)
+    return comparison, claims

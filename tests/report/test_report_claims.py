@@ -1,0 +1,125 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from repro.report.claims import claim_comparisons, decide, evaluate_claims
+from repro.report.reported import load_reported
+
+
+@pytest.mark.parametrize("op, left, right, noise, tol, expected", [
+    (">", 0.9, 0.8, 0.05, None, "holds"),
+    (">", 0.8, 0.9, 0.05, None, "fails"),
+    (">", 0.85, 0.8, 0.05, None, "inconclusive"),   # |diff| == noise -> inconclusive
+    (">", 0.8, 0.8, 0.0, None, "inconclusive"),     # a tie, no noise estimate
+    ("<", 0.7, 0.8, 0.01, None, "holds"),
+    ("within", 0.80, 0.81, 0.0, 0.02, "holds"),
+    ("within", 0.80, 0.85, 0.0, 0.02, "fails"),
+    ("within", 0.80, 0.815, 0.01, 0.02, "inconclusive"),  # margin 0.005 <= noise 0.01
+    (">", np.nan, 0.8, 0.0, None, "inconclusive"),
+])
+def test_decide(op, left, right, noise, tol, expected):
+    assert decide(op, left, right, noise, tol)[0] == expected
+
+
+def _claims(toy_dict, write_paper, claims):
+    toy_dict["claims"] = claims
+    return load_reported(write_paper(toy_dict))
+
+
+def _claim(cid, left, op, right, datasets="d1", tolerance=None):
+    claim = {"id": cid, "statement": cid, "left": left, "op": op, "right": right,
+             "for_each": {"dataset": datasets, "metric": "acc"}}
+    if tolerance is not None:
+        claim["tolerance"] = tolerance
+    return claim
+
+
+def test_holds_fails_inconclusive(toy_dict, write_paper, toy_results):
+    # d1 acc: a = 0.82 ± 0.02 (n=3), b = 0.70 (n=1), c = 0.81 ± 0.014 (n=2); d2 not run
+    paper = _claims(toy_dict, write_paper, [
+        _claim("holds", "a", ">", "b"),
+        _claim("fails", "b", ">", "a"),
+        _claim("noise", "a", ">", "c"),                     # 0.01 <= max std 0.02
+        _claim("missing", "a", ">", "b", ["d1", "d2"]),
+        _claim("fail_wins", ["a", "b"], ">", ["b", "c"]),   # a>c noise, b>c fails, b>b skipped
+        _claim("within", "a", "within", "c", tolerance=0.05),
+    ])
+    claims = evaluate_claims(paper, toy_results).set_index("claim_id")
+    assert claims.loc["holds", "verdict"] == "holds"
+    assert claims.loc["fails", "verdict"] == "fails"
+    assert claims.loc["noise", "verdict"] == "inconclusive"
+    assert "within seed noise" in claims.loc["noise", "evidence"]
+    assert claims.loc["missing", "verdict"] == "inconclusive"
+    assert claims.loc["missing", ["n_holds", "n_inconclusive"]].tolist() == [1, 1]
+    assert "Method A not run" in claims.loc["missing", "evidence"]
+    assert claims.loc["fail_wins", "verdict"] == "fails"
+    assert claims.loc["fail_wins", ["n_holds", "n_fails", "n_inconclusive"]].tolist() == [1, 1, 1]
+    assert claims.loc["within", "verdict"] == "holds"
+
+
+def test_paper_verdict_uses_the_printed_numbers(toy_dict, write_paper, toy_results):
+    # printed: a 81 > c 80 holds; b 75 > a 81 fails; d2 has no c printed -> inconclusive
+    paper = _claims(toy_dict, write_paper, [
+        _claim("ac", "a", ">", "c"), _claim("ba", "b", ">", "a"),
+        _claim("ac_d2", "a", ">", "c", ["d1", "d2"])])
+    claims = evaluate_claims(paper, toy_results).set_index("claim_id")
+    assert claims.loc["ac", "paper_verdict"] == "holds"
+    assert claims.loc["ac", "paper_evidence"] == "all 1 comparisons hold on the printed numbers"
+    assert claims.loc["ba", "paper_verdict"] == "fails"
+    assert "b 75 > Method A 81: fails" in claims.loc["ba", "paper_evidence"]
+    assert claims.loc["ac_d2", "paper_verdict"] == "inconclusive"
+    assert "not printed" in claims.loc["ac_d2", "paper_evidence"]
+
+
+def test_evidence_is_readable_in_the_papers_unit(toy_paper, toy_results):
+    evidence = evaluate_claims(toy_paper, toy_results).loc[0, "evidence"]
+    assert evidence == "Data 1 acc: Method A 82 ± 2 (n=3) > b 70 (n=1): holds"
+
+
+def test_comparisons_frame(toy_paper, toy_results):
+    rows = claim_comparisons(toy_paper, toy_results)
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert (row.left_mean, row.right_mean) == (pytest.approx(82.0), pytest.approx(70.0))
+    assert (row.left_n, row.right_n, row.outcome) == (3, 1, "holds")
+
+
+def test_gapdcec_claims_on_reproduced_numbers_that_break_one_link():
+    paper = load_reported("gapdcec")
+    frame = paper.frame()
+    results = frame.assign(seed=0, value=frame["value"] / 100, unit="fraction").drop(columns="table")
+    swap = (results.method == "idec") & (results.dataset == "usps") & (results.metric == "acc")
+    results.loc[swap, "value"] = 0.60                        # IDEC now below DEC on USPS ACC
+    claims = evaluate_claims(paper, results).set_index("claim_id")
+    assert claims.loc["idec_beats_dec", "verdict"] == "fails"
+    assert claims.loc["dcec_beats_idec", "verdict"] == "holds"
+    assert claims.loc["gapdcec_beats_dcec", "verdict"] == "holds"
+    assert claims.loc["deep_beats_kmeans", "verdict"] == "fails"   # 60.00 < K-means 66.82
+    assert (claims["paper_verdict"] == "holds").all()
+
+
+def test_pqdec_style_speed_and_memory(write_paper):
+    """Second user: seconds/MB cells are not comparable, the speed ordering is a claim."""
+    cells = [{"dataset": "mnist-test", "method": m, "metric": metric, "value": v, "unit": u}
+             for m, secs, mb in (("dec", 102.12, 8.7), ("pqdec", 63.25, 6.5))
+             for metric, v, u in (("seconds", secs, "s"), ("memory", mb, "MB"))]
+    paper = load_reported(write_paper({
+        "paper": "pq", "title": "PQ", "source": "pqdec.txt",
+        "tolerance": {"seconds": None, "memory": None},
+        "tables": {"table1": {"caption": "speed and memory", "results": cells}},
+        "claims": [{"id": "pqdec_cheaper", "statement": "PQDEC faster and smaller than DEC",
+                    "left": "pqdec", "op": "<", "right": "dec",
+                    "for_each": {"dataset": "mnist-test", "metric": ["seconds", "memory"]}}]}))
+    results = pd.DataFrame(
+        [("mnist-test", "dec", "seconds", s, 30.0 + s, "s") for s in range(2)]
+        + [("mnist-test", "pqdec", "seconds", s, 20.0 + s, "s") for s in range(2)]
+        + [("mnist-test", m, "memory", 0, v, "MB") for m, v in (("dec", 9.0), ("pqdec", 9.0))],
+        columns=["dataset", "method", "metric", "seed", "value", "unit"])
+    from repro.report.compare import compare
+    assert set(compare(paper, results)["verdict"]) == {"not comparable"}
+    claim = evaluate_claims(paper, results).iloc[0]
+    assert claim.verdict == "inconclusive"           # seconds hold, memory is a tie
+    assert claim[["n_holds", "n_inconclusive"]].tolist() == [1, 1]
+    assert claim.paper_verdict == "holds"
+    assert "mnist-test seconds: pqdec 20.50 ± 0.71 (n=2) < dec 30.50 ± 0.71 (n=2): holds" \
+        in claim.evidence

@@ -1,0 +1,100 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from repro.report.compare import COMPARISON_COLUMNS, compare
+from repro.report.reported import load_reported
+from repro.report.results import ResultsError
+
+
+def _row(table, dataset, method, metric):
+    hit = table[(table.dataset == dataset) & (table.method == method) & (table.metric == metric)]
+    assert len(hit) == 1
+    return hit.iloc[0]
+
+
+def test_columns_and_order(toy_paper, toy_results):
+    table = compare(toy_paper, toy_results)
+    assert list(table.columns) == COMPARISON_COLUMNS
+    # paper cells first in paper order, then the unreported reproduced cell
+    assert list(zip(table.dataset, table.method, table.metric))[:3] == [
+        ("d1", "a", "acc"), ("d1", "b", "acc"), ("d1", "c", "acc")]
+    assert len(table) == 6 + 1
+
+
+def test_mean_std_delta_verdict_by_hand(toy_paper, toy_results):
+    table = compare(toy_paper, toy_results)
+    a = _row(table, "d1", "a", "acc")          # seeds 0.80, 0.82, 0.84 vs printed 81.0 %
+    assert (a.unit, a.reported, a.n_seeds) == ("%", 81.0, 3)
+    assert a.reproduced_mean == pytest.approx(82.0)
+    assert a.reproduced_std == pytest.approx(2.0)   # sample std (ddof=1), in points
+    assert a.delta == pytest.approx(1.0)
+    assert a.verdict == "within"                    # |0.82 - 0.81| = 0.01 <= 0.02
+    b = _row(table, "d1", "b", "acc")          # one seed 0.70 vs 75.0 %
+    assert b.reproduced_mean == pytest.approx(70.0) and np.isnan(b.reproduced_std)
+    assert b.delta == pytest.approx(-5.0) and b.verdict == "deviates"
+    c = _row(table, "d1", "c", "acc")          # 0.80, 0.82 vs 80.0 %
+    assert c.reproduced_std == pytest.approx(np.sqrt(2.0))
+    assert c.verdict == "within"
+
+
+def test_not_run_not_comparable_and_unreported(toy_paper, toy_results):
+    table = compare(toy_paper, toy_results)
+    missing = _row(table, "d2", "a", "acc")
+    assert missing.verdict == "not run" and missing.n_seeds == 0
+    assert np.isnan(missing.reproduced_mean) and np.isnan(missing.delta)
+    seconds = _row(table, "d1", "a", "sec")     # tolerance null -> not comparable
+    assert seconds.verdict == "not comparable" and seconds.delta == pytest.approx(17.5)
+    extra = _row(table, "d1", "a", "nmi")
+    assert extra.table == "" and np.isnan(extra.reported)
+    assert extra.verdict == "not comparable" and "not reported" in extra.note
+    assert len(compare(toy_paper, toy_results, include_unreported=False)) == 6
+
+
+def test_tolerance_boundary_counts_as_within(toy_paper):
+    # |0.82 - 0.80| is 0.02 up to float rounding: exactly at the tolerance -> within
+    results = pd.DataFrame({"dataset": ["d1", "d1"], "method": ["c", "b"], "metric": ["acc"] * 2,
+                            "seed": [0, 0], "value": [0.82, 0.7701], "unit": ["fraction"] * 2})
+    table = compare(toy_paper, results)
+    assert _row(table, "d1", "c", "acc").verdict == "within"
+    assert _row(table, "d1", "b", "acc").verdict == "deviates"   # 2.01 points off
+
+
+def test_percent_results_are_converted(toy_paper):
+    results = pd.DataFrame({"dataset": ["d1"], "method": ["a"], "metric": ["acc"], "seed": [0],
+                            "value": [81.5], "unit": ["%"]})
+    a = _row(compare(toy_paper, results), "d1", "a", "acc")
+    assert a.reproduced_mean == pytest.approx(81.5) and a.verdict == "within"
+
+
+def test_notes_with_wildcards(toy_paper, toy_results):
+    notes = {("*", "*"): "quick profile", ("d2", "*"): "not run: d2 absent",
+             ("d1", "b"): "1 seed"}
+    table = compare(toy_paper, toy_results, notes)
+    assert _row(table, "d2", "a", "acc").note == "quick profile; not run: d2 absent"
+    assert _row(table, "d1", "b", "acc").note == "quick profile; 1 seed"
+    assert _row(table, "d1", "a", "nmi").note == "quick profile; not reported in the paper"
+    assert set(compare(toy_paper, toy_results, "global").note.str[:6]) == {"global"}
+    with pytest.raises(KeyError, match="'d9'"):
+        compare(toy_paper, toy_results, {("d9", "*"): "typo"})
+
+
+def test_empty_results_are_all_not_run(toy_paper):
+    table = compare(toy_paper, None)
+    assert (table.verdict == "not run").all() and len(table) == 6
+
+
+def test_incompatible_unit_is_an_error(toy_paper):
+    results = pd.DataFrame({"dataset": ["d1"], "method": ["a"], "metric": ["acc"], "seed": [0],
+                            "value": [3.0], "unit": ["s"]})
+    with pytest.raises(ResultsError, match="'s'.*'%'"):
+        compare(toy_paper, results)
+
+
+def test_gapdcec_paper_numbers_compare_as_within():
+    paper = load_reported("gapdcec")
+    frame = paper.frame()
+    results = frame.assign(seed=0, value=frame["value"] / 100, unit="fraction")
+    table = compare(paper, results.drop(columns="table"))
+    assert (table.verdict == "within").all()
+    np.testing.assert_allclose(table.delta, 0.0, atol=1e-9)
