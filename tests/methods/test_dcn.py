@@ -169,3 +169,15 @@ def test_bad_shapes(pretrained):
 def test_bad_config(field, value):
     with pytest.raises(ValueError, match=field):
         DCNConfig(**{field: value})
+
+
+def test_network_shares_weights_with_separately_built_encoder(pretrained):
+    x, _, weights = pretrained
+    autoencoder, encoder = _fresh(weights)
+    inputs = keras.Input(shape=(N_FEATURES,))
+    wrapped = keras.Model(inputs, encoder(inputs))  # another input tensor: fallback path
+    network = build_dcn_network(autoencoder, wrapped, DCNConfig())
+    x_hat, z = network.predict_on_batch(x[:8])
+    np.testing.assert_allclose(x_hat, autoencoder.predict_on_batch(x[:8]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(z, encoder.predict_on_batch(x[:8]), rtol=1e-5, atol=1e-6)
+    assert len(network.trainable_weights) == len(autoencoder.trainable_weights)

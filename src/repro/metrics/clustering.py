@@ -74,17 +74,16 @@ def cluster_acc(y_true, y_pred) -> float:
     return float(counts[rows, cols].sum() / counts.sum())
 
 
-def nmi(y_true, y_pred, *, average_method: str = "arithmetic") -> float:
+def nmi(y_true, y_pred, *, average_method: str = "geometric") -> float:
     """Normalized mutual information ``I(T; P) / mean(H(T), H(P))``.
 
-    A checked wrapper of ``sklearn.metrics.normalized_mutual_info_score``. The
-    default ``average_method="arithmetic"`` is scikit-learn's default since
-    version 0.22 and is what the DEC/IDEC/DCEC reference code gets when run
-    today (it calls the function with its defaults). Note: scikit-learn before
-    0.22 (the versions current when that code was written, 2016-2017)
-    normalised by the *geometric* mean ``sqrt(H(T) H(P))``; pass
-    ``average_method="geometric"`` to reproduce that. The two agree when both
-    labellings have equal entropy and differ slightly otherwise.
+    A checked wrapper of ``sklearn.metrics.normalized_mutual_info_score``. The default
+    here is the *geometric* mean ``sqrt(H(T) H(P))``: it is what the DEC / IDEC / DCEC
+    reference code (2016-2017), and the papers that reused it (GAPDCEC, PQDEC), computed
+    when they called that function with its defaults, because scikit-learn normalised by
+    the geometric mean until version 0.22. scikit-learn's default since 0.22 is
+    ``"arithmetic"``; pass it to get today's number. The two agree when both labellings
+    have equal entropy and differ slightly otherwise.
 
     Args:
         y_true: ``(n,)`` class labels; y_pred: ``(n,)`` cluster labels.

@@ -15,9 +15,10 @@ Experiment protocol (per dataset and seed):
   embedding: flatten -> dense 10 versus global average pooling -> dense 10).
 - Clustering phase of DEC, IDEC, DCEC and GAPDCEC: SGD lr 0.01 momentum 0.9, update interval
   140, tol 0.1% (paper Sec. 4.1.2); DCN with its own paper's settings.
-- Labels are used only to score: ACC (Hungarian), NMI (sklearn's arithmetic normalisation,
-  as in the DEC/IDEC/DCEC code) and ARI; and to log ACC/NMI at every target update for the
-  Fig. 4-9 curves.
+- Labels are used only to score: ACC (Hungarian), NMI and ARI; and to log ACC/NMI at every
+  target update for the Fig. 4-9 curves. NMI is normalised by the geometric mean of the
+  entropies: what the DEC/IDEC/DCEC code the paper ran ("existing GitHub codes") got from
+  scikit-learn's default before 0.22 (see :func:`repro.metrics.nmi`).
 
 GAPDCEC reading (the paper is loose): Eq. 3's ``sigma[(x*W) + F^k]`` is read as
 conv1-conv2-conv3 (stride 2) -> global average pooling of conv3's 128 maps (Eq. 2) ->

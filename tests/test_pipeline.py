@@ -1,0 +1,67 @@
+"""The GAPDCEC stage end to end through papermill (smoke profile), and its atomic outputs."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pandas as pd
+import pytest
+
+from repro.config import ConfigError
+from repro.pipeline import run_stage
+
+REPORT_FILES = ("gapdcec.ipynb", "gapdcec.html", "results.csv", "comparison.csv", "comparison.md",
+                "claims.csv", "claims.md", "metrics.json", "provenance.json", "histories.csv")
+
+
+@pytest.mark.slow
+def test_gapdcec_smoke_stage_writes_the_whole_report(real_data, tmp_path):
+    report = run_stage("gapdcec", "smoke", output_root=tmp_path, log_output=False)
+    assert report == tmp_path / "reports" / "gapdcec" / "smoke"
+    assert sorted(p.name for p in report.iterdir()) == sorted(REPORT_FILES)
+
+    results = pd.read_csv(report / "results.csv")
+    runs = results[results.metric == "acc"].groupby(["dataset", "method"]).size()
+    assert set(runs.index.get_level_values("dataset")) == {"mnist-test", "usps"}
+    assert set(runs.index.get_level_values("method")) == {"kmeans", "dec", "idec", "dcn", "dcec", "gapdcec"}
+    assert results.query("metric in ['acc', 'nmi']").value.between(0, 1).all()
+
+    comparison = pd.read_csv(report / "comparison.csv")
+    table1 = comparison[comparison.table == "table1"]
+    assert len(table1) == 36  # 6 methods x 3 datasets x {ACC, NMI}, as in the paper
+    assert set(table1[table1.dataset == "mnist-full"].verdict) == {"not run"}
+    assert set(table1[table1.dataset != "mnist-full"].verdict) <= {"within", "deviates"}
+
+    provenance = json.loads((report / "provenance.json").read_text())
+    assert provenance["profile"] == "smoke" and provenance["seeds"] == [0]
+    assert set(provenance["datasets"]) == {"mnist-test", "usps"}
+
+    notebook = nbformat.read(report / "gapdcec.ipynb", as_version=4)
+    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+    figures = tmp_path / "figures" / "gapdcec" / "smoke"
+    names = {p.name for p in figures.iterdir()}
+    assert {"fig2_datasets_vs_acc.png", "fig3_datasets_vs_nmi.png", "table1.png"} <= names
+    assert len([n for n in names if n.startswith(("fig5", "fig6", "fig8", "fig9"))]) == 4
+
+
+@pytest.mark.slow
+def test_a_failing_run_keeps_the_previous_report(real_data, tmp_path, monkeypatch):
+    previous = tmp_path / "reports" / "gapdcec" / "smoke"
+    previous.mkdir(parents=True)
+    (previous / "results.csv").write_text("the previous complete report\n")
+    monkeypatch.setenv("REPRO_DATA_MIRRORS", str(tmp_path / "empty"))  # data missing -> the notebook fails
+    with pytest.raises(Exception, match="(?s)mnist"):
+        run_stage("gapdcec", "smoke", output_root=tmp_path, log_output=False)
+    assert [p.name for p in previous.iterdir()] == ["results.csv"]
+    assert (previous / "results.csv").read_text() == "the previous complete report\n"
+    leftovers = [p.name for p in previous.parent.iterdir() if p.name != "smoke"]
+    assert not leftovers
+
+
+def test_unknown_profile_fails_before_running_anything(tmp_path):
+    with pytest.raises(ConfigError, match="unknown profile 'fast'"):
+        run_stage("gapdcec", "fast", output_root=tmp_path)
+    assert not (tmp_path / "reports").exists()
