@@ -222,7 +222,7 @@ def _report(cfg, profile, results, histories, wall, files, report_dir, figure_di
                                      "each one's pretrain_s"})
     comparison, claims = write_report(report_dir, reported, results, notes=notes,
                                       histories_df=histories, provenance=provenance,
-                                      wall_time_s=wall)
+                                      wall_time_s=wall, include_unreported=False)
     figures = _figures(reported, comparison, histories, figure_dir)
     return Outcome(results, histories, comparison, claims, provenance, figures)
 

@@ -173,13 +173,17 @@ def write_claims(directory: str | Path, claims: pd.DataFrame,
 def write_report(directory: str | Path, reported: ReportedPaper, results_df: pd.DataFrame, *,
                  notes: Notes = None, histories_df: pd.DataFrame | None = None,
                  provenance: Mapping | None = None,
-                 wall_time_s: Mapping[str, float] | float | None = None
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write every report file into ``directory``; return (comparison, claims) frames."""
+                 wall_time_s: Mapping[str, float] | float | None = None,
+                 include_unreported: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write every report file into ``directory``; return (comparison, claims) frames.
+
+    ``include_unreported=False`` keeps reproduced metrics the paper does not report
+    (e.g. ARI, seconds) out of the comparison; they stay in results.csv and metrics.json.
+    """
     directory = Path(directory)
     results_df = validate_results(results_df)
     write_csv_atomic(directory / "results.csv", results_df)
-    comparison = compare(reported, results_df, notes)
+    comparison = compare(reported, results_df, notes, include_unreported=include_unreported)
     claims = evaluate_claims(reported, results_df)
     write_comparison(directory, comparison, reported)
     write_claims(directory, claims, reported)
