@@ -22,10 +22,15 @@ would fit, but clusters subsamples; the alternating method uses all points.
 * Initialisation: k-medoids++ as in scikit-learn-extra: D^2 sampling (Arthur & Vassilvitskii
   2007) with ``2 + ln K`` greedy local trials, the distances computed on the fly, seeded.
 * Numerics: distances from ||a||^2 + ||b||^2 - 2 a.b in float32 BLAS (clipped at 0, exact 0
-  for a point and itself), row sums accumulated in float64. A medoid is kept unless another
-  member's distance sum is smaller by more than a relative ``1e-6`` (avoids flip-flopping
-  between float32 near-ties). An empty cluster (possible only with duplicate points) keeps
-  its medoid.
+  for a point and itself), row sums accumulated in float64; accurate for data of moderate
+  norm such as pixels in [0, 1] (data with a large common offset should be centred first).
+  The distance of each point to its own medoid, hence the objective, is recomputed directly
+  in float64. A medoid is kept unless another member's distance sum is smaller by more than
+  a relative ``1e-6`` (avoids flip-flopping between float32 near-ties). An empty cluster
+  (possible only with duplicate points) keeps its medoid.
+* The alternating method converges in few iterations (3 on MNIST-test, K=10, seed 0), so a
+  10-iteration budget ("10 epochs" in PQDEC Table 1) can end earlier; ``info["n_iter"]``
+  says how many ran.
 """
 from __future__ import annotations
 
@@ -79,16 +84,19 @@ def nearest_medoid(x: np.ndarray, medoids: np.ndarray, chunk_size: int,
     """Assignment step: (labels (n,) int64, distance to that medoid (n,) float64).
 
     x (n, d), medoids (K, d); computed in (chunk_size, K) blocks. Ties go to the lower index.
+    The returned distance is recomputed directly as ||x_i - m|| in float64 (O(n d), no
+    cancellation error), so the objective is exact to float64 rounding.
     """
     x_sq = np.einsum("ij,ij->i", x, x) if x_sq is None else x_sq
     m_sq = np.einsum("ij,ij->i", medoids, medoids)
     labels = np.empty(len(x), dtype=np.int64)
     dist = np.empty(len(x), dtype=np.float64)
     for start in range(0, len(x), chunk_size):
-        block = euclidean_distances(x[start:start + chunk_size], medoids,
-                                    x_sq[start:start + chunk_size], m_sq)
-        labels[start:start + len(block)] = block.argmin(axis=1)
-        dist[start:start + len(block)] = block[np.arange(len(block)), labels[start:start + len(block)]]
+        rows = slice(start, start + chunk_size)
+        block = euclidean_distances(x[rows], medoids, x_sq[rows], m_sq)
+        labels[rows] = block.argmin(axis=1)
+        diff = x[rows].astype(np.float64) - medoids[labels[rows]]
+        dist[rows] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
     return labels, dist
 
 

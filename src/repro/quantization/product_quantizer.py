@@ -71,8 +71,9 @@ def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``(..., n, d)`` x ``(..., k, d)`` -> ``(..., n, k)`` squared distances, float64, >= 0."""
     a = a.astype(np.float64, copy=False)
     b = b.astype(np.float64, copy=False)
-    cross = np.einsum("...nd,...kd->...nk", a, b)
-    out = np.einsum("...nd,...nd->...n", a, a)[..., :, None] - 2.0 * cross
+    out = a @ np.swapaxes(b, -1, -2)
+    out *= -2.0
+    out += np.einsum("...nd,...nd->...n", a, a)[..., :, None]
     out += np.einsum("...kd,...kd->...k", b, b)[..., None, :]
     return np.maximum(out, 0.0, out=out)
 
@@ -133,6 +134,9 @@ class ProductQuantizer:
             x: ``(n, D)`` training vectors, D divisible by M, n >= L.
             seed: subspace m uses seed ``seed + m``.
             n_iter: Lloyd iterations of each k-means.
+
+        faiss sums in parallel, so the codebooks are reproducible for a seed and a thread count
+        (OMP_NUM_THREADS), not across thread counts.
         """
         x = _check_matrix("x", x)
         n_iter = _check_count("n_iter", n_iter, 1)

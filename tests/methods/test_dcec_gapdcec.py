@@ -1,0 +1,46 @@
+"""DCEC and GAPDCEC end to end on tiny 16x16 synthetic images (small filters, 1-2 epochs)."""
+import numpy as np
+import pytest
+
+from repro.methods.dcec import DCECConfig, cluster_dcec
+from repro.methods.gapdcec import GAPDCECConfig, cluster_gapdcec
+from repro.methods.pretrain import PretrainConfig, pretrain_conv_autoencoder
+
+
+def _cfg(cls):
+    return cls(batch_size=32, update_interval=10, max_iter=30, n_init=3, tol=0.0,
+               filters=(4, 8, 8), embedding_dim=4, pretrain=PretrainConfig(epochs=2, batch_size=32))
+
+
+@pytest.mark.parametrize("method, cls, pooling", [(cluster_dcec, DCECConfig, "flatten"),
+                                                   (cluster_gapdcec, GAPDCECConfig, "gap")])
+def test_runs_end_to_end_and_returns_sane_result(blob_images, method, cls, pooling):
+    x, y = blob_images
+    result = method(x, 4, _cfg(cls), seed=0, y=y, verbose=0)
+    assert result.labels.shape == (len(x),)
+    assert set(np.unique(result.labels)) <= set(range(4))
+    assert result.timings["pretrain_s"] > 0 and result.timings["cluster_s"] > 0
+    assert result.info["pooling"] == pooling and len(result.info["pretrain_loss"]) == 2
+    assert result.info["n_iterations"] == 30 and result.info["stopped_by"] == "max_iter"
+    assert [row["iteration"] for row in result.history] == [0, 10, 20, 30]
+    last = result.history[-1]
+    assert last["loss"] == pytest.approx(last["reconstruction_loss"] + 0.1 * last["clustering_loss"],
+                                         rel=1e-4)
+    assert 0.0 <= last["acc"] <= 1.0 and 0.0 <= last["nmi"] <= 1.0
+
+
+def test_reuses_a_pretrained_cae_and_checks_its_pooling(blob_images):
+    x, y = blob_images
+    cfg = _cfg(GAPDCECConfig)
+    pretrained = pretrain_conv_autoencoder(x, cfg.pretrain, seed=0, filters=cfg.filters,
+                                           embedding_dim=cfg.embedding_dim, pooling="gap", verbose=0)
+    result = cluster_gapdcec(x, 4, cfg, seed=0, y=y, verbose=0, pretrained=pretrained)
+    assert result.timings["pretrain_s"] == pretrained.seconds
+    with pytest.raises(ValueError, match="pooling 'flatten'"):
+        cluster_dcec(x, 4, _cfg(DCECConfig), seed=0, pretrained=pretrained)
+
+
+def test_needs_images(blob_images):
+    x, _ = blob_images
+    with pytest.raises(ValueError, match="images"):
+        cluster_dcec(x.reshape(len(x), -1), 4, _cfg(DCECConfig), seed=0)
