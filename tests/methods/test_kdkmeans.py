@@ -14,7 +14,7 @@ from repro.methods.kdkmeans import (
 
 
 def _lloyd(x, centres, max_iter, tol):
-    """Reference Lloyd with brute-force distances; protocol of sklearn's lloyd; empty keeps centre."""
+    """Reference Lloyd, brute-force distances, sklearn's stopping protocol; empty keeps centre."""
     x, centres = x.astype(np.float64), centres.astype(np.float64).copy()
     tol_abs = tol * np.mean(np.var(x, axis=0))
     previous, n_iter = None, 0

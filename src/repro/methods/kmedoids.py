@@ -113,6 +113,7 @@ def distance_sums(points: np.ndarray, chunk_size: int) -> np.ndarray:
         rows = np.arange(len(block))
         block[rows, start + rows] = 0.0  # a point's distance to itself is exactly 0
         sums[start:start + len(block)] = block.sum(axis=1, dtype=np.float64)
+        del block  # free before the next block is allocated: one block alive at a time
     return sums
 
 
@@ -198,7 +199,8 @@ def cluster_kmedoids(x: np.ndarray, n_clusters: int, cfg: KMedoidsConfig | None 
         tick = time.perf_counter()
         acc, nmi = score_labels(y, labels)
         history.append({"iteration": iteration, "epoch": float(iteration), "acc": acc, "nmi": nmi,
-                        "loss": float(dist.sum()), "delta_label": float(np.mean(labels != previous)),
+                        "loss": float(dist.sum()),
+                        "delta_label": float(np.mean(labels != previous)),
                         "medoids_changed": changed})
         monitor_s += time.perf_counter() - tick
         if not changed:

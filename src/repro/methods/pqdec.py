@@ -1,0 +1,264 @@
+"""PQDEC: Product Quantized Deep Embedded Clustering (Kolla and Venugopal; PQDEC paper Sec. III).
+
+DEC's dense autoencoder d-500-500-2000-10 (pretrained, :mod:`repro.methods.pretrain`) gets a
+product-quantized embedding (:class:`~repro.models.quantization_layers.ProductQuantization`):
+M = 4 sub-vectors x L = 256 codewords = 32-bit codes (Sec. IV.B.2). The 10-d embedding is split
+3, 3, 2, 2 and zero-padded to 12-d (:func:`~repro.models.quantization_layers.pad_subvectors`).
+
+1. Codebooks: a :class:`~repro.quantization.ProductQuantizer` (k-means per subspace) fitted on the
+   pretrained embeddings of all data. Centres: PQ k-means (Matsui et al. 2017; Eq. 6) on the codes,
+   best of ``n_init`` random starts.
+2. Every clustering epoch ("while not converged" of the Algorithm): one pass of mini-batch SGD on
+   ``L = L_r + gamma * L_q`` (Eq. 4-5), which updates the codebooks by dL_q/dmu, the encoder W by
+   dL_r/dW + gamma dL_q/dW and the decoder U by dL_r/dU; then all points are re-encoded with the
+   current codebooks and PQ k-means runs again, warm-started from the previous centres (kept as
+   codes: the codewords they index moved with the codebooks); stop when fewer than ``tol`` (0.1%)
+   of the labels changed since the previous epoch, or after ``max_epochs``.
+
+The epoch loop (:func:`run_quantized_clustering`) is shared with BQDEC (:mod:`repro.methods.bqdec`),
+which differs only in its quantization layer and code clustering (a :class:`CodeClustering`).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+import keras
+import numpy as np
+
+from repro.models.quantization_layers import ProductQuantization, QuantizedAutoencoder, pad_subvectors
+from repro.quantization import PQKMeans, ProductQuantizer, code_dtype
+
+from .base import ClusteringResult, check_inputs, score_labels
+from .pretrain import OPTIMIZERS, make_optimizer
+from .self_training import prepare_input
+
+
+@dataclass
+class QuantizedClusteringConfig:
+    """Clustering phase shared by PQDEC and BQDEC ("a similar parameter setting as DEC", IV.B.2).
+
+    gamma: weight of L_q; not given by the paper, 0.1 as in IDEC / DCEC, whose "gamma > 0 is a
+        coefficient that controls degree of distortion" the paper repeats.
+    batch_size 256, learning_rate 0.01: paper IV.B.2 and its Algorithm. optimizer "sgd" with
+        momentum 0.9: DEC's clustering-phase optimizer.
+    max_epochs 10: the paper times 10 clustering epochs (IV.B.3). tol 0.001: the 0.1% threshold.
+    n_init 20: restarts of the initial code clustering (DEC's 20 k-means restarts).
+    init_iter 20: at most this many assignment steps per restart (our choice; early stop at a
+        fixed point). shuffle: reshuffle the data every epoch (our choice, Keras's default).
+    predict_batch_size: batch of the all-data encoding (speed only).
+    """
+
+    gamma: float = 0.1
+    batch_size: int = 256
+    optimizer: str = "sgd"
+    learning_rate: float = 0.01
+    momentum: float = 0.9
+    max_epochs: int = 10
+    tol: float = 0.001
+    n_init: int = 20
+    init_iter: int = 20
+    shuffle: bool = True
+    predict_batch_size: int = 4096
+
+    _COUNT_FIELDS: ClassVar[tuple[str, ...]] = (
+        "batch_size", "max_epochs", "n_init", "init_iter", "predict_batch_size")
+
+    def __post_init__(self):
+        for name in self._COUNT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not self.learning_rate > 0 or not 0 <= self.momentum < 1:
+            raise ValueError(f"need learning_rate > 0 and momentum in [0, 1), got "
+                             f"{self.learning_rate!r} and {self.momentum!r}")
+        if not 0 <= self.tol < 1:
+            raise ValueError(f"tol must be in [0, 1), got {self.tol}")
+        if not self.gamma >= 0:
+            raise ValueError(f"gamma must be >= 0, got {self.gamma}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of {OPTIMIZERS}")
+
+
+@dataclass
+class PQDECConfig(QuantizedClusteringConfig):
+    """PQDEC: :class:`QuantizedClusteringConfig` plus the product quantizer.
+
+    n_subspaces 4, n_codewords 256: "32 bits of 4 parts with each 8 bits" (IV.B.2).
+    pq_fit_iter 25: k-means iterations per subspace for the initial codebooks (our choice, the
+        :meth:`ProductQuantizer.fit` default). pq_kmeans_iter 10: PQ k-means assignment steps per
+        epoch, warm-started (our choice; pqkmeans' default ``iteration``).
+    """
+
+    n_subspaces: int = 4
+    n_codewords: int = 256
+    pq_fit_iter: int = 25
+    pq_kmeans_iter: int = 10
+
+    _COUNT_FIELDS: ClassVar[tuple[str, ...]] = QuantizedClusteringConfig._COUNT_FIELDS + (
+        "n_subspaces", "n_codewords", "pq_fit_iter", "pq_kmeans_iter")
+
+
+class CodeClustering:
+    """Clustering of discrete codes, re-run every epoch. Subclasses implement the three steps.
+
+    ``initial(codes)`` -> labels from scratch; ``refine(codes)`` -> labels warm-started from the
+    current centres; ``stored(codes)`` -> (codes, centres) as stored in memory. Attributes:
+    ``centres``, ``code_bits`` (bits per code).
+    """
+
+    code_bits: int
+    centres: np.ndarray
+
+    def initial(self, codes: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def refine(self, codes: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def stored(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+
+def best_of_restarts(make, codes: np.ndarray, n_init: int, seed: int):
+    """Fit ``make(seed + r)`` for r < n_init on codes; the fit of least final objective."""
+    fits = [make(seed + r).fit(codes) for r in range(n_init)]
+    return min(fits, key=lambda fit: fit.objective_history_[-1])
+
+
+class PQCodeClustering(CodeClustering):
+    """PQ k-means (Eq. 6) of (n, M) codes under the layer's current codebooks; centres are PQ codes."""
+
+    def __init__(self, layer: ProductQuantization, n_clusters: int, cfg: PQDECConfig, seed: int):
+        self.layer, self.n_clusters, self.cfg, self.seed = layer, n_clusters, cfg, seed
+        self.dtype = code_dtype(cfg.n_codewords)
+        self.code_bits = cfg.n_subspaces * math.ceil(math.log2(cfg.n_codewords))
+
+    def _kmeans(self, n_iter: int, seed: int) -> PQKMeans:
+        return PQKMeans(self.layer.get_codebooks(), self.n_clusters, n_iter=n_iter, seed=seed)
+
+    def initial(self, codes):
+        codes = codes.astype(self.dtype)
+        fit = best_of_restarts(lambda s: self._kmeans(self.cfg.init_iter, s), codes, self.cfg.n_init, self.seed)
+        self.centres = fit.centres_
+        return fit.labels_
+
+    def refine(self, codes):
+        fit = self._kmeans(self.cfg.pq_kmeans_iter, self.seed).fit(codes.astype(self.dtype),
+                                                                   init_centres=self.centres)
+        self.centres = fit.centres_
+        return fit.labels_
+
+    def stored(self, codes):
+        return codes.astype(self.dtype), self.centres.astype(self.dtype)
+
+
+class CodeClusteringUpdate(keras.callbacks.Callback):
+    """At every epoch end: re-encode all x, re-cluster the codes, log one history row, stop on tol.
+
+    After training: ``labels``, ``codes`` (last encoding), ``history``, ``stopped_by``
+    ("tol" | "max_epochs"), ``n_epochs``.
+    """
+
+    def __init__(self, x, clustering: CodeClustering, cfg: QuantizedClusteringConfig, *,
+                 initial_labels, initial_codes, started_at: float, y_true=None):
+        super().__init__()
+        self.x, self.clustering, self.cfg, self.y_true = x, clustering, cfg, y_true
+        self.labels, self.codes, self.started_at = initial_labels, initial_codes, started_at
+        self.steps_per_epoch = math.ceil(len(x) / cfg.batch_size)
+        self.history = [self._row(0, None, {})]
+        self.stopped_by, self.n_epochs = "max_epochs", 0
+
+    def _row(self, epoch: int, delta_label, logs: dict) -> dict:
+        acc, nmi = score_labels(self.y_true, self.labels)
+        row = {"iteration": epoch * self.steps_per_epoch, "epoch": epoch, "acc": acc, "nmi": nmi,
+               "delta_label": delta_label, "elapsed_s": time.perf_counter() - self.started_at}
+        for key in ("loss", "reconstruction_loss", "quantization_loss"):
+            row[key] = float(logs[key]) if key in logs else float("nan")
+        return row
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        self.codes = self.model.predict_codes(self.x, batch_size=self.cfg.predict_batch_size)
+        labels = self.clustering.refine(self.codes)
+        delta_label = float(np.mean(labels != self.labels))
+        self.labels, self.n_epochs = labels, epoch + 1
+        row = self._row(epoch + 1, delta_label, logs)
+        self.history.append(row)
+        logs.update({k: row[k] for k in ("acc", "nmi", "delta_label") if row[k] is not None})
+        if delta_label < self.cfg.tol:
+            self.stopped_by = "tol"
+            self.model.stop_training = True
+
+
+def run_quantized_clustering(model: QuantizedAutoencoder, x: np.ndarray, cfg: QuantizedClusteringConfig,
+                             clustering: CodeClustering, *, seed: int, started_at: float,
+                             y: np.ndarray | None = None, verbose: int = 1) -> ClusteringResult:
+    """Initial code clustering, then the epoch loop of the module docstring (model trained in place).
+
+    x is in the model's input shape; ``started_at`` is the ``time.perf_counter()`` at which the
+    method started (codebook fitting included in ``cluster_s``). History: one row per epoch, row 0
+    the initial clustering (losses NaN, delta_label None).
+    """
+    codes = model.predict_codes(x, batch_size=cfg.predict_batch_size)
+    labels = clustering.initial(codes)
+    init_s = time.perf_counter() - started_at
+    updater = CodeClusteringUpdate(x, clustering, cfg, initial_labels=labels, initial_codes=codes,
+                                   started_at=started_at, y_true=y)
+    initial_acc, initial_nmi = updater.history[0]["acc"], updater.history[0]["nmi"]
+    if verbose:
+        print(f"initial code clustering (n_init={cfg.n_init}): acc {initial_acc}, nmi {initial_nmi}")
+    model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum))
+    model.fit(x, batch_size=cfg.batch_size, epochs=cfg.max_epochs, shuffle=cfg.shuffle,
+              callbacks=[updater], verbose=verbose)
+    final_acc, final_nmi = score_labels(y, updater.labels)
+    stored_codes, stored_centres = clustering.stored(updater.codes)
+    info = {"n_epochs": updater.n_epochs, "stopped_by": updater.stopped_by,
+            "n_iterations": updater.n_epochs * updater.steps_per_epoch,
+            "initial_acc": initial_acc, "initial_nmi": initial_nmi, "final_acc": final_acc,
+            "final_nmi": final_nmi, "code_bits": clustering.code_bits,
+            "code_bytes": stored_codes.nbytes // len(stored_codes), "codes_nbytes": stored_codes.nbytes,
+            "codes": stored_codes, "centres": stored_centres, "seed": seed}
+    return ClusteringResult(labels=updater.labels, history=updater.history, info=info,
+                            timings={"pretrain_s": 0.0, "init_s": init_s,
+                                     "cluster_s": time.perf_counter() - started_at})
+
+
+def cluster_pqdec(autoencoder: keras.Model, encoder: keras.Model, x: np.ndarray, n_clusters: int,
+                  cfg: PQDECConfig | None = None, *, seed: int, y: np.ndarray | None = None,
+                  verbose: int = 1) -> ClusteringResult:
+    """Run PQDEC's clustering phase on a pretrained (autoencoder, encoder) pair (trained in place).
+
+    Args:
+        autoencoder, encoder: pretrained, sharing layers (repro.models.autoencoders); embedding
+            dimension D >= n_subspaces.
+        x: (n, ...) float data in [0, 1], n >= n_codewords; images are flattened for a dense net.
+        n_clusters: K.  cfg: hyperparameters (default :class:`PQDECConfig`).
+        seed: seeds Keras, the codebook k-means and the PQ k-means restarts.
+        y: optional (n,) true labels, used only to log ACC / NMI.
+        verbose: Keras verbosity.
+
+    Returns labels, history (one row per epoch), timings (``cluster_s``: codebooks + initial
+    clustering + epochs, ``init_s``), info (``n_epochs``, ``stopped_by``, ``code_bits`` 32,
+    ``code_bytes`` 4, ``codes`` (n, M) uint8, ``codes_nbytes``, ``centres`` (K, M) uint8,
+    ``codebooks_nbytes``, ACC / NMI of the initial and final clustering).
+    """
+    cfg = cfg or PQDECConfig()
+    x = prepare_input(encoder, check_inputs(x, n_clusters, y))
+    keras.utils.set_random_seed(seed)
+    started_at = time.perf_counter()
+    layer = ProductQuantization(cfg.n_subspaces, cfg.n_codewords, name="product_quantization")
+    model = QuantizedAutoencoder(autoencoder, encoder, layer, gamma=cfg.gamma, name="pqdec")
+    embedding = np.asarray(encoder.predict(x, batch_size=cfg.predict_batch_size, verbose=0))
+    padded = pad_subvectors(embedding, cfg.n_subspaces)
+    quantizer = ProductQuantizer(cfg.n_subspaces, cfg.n_codewords).fit(padded, seed=seed,
+                                                                       n_iter=cfg.pq_fit_iter)
+    layer.set_codebooks(quantizer.codebooks)
+    clustering = PQCodeClustering(layer, int(n_clusters), cfg, seed)
+    result = run_quantized_clustering(model, x, cfg, clustering, seed=seed, started_at=started_at,
+                                      y=y, verbose=verbose)
+    result.info.update(method="PQDEC", codebooks_nbytes=int(layer.get_codebooks().nbytes),
+                       initial_quantization_loss=quantizer.quantization_error(padded))
+    return result
