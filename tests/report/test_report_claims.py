@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from repro.report.claims import claim_comparisons, decide, evaluate_claims
-from repro.report.reported import load_reported
+from repro.report.reported import ReportedSchemaError, load_reported
 
 
 @pytest.mark.parametrize("op, left, right, noise, tol, expected", [
@@ -123,3 +123,26 @@ def test_pqdec_style_speed_and_memory(write_paper):
     assert claim.paper_verdict == "holds"
     assert "mnist-test seconds: pqdec 20.50 ± 0.71 (n=2) < dec 30.50 ± 0.71 (n=2): holds" \
         in claim.evidence
+
+
+def test_claim_on_a_metric_the_paper_does_not_print(toy_dict, write_paper):
+    """PQDEC-style: "without affecting the cluster accuracy" while printing only seconds."""
+    toy_dict["claim_only_metrics"] = {"nmi": "%"}
+    toy_dict["claims"].append({"id": "a_close_to_b", "statement": "A's NMI within 2 points of B's",
+                               "left": "a", "op": "within", "right": "b", "tolerance": 0.02,
+                               "for_each": {"dataset": "d1", "metric": "nmi"}})
+    paper = load_reported(write_paper(toy_dict))
+    assert paper.metric_unit("nmi") == "%"
+    results = pd.DataFrame([("d1", m, "nmi", s, v, "fraction") for m, s, v in
+                            [("a", 0, 0.70), ("a", 1, 0.70), ("b", 0, 0.71), ("b", 1, 0.71)]],
+                           columns=["dataset", "method", "metric", "seed", "value", "unit"])
+    row = evaluate_claims(paper, results).set_index("claim_id").loc["a_close_to_b"]
+    assert row.verdict == "holds" and row.paper_verdict == "inconclusive"
+    results.loc[results.method == "b", "value"] = 0.75
+    assert evaluate_claims(paper, results).set_index("claim_id").loc["a_close_to_b"].verdict == "fails"
+
+
+def test_claim_only_metric_must_not_be_printed(toy_dict, write_paper):
+    toy_dict["claim_only_metrics"] = {"acc": "%"}
+    with pytest.raises(ReportedSchemaError, match="claim_only_metrics.acc"):
+        load_reported(write_paper(toy_dict))

@@ -22,6 +22,10 @@ Schema (every key below is allowed; any other key is an error)::
         caption: "..."              # required
         results:                    # required, long format, one cell per entry
           - {dataset: mnist-full, method: kmeans, metric: acc, value: 54.24, unit: "%"}
+    claim_only_metrics:             # optional; metric -> unit: metrics the paper makes a claim
+      acc: "%"                      #   about without printing numbers (PQDEC: "without affecting
+                                    #   the cluster accuracy"); claims may name them, and their
+                                    #   verdict on the paper's own numbers is inconclusive
     claims:                         # optional list
       - id: gapdcec_beats_dcec      # required, unique
         statement: "..."            # required: the claim in words
@@ -60,7 +64,7 @@ from repro.report.units import UnitError, canonical_unit, check_unit, convert
 
 CLAIM_OPS = (">", "<", "within")
 _TOP_KEYS = {"paper": True, "title": True, "source": True, "tolerance": False,
-             "display": False, "tables": True, "claims": False}
+             "display": False, "tables": True, "claims": False, "claim_only_metrics": False}
 _TABLE_KEYS = {"caption": True, "results": True}
 _CELL_KEYS = {"dataset": True, "method": True, "metric": True, "value": True, "unit": True}
 _CLAIM_KEYS = {"id": True, "statement": True, "left": True, "op": True, "right": True,
@@ -112,6 +116,7 @@ class ReportedPaper:
     cells: tuple[ReportedCell, ...]
     claims: tuple[Claim, ...]
     display: Mapping[str, Mapping[str, str]]
+    claim_only_metrics: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def cell(self, dataset: str, method: str, metric: str) -> ReportedCell | None:
         """The reported cell, or None if the paper does not report it."""
@@ -131,8 +136,10 @@ class ReportedPaper:
         return list(dict.fromkeys(getattr(c, kind) for c in self.cells))
 
     def metric_unit(self, metric: str) -> str | None:
-        """The unit the paper prints ``metric`` in, or None if the paper never reports it."""
-        return next((c.unit for c in self.cells if c.metric == metric), None)
+        """The unit the paper prints ``metric`` in (or declares it in, for a claim-only
+        metric), or None if the paper never mentions it."""
+        printed = next((c.unit for c in self.cells if c.metric == metric), None)
+        return printed or self.claim_only_metrics.get(metric)
 
     def tolerance_for(self, metric: str) -> float | None:
         """Absolute tolerance of ``metric`` in its canonical unit; None = not comparable."""
@@ -227,13 +234,31 @@ class _Validator:
                       for i, c in enumerate(table["results"])]
         self.check_cells(cells)
         known = {kind: {getattr(c, kind) for c in cells} for kind in ("dataset", "method", "metric")}
+        claim_only = self.claim_only_metrics(top.get("claim_only_metrics"), known["metric"])
+        known["metric"] |= set(claim_only)
         return ReportedPaper(
             paper=name, title=self.text(top["title"], "title"),
             source=self.text(top["source"], "source"), path=self.path,
             tolerance=self.tolerance(top.get("tolerance"), known["metric"]),
             captions=captions, cells=tuple(cells),
             claims=self.claims(top.get("claims"), known),
-            display=self.display(top.get("display"), known))
+            display=self.display(top.get("display"), known), claim_only_metrics=claim_only)
+
+    def claim_only_metrics(self, raw: Any, printed: set[str]) -> dict[str, str]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.fail("claim_only_metrics", f"expected a mapping metric -> unit, got {type(raw).__name__}")
+        out = {}
+        for metric, unit in raw.items():
+            where = f"claim_only_metrics.{metric}"
+            if metric in printed:
+                self.fail(where, f"metric {metric!r} is printed in the tables; remove it here")
+            try:
+                out[str(metric)] = check_unit(self.text(unit, where))
+            except UnitError as exc:
+                self.fail(where, str(exc))
+        return out
 
     def cell(self, raw: Any, where: str, table: str) -> ReportedCell:
         raw = self.mapping(raw, where, _CELL_KEYS)
