@@ -127,3 +127,15 @@ def test_gapdcec_claims_hold_on_the_papers_own_numbers():
     # nothing reproduced -> every claim inconclusive
     assert (claims["verdict"] == "inconclusive").all()
     assert claims.loc["deep_beats_kmeans", "n_inconclusive"] == 5 * 3 * 2
+
+
+def test_pqdec_yaml_loads_and_its_orderings_hold_on_the_printed_numbers():
+    from repro.report.claims import evaluate_claims
+
+    paper = load_reported("pqdec")
+    assert len(paper.cells) == 36  # 6 methods x 3 datasets x {seconds, MB}
+    assert paper.cell("mnist-full", "kmeans", "time_s").value == 1256.76
+    assert paper.cell("stl-10", "pqdec", "memory_mb").value == 21.6
+    verdicts = evaluate_claims(paper, None).set_index("claim_id").paper_verdict
+    assert verdicts.drop("pqdec_keeps_accuracy").eq("holds").all()
+    assert verdicts["pqdec_keeps_accuracy"] == "inconclusive"  # the paper prints no accuracy
