@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
 
-from repro.config import build, deep_merge, to_dict
+from repro.config import to_dict
+from repro.papers._common import Outcome, StageConfig, reduction_notes, reductions
 from repro.methods.dcn import DCNConfig
 from repro.methods.dcec import DCECConfig
 from repro.methods.dec import DECConfig
@@ -50,7 +52,7 @@ DATASETS = ("mnist-full", "mnist-test", "usps")
 
 
 @dataclass
-class Config:
+class Config(StageConfig):
     """The stage's configuration; every field is set from params.yaml (section ``gapdcec``)."""
 
     datasets: tuple[str, ...] = DATASETS
@@ -68,60 +70,12 @@ class Config:
     # dataset -> overrides of the keys above (e.g. fewer pretraining epochs on MNIST-full)
     per_dataset: dict[str, dict] = field(default_factory=dict)
 
+    PAPER: ClassVar[str] = PAPER
+    KNOWN_DATASETS: ClassVar[tuple[str, ...]] = DATASETS
+    KNOWN_METHODS: ClassVar[tuple[str, ...]] = METHODS
+
     def __post_init__(self):
-        for name, values, known in (("datasets", self.datasets, DATASETS),
-                                    ("methods", self.methods, METHODS),
-                                    ("per_dataset", tuple(self.per_dataset), DATASETS)):
-            unknown = sorted(set(values) - set(known))
-            if unknown:
-                raise ValueError(f"{name}: unknown {unknown}; known: {list(known)}")
-        if not self.seeds:
-            raise ValueError("seeds: at least one seed is needed")
-        for dataset in self.per_dataset:
-            self.for_dataset(dataset)  # validates the override keys and types now
-
-    def for_dataset(self, dataset: str) -> "Config":
-        """This config with ``per_dataset[dataset]`` merged in."""
-        overrides = self.per_dataset.get(dataset)
-        if not overrides:
-            return self
-        plain = to_dict(self)
-        plain["per_dataset"] = {}
-        return build(Config, deep_merge(plain, overrides, where=f"per_dataset.{dataset}"),
-                     where=f"{PAPER}.per_dataset.{dataset}")
-
-
-@dataclass
-class Outcome:
-    """What :func:`run` produced (all of it is also written under the report folder)."""
-
-    results: "object"        # pandas DataFrame, results.csv
-    histories: "object"      # pandas DataFrame, histories.csv
-    comparison: "object"     # pandas DataFrame, comparison.csv
-    claims: "object"         # pandas DataFrame, claims.csv
-    provenance: dict
-    figures: dict[str, Path]
-
-
-def reductions(cfg: Config, paper_cfg: Config) -> dict[str, list[str]]:
-    """Per dataset, every setting in which ``cfg`` differs from the paper profile (readable)."""
-    out = {}
-    for dataset in cfg.datasets:
-        mine, paper = to_dict(cfg.for_dataset(dataset)), to_dict(paper_cfg.for_dataset(dataset))
-        for plain in (mine, paper):
-            plain.pop("per_dataset")
-            plain.pop("datasets")
-        out[dataset] = [f"{key}: {value} (paper: {paper_value})"
-                        for key, value, paper_value in _differences(mine, paper)]
-    return out
-
-
-def _differences(a, b, prefix=""):
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            yield from _differences(a.get(key), b.get(key), f"{prefix}.{key}" if prefix else key)
-    elif a != b:
-        yield prefix, a, b
+        self.validate()
 
 
 def run_dataset(cfg: Config, dataset: str, x: np.ndarray, y: np.ndarray, seed: int, log=print):
@@ -212,8 +166,7 @@ def _report(cfg, profile, results, histories, wall, files, report_dir, figure_di
 
     reported = load_reported(PAPER)
     changed = reductions(cfg, paper_cfg) if paper_cfg is not None else {}
-    notes = {(dataset, "*"): f"{profile} profile: {len(items)} settings reduced vs the paper "
-                             f"protocol (see the report)" for dataset, items in changed.items() if items}
+    notes = reduction_notes(changed, profile)
     provenance = collect_provenance(
         profile=profile, seeds=list(cfg.seeds), datasets=files, wall_time_s=wall,
         extra={"paper": PAPER, "config": to_dict(cfg), "differs_from_paper_profile": changed,
