@@ -65,3 +65,28 @@ def test_unknown_profile_fails_before_running_anything(tmp_path):
     with pytest.raises(ConfigError, match="unknown profile 'fast'"):
         run_stage("gapdcec", "fast", output_root=tmp_path)
     assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.slow
+def test_pqdec_smoke_stage_measures_every_method_and_marks_absent_stl10(real_data, tmp_path):
+    report = run_stage("pqdec", "smoke", output_root=tmp_path, log_output=False)
+    assert sorted(p.name for p in report.iterdir()) == sorted(
+        name.replace("gapdcec", "pqdec") for name in REPORT_FILES)
+    results = pd.read_csv(report / "results.csv")
+    measured = results[results.metric.isin(["time_s", "memory_mb"])]
+    assert set(measured.method) == {"kmeans", "kmedoids", "kdkmeans", "dec", "bqdec", "pqdec"}
+    assert set(measured.dataset) == {"mnist-test"}
+    assert (results[results.metric == "time_s"].value > 0).all()
+
+    comparison = pd.read_csv(report / "comparison.csv")
+    stl = comparison[comparison.dataset == "stl-10"]
+    assert len(stl) == 12 and set(stl.verdict) == {"not run"}
+    assert stl.note.str.contains("stl-10 data absent").all()
+    timed = comparison[(comparison.dataset == "mnist-test") & comparison.metric.isin(["time_s", "memory_mb"])]
+    assert set(timed.verdict) == {"not comparable"}  # seconds and MB depend on the machine
+
+    claims = pd.read_csv(report / "claims.csv").set_index("claim_id")
+    assert set(claims.verdict) <= {"holds", "fails", "inconclusive"}
+    assert (claims.drop("pqdec_keeps_accuracy").paper_verdict == "holds").all()
+    figures = {p.name for p in (tmp_path / "figures" / "pqdec" / "smoke").iterdir()}
+    assert {"fig3_clustering_speed.png", "fig4_memory_consumption.png", "table1.png"} <= figures

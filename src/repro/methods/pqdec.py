@@ -141,7 +141,8 @@ class PQCodeClustering(CodeClustering):
 
     def initial(self, codes):
         codes = codes.astype(self.dtype)
-        fit = best_of_restarts(lambda s: self._kmeans(self.cfg.init_iter, s), codes, self.cfg.n_init, self.seed)
+        make = lambda s: self._kmeans(self.cfg.init_iter, s)  # noqa: E731
+        fit = best_of_restarts(make, codes, self.cfg.n_init, self.seed)
         self.centres = fit.centres_
         return fit.labels_
 
@@ -243,7 +244,8 @@ def cluster_pqdec(autoencoder: keras.Model, encoder: keras.Model, x: np.ndarray,
     Returns labels, history (one row per epoch), timings (``cluster_s``: codebooks + initial
     clustering + epochs, ``init_s``), info (``n_epochs``, ``stopped_by``, ``code_bits`` 32,
     ``code_bytes`` 4, ``codes`` (n, M) uint8, ``codes_nbytes``, ``centres`` (K, M) uint8,
-    ``codebooks_nbytes``, ACC / NMI of the initial and final clustering).
+    ``codebooks`` (M, L, ceil(D/M)) float32 (final, padded coordinates zero), ``codebooks_nbytes``,
+    ``initial_quantization_loss``, ACC / NMI of the initial and final clustering).
     """
     cfg = cfg or PQDECConfig()
     x = prepare_input(encoder, check_inputs(x, n_clusters, y))
@@ -259,6 +261,7 @@ def cluster_pqdec(autoencoder: keras.Model, encoder: keras.Model, x: np.ndarray,
     clustering = PQCodeClustering(layer, int(n_clusters), cfg, seed)
     result = run_quantized_clustering(model, x, cfg, clustering, seed=seed, started_at=started_at,
                                       y=y, verbose=verbose)
-    result.info.update(method="PQDEC", codebooks_nbytes=int(layer.get_codebooks().nbytes),
+    codebooks = layer.get_codebooks()
+    result.info.update(method="PQDEC", codebooks=codebooks, codebooks_nbytes=int(codebooks.nbytes),
                        initial_quantization_loss=quantizer.quantization_error(padded))
     return result

@@ -6,8 +6,9 @@
   ``L_q = mean_i ||z_i - C h_i||^2`` (Eq. 4; the paper sums over the data set, we average over
   the batch so that the weight gamma does not depend on the batch size).
 * :class:`BinaryQuantization` -- the binary embedding of BQDEC (ref. [28] of the PQDEC paper):
-  bits ``b_i = [z_i > 0]`` and ``L_q = mean_i ||z_i - sign(z_i)||^2`` with sign in {-1, +1}
-  (the quantization loss of deep hashing; the sign is a constant for the gradient).
+  bits ``b_i = [z_i > 0]`` and ``L_q = mean_i ||z_i - sign(z_i)||^2 / B`` with sign in {-1, +1}
+  (the quantization loss of deep hashing; the sign is a constant for the gradient). Divided by
+  the B = 256 bits by default (``reduction="mean"``), see :mod:`repro.methods.bqdec` for why.
 * :class:`QuantizedAutoencoder` -- owns the objective ``L = L_r + gamma * L_q`` (Eq. 4-5) for
   either layer: ``L_r`` is the mean squared reconstruction error of the decoder applied to the
   continuous z (the decoder is kept "as it is, like in DEC"), ``L_q`` the layer's added loss.
@@ -128,19 +129,33 @@ class BinaryQuantization(keras.layers.Layer):
     """Binary quantization of embeddings (BQDEC): z (batch, B) -> ``(sign(z), bits)``.
 
     ``bits = [z > 0]`` (batch, B) int32 and ``sign(z) = 2 * bits - 1`` in {-1, +1} (batch, B).
-    Adds ``L_q = mean_i ||z_i - sign(z_i)||^2`` with ``add_loss``; the sign is a constant
-    (stop-gradient), so the gradient, ``2 (z - sign(z))``, reaches the encoder only.
+    Adds ``L_q = mean_i ||z_i - sign(z_i)||^2``, divided by B when ``reduction="mean"`` (the
+    default: a mean over batch and bits, Keras ``"mse"`` between z and sign(z)), with
+    ``add_loss``. The sign is a constant (stop-gradient), so the gradient, ``2 (z - sign(z))``
+    (/ B), reaches the encoder only.
     """
+
+    REDUCTIONS = ("mean", "sum")
+
+    def __init__(self, reduction: str = "mean", **kwargs):
+        super().__init__(**kwargs)
+        if reduction not in self.REDUCTIONS:
+            raise ValueError(f"unknown reduction {reduction!r}; expected one of {self.REDUCTIONS}")
+        self.reduction = reduction
 
     def call(self, z):
         bits = ops.cast(ops.greater(z, 0.0), "int32")
         signs = ops.stop_gradient(2.0 * ops.cast(bits, z.dtype) - 1.0)
-        self.add_loss(ops.mean(ops.sum(ops.square(z - signs), axis=-1)))
+        reduce = ops.mean if self.reduction == "mean" else ops.sum
+        self.add_loss(ops.mean(reduce(ops.square(z - signs), axis=-1)))
         return signs, bits
 
     def compute_output_spec(self, z):
         return (keras.KerasTensor(z.shape, dtype=self.compute_dtype),
                 keras.KerasTensor(z.shape, dtype="int32"))
+
+    def get_config(self):
+        return {**super().get_config(), "reduction": self.reduction}
 
 
 class QuantizedAutoencoder(keras.Model):

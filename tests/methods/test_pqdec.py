@@ -1,0 +1,126 @@
+"""PQDEC end to end on well separated synthetic data (tiny network, 1-3 epochs), and its errors."""
+import numpy as np
+import pytest
+
+from repro.methods.base import ClusteringResult
+from repro.methods.pqdec import PQCodeClustering, PQDECConfig, best_of_restarts, cluster_pqdec
+from repro.methods.pretrain import PretrainConfig, pretrain_dense_autoencoder
+from repro.models.quantization_layers import ProductQuantization
+from repro.quantization import PQKMeans, ProductQuantizer, symmetric_distances_to_centres
+
+FAST = dict(batch_size=32, n_init=3)
+HISTORY_KEYS = {"iteration", "epoch", "acc", "nmi", "loss", "reconstruction_loss", "quantization_loss",
+                "delta_label"}
+
+
+def make_blobs(n_per_class=80, n_classes=4, dim=64, seed=0):
+    """Separable clusters in [0, 1]^dim: a random binary prototype per class plus small noise."""
+    rng = np.random.default_rng(seed)
+    prototypes = rng.random((n_classes, dim)) > 0.5
+    y = np.tile(np.arange(n_classes), n_per_class)
+    x = np.clip(0.1 + 0.8 * prototypes[y] + rng.normal(0, 0.05, (len(y), dim)), 0, 1)
+    return x.astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return make_blobs()
+
+
+@pytest.fixture(scope="module")
+def pretrained(blobs):
+    x, _ = blobs
+    return pretrain_dense_autoencoder(x, PretrainConfig(epochs=10, batch_size=32), seed=0,
+                                      dims=(32, 16, 10), verbose=0)
+
+
+def test_pqdec_clusters_separable_data_with_32_bit_codes(blobs, pretrained):
+    x, y = blobs
+    autoencoder, encoder = pretrained.build()
+    cfg = PQDECConfig(max_epochs=2, tol=0.0, **FAST)
+    result = cluster_pqdec(autoencoder, encoder, x, 4, cfg, seed=0, y=y, verbose=0)
+    assert isinstance(result, ClusteringResult) and result.labels.shape == (len(x),)
+    assert result.info["final_acc"] >= 0.95 and result.info["method"] == "PQDEC"
+    assert result.info["stopped_by"] == "max_epochs" and result.info["n_epochs"] == 2
+    steps = int(np.ceil(len(x) / 32))
+    epochs = [(row["epoch"], row["iteration"]) for row in result.history]
+    assert epochs == [(0, 0), (1, steps), (2, 2 * steps)]
+    assert result.history[0]["delta_label"] is None and np.isnan(result.history[0]["loss"])
+    for row in result.history[1:]:
+        assert HISTORY_KEYS <= set(row) and 0 <= row["delta_label"] <= 0.05  # warm start keeps identities
+        expected = row["reconstruction_loss"] + 0.1 * row["quantization_loss"]
+        assert row["loss"] == pytest.approx(expected, rel=1e-4)
+    codes, centres = result.info["codes"], result.info["centres"]
+    assert codes.shape == (len(x), 4) and codes.dtype == np.uint8
+    assert centres.shape == (4, 4) and centres.dtype == np.uint8
+    assert (result.info["code_bits"], result.info["code_bytes"]) == (32, 4)
+    assert result.info["codes_nbytes"] == 4 * len(x) and result.info["codebooks_nbytes"] == 4 * 256 * 3 * 4
+    assert result.timings["cluster_s"] >= result.timings["init_s"] > 0
+
+
+def test_large_tolerance_stops_after_the_first_check_and_labels_are_nearest_centres(blobs, pretrained):
+    x, _ = blobs
+    autoencoder, encoder = pretrained.build()
+    result = cluster_pqdec(autoencoder, encoder, x, 4, PQDECConfig(max_epochs=3, tol=0.9, **FAST),
+                           seed=1, verbose=0)
+    assert result.info["stopped_by"] == "tol" and result.info["n_epochs"] == 1
+    assert len(result.history) == 2 and result.history[-1]["delta_label"] < 0.9
+    assert result.history[-1]["acc"] is None and result.info["final_acc"] is None  # no y, no monitoring
+    info = result.info
+    assert info["codebooks"].shape == (4, 256, 3) and info["codebooks"].dtype == np.float32
+    np.testing.assert_array_equal(info["codebooks"][2:, :, 2], 0.0)  # padded coordinates
+    # the labels are the nearest centres (SDC) of the final codes under the final codebooks
+    tables = ProductQuantizer.from_codebooks(info["codebooks"]).symmetric_distance_tables()
+    distances = symmetric_distances_to_centres(tables, info["codes"], info["centres"])
+    np.testing.assert_array_equal(result.labels, distances.argmin(axis=1))
+
+
+def test_restarts_keep_the_fit_of_lowest_objective():
+    rng = np.random.default_rng(0)
+    codebooks = rng.normal(size=(2, 16, 2)).astype(np.float32)
+    codes = rng.integers(0, 16, size=(200, 2)).astype(np.uint8)
+    best = best_of_restarts(lambda s: PQKMeans(codebooks, 5, n_iter=5, seed=s), codes, 6, 10)
+    objectives = [PQKMeans(codebooks, 5, n_iter=5, seed=s).fit(codes).objective_history_[-1]
+                  for s in range(10, 16)]
+    assert len(set(objectives)) > 1  # the restarts differ, so choosing matters
+    assert best.objective_history_[-1] == min(objectives)
+
+
+def test_refine_is_warm_started_from_the_previous_centres():
+    """Permuting the kept centres permutes the refined labels: cluster identities carry over."""
+    rng = np.random.default_rng(1)
+    layer = ProductQuantization(2, 16)
+    layer.build((None, 4))
+    layer.set_codebooks(rng.normal(size=(2, 16, 2)).astype(np.float32))
+    codes = rng.integers(0, 16, size=(300, 2)).astype(np.int32)
+    clustering = PQCodeClustering(layer, 5, PQDECConfig(n_subspaces=2, n_codewords=16, n_init=2), seed=0)
+    labels = clustering.initial(codes)
+    assert clustering.code_bits == 8 and clustering.centres.dtype == np.uint8
+    permutation = np.array([3, 0, 4, 1, 2])
+    centres = clustering.centres.copy()
+    clustering.centres = centres[permutation]
+    refined = clustering.refine(codes)
+    np.testing.assert_array_equal(permutation[refined], labels)  # at a fixed point already
+    np.testing.assert_array_equal(clustering.centres, centres[permutation])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"max_epochs": 0}, "max_epochs"), ({"tol": 1.0}, "tol"), ({"optimizer": "adamw"}, "optimizer"),
+    ({"gamma": -0.1}, "gamma"), ({"n_codewords": 0}, "n_codewords"), ({"momentum": 1.0}, "momentum"),
+])
+def test_bad_config_raises(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        PQDECConfig(**kwargs)
+
+
+def test_bad_input_raises_clear_errors(blobs, pretrained):
+    x, y = blobs
+    autoencoder, encoder = pretrained.build()
+    with pytest.raises(ValueError, match="y must have shape"):
+        cluster_pqdec(autoencoder, encoder, x, 4, PQDECConfig(**FAST), seed=0, y=y[:-1], verbose=0)
+    with pytest.raises(ValueError, match="n_clusters"):
+        cluster_pqdec(autoencoder, encoder, x, 0, PQDECConfig(**FAST), seed=0, verbose=0)
+    with pytest.raises(ValueError, match="fewer than n_codewords"):
+        cluster_pqdec(autoencoder, encoder, x[:100], 4, PQDECConfig(**FAST), seed=0, verbose=0)
+    with pytest.raises(ValueError, match="sub-vectors"):
+        cluster_pqdec(autoencoder, encoder, x, 4, PQDECConfig(n_subspaces=11, **FAST), seed=0, verbose=0)
