@@ -85,6 +85,12 @@ def register(subparsers) -> None:
 
 
 def _run_from_args(args: argparse.Namespace) -> int:
+    import logging
+
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    # papermill streams the notebook's output (Keras progress, the stage's log lines) through
+    # its logger; without a handler a 25-minute run would print nothing.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("papermill").setLevel(logging.INFO)
     run_stage(args.paper, args.profile, params_path=args.params)
     return 0
