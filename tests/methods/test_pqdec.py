@@ -13,18 +13,9 @@ HISTORY_KEYS = {"iteration", "epoch", "acc", "nmi", "loss", "reconstruction_loss
                 "delta_label"}
 
 
-def make_blobs(n_per_class=80, n_classes=4, dim=64, seed=0):
-    """Separable clusters in [0, 1]^dim: a random binary prototype per class plus small noise."""
-    rng = np.random.default_rng(seed)
-    prototypes = rng.random((n_classes, dim)) > 0.5
-    y = np.tile(np.arange(n_classes), n_per_class)
-    x = np.clip(0.1 + 0.8 * prototypes[y] + rng.normal(0, 0.05, (len(y), dim)), 0, 1)
-    return x.astype(np.float32), y
-
-
 @pytest.fixture(scope="module")
-def blobs():
-    return make_blobs()
+def blobs(make_blob_vectors):
+    return make_blob_vectors(n_per_class=80, seed=0)
 
 
 @pytest.fixture(scope="module")
