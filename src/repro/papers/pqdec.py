@@ -97,8 +97,12 @@ def epochs_to_settings(cfg: Config, n: int) -> Config:
         pqdec=dataclasses.replace(cfg.pqdec, max_epochs=e))
 
 
+# The pretrained autoencoder each deep method starts from (raw-pixel methods need none).
+PRETRAINED_FOR = {"dec": "dense", "pqdec": "dense", "bqdec": "binary"}
+
+
 def _clusterers(cfg: Config, x, k, seed, y):
-    """method -> (needs, call(pretrained models) -> ClusteringResult); needs: None|"dense"|"binary"."""
+    """method -> call(*pretrained (autoencoder, encoder)) -> ClusteringResult."""
     from repro.methods.bqdec import cluster_bqdec
     from repro.methods.dec import cluster_dec
     from repro.methods.kdkmeans import cluster_kdkmeans
@@ -108,12 +112,12 @@ def _clusterers(cfg: Config, x, k, seed, y):
 
     v = cfg.verbose
     return {
-        "kmeans": (None, lambda: cluster_kmeans(x, k, cfg.kmeans, seed=seed, y=y)),
-        "kmedoids": (None, lambda: cluster_kmedoids(x, k, cfg.kmedoids, seed=seed, y=y)),
-        "kdkmeans": (None, lambda: cluster_kdkmeans(x, k, cfg.kdkmeans, seed=seed, y=y)),
-        "dec": ("dense", lambda ae, enc: cluster_dec(enc, x, k, cfg.dec, seed=seed, y=y, verbose=v)),
-        "bqdec": ("binary", lambda ae, enc: cluster_bqdec(ae, enc, x, k, cfg.bqdec, seed=seed, y=y, verbose=v)),
-        "pqdec": ("dense", lambda ae, enc: cluster_pqdec(ae, enc, x, k, cfg.pqdec, seed=seed, y=y, verbose=v)),
+        "kmeans": lambda: cluster_kmeans(x, k, cfg.kmeans, seed=seed, y=y),
+        "kmedoids": lambda: cluster_kmedoids(x, k, cfg.kmedoids, seed=seed, y=y),
+        "kdkmeans": lambda: cluster_kdkmeans(x, k, cfg.kdkmeans, seed=seed, y=y),
+        "dec": lambda ae, enc: cluster_dec(enc, x, k, cfg.dec, seed=seed, y=y, verbose=v),
+        "bqdec": lambda ae, enc: cluster_bqdec(ae, enc, x, k, cfg.bqdec, seed=seed, y=y, verbose=v),
+        "pqdec": lambda ae, enc: cluster_pqdec(ae, enc, x, k, cfg.pqdec, seed=seed, y=y, verbose=v),
     }
 
 
@@ -126,8 +130,7 @@ def _pretrained(cfg: Config, x, seed, log):
     from repro.methods.pretrain import pretrain_dense_autoencoder
 
     dims = {"dense": cfg.dense_dims, "binary": cfg.bqdec_dims}
-    needs = {need for m, (need, _) in _clusterers(cfg, x, 2, seed, None).items()
-             if m in cfg.methods and need}
+    needs = {PRETRAINED_FOR[m] for m in cfg.methods if m in PRETRAINED_FOR}
     out = {}
     for need in sorted(needs):
         log(f"[{PAPER}] pretraining the {need} autoencoder {dims[need]} "
@@ -146,9 +149,10 @@ def run_dataset(cfg: Config, dataset: str, x, y, seed: int, log=print):
     k = int(len(np.unique(y)))
     pretrained = _pretrained(cfg, x, seed, log)
     out = {}
-    for method, (need, call) in _clusterers(cfg, x, k, seed, y).items():
+    for method, call in _clusterers(cfg, x, k, seed, y).items():
         if method not in cfg.methods:
             continue
+        need = PRETRAINED_FOR.get(method)
         log(f"[{PAPER}] {dataset} seed {seed}: {method}, {cfg.clustering_epochs} clustering epochs")
         models = pretrained[need].build() if need else ()
         measurement = measure(call, *models)
