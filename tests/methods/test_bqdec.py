@@ -50,8 +50,9 @@ def test_bqdec_clusters_separable_data_with_256_bit_codes(blobs, pretrained):
 def test_quantization_loss_decreases_and_tolerance_stops_after_first_check(blobs, pretrained):
     x, _ = blobs
     autoencoder, encoder = pretrained.build()
-    result = cluster_bqdec(autoencoder, encoder, x, 4, BQDECConfig(max_epochs=3, tol=0.9, gamma=1.0, **FAST),
-                           seed=0, verbose=0)
+    # decoder on the continuous z, so that only L_q pulls the embedding towards the codes
+    cfg = BQDECConfig(max_epochs=3, tol=0.9, gamma=1.0, decode="continuous", **FAST)
+    result = cluster_bqdec(autoencoder, encoder, x, 4, cfg, seed=0, verbose=0)
     assert result.info["stopped_by"] == "tol" and result.info["n_epochs"] == 1
     z = encoder.predict(x, verbose=0)
     pretrained_z = pretrained.build()[1].predict(x, verbose=0)
@@ -69,3 +70,5 @@ def test_embedding_width_must_match_the_code_length(blobs):
         BQDECConfig(kmajority_iter=0)
     with pytest.raises(ValueError, match="lq_reduction"):
         BQDECConfig(lq_reduction="max")
+    with pytest.raises(ValueError, match="unknown decode 'binary'"):
+        BQDECConfig(decode="binary")

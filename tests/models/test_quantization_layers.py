@@ -8,6 +8,7 @@ from repro.models.quantization_layers import (
     BinaryQuantization,
     ProductQuantization,
     QuantizedAutoencoder,
+    decoder_chain,
     pad_subvectors,
     subspace_padding_matrix,
 )
@@ -134,6 +135,36 @@ def test_binary_quantization_bits_signs_loss_and_encoder_gradient(reduction, div
     # dL_q/db = mean_i 2 (z_i - sign(z_i)) / divisor, with z = x at the identity start
     expected_bias = -0.1 * (2 * residual).mean(axis=0) / divisor
     np.testing.assert_allclose(dense.bias.numpy(), expected_bias, rtol=1e-4, atol=1e-6)
+
+
+def test_decode_quantized_reconstructs_from_the_binary_code_with_a_straight_through_gradient():
+    x = np.random.default_rng(7).random((32, 12)).astype(np.float32)
+    autoencoder, encoder = dense_autoencoder(12, (16, 8), dropout=0.1, seed=0)
+    model = QuantizedAutoencoder(autoencoder, encoder, BinaryQuantization(), gamma=0.0,
+                                 decode="quantized")
+    x_hat, bits = model.predict(x, verbose=0)
+    # the same decoder layers applied to sign(z) give x_hat: the decoder reads the code only
+    h = keras.ops.convert_to_tensor(2.0 * bits - 1.0)
+    for layer in decoder_chain(autoencoder, encoder):
+        h = layer(h)
+    np.testing.assert_allclose(x_hat, keras.ops.convert_to_numpy(h), rtol=1e-5, atol=1e-6)
+    # with gamma = 0 the encoder still learns: L_r reaches it through the straight-through sign
+    before = encoder.get_layer("embedding").kernel.numpy().copy()
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1))
+    model.train_on_batch(x)
+    assert np.abs(encoder.get_layer("embedding").kernel.numpy() - before).max() > 1e-6
+
+
+def test_decode_quantized_needs_a_chain_decoder():
+    inputs = keras.Input((6,))
+    z = keras.layers.Dense(4, name="embedding")(inputs)
+    h = keras.layers.Dense(6)(z)
+    skip = keras.layers.Add()([h, inputs])  # reads the input too: not a chain from z
+    autoencoder, encoder = keras.Model(inputs, skip), keras.Model(inputs, z)
+    with pytest.raises(ValueError, match="chain decoder"):
+        QuantizedAutoencoder(autoencoder, encoder, BinaryQuantization(), decode="quantized")
+    with pytest.raises(ValueError, match="unknown decode"):
+        QuantizedAutoencoder(autoencoder, encoder, BinaryQuantization(), decode="codes")
 
 
 def _quantized_autoencoder(gamma, seed=0):

@@ -38,6 +38,14 @@ def test_histories(tmp_path):
     plot_histories(frame, "d", "acc", path, title="Epochs vs ACC", value_unit="fraction",
                    display_unit="%", band="std", figsize=(5, 3), dpi=40)
     assert _png_size(path) == (200, 120)
+    # a method with one value (K-means) is a dashed reference line, the others are curves
+    frame.loc[len(frame)] = {"dataset": "d", "method": "kmeans", "seed": 1, "iteration": 0,
+                             "epoch": 0.0, "acc": 0.55}
+    figure = plot_histories(frame, "d", "acc", tmp_path / "k.png", title="x", figsize=(5, 3), dpi=40)
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    assert lines["kmeans (n=1, final value)"].get_linestyle() == "--"
+    assert list(lines["kmeans (n=1, final value)"].get_ydata()) == [0.55, 0.55]
+    assert len(lines["dec (n=3)"].get_xdata()) == 5
     with pytest.raises(ValueError, match="'usps'"):
         plot_histories(frame, "usps", "acc", tmp_path / "x.png", title="x")
     with pytest.raises(ValueError, match="'nmi'"):

@@ -33,3 +33,24 @@ def test_gpus_of_an_already_imported_backend(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "torch", types.SimpleNamespace(cuda=cuda))
     assert backend_gpus("torch", probe=False) == ["Fake H200"]
     assert backend_gpus("mxnet") == "unknown backend 'mxnet'"
+
+
+def test_dirty_ignores_the_stage_own_outputs(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t",
+                        *args], check=True, capture_output=True)
+
+    (tmp_path / "reports" / "paper").mkdir(parents=True)
+    (tmp_path / "reports" / "paper" / "results.csv").write_text("a\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "init")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "reports" / "paper" / "results.csv").unlink()  # what `dvc repro` does first
+    assert git_state(tmp_path)["dirty"] is True
+    assert git_state(tmp_path, ignore=("reports/paper/",))["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_state(tmp_path, ignore=("reports/paper",))["dirty"] is True

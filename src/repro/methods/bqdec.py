@@ -49,11 +49,14 @@ class BQDECConfig(QuantizedClusteringConfig):
     kmajority_iter 10: k-majority assignment steps per epoch, warm-started (our choice, as
     PQDEC's ``pq_kmeans_iter``).
     lq_reduction "mean": L_q averaged over the bits, "sum": summed (module docstring; our choice).
+    decode "quantized": the decoder reconstructs from the binary code (Eq. 2, module docstring);
+    "continuous": from the real-valued embedding, as PQDEC's decoder.
     """
 
     n_bits: int = 256
     kmajority_iter: int = 10
     lq_reduction: str = "mean"
+    decode: str = "quantized"
 
     _COUNT_FIELDS: ClassVar[tuple[str, ...]] = QuantizedClusteringConfig._COUNT_FIELDS + (
         "n_bits", "kmajority_iter")
@@ -63,6 +66,8 @@ class BQDECConfig(QuantizedClusteringConfig):
         if self.lq_reduction not in BinaryQuantization.REDUCTIONS:
             raise ValueError(f"unknown lq_reduction {self.lq_reduction!r}; "
                              f"expected one of {BinaryQuantization.REDUCTIONS}")
+        if self.decode not in QuantizedAutoencoder.DECODE:
+            raise ValueError(f"unknown decode {self.decode!r}; expected one of {QuantizedAutoencoder.DECODE}")
 
 
 class BinaryCodeClustering(CodeClustering):
@@ -116,7 +121,8 @@ def cluster_bqdec(autoencoder: keras.Model, encoder: keras.Model, x: np.ndarray,
     keras.utils.set_random_seed(seed)
     started_at = time.perf_counter()
     layer = BinaryQuantization(cfg.lq_reduction, name="binary_quantization")
-    model = QuantizedAutoencoder(autoencoder, encoder, layer, gamma=cfg.gamma, name="bqdec")
+    model = QuantizedAutoencoder(autoencoder, encoder, layer, gamma=cfg.gamma, decode=cfg.decode,
+                                 name="bqdec")
     clustering = BinaryCodeClustering(int(n_clusters), cfg, seed)
     result = run_quantized_clustering(model, x, cfg, clustering, seed=seed, started_at=started_at,
                                       y=y, verbose=verbose)

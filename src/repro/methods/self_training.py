@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from repro.models.clustering import target_distribution
+from repro.models.clustering import soft_assignment, target_distribution
 from repro.models.deep_clustering import DeepClusteringModel
 
 from .base import ClusteringResult, score_labels
@@ -97,8 +97,9 @@ class TargetDistributionUpdate(keras.callbacks.Callback):
 
     def __init__(self, x: np.ndarray, *, update_interval: int, tol: float, max_iter: int,
                  batch_size: int, initial_labels: np.ndarray, y_true: np.ndarray | None = None,
-                 predict_batch_size: int = 2048):
+                 predict_batch_size: int = 2048, initial_q: np.ndarray | None = None):
         super().__init__()
+        self._initial_q = initial_q  # Q at train begin, if the caller has it (saves a data pass)
         self.x, self.y_true = x, y_true
         self.update_interval, self.tol, self.max_iter = update_interval, tol, max_iter
         self.batch_size, self.predict_batch_size = batch_size, predict_batch_size
@@ -109,7 +110,8 @@ class TargetDistributionUpdate(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.iteration, self.stopped_by, self.history = 0, None, []
-        self._update(None)
+        self._update(None, self._initial_q)
+        self._initial_q = None
 
     def on_train_batch_end(self, batch, logs=None):
         self.iteration += 1
@@ -123,10 +125,12 @@ class TargetDistributionUpdate(keras.callbacks.Callback):
             self.stopped_by = "tol"
             self.model.stop_training = True
 
-    def _update(self, logs: dict | None) -> float:
-        """Q, P and labels of the whole data set; one history row; returns delta_label."""
+    def _update(self, logs: dict | None, q: np.ndarray | None = None) -> float:
+        """Q (predicted unless given), P and labels of the whole data set; one history row;
+        returns delta_label."""
         model = self.model
-        q = model.predict_soft_assignments(self.x, batch_size=self.predict_batch_size)
+        if q is None:
+            q = model.predict_soft_assignments(self.x, batch_size=self.predict_batch_size)
         labels = q.argmax(axis=1)
         delta_label = float(np.mean(labels != self.labels))
         self.labels = labels
@@ -168,7 +172,8 @@ def run_self_training(model: DeepClusteringModel, x: np.ndarray, cfg: SelfTraini
     updater = TargetDistributionUpdate(
         x, update_interval=cfg.update_interval, tol=cfg.tol, max_iter=cfg.max_iter,
         batch_size=cfg.batch_size, initial_labels=init.labels, y_true=y,
-        predict_batch_size=cfg.predict_batch_size)
+        predict_batch_size=cfg.predict_batch_size,
+        initial_q=soft_assignment(embedding, init.centres, cfg.alpha))
     model.fit(SequentialBatches(x, cfg.batch_size), steps_per_epoch=cfg.update_interval,
               epochs=math.ceil(cfg.max_iter / cfg.update_interval), callbacks=[updater, *(callbacks or [])],
               shuffle=False, verbose=verbose)

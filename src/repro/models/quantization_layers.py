@@ -10,8 +10,11 @@
   (the quantization loss of deep hashing; the sign is a constant for the gradient). Divided by
   the B = 256 bits by default (``reduction="mean"``), see :mod:`repro.methods.bqdec` for why.
 * :class:`QuantizedAutoencoder` -- owns the objective ``L = L_r + gamma * L_q`` (Eq. 4-5) for
-  either layer: ``L_r`` is the mean squared reconstruction error of the decoder applied to the
-  continuous z (the decoder is kept "as it is, like in DEC"), ``L_q`` the layer's added loss.
+  either layer: ``L_r`` is the mean squared reconstruction error of the decoder, ``L_q`` the
+  layer's added loss. The decoder reads the continuous z (``decode="continuous"``, PQDEC: the
+  decoder is kept "as it is, like in DEC") or the quantized embedding (``decode="quantized"``,
+  BQDEC: Eq. 2, "Decoder g_u maps binary codes back to real data points", with a
+  straight-through gradient, see :class:`BinaryQuantization`).
 
 Padding (PQDEC): D = 10 is not divisible by M = 4. :func:`subspace_padding_matrix` splits the D
 dimensions as evenly as possible (``np.array_split``: 3, 3, 2, 2) and zero-pads every sub-vector
@@ -131,8 +134,12 @@ class BinaryQuantization(keras.layers.Layer):
     ``bits = [z > 0]`` (batch, B) int32 and ``sign(z) = 2 * bits - 1`` in {-1, +1} (batch, B).
     Adds ``L_q = mean_i ||z_i - sign(z_i)||^2``, divided by B when ``reduction="mean"`` (the
     default: a mean over batch and bits, Keras ``"mse"`` between z and sign(z)), with
-    ``add_loss``. The sign is a constant (stop-gradient), so the gradient, ``2 (z - sign(z))``
-    (/ B), reaches the encoder only.
+    ``add_loss``. In L_q the sign is a constant (stop-gradient), so its gradient,
+    ``2 (z - sign(z))`` (/ B), reaches the encoder only.
+
+    The first output has the value sign(z) and the straight-through gradient of the identity
+    (``z + stop_gradient(sign(z) - z)``; Bengio et al. 2013): a decoder fed with it trains the
+    encoder through the step function, whose own derivative is zero almost everywhere.
     """
 
     REDUCTIONS = ("mean", "sum")
@@ -148,7 +155,7 @@ class BinaryQuantization(keras.layers.Layer):
         signs = ops.stop_gradient(2.0 * ops.cast(bits, z.dtype) - 1.0)
         reduce = ops.mean if self.reduction == "mean" else ops.sum
         self.add_loss(ops.mean(reduce(ops.square(z - signs), axis=-1)))
-        return signs, bits
+        return z + ops.stop_gradient(signs - z), bits
 
     def compute_output_spec(self, z):
         return (keras.KerasTensor(z.shape, dtype=self.compute_dtype),
@@ -158,33 +165,65 @@ class BinaryQuantization(keras.layers.Layer):
         return {**super().get_config(), "reduction": self.reduction}
 
 
+def decoder_chain(autoencoder: keras.Model, encoder: keras.Model) -> list[keras.layers.Layer]:
+    """The autoencoder's layers after the embedding layer, in order, checked to form one chain
+    (each reads the previous one's output, as first built) ending at the reconstruction."""
+    embedding_layer = encoder.layers[-1]
+    layers_ = list(autoencoder.layers)
+    if embedding_layer not in layers_:
+        raise ValueError("the encoder must be part of the autoencoder's graph (build both with "
+                         "repro.models.autoencoders, which returns them sharing layers)")
+    chain, previous = [], embedding_layer.output
+    for layer in layers_[layers_.index(embedding_layer) + 1:]:
+        if layer.input is not previous:
+            raise ValueError(f"decode='quantized' needs a chain decoder; layer {layer.name!r} of "
+                             f"{autoencoder.name!r} does not read the previous layer's output alone")
+        chain.append(layer)
+        previous = layer.output
+    if previous is not autoencoder.outputs[0]:
+        raise ValueError(f"the layers of {autoencoder.name!r} after the embedding do not end at "
+                         "its reconstruction")
+    return chain
+
+
 class QuantizedAutoencoder(keras.Model):
     """x -> (x_hat, codes), trained on ``L = L_r + gamma * L_q`` (PQDEC Eq. 4-5).
 
     Args:
         autoencoder: maps x -> x_hat; the encoder must be part of its graph (repro.models builds
-            them sharing layers). The decoder sees the continuous embedding z.
+            them sharing layers).
         encoder: maps x -> z (batch, D).
         quantizer: a layer z -> (z_quantized, codes) that adds L_q with ``add_loss``
             (:class:`ProductQuantization` or :class:`BinaryQuantization`).
         gamma: weight of L_q (> 0 in the paper; 0 trains the autoencoder alone).
+        decode: "continuous" (the decoder sees z) or "quantized" (the decoder sees z_quantized;
+            needs a chain autoencoder such as :func:`~repro.models.autoencoders.dense_autoencoder`,
+            whose layers after the embedding are applied one after the other).
 
     ``fit(x)`` needs no targets. Logs ``loss``, ``reconstruction_loss`` (L_r, batch mean of the
     squared error per pixel, Keras ``"mse"``) and ``quantization_loss`` (L_q).
     """
 
+    DECODE = ("continuous", "quantized")
+
     def __init__(self, autoencoder: keras.Model, encoder: keras.Model, quantizer: keras.layers.Layer,
-                 *, gamma: float = 0.1, **kwargs):
+                 *, gamma: float = 0.1, decode: str = "continuous", **kwargs):
         super().__init__(**kwargs)
         if not gamma >= 0:
             raise ValueError(f"gamma must be >= 0, got {gamma!r}")
-        self.gamma = float(gamma)
+        if decode not in self.DECODE:
+            raise ValueError(f"unknown decode {decode!r}; expected one of {self.DECODE}")
+        self.gamma, self.decode = float(gamma), decode
         self.quantizer = quantizer
-        _, codes = quantizer(encoder.outputs[0])
+        quantized, codes = quantizer(encoder.outputs[0])
         self.code_model = keras.Model(encoder.inputs, codes, name="code_model")
+        x_hat = autoencoder.outputs[0]
+        if decode == "quantized":
+            for layer in decoder_chain(autoencoder, encoder):
+                quantized = layer(quantized)
+            x_hat = quantized
         try:
-            self.network = keras.Model(autoencoder.inputs, [autoencoder.outputs[0], codes],
-                                       name="quantized_network")
+            self.network = keras.Model(autoencoder.inputs, [x_hat, codes], name="quantized_network")
         except ValueError as exc:
             raise ValueError("the encoder must be part of the autoencoder's graph (build both with "
                              "repro.models.autoencoders, which returns them sharing layers)") from exc

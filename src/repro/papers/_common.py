@@ -79,3 +79,9 @@ class Outcome:
     provenance: dict
     figures: dict[str, Path]
     not_run: dict[str, str] = field(default_factory=dict)  # dataset -> why it was not run
+
+
+def own_outputs(paper: str) -> tuple[str, ...]:
+    """Repository-relative folders a paper's stage writes (its DVC outs): reports/<paper>/ and
+    figures/<paper>/; their changes do not make the provenance's git state dirty."""
+    return (f"reports/{paper}/", f"figures/{paper}/")

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from repro.config import to_dict
-from repro.papers._common import Outcome, StageConfig, reduction_notes, reductions
+from repro.papers._common import Outcome, StageConfig, own_outputs, reduction_notes, reductions
 from repro.methods.dcn import DCNConfig
 from repro.methods.dcec import DCECConfig
 from repro.methods.dec import DECConfig
@@ -172,7 +172,8 @@ def _report(cfg, profile, results, histories, wall, files, report_dir, figure_di
         extra={"paper": PAPER, "config": to_dict(cfg), "differs_from_paper_profile": changed,
                "shared_pretraining": "dec, idec and dcn start from one dense autoencoder "
                                      "pretrained per dataset and seed; its time is repeated in "
-                                     "each one's pretrain_s"})
+                                     "each one's pretrain_s"},
+        own_outputs=own_outputs(PAPER))
     comparison, claims = write_report(report_dir, reported, results, notes=notes,
                                       histories_df=histories, provenance=provenance,
                                       wall_time_s=wall, include_unreported=False)

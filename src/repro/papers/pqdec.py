@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from repro.config import to_dict
-from repro.papers._common import Outcome, StageConfig, reduction_notes, reductions
+from repro.papers._common import Outcome, StageConfig, own_outputs, reduction_notes, reductions
 from repro.methods.bqdec import BQDECConfig
 from repro.methods.dec import DECConfig
 from repro.methods.kdkmeans import KDKMeansConfig
@@ -240,7 +240,8 @@ def _report(cfg, profile, results, histories, wall, files, not_run, top, report_
     provenance = collect_provenance(
         profile=profile, seeds=list(cfg.seeds), datasets=files, wall_time_s=wall,
         extra={"paper": PAPER, "config": to_dict(cfg), "differs_from_paper_profile": changed,
-               "not_run": not_run, "measurement": MEASUREMENT})
+               "not_run": not_run, "measurement": MEASUREMENT},
+        own_outputs=own_outputs(PAPER))
     comparison, claims = write_report(report_dir, reported, results, notes=notes,
                                       histories_df=histories, provenance=provenance,
                                       wall_time_s=wall)

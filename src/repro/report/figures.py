@@ -115,7 +115,8 @@ def plot_histories(histories_df: pd.DataFrame, dataset: str, metric: str, path: 
 
     ``band`` = "minmax" (min to max over seeds) or "std" (mean ± sample std). If
     ``display_unit`` is given, values are converted from ``value_unit`` (e.g. "fraction"
-    -> "%"). Rows where the metric is NaN (a method that does not log it) are skipped.
+    -> "%"). Rows where the metric is NaN (a method that does not log it) are skipped; a method
+    with a single epoch value (K-means) is drawn as a dashed horizontal reference line.
     """
     if band not in ("minmax", "std"):
         raise ValueError(f"band must be 'minmax' or 'std', got {band!r}")
@@ -137,6 +138,10 @@ def plot_histories(histories_df: pd.DataFrame, dataset: str, metric: str, path: 
         stats = values.groupby(part["epoch"]).agg(["mean", "min", "max", "std", "count"])
         color = PALETTE[m % len(PALETTE)]
         seeds = part["seed"].nunique()
+        if len(stats) == 1:  # no epochs (e.g. K-means): a dashed reference level
+            ax.axhline(stats["mean"].iloc[0], color=color, linestyle="--", linewidth=1,
+                       label=f"{label(method)} (n={seeds}, final value)")
+            continue
         ax.plot(stats.index, stats["mean"], color=color, marker="o", markersize=3,
                 label=f"{label(method)} (n={seeds})")
         low, high = ((stats["min"], stats["max"]) if band == "minmax" else

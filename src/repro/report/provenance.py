@@ -5,6 +5,10 @@ Keys of the returned dict (:data:`PROVENANCE_KEYS`): profile, seeds, datasets (n
 commit), packages (distribution -> version, None if not installed), keras_backend,
 device ({"cpu", "cores_logical", "cores_physical", "ram_gb", "gpus"}), python, platform,
 timestamp_utc (ISO 8601), extra.
+
+``git.dirty`` counts tracked changes outside ``own_outputs`` (repository-relative folders such
+as ``reports/gapdcec/``): DVC deletes a stage's previous outputs before re-running it, and those
+deletions say nothing about the code that produced the new report.
 """
 
 from __future__ import annotations
@@ -28,10 +32,11 @@ PACKAGES = ("keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib", "torch", "
 
 def collect_provenance(*, profile: str, seeds, datasets: Mapping[str, Mapping[str, str]],
                        wall_time_s: Mapping[str, float], extra: Mapping[str, Any] | None = None,
-                       probe_gpus: bool = True) -> dict:
+                       probe_gpus: bool = True, own_outputs: tuple[str, ...] = ()) -> dict:
     """Everything a reader needs to know about the run that produced a report.
 
-    ``probe_gpus=False`` skips importing the Keras backend's framework to list GPUs
+    ``own_outputs``: repository-relative folders the run itself writes (ignored by the dirty
+    check). ``probe_gpus=False`` skips importing the Keras backend's framework to list GPUs
     (reported as "not probed"); when the framework is already imported it is always asked.
     """
     backend = keras_backend()
@@ -40,7 +45,7 @@ def collect_provenance(*, profile: str, seeds, datasets: Mapping[str, Mapping[st
         "seeds": [int(s) for s in seeds],
         "datasets": {name: dict(files) for name, files in datasets.items()},
         "wall_time_s": {k: float(v) for k, v in wall_time_s.items()},
-        "git": git_state(),
+        "git": git_state(ignore=own_outputs),
         "packages": package_versions(),
         "keras_backend": backend,
         "device": device_info(backend, probe_gpus=probe_gpus),
@@ -51,14 +56,20 @@ def collect_provenance(*, profile: str, seeds, datasets: Mapping[str, Mapping[st
     }
 
 
-def git_state(root: str | Path | None = None) -> dict:
-    """{"sha": HEAD commit or "unknown", "dirty": tracked changes? (None if unknown)}."""
+def git_state(root: str | Path | None = None, ignore: tuple[str, ...] = ()) -> dict:
+    """{"sha": HEAD commit or "unknown", "dirty": tracked changes? (None if unknown)}.
+
+    ``ignore``: repository-relative folders whose changes do not count (a stage's own outputs).
+    """
     root = Path(root) if root is not None else Path(__file__).resolve().parent
     sha = _git(root, "rev-parse", "HEAD")
     if sha is None:
         return {"sha": "unknown", "dirty": None}
-    status = _git(root, "status", "--porcelain", "--untracked-files=no")
-    return {"sha": sha, "dirty": None if status is None else bool(status)}
+    changed = _git(root, "-c", "core.quotePath=false", "diff", "--name-only", "HEAD")
+    if changed is None:  # tracked files changed against HEAD, staged or not
+        return {"sha": sha, "dirty": None}
+    prefixes = tuple(p.strip("/") + "/" for p in ignore)
+    return {"sha": sha, "dirty": any(not path.startswith(prefixes) for path in changed.splitlines())}
 
 
 def _git(root: Path, *args: str) -> str | None:
