@@ -51,7 +51,7 @@ def test_quantization_loss_decreases_and_tolerance_stops_after_first_check(blobs
     x, _ = blobs
     autoencoder, encoder = pretrained.build()
     # decoder on the continuous z, so that only L_q pulls the embedding towards the codes
-    cfg = BQDECConfig(max_epochs=3, tol=0.9, gamma=1.0, decode="continuous", **FAST)
+    cfg = BQDECConfig(max_epochs=3, tol=0.9, gamma=1.0, decode="continuous", code_scale="unit", **FAST)
     result = cluster_bqdec(autoencoder, encoder, x, 4, cfg, seed=0, verbose=0)
     assert result.info["stopped_by"] == "tol" and result.info["n_epochs"] == 1
     z = encoder.predict(x, verbose=0)
@@ -72,3 +72,5 @@ def test_embedding_width_must_match_the_code_length(blobs):
         BQDECConfig(lq_reduction="max")
     with pytest.raises(ValueError, match="unknown decode 'binary'"):
         BQDECConfig(decode="binary")
+    with pytest.raises(ValueError, match="unknown code_scale 'max'"):
+        BQDECConfig(code_scale="max")

@@ -120,12 +120,12 @@ def test_one_sgd_step_on_lq_moves_used_codewords_to_their_means_and_trains_encod
 def test_binary_quantization_bits_signs_loss_and_encoder_gradient(reduction, divisor):
     rng = np.random.default_rng(4)
     x = rng.normal(size=(16, 8)).astype(np.float32)
-    signs, bits = BinaryQuantization(reduction)(x)
+    signs, bits = BinaryQuantization(reduction, scale="unit")(x)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(bits), (x > 0).astype(np.int32))
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(signs), np.where(x > 0, 1.0, -1.0))
     inputs = keras.Input((8,))
     dense = keras.layers.Dense(8, kernel_initializer="identity", bias_initializer="zeros")
-    layer = BinaryQuantization(reduction)
+    layer = BinaryQuantization(reduction, scale="unit")
     model = keras.Model(inputs, layer(dense(inputs))[1])
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1))
     model(x)
@@ -140,7 +140,7 @@ def test_binary_quantization_bits_signs_loss_and_encoder_gradient(reduction, div
 def test_decode_quantized_reconstructs_from_the_binary_code_with_a_straight_through_gradient():
     x = np.random.default_rng(7).random((32, 12)).astype(np.float32)
     autoencoder, encoder = dense_autoencoder(12, (16, 8), dropout=0.1, seed=0)
-    model = QuantizedAutoencoder(autoencoder, encoder, BinaryQuantization(), gamma=0.0,
+    model = QuantizedAutoencoder(autoencoder, encoder, BinaryQuantization(scale="unit"), gamma=0.0,
                                  decode="quantized")
     x_hat, bits = model.predict(x, verbose=0)
     # the same decoder layers applied to sign(z) give x_hat: the decoder reads the code only
@@ -165,6 +165,20 @@ def test_decode_quantized_needs_a_chain_decoder():
         QuantizedAutoencoder(autoencoder, encoder, BinaryQuantization(), decode="quantized")
     with pytest.raises(ValueError, match="unknown decode"):
         QuantizedAutoencoder(autoencoder, encoder, BinaryQuantization(), decode="codes")
+
+
+def test_mean_abs_scale_keeps_the_bits_and_pulls_towards_the_scaled_sign():
+    x = np.random.default_rng(8).normal(scale=0.2, size=(16, 8)).astype(np.float32)
+    layer = BinaryQuantization("mean", scale="mean_abs")
+    values, bits = layer(x)
+    scale = np.abs(x).mean(axis=0, keepdims=True)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(bits), (x > 0).astype(np.int32))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(values), np.where(x > 0, 1, -1) * scale,
+                               rtol=1e-6)
+    expected = ((x - np.where(x > 0, 1, -1) * scale) ** 2).mean(axis=1).mean()
+    np.testing.assert_allclose(float(layer.losses[0]), expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="unknown scale 'max'"):
+        BinaryQuantization(scale="max")
 
 
 def _quantized_autoencoder(gamma, seed=0):

@@ -6,9 +6,10 @@
   ``L_q = mean_i ||z_i - C h_i||^2`` (Eq. 4; the paper sums over the data set, we average over
   the batch so that the weight gamma does not depend on the batch size).
 * :class:`BinaryQuantization` -- the binary embedding of BQDEC (ref. [28] of the PQDEC paper):
-  bits ``b_i = [z_i > 0]`` and ``L_q = mean_i ||z_i - sign(z_i)||^2 / B`` with sign in {-1, +1}
-  (the quantization loss of deep hashing; the sign is a constant for the gradient). Divided by
-  the B = 256 bits by default (``reduction="mean"``), see :mod:`repro.methods.bqdec` for why.
+  bits ``[z_i > 0]``, quantized embedding ``b_i = a * sign(z_i)`` (a per-unit scale, 1 or the
+  mean |z|) and ``L_q = mean_i ||z_i - b_i||^2 / B`` (the quantization loss of deep hashing; b
+  is a constant for the gradient). Divided by the B = 256 bits by default
+  (``reduction="mean"``), see :mod:`repro.methods.bqdec` for why.
 * :class:`QuantizedAutoencoder` -- owns the objective ``L = L_r + gamma * L_q`` (Eq. 4-5) for
   either layer: ``L_r`` is the mean squared reconstruction error of the decoder, ``L_q`` the
   layer's added loss. The decoder reads the continuous z (``decode="continuous"``, PQDEC: the
@@ -129,40 +130,55 @@ class ProductQuantization(keras.layers.Layer):
 
 
 class BinaryQuantization(keras.layers.Layer):
-    """Binary quantization of embeddings (BQDEC): z (batch, B) -> ``(sign(z), bits)``.
+    """Binary quantization of embeddings (BQDEC): z (batch, B) -> ``(a * sign(z), bits)``.
 
-    ``bits = [z > 0]`` (batch, B) int32 and ``sign(z) = 2 * bits - 1`` in {-1, +1} (batch, B).
-    Adds ``L_q = mean_i ||z_i - sign(z_i)||^2``, divided by B when ``reduction="mean"`` (the
-    default: a mean over batch and bits, Keras ``"mse"`` between z and sign(z)), with
-    ``add_loss``. In L_q the sign is a constant (stop-gradient), so its gradient,
-    ``2 (z - sign(z))`` (/ B), reaches the encoder only.
+    ``bits = [z > 0]`` (batch, B) int32, ``sign(z) = 2 * bits - 1`` in {-1, +1}, and the
+    quantized embedding ``b = a * sign(z)`` with a per-unit scale a (1, B):
 
-    The first output has the value sign(z) and the straight-through gradient of the identity
-    (``z + stop_gradient(sign(z) - z)``; Bengio et al. 2013): a decoder fed with it trains the
+    * ``scale="unit"``: a = 1, the usual deep-hashing target;
+    * ``scale="mean_abs"`` (default): a_j = mean over the batch of |z_j|, the scaled binary
+      quantizer (a * sign, as XNOR-Net's binary weights). The codes are the same bits; only the
+      value the embedding is pulled towards changes. With a = 1 and an embedding pretrained to
+      |z| of about 0.16 (DEC's network, MNIST-full), L_q is smallest when whole units turn
+      constant: after 2 epochs 247 of the 256 bits had the same value for 99% of the images and
+      the clustering collapsed; with a = mean |z| no bit did (see :mod:`repro.methods.bqdec`).
+
+    Adds ``L_q = mean_i ||z_i - b_i||^2``, divided by B when ``reduction="mean"`` (the default:
+    a mean over batch and bits) with ``add_loss``; b is a constant (stop-gradient) in L_q, so
+    its gradient, ``2 (z - b)`` (/ B), reaches the encoder only.
+
+    The first output has the value b and the straight-through gradient of the identity
+    (``z + stop_gradient(b - z)``; Bengio et al. 2013): a decoder fed with it trains the
     encoder through the step function, whose own derivative is zero almost everywhere.
     """
 
     REDUCTIONS = ("mean", "sum")
+    SCALES = ("mean_abs", "unit")
 
-    def __init__(self, reduction: str = "mean", **kwargs):
+    def __init__(self, reduction: str = "mean", scale: str = "mean_abs", **kwargs):
         super().__init__(**kwargs)
         if reduction not in self.REDUCTIONS:
             raise ValueError(f"unknown reduction {reduction!r}; expected one of {self.REDUCTIONS}")
-        self.reduction = reduction
+        if scale not in self.SCALES:
+            raise ValueError(f"unknown scale {scale!r}; expected one of {self.SCALES}")
+        self.reduction, self.scale = reduction, scale
 
     def call(self, z):
         bits = ops.cast(ops.greater(z, 0.0), "int32")
-        signs = ops.stop_gradient(2.0 * ops.cast(bits, z.dtype) - 1.0)
+        target = 2.0 * ops.cast(bits, z.dtype) - 1.0
+        if self.scale == "mean_abs":
+            target = target * ops.mean(ops.abs(z), axis=0, keepdims=True)
+        target = ops.stop_gradient(target)
         reduce = ops.mean if self.reduction == "mean" else ops.sum
-        self.add_loss(ops.mean(reduce(ops.square(z - signs), axis=-1)))
-        return z + ops.stop_gradient(signs - z), bits
+        self.add_loss(ops.mean(reduce(ops.square(z - target), axis=-1)))
+        return z + ops.stop_gradient(target - z), bits
 
     def compute_output_spec(self, z):
         return (keras.KerasTensor(z.shape, dtype=self.compute_dtype),
                 keras.KerasTensor(z.shape, dtype="int32"))
 
     def get_config(self):
-        return {**super().get_config(), "reduction": self.reduction}
+        return {**super().get_config(), "reduction": self.reduction, "scale": self.scale}
 
 
 def decoder_chain(autoencoder: keras.Model, encoder: keras.Model) -> list[keras.layers.Layer]:
