@@ -23,7 +23,8 @@ measured in one run on one machine.
 Method readings (see each module's docstring): KDK-means = k-means with Kanungo et al.'s
 k-d tree filtering (the paper does not define it); K-medoids = the alternating (Voronoi
 iteration) algorithm with chunked distances (no n x n matrix); BQDEC = a 256-unit embedding
-binarised by sign, clustered by binary k-means (Hamming); PQDEC = DEC's 10-d embedding
+binarised by sign (code value a * sign(z), a = mean |z| per unit; the decoder reads the code, as
+the paper's Eq. 2), clustered by binary k-means (Hamming); PQDEC = DEC's 10-d embedding
 split into 4 sub-vectors (3, 3, 2, 2 dims) of 8-bit codes, clustered by PQ k-means.
 """
 
