@@ -153,6 +153,24 @@ def _record(table, history_rows, wall, dataset, method, seed, result, y):
         history_rows.append({"dataset": dataset, "method": method, "seed": seed, **row})
 
 
+def clustering_phase_gain(histories, metric: str = "acc"):
+    """Per dataset and deep method: ``metric`` at the start of the clustering phase (k-means on
+    the pretrained embedding, the first history row of each run) and at its end (the last row),
+    mean over seeds, with ``gain = end - start``. Separates what pretraining set from what the
+    clustering phase added. Methods with a single row (K-means) are left out."""
+    import pandas as pd
+
+    rows = histories[histories[metric].notna()].sort_values("iteration", kind="stable")
+    runs = rows.groupby(["dataset", "method", "seed"], sort=False)[metric].agg(["first", "last", "count"])
+    runs = runs[runs["count"] > 1]
+    if runs.empty:
+        return pd.DataFrame(columns=["start", "end", "gain", "seeds"])
+    table = runs.groupby(level=["dataset", "method"], sort=False).agg(
+        start=("first", "mean"), end=("last", "mean"), seeds=("first", "size"))
+    table["gain"] = table["end"] - table["start"]
+    return table[["start", "end", "gain", "seeds"]]
+
+
 # Paper figure numbers: Fig. 2/3 bars, Fig. 4-6 ACC curves, Fig. 7-9 NMI curves.
 BAR_FIGURES = {"acc": "fig2_datasets_vs_acc", "nmi": "fig3_datasets_vs_nmi"}
 CURVE_FIGURES = {("acc", "mnist-full"): "fig4", ("acc", "mnist-test"): "fig5", ("acc", "usps"): "fig6",
