@@ -12,7 +12,7 @@ from repro.config import ConfigError
 from repro.pipeline import run_stage
 
 REPORT_FILES = ("gapdcec.ipynb", "gapdcec.html", "results.csv", "comparison.csv", "comparison.md",
-                "claims.csv", "claims.md", "metrics.json", "provenance.json", "histories.csv")
+                "claims.csv", "claims.md", "metrics.json", "provenance.json", "histories.csv", "run.log")
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""Command line: ``python -m repro data fetch|verify NAME...`` and ``python -m repro stage PAPER``."""
+"""Command line: ``python -m repro data fetch|verify NAME...``, ``python -m repro stage PAPER``
+and ``python -m repro deps PAPER [--check]``."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import sys
 
 def build_parser() -> argparse.ArgumentParser:
     from repro.data import cli as data_cli
-    from repro import pipeline
+    from repro import deps, pipeline
 
     parser = argparse.ArgumentParser(prog="python -m repro", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     data_cli.register(subparsers)
     pipeline.register(subparsers)
+    deps.register(subparsers)
     return parser
 
 

@@ -1,17 +1,23 @@
 """Run one paper's stage: papermill executes notebooks/<paper>.ipynb into reports/.
 
 ``python -m repro stage gapdcec [--profile quick]`` is what each DVC stage runs. The
-notebook's tagged ``parameters`` cell receives the profile and the two output folders.
-Outputs are staged: the notebook writes into fresh ``.staging-*`` folders beside
-``reports/<paper>/<profile>/`` and ``figures/<paper>/<profile>/``, and only when the whole
-notebook (and its HTML copy) succeeded are they swapped into place, so a crash leaves the
-previous complete report, never half a new one.
+notebook's tagged ``parameters`` cell receives the profile only. Outputs are staged: the
+runner (:mod:`repro.papers.runner`) writes into fresh ``.staging-*`` folders beside
+``reports/<paper>/<profile>/`` and ``figures/<paper>/<profile>/`` -- named to it by the
+environment variables ``REPRO_REPORT_DIR`` / ``REPRO_FIGURE_DIR``, so no machine path ends up
+in the executed notebook -- and only when the whole notebook (and its HTML copy) succeeded
+are they swapped into place, so a crash leaves the previous complete report, never half a
+new one. The training log the runner writes to ``run.log`` is followed on the console while
+the notebook runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -56,15 +62,76 @@ def run_stage(paper: str, profile: str | None = None, *, params_path: str | Path
     started = time.perf_counter()
     with staged_directory(report_dir) as report_tmp, staged_directory(figure_dir) as figure_tmp:
         executed = report_tmp / f"{paper}.ipynb"
-        papermill.execute_notebook(
-            str(notebook), str(executed), cwd=str(root), kernel_name="python3",
-            log_output=log_output, progress_bar=False,
-            parameters={"profile": profile, "params_path": str(params_path),
-                        "report_dir": str(report_tmp), "figure_dir": str(figure_tmp)},
-        )
+        env = {"REPRO_REPORT_DIR": str(report_tmp), "REPRO_FIGURE_DIR": str(figure_tmp),
+               "REPRO_PARAMS": str(params_path), "TF_CPP_MIN_LOG_LEVEL": "2"}
+        with environment(env), follow(report_tmp / "run.log", enabled=log_output):
+            papermill.execute_notebook(
+                str(notebook), str(executed), cwd=str(root), kernel_name="python3",
+                log_output=False, progress_bar=False, parameters={"profile": profile})
+        strip_machine_paths(executed, paper, profile)
         export_html(executed, report_tmp / f"{paper}.html")
     print(f"[repro] {paper} ({profile}) done in {time.perf_counter() - started:.0f} s -> {report_dir}")
     return report_dir
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]):
+    """``os.environ`` updated with ``values`` inside the block (the notebook's kernel inherits it)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def follow(path: Path, *, enabled: bool = True, interval_s: float = 0.5):
+    """Print the lines appended to ``path`` (the run's training log) while the block runs."""
+    if not enabled:
+        yield
+        return
+    done = threading.Event()
+
+    def pump():
+        offset = 0
+        while True:
+            finished = done.is_set()
+            if path.is_file():
+                with open(path, "rb") as fh:
+                    fh.seek(offset)
+                    chunk = fh.read()
+                offset += len(chunk)
+                if chunk:
+                    sys.stdout.write(chunk.decode("utf-8", errors="replace"))
+                    sys.stdout.flush()
+            if finished:
+                return
+            done.wait(interval_s)
+
+    thread = threading.Thread(target=pump, name="follow-run-log", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=10)
+
+
+def strip_machine_paths(notebook: Path, paper: str, profile: str) -> None:
+    """Papermill records the absolute input and (staging) output paths in the notebook's
+    metadata: replace them with the repository-relative final ones."""
+    import nbformat
+
+    book = nbformat.read(notebook, as_version=4)
+    meta = book.metadata.get("papermill", {})
+    meta["input_path"] = f"notebooks/{paper}.ipynb"
+    meta["output_path"] = f"reports/{paper}/{profile}/{paper}.ipynb"
+    nbformat.write(book, notebook)
 
 
 def export_html(notebook: Path, html: Path) -> None:

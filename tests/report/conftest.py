@@ -27,7 +27,7 @@ TOY = {
     ]}},
     "claims": [
         {"id": "a_beats_b", "statement": "A > B", "left": "a", "op": ">", "right": "b",
-         "for_each": {"dataset": "d1", "metric": "acc"}},
+         "for_each": {"dataset": "d1", "metric": "acc"}, "basis": "text"},
     ],
 }
 

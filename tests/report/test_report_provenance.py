@@ -11,7 +11,7 @@ def test_required_keys_and_json(tmp_path):
                               wall_time_s={"total": 3.5}, extra={"note": "x"}, probe_gpus=False)
     assert set(info) == set(PROVENANCE_KEYS)
     assert info["seeds"] == [0, 1] and info["wall_time_s"] == {"total": 3.5}
-    assert set(info["git"]) == {"sha", "dirty"}
+    assert set(info["git"]) == {"sha", "dirty", "dirty_files"}
     for package in ("keras", "numpy", "scipy", "scikit-learn", "faiss-cpu", "papermill", "dvc"):
         assert package in info["packages"]
     assert info["packages"]["numpy"]                      # installed -> a version string
@@ -23,9 +23,9 @@ def test_required_keys_and_json(tmp_path):
 
 
 def test_git_unknown_outside_a_repository_or_without_git(tmp_path, monkeypatch):
-    assert git_state(tmp_path) == {"sha": "unknown", "dirty": None}
+    assert git_state(tmp_path) == {"sha": "unknown", "dirty": None, "dirty_files": []}
     monkeypatch.setenv("PATH", str(tmp_path))            # no git executable at all
-    assert git_state() == {"sha": "unknown", "dirty": None}
+    assert git_state() == {"sha": "unknown", "dirty": None, "dirty_files": []}
 
 
 def test_gpus_of_an_already_imported_backend(monkeypatch):
@@ -54,3 +54,4 @@ def test_dirty_ignores_the_stage_own_outputs(tmp_path):
     assert git_state(tmp_path, ignore=("reports/paper/",))["dirty"] is False
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_state(tmp_path, ignore=("reports/paper",))["dirty"] is True
+    assert git_state(tmp_path, ignore=("reports/paper",))["dirty_files"] == ["code.py"]

@@ -11,7 +11,8 @@ def test_table_rows_and_round_trip(tmp_path):
     table.add_metrics("mnist-full", "dcec", {"acc": 0.87, "nmi": 0.83}, seed=0, unit="fraction")
     table.add("mnist-full", "dcec", "seconds", 12, seed=0, unit="s")
     frame = table.frame()
-    assert list(frame.columns) == ["dataset", "method", "metric", "seed", "value", "unit"]
+    assert list(frame.columns) == ["dataset", "method", "variant", "metric", "seed", "repeat",
+                                   "value", "unit"]
     assert frame["value"].tolist() == [0.87, 0.83, 12.0]
     back = read_results_csv(table.write_csv(tmp_path / "results.csv"))
     pd.testing.assert_frame_equal(back, frame, check_dtype=False)
@@ -33,7 +34,7 @@ def test_bad_rows_are_refused(kwargs, message):
 def test_duplicate_seed_is_refused():
     table = ResultsTable()
     table.add("d", "m", "acc", 0.5, seed=1, unit="fraction")
-    with pytest.raises(ResultsError, match=r"\('d', 'm', 'acc', 1\)"):
+    with pytest.raises(ResultsError, match=r"\('d', 'm', '', 'acc', 1, 0\)"):
         table.add("d", "m", "acc", 0.6, seed=1, unit="fraction")
 
 
@@ -56,7 +57,8 @@ def test_histories_validation():
     rows = [{"dataset": "d", "method": "m", "seed": 0, "iteration": i, "epoch": i / 2,
              "acc": 0.5 + i / 10} for i in range(3)]
     frame = histories_frame(rows)
-    assert list(frame.columns) == ["dataset", "method", "seed", "iteration", "epoch", "acc"]
+    assert list(frame.columns) == ["dataset", "method", "variant", "seed", "iteration", "epoch",
+                                   "acc"]
     with pytest.raises(ResultsError, match="duplicate"):
         histories_frame(rows + rows[:1])
     with pytest.raises(ResultsError, match=r"\['epoch'\]"):

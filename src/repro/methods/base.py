@@ -48,9 +48,10 @@ def score_labels(y_true: np.ndarray | None, labels: np.ndarray) -> tuple[float |
     """
     if y_true is None:
         return None, None
-    from repro.metrics import cluster_acc, nmi  # local: keeps this module importable on its own
+    from repro.metrics import clustering_scores  # local: keeps this module importable on its own
 
-    return float(cluster_acc(y_true, labels)), float(nmi(y_true, labels))
+    scores = clustering_scores(y_true, labels, metrics=("acc", "nmi"))
+    return scores["acc"], scores["nmi"]
 
 
 def check_inputs(x: np.ndarray, n_clusters: int, y: np.ndarray | None = None) -> np.ndarray:

@@ -198,12 +198,11 @@ def _train_epoch(network, encoder, x, state, cfg, rng):
 
 
 def _history_row(state, epoch, labels, prev_labels, terms, y):
-    from repro.metrics import cluster_acc, nmi
+    from repro.methods.base import score_labels
 
     delta = None if prev_labels is None else float(np.mean(labels != prev_labels))
-    return {"iteration": state["steps"], "epoch": float(epoch),
-            "acc": None if y is None else float(cluster_acc(y, labels)),
-            "nmi": None if y is None else float(nmi(y, labels)),
+    acc, nmi = score_labels(y, labels)
+    return {"iteration": state["steps"], "epoch": float(epoch), "acc": acc, "nmi": nmi,
             "loss": terms["objective"], "delta_label": delta,
             "reconstruction_loss": terms["reconstruction"], "clustering_loss": terms["kmeans"]}
 

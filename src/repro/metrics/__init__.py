@@ -8,7 +8,8 @@ Clustering (GAPDCEC, PQDEC, UCNN stages): :func:`cluster_acc` (Hungarian),
 """
 
 from .classification import top1_accuracy
-from .clustering import ari, cluster_acc, cluster_to_class_mapping, contingency_matrix, nmi
+from .clustering import (ari, cluster_acc, cluster_to_class_mapping, clustering_scores,
+                         contingency_matrix, nmi)
 from .hamming import hamming_distance
 from .ranking import rank, relevance
 from .retrieval import (
@@ -21,6 +22,7 @@ from .retrieval import (
 )
 
 __all__ = [
+    "clustering_scores",
     "PrecisionRecall",
     "ari",
     "average_precisions",

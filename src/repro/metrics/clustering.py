@@ -101,3 +101,16 @@ def ari(y_true, y_pred) -> float:
     """Adjusted Rand index (``sklearn.metrics.adjusted_rand_score``) of two ``(n,)`` labellings."""
     true, pred = _label_pair(y_true, y_pred)
     return float(adjusted_rand_score(true, pred))
+
+
+CLUSTERING_SCORES = ("acc", "nmi", "ari")
+
+
+def clustering_scores(y_true, y_pred, metrics=CLUSTERING_SCORES) -> dict[str, float]:
+    """The clustering scores every stage reports, in one place: {"acc", "nmi", "ari"} (or
+    the subset named by ``metrics``) of ``y_pred`` against ``y_true``, as floats."""
+    functions = {"acc": cluster_acc, "nmi": nmi, "ari": ari}
+    unknown = [m for m in metrics if m not in functions]
+    if unknown:
+        raise ValueError(f"unknown clustering metric(s) {unknown}; known: {list(functions)}")
+    return {m: float(functions[m](y_true, y_pred)) for m in metrics}

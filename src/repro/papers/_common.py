@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Mapping
 
 from repro.config import build, deep_merge, to_dict
 
@@ -41,17 +39,34 @@ class StageConfig:
                      where=f"{self.PAPER}.per_dataset.{dataset}")
 
 
-def reductions(cfg: StageConfig, paper_cfg: StageConfig) -> dict[str, list[str]]:
-    """Per dataset, every setting in which ``cfg`` differs from the paper profile (readable)."""
+def reductions(settings: Mapping[str, tuple]) -> dict[str, list[str]]:
+    """Per dataset, every setting in which the run differs from the paper profile (readable).
+
+    ``settings``: dataset -> (the config that ran, the paper profile's config on the same
+    data), as the runner derives them."""
     out = {}
-    for dataset in cfg.datasets:
-        mine, paper = to_dict(cfg.for_dataset(dataset)), to_dict(paper_cfg.for_dataset(dataset))
-        for plain in (mine, paper):
-            plain.pop("per_dataset")
-            plain.pop("datasets")
+    for dataset, (mine, paper) in settings.items():
+        mine, paper = _comparable(mine), _comparable(paper)
         out[dataset] = [f"{key}: {value} (paper: {paper_value})"
                         for key, value, paper_value in _differences(mine, paper)]
     return out
+
+
+def difference_frame(settings: Mapping[str, tuple]):
+    """The same differences as a table: dataset, setting, this run, paper (one row each)."""
+    import pandas as pd
+
+    rows = [{"dataset": dataset, "setting": key, "this run": str(value), "paper": str(paper_value)}
+            for dataset, (mine, paper) in settings.items()
+            for key, value, paper_value in _differences(_comparable(mine), _comparable(paper))]
+    return pd.DataFrame(rows, columns=["dataset", "setting", "this run", "paper"])
+
+
+def _comparable(cfg) -> dict:
+    plain = to_dict(cfg)
+    for key in ("per_dataset", "datasets", "verbose"):
+        plain.pop(key, None)
+    return plain
 
 
 def _differences(a, b, prefix=""):
@@ -68,20 +83,36 @@ def reduction_notes(changed: dict[str, list[str]], profile: str) -> dict[tuple[s
                             f"protocol (see the report)" for dataset, items in changed.items() if items}
 
 
-@dataclass
-class Outcome:
-    """What a paper's ``run`` produced (all of it is also written under the report folder)."""
+def protocol_summary(cfg, paper_cfg, settings: Mapping[str, tuple], budget: Mapping[str, str]
+                     ) -> str:
+    """The budget a reduced profile cut, in a few words: "2 of 5 seeds; dense AE pretraining
+    epochs 1-10 of 200". ``budget``: {dotted config key: label}, the knobs that matter for a
+    verdict; values are ranged over the datasets that ran."""
+    parts = []
+    if len(cfg.seeds) != len(paper_cfg.seeds):
+        parts.append(f"{len(cfg.seeds)} of {len(paper_cfg.seeds)} seeds")
+    for key, label in budget.items():
+        mine = sorted({_lookup(pair[0], key) for pair in settings.values()}, key=_order)
+        paper = sorted({_lookup(pair[1], key) for pair in settings.values()}, key=_order)
+        if mine != paper:
+            parts.append(f"{label} {_span(mine)} of {_span(paper)}")
+    return "; ".join(parts) or "the paper's budget (other settings differ: see the report)"
 
-    results: "object"        # pandas DataFrame, results.csv
-    histories: "object"      # pandas DataFrame, histories.csv
-    comparison: "object"     # pandas DataFrame, comparison.csv
-    claims: "object"         # pandas DataFrame, claims.csv
-    provenance: dict
-    figures: dict[str, Path]
-    not_run: dict[str, str] = field(default_factory=dict)  # dataset -> why it was not run
+
+def _lookup(cfg, dotted: str):
+    value = cfg
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return tuple(value) if isinstance(value, list) else value
 
 
-def own_outputs(paper: str) -> tuple[str, ...]:
-    """Repository-relative folders a paper's stage writes (its DVC outs): reports/<paper>/ and
-    figures/<paper>/; their changes do not make the provenance's git state dirty."""
-    return (f"reports/{paper}/", f"figures/{paper}/")
+def _order(value):
+    return (0, value) if isinstance(value, (int, float)) else (1, str(value))
+
+
+def _span(values: list) -> str:
+    if len(values) == 1:
+        return str(values[0])
+    if all(isinstance(v, (int, float)) for v in values):
+        return f"{values[0]}-{values[-1]}"
+    return "/".join(str(v) for v in values)

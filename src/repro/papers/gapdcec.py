@@ -28,15 +28,13 @@ is like in DCEC"); see :mod:`repro.methods.gapdcec`.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from repro.config import to_dict
-from repro.papers._common import Outcome, StageConfig, own_outputs, reduction_notes, reductions
+from repro.papers._common import StageConfig
 from repro.methods.dcn import DCNConfig
 from repro.methods.dcec import DCECConfig
 from repro.methods.dec import DECConfig
@@ -49,6 +47,15 @@ PAPER = "gapdcec"
 METHODS = ("kmeans", "dec", "idec", "dcn", "dcec", "gapdcec")
 DENSE_METHODS = ("dec", "idec", "dcn")
 DATASETS = ("mnist-full", "mnist-test", "usps")
+# The knobs a reduced profile's verdicts must name (repro.papers._common.protocol_summary).
+BUDGET = {"dense_pretrain.epochs": "dense AE pretraining epochs",
+          "dcec.pretrain.epochs": "CAE pretraining epochs",
+          "dec.max_iter": "DEC clustering steps (cap)",
+          "dcec.max_iter": "DCEC/GAPDCEC clustering steps (cap)"}
+INCLUDE_UNREPORTED = False  # ARI and seconds stay in results.csv, out of the comparison
+NOTES = {"shared_pretraining": "dec, idec and dcn start from one dense autoencoder pretrained "
+                               "per dataset and seed, timed once as '<dataset>/shared: dense "
+                               "autoencoder'"}
 
 
 @dataclass
@@ -78,79 +85,51 @@ class Config(StageConfig):
         self.validate()
 
 
-def run_dataset(cfg: Config, dataset: str, x: np.ndarray, y: np.ndarray, seed: int, log=print):
-    """All of ``cfg.methods`` on one dataset and seed -> {method: ClusteringResult}."""
+def run_cell(cell) -> None:
+    """One method on one dataset and seed (a :class:`repro.papers.runner.Cell`)."""
     from repro.methods.dcec import run_dcec
+    from repro.methods.kmeans import cluster_kmeans
+
+    cfg, x, y, method = cell.cfg, cell.data.x, cell.data.y, cell.method
+    k, v = int(len(np.unique(y))), cfg.verbose
+    if method == "kmeans":
+        cell.log(f"[{PAPER}] K-means on raw pixels ({cfg.kmeans.n_init} restarts)")
+        result = cluster_kmeans(x, k, cfg.kmeans, seed=cell.seed, y=y)
+    elif method in DENSE_METHODS:
+        dense = cell.shared("dense autoencoder", lambda: _pretrain_dense(cell))
+        result = _dense_clusterer(method)(cfg, x, k, cell.seed, y, v, *dense.build())
+        result.info["pretrain_loss"] = dense.loss_history
+    else:
+        method_cfg = getattr(cfg, method)
+        cell.log(f"[{PAPER}] {method}: pretraining {method_cfg.pretrain.epochs} epochs, then clustering")
+        result = run_dcec(x, k, method_cfg, pooling={"dcec": "flatten", "gapdcec": "gap"}[method],
+                          seed=cell.seed, y=y, verbose=v)
+    # DEC/IDEC/DCN's pretraining is the shared one, timed once (see NOTES), not per method
+    cell.record_clustering(result, timings=("cluster_s",) if method in DENSE_METHODS
+                           else ("pretrain_s", "cluster_s"))
+
+
+def _pretrain_dense(cell):
+    from repro.methods.pretrain import pretrain_dense_autoencoder
+
+    cfg = cell.cfg
+    cell.log(f"[{PAPER}] pretraining the dense autoencoder ({cfg.dense_pretrain.epochs} epochs), "
+             f"shared by {[m for m in DENSE_METHODS if m in cfg.methods]}")
+    return pretrain_dense_autoencoder(cell.data.x, cfg.dense_pretrain, seed=cell.seed,
+                                      dims=cfg.dense_dims, verbose=cfg.verbose)
+
+
+def _dense_clusterer(method: str):
+    """DEC / IDEC / DCN's clustering phase: f(cfg, x, k, seed, y, verbose, autoencoder, encoder)."""
     from repro.methods.dcn import cluster_dcn
     from repro.methods.dec import cluster_dec
     from repro.methods.idec import cluster_idec
-    from repro.methods.kmeans import cluster_kmeans
-    from repro.methods.pretrain import pretrain_dense_autoencoder
 
-    cfg = cfg.for_dataset(dataset)
-    k, v = int(len(np.unique(y))), cfg.verbose
-    results = {}
-    if "kmeans" in cfg.methods:
-        log(f"[{PAPER}] {dataset} seed {seed}: K-means on raw pixels ({cfg.kmeans.n_init} restarts)")
-        results["kmeans"] = cluster_kmeans(x, k, cfg.kmeans, seed=seed, y=y)
-    if any(m in cfg.methods for m in DENSE_METHODS):
-        log(f"[{PAPER}] {dataset} seed {seed}: pretraining the dense autoencoder "
-            f"({cfg.dense_pretrain.epochs} epochs), shared by {[m for m in DENSE_METHODS if m in cfg.methods]}")
-        dense = pretrain_dense_autoencoder(x, cfg.dense_pretrain, seed=seed,
-                                           dims=cfg.dense_dims, verbose=v)
-        clusterers = {
-            "dec": lambda ae, enc: cluster_dec(enc, x, k, cfg.dec, seed=seed, y=y, verbose=v),
-            "idec": lambda ae, enc: cluster_idec(ae, enc, x, k, cfg.idec, seed=seed, y=y, verbose=v),
-            "dcn": lambda ae, enc: cluster_dcn(ae, enc, x, k, cfg.dcn, seed=seed, y=y, verbose=v),
-        }
-        for method in (m for m in DENSE_METHODS if m in cfg.methods):
-            log(f"[{PAPER}] {dataset} seed {seed}: {method} clustering phase")
-            result = clusterers[method](*dense.build())
-            result.timings["pretrain_s"] = dense.seconds
-            result.info["pretrain_loss"] = dense.loss_history
-            results[method] = result
-    for method, pooling in (("dcec", "flatten"), ("gapdcec", "gap")):
-        if method in cfg.methods:
-            method_cfg = getattr(cfg, method)
-            log(f"[{PAPER}] {dataset} seed {seed}: {method} (pretraining {method_cfg.pretrain.epochs} "
-                f"epochs, then clustering)")
-            results[method] = run_dcec(x, k, method_cfg, pooling=pooling, seed=seed, y=y, verbose=v)
-    return results
-
-
-def run(cfg: Config, *, profile: str, report_dir: str | Path, figure_dir: str | Path,
-        paper_cfg: Config | None = None, log=print) -> Outcome:
-    """The whole experiment: every dataset, seed and method; then the report and figures."""
-    from repro.data import load
-    from repro.report.results import ResultsTable, histories_frame
-
-    report_dir, figure_dir = Path(report_dir), Path(figure_dir)
-    table, history_rows, wall, files = ResultsTable(), [], {}, {}
-    started = time.perf_counter()
-    for dataset in cfg.datasets:
-        data = load(dataset)
-        files[dataset] = dict(data.files)
-        x = data.x
-        for seed in cfg.seeds:
-            for method, result in run_dataset(cfg, dataset, x, data.y, seed, log).items():
-                _record(table, history_rows, wall, dataset, method, seed, result, data.y)
-    wall["total_s"] = time.perf_counter() - started
-    return _report(cfg, profile, table.frame(), histories_frame(history_rows), wall, files,
-                   report_dir, figure_dir, paper_cfg)
-
-
-def _record(table, history_rows, wall, dataset, method, seed, result, y):
-    """Scores of one run -> results rows; its per-update history -> history rows."""
-    from repro.metrics import ari, cluster_acc, nmi
-
-    scores = {"acc": cluster_acc(y, result.labels), "nmi": nmi(y, result.labels),
-              "ari": ari(y, result.labels)}
-    table.add_metrics(dataset, method, scores, seed=seed, unit="fraction")
-    seconds = {name: float(result.timings.get(name, 0.0)) for name in ("pretrain_s", "cluster_s")}
-    table.add_metrics(dataset, method, seconds, seed=seed, unit="s")
-    wall[f"{dataset}/{method}"] = wall.get(f"{dataset}/{method}", 0.0) + sum(seconds.values())
-    for row in result.history:
-        history_rows.append({"dataset": dataset, "method": method, "seed": seed, **row})
+    return {
+        "dec": lambda cfg, x, k, s, y, v, ae, enc: cluster_dec(enc, x, k, cfg.dec, seed=s, y=y, verbose=v),
+        "idec": lambda cfg, x, k, s, y, v, ae, enc: cluster_idec(ae, enc, x, k, cfg.idec, seed=s, y=y, verbose=v),
+        "dcn": lambda cfg, x, k, s, y, v, ae, enc: cluster_dcn(ae, enc, x, k, cfg.dcn, seed=s, y=y, verbose=v),
+    }[method]
 
 
 def clustering_phase_gain(histories, metric: str = "acc"):
@@ -177,50 +156,23 @@ CURVE_FIGURES = {("acc", "mnist-full"): "fig4", ("acc", "mnist-test"): "fig5", (
                  ("nmi", "mnist-full"): "fig7", ("nmi", "mnist-test"): "fig8", ("nmi", "usps"): "fig9"}
 
 
-def _report(cfg, profile, results, histories, wall, files, report_dir, figure_dir, paper_cfg):
-    from repro.report.provenance import collect_provenance
-    from repro.report.reported import load_reported
-    from repro.report.writers import write_report
+def figures(outcome, figure_dir: Path) -> dict[str, Path]:
+    """Fig. 2/3 (datasets vs ACC / NMI, bars) and Fig. 4-9 (ACC / NMI vs clustering epoch)."""
+    from repro.report.figures import plot_histories, plot_reported_vs_reproduced
 
-    reported = load_reported(PAPER)
-    changed = reductions(cfg, paper_cfg) if paper_cfg is not None else {}
-    notes = reduction_notes(changed, profile)
-    provenance = collect_provenance(
-        profile=profile, seeds=list(cfg.seeds), datasets=files, wall_time_s=wall,
-        extra={"paper": PAPER, "config": to_dict(cfg), "differs_from_paper_profile": changed,
-               "shared_pretraining": "dec, idec and dcn start from one dense autoencoder "
-                                     "pretrained per dataset and seed; its time is repeated in "
-                                     "each one's pretrain_s"},
-        own_outputs=own_outputs(PAPER))
-    comparison, claims = write_report(report_dir, reported, results, notes=notes,
-                                      histories_df=histories, provenance=provenance,
-                                      wall_time_s=wall, include_unreported=False)
-    figures = _figures(reported, comparison, histories, figure_dir)
-    return Outcome(results, histories, comparison, claims, provenance, figures)
-
-
-def _figures(reported, comparison, histories, figure_dir: Path) -> dict[str, Path]:
-    from repro.report.figures import plot_histories, plot_reported_vs_reproduced, render_table_png
-    from repro.report.writers import comparison_display_frame
-
-    import matplotlib.pyplot as plt
-
-    labels, figures = reported.labels(), {}
-    figure_dir.mkdir(parents=True, exist_ok=True)
+    labels, profile, out = outcome.reported.labels(), outcome.profile, {}
     for metric, name in BAR_FIGURES.items():
         path = figure_dir / f"{name}.png"
-        plt.close(plot_reported_vs_reproduced(comparison, metric, path, labels=labels,
-                                              title=f"Datasets vs {metric.upper()}: paper vs reproduced"))
-        figures[name] = path
+        plot_reported_vs_reproduced(outcome.comparison, metric, path, labels=labels,
+                                    profile=profile,
+                                    title=f"Datasets vs {metric.upper()}: paper vs reproduced").clear()
+        out[name] = path
+    histories = outcome.histories
     for (metric, dataset), name in CURVE_FIGURES.items():
-        if len(histories) and (histories["dataset"] == dataset).any():
+        if histories is not None and (histories["dataset"] == dataset).any():
             path = figure_dir / f"{name}_epochs_vs_{metric}_{dataset}.png"
-            plt.close(plot_histories(histories, dataset, metric, path, labels=labels,
-                                     value_unit="fraction", display_unit="%",
-                                     title=f"Epochs vs {metric.upper()} on {labels.get(dataset, dataset)}"))
-            figures[path.stem] = path
-    path = figure_dir / "table1.png"
-    plt.close(render_table_png(comparison_display_frame(comparison, reported), path,
-                               title="Table 1: paper vs reproduced"))
-    figures["table1"] = path
-    return figures
+            plot_histories(histories, dataset, metric, path, labels=labels, profile=profile,
+                           value_unit="fraction", display_unit="%",
+                           title=f"Epochs vs {metric.upper()} on {labels.get(dataset, dataset)}").clear()
+            out[path.stem] = path
+    return out

@@ -12,9 +12,19 @@ One measurement definition for every method (stated in the report):
   mini-batch training (plus the method's own target / code-clustering updates) for DEC,
   BQDEC and PQDEC. No early stop (tol = 0) so every method does exactly 10 epochs, except
   K-medoids, which stops when its medoids no longer change (the iterations run are recorded).
-- **Memory consumption**: peak resident memory of the process during the clustering phase
-  minus the resident memory just before it, in MB (2^20 bytes), sampled every 2 ms by
-  :mod:`repro.measure`; the same meter for numpy, faiss and Keras code.
+- **Memory consumption** (``memory_mb``, the paper's Table 1 column): peak resident memory of
+  the process during the clustering phase minus the resident memory just before it, in MB
+  (2^20 bytes), sampled every 2 ms by :mod:`repro.measure`; the same meter for numpy, faiss
+  and Keras code.
+- **Stored representation** (``storage_mb``, what the paper's "reduced memory space" claims are
+  about): the bytes of what the method clusters and keeps -- float32 pixels (K-means,
+  KDK-means, K-medoids), DEC's float32 10-d embedding, BQDEC's packed bits, PQDEC's 8-bit
+  codes and codebooks -- plus its cluster centres (:func:`stored_bytes`); network weights
+  are not counted (the encoders are alike).
+- **Repeats**: each clustering phase is timed ``timing_repeats`` times (same seed, models
+  rebuilt from the same pretrained weights); the claims need 3 timings per cell to decide
+  a speed comparison (:mod:`repro.report.claims`). ACC, NMI and the histories are those of the
+  first repeat (the repeats give the same labels).
 - **ACC and NMI** of every method after its 10 epochs, to judge "without affecting the
   cluster accuracy".
 Absolute seconds and MB depend on the machine; the claims are orderings judged on numbers
@@ -31,15 +41,13 @@ split into 4 sub-vectors (3, 3, 2, 2 dims) of 8-bit codes, clustered by PQ k-mea
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
 
-from repro.config import to_dict
-from repro.papers._common import Outcome, StageConfig, own_outputs, reduction_notes, reductions
+from repro.papers._common import StageConfig
 from repro.methods.bqdec import BQDECConfig
 from repro.methods.dec import DECConfig
 from repro.methods.kdkmeans import KDKMeansConfig
@@ -51,6 +59,15 @@ from repro.methods.pretrain import PretrainConfig
 PAPER = "pqdec"
 METHODS = ("kmeans", "kmedoids", "kdkmeans", "dec", "bqdec", "pqdec")
 DATASETS = ("mnist-full", "mnist-test", "stl-10")
+BUDGET = {"dense_pretrain.epochs": "autoencoder pretraining epochs",
+          "timing_repeats": "timing repeats"}
+INCLUDE_UNREPORTED = True
+MEASUREMENT = ("time_s: wall-clock seconds of the clustering phase (10 clustering epochs, data in "
+               "memory, pretraining excluded), timed timing_repeats times; memory_mb: peak "
+               "resident memory during the clustering phase minus the resident memory just "
+               "before it, MB = 2^20 bytes, sampled every 2 ms (repro.measure); storage_mb: bytes "
+               "of the representation the method clusters plus its centres (no network weights)")
+NOTES = {"measurement": MEASUREMENT}
 
 
 @dataclass
@@ -61,6 +78,7 @@ class Config(StageConfig):
     seeds: tuple[int, ...] = (0, 1, 2)
     methods: tuple[str, ...] = METHODS
     clustering_epochs: int = 10
+    timing_repeats: int = 3
     verbose: int = 2
     kmeans: KMeansConfig = field(default_factory=lambda: KMeansConfig(n_init=1, tol=0.0))
     kmedoids: KMedoidsConfig = field(default_factory=KMedoidsConfig)
@@ -83,6 +101,13 @@ class Config(StageConfig):
         self.validate()
         if self.clustering_epochs < 1:
             raise ValueError(f"clustering_epochs must be >= 1, got {self.clustering_epochs}")
+        if self.timing_repeats < 1:
+            raise ValueError(f"timing_repeats must be >= 1, got {self.timing_repeats}")
+
+
+def settings(cfg: Config, data) -> Config:
+    """The settings that run on ``data``: every method capped at ``clustering_epochs``."""
+    return epochs_to_settings(cfg, len(data.x))
 
 
 def epochs_to_settings(cfg: Config, n: int) -> Config:
@@ -102,8 +127,8 @@ def epochs_to_settings(cfg: Config, n: int) -> Config:
 PRETRAINED_FOR = {"dec": "dense", "pqdec": "dense", "bqdec": "binary"}
 
 
-def _clusterers(cfg: Config, x, k, seed, y):
-    """method -> call(*pretrained (autoencoder, encoder)) -> ClusteringResult."""
+def _clusterer(method: str, cfg: Config, x, k, seed, y):
+    """call(*pretrained (autoencoder, encoder)) -> ClusteringResult of ``method``."""
     from repro.methods.bqdec import cluster_bqdec
     from repro.methods.dec import cluster_dec
     from repro.methods.kdkmeans import cluster_kdkmeans
@@ -119,88 +144,66 @@ def _clusterers(cfg: Config, x, k, seed, y):
         "dec": lambda ae, enc: cluster_dec(enc, x, k, cfg.dec, seed=seed, y=y, verbose=v),
         "bqdec": lambda ae, enc: cluster_bqdec(ae, enc, x, k, cfg.bqdec, seed=seed, y=y, verbose=v),
         "pqdec": lambda ae, enc: cluster_pqdec(ae, enc, x, k, cfg.pqdec, seed=seed, y=y, verbose=v),
-    }
+    }[method]
 
 
-def _pretrained(cfg: Config, x, seed, log):
-    """The pretrained autoencoders the deep methods need: {"dense": ..., "binary": ...}.
+def _pretrain(cell, need: str):
+    """The pretrained autoencoder ``need`` ("dense" | "binary") of this dataset and seed.
 
     Pretraining uses dropout (paper IV.B.2: "dropout 20%"); the copies handed to the
     clustering phase are rebuilt without it (DEC drops dropout after pretraining).
     """
     from repro.methods.pretrain import pretrain_dense_autoencoder
 
-    dims = {"dense": cfg.dense_dims, "binary": cfg.bqdec_dims}
-    needs = {PRETRAINED_FOR[m] for m in cfg.methods if m in PRETRAINED_FOR}
-    out = {}
-    for need in sorted(needs):
-        log(f"[{PAPER}] pretraining the {need} autoencoder {dims[need]} "
-            f"({cfg.dense_pretrain.epochs} epochs, dropout {cfg.dropout})")
-        pre = pretrain_dense_autoencoder(x, cfg.dense_pretrain, seed=seed, dims=dims[need],
-                                         dropout=cfg.dropout, verbose=cfg.verbose)
-        out[need] = dataclasses.replace(pre, build_kwargs={**pre.build_kwargs, "dropout": 0.0})
-    return out
+    cfg = cell.cfg
+    dims = {"dense": cfg.dense_dims, "binary": cfg.bqdec_dims}[need]
+    cell.log(f"[{PAPER}] pretraining the {need} autoencoder {dims} "
+             f"({cfg.dense_pretrain.epochs} epochs, dropout {cfg.dropout})")
+    pre = pretrain_dense_autoencoder(cell.data.x, cfg.dense_pretrain, seed=cell.seed, dims=dims,
+                                     dropout=cfg.dropout, verbose=cfg.verbose)
+    return dataclasses.replace(pre, build_kwargs={**pre.build_kwargs, "dropout": 0.0})
 
 
-def run_dataset(cfg: Config, dataset: str, x, y, seed: int, log=print):
-    """Every method on one dataset and seed -> {method: (ClusteringResult, Measurement)}."""
+def run_cell(cell) -> None:
+    """One method on one dataset and seed: ``timing_repeats`` measured clustering phases."""
     from repro.measure import measure
 
-    cfg = epochs_to_settings(cfg.for_dataset(dataset), len(x))
-    k = int(len(np.unique(y)))
-    pretrained = _pretrained(cfg, x, seed, log)
-    out = {}
-    for method, call in _clusterers(cfg, x, k, seed, y).items():
-        if method not in cfg.methods:
-            continue
-        need = PRETRAINED_FOR.get(method)
-        log(f"[{PAPER}] {dataset} seed {seed}: {method}, {cfg.clustering_epochs} clustering epochs")
-        models = pretrained[need].build() if need else ()
-        measurement = measure(call, *models)
-        measurement.result.timings["pretrain_s"] = pretrained[need].seconds if need else 0.0
-        out[method] = (measurement.result, measurement)
-    return out
+    cfg, x, y, method = cell.cfg, cell.data.x, cell.data.y, cell.method
+    need = PRETRAINED_FOR.get(method)
+    pretrained = cell.shared(f"{need} autoencoder", lambda: _pretrain(cell, need)) if need else None
+    call = _clusterer(method, cfg, x, int(len(np.unique(y))), cell.seed, y)
+    for repeat in range(cfg.timing_repeats):
+        cell.log(f"[{PAPER}] {method}, {cfg.clustering_epochs} clustering epochs "
+                 f"(timing {repeat + 1} of {cfg.timing_repeats})")
+        meas = measure(call, *(pretrained.build() if need else ()))
+        cell.record("time_s", meas.seconds, unit="s", repeat=repeat)
+        cell.record("memory_mb", meas.peak_mb, unit="MB", repeat=repeat)
+        if repeat == 0:
+            first = meas.result
+    cell.record_clustering(first, timings=())
+    cell.record("storage_mb", stored_bytes(method, first, x, cfg) / 2**20, unit="MB")
+    if (cell.dataset, method, cell.seed) == ("mnist-full", "pqdec", cfg.seeds[0]):
+        cell.keep("top_images", top_images(x, first, cfg.top_images))
 
 
-def run(cfg: Config, *, profile: str, report_dir: str | Path, figure_dir: str | Path,
-        paper_cfg: Config | None = None, log=print) -> Outcome:
-    """The whole experiment: every dataset present, seed and method; then report and figures."""
-    from repro.data import DatasetError, load
-    from repro.report.results import ResultsTable, histories_frame
+def stored_bytes(method: str, result, x: np.ndarray, cfg: Config) -> int:
+    """Bytes of what ``method`` clusters and keeps, plus its centres (see the module docstring).
 
-    table, history_rows, wall, files, not_run, top = ResultsTable(), [], {}, {}, {}, None
-    started = time.perf_counter()
-    for dataset in cfg.datasets:
-        try:
-            data = load(dataset)
-        except DatasetError as exc:
-            not_run[dataset] = f"not run: {dataset} data absent"
-            log(f"[{PAPER}] {dataset}: {not_run[dataset]} ({str(exc).splitlines()[0]})")
-            continue
-        files[dataset] = dict(data.files)
-        for seed in cfg.seeds:
-            for method, (result, meas) in run_dataset(cfg, dataset, data.x, data.y, seed, log).items():
-                _record(table, history_rows, wall, dataset, method, seed, result, meas, data.y)
-                if (dataset, method, seed) == ("mnist-full", "pqdec", cfg.seeds[0]):
-                    top = top_images(data.x, result, cfg.top_images)
-    wall["total_s"] = time.perf_counter() - started
-    return _report(cfg, profile, table.frame(), histories_frame(history_rows), wall, files,
-                   not_run, top, Path(report_dir), Path(figure_dir), paper_cfg)
-
-
-def _record(table, history_rows, wall, dataset, method, seed, result, meas, y):
-    from repro.metrics import ari, cluster_acc, nmi
-
-    table.add_metrics(dataset, method, {"acc": cluster_acc(y, result.labels),
-                                        "nmi": nmi(y, result.labels), "ari": ari(y, result.labels)},
-                      seed=seed, unit="fraction")
-    table.add_metrics(dataset, method, {"time_s": meas.seconds,
-                                        "pretrain_s": float(result.timings.get("pretrain_s", 0.0))},
-                      seed=seed, unit="s")
-    table.add(dataset, method, "memory_mb", meas.peak_mb, seed=seed, unit="MB")
-    wall[f"{dataset}/{method}"] = wall.get(f"{dataset}/{method}", 0.0) + meas.seconds
-    for row in result.history:
-        history_rows.append({"dataset": dataset, "method": method, "seed": seed, **row})
+    Raw-pixel methods: the float32 data (K-medoids' centres are indices into it); DEC: its
+    float32 embedding; BQDEC / PQDEC: their codes, centre codes and (PQDEC) codebooks, as the
+    method returned them.
+    """
+    n, d = len(x), int(np.prod(x.shape[1:]))
+    k = int(result.labels.max()) + 1
+    if method in ("kmeans", "kdkmeans"):
+        return 4 * (n * d + k * d)
+    if method == "kmedoids":
+        return 4 * n * d + 8 * k
+    if method == "dec":
+        return 4 * (n + k) * cfg.dense_dims[-1]
+    info = result.info
+    return int(info["codes_nbytes"] + np.asarray(info["centres"]).nbytes
+               + info.get("codebooks_nbytes", 0))
 
 
 def top_images(x, result, n_top: int) -> np.ndarray | None:
@@ -228,55 +231,22 @@ def top_images(x, result, n_top: int) -> np.ndarray | None:
 FIGURES = {"time_s": "fig3_clustering_speed", "memory_mb": "fig4_memory_consumption"}
 
 
-def _report(cfg, profile, results, histories, wall, files, not_run, top, report_dir, figure_dir,
-            paper_cfg):
-    from repro.report.provenance import collect_provenance
-    from repro.report.reported import load_reported
-    from repro.report.writers import write_report
+def figures(outcome, figure_dir: Path) -> dict[str, Path]:
+    """Fig. 3/4 (speed / memory per method, bars, log scale) and Fig. 2 (top images)."""
+    from repro.report.figures import plot_reported_vs_reproduced
 
-    reported = load_reported(PAPER)
-    changed = reductions(cfg, paper_cfg) if paper_cfg is not None else {}
-    notes = {**reduction_notes({d: c for d, c in changed.items() if d not in not_run}, profile),
-             **{(dataset, "*"): why for dataset, why in not_run.items()}}
-    provenance = collect_provenance(
-        profile=profile, seeds=list(cfg.seeds), datasets=files, wall_time_s=wall,
-        extra={"paper": PAPER, "config": to_dict(cfg), "differs_from_paper_profile": changed,
-               "not_run": not_run, "measurement": MEASUREMENT},
-        own_outputs=own_outputs(PAPER))
-    comparison, claims = write_report(report_dir, reported, results, notes=notes,
-                                      histories_df=histories, provenance=provenance,
-                                      wall_time_s=wall)
-    figures = _figures(reported, comparison, top, figure_dir)
-    return Outcome(results, histories, comparison, claims, provenance, figures, not_run)
-
-
-MEASUREMENT = ("time_s: wall-clock seconds of the clustering phase (10 clustering epochs, data in "
-               "memory, pretraining excluded); memory_mb: peak resident memory during the "
-               "clustering phase minus the resident memory just before it, MB = 2^20 bytes, "
-               "sampled every 2 ms (repro.measure)")
-
-
-def _figures(reported, comparison, top, figure_dir: Path) -> dict[str, Path]:
-    import matplotlib.pyplot as plt
-
-    from repro.report.figures import plot_reported_vs_reproduced, render_table_png
-    from repro.report.writers import comparison_display_frame
-
-    labels, figures = reported.labels(), {}
-    figure_dir.mkdir(parents=True, exist_ok=True)
+    labels, out = outcome.reported.labels(), {}
     for metric, name in FIGURES.items():
         path = figure_dir / f"{name}.png"
-        plt.close(plot_reported_vs_reproduced(
-            comparison, metric, path, x="method", labels=labels, log_y=True,
-            title=f"{labels.get(metric, metric)} vs clustering method: paper vs reproduced"))
-        figures[name] = path
+        plot_reported_vs_reproduced(
+            outcome.comparison, metric, path, x="method", labels=labels, log_y=True,
+            profile=outcome.profile,
+            title=f"{labels.get(metric, metric)} vs clustering method: paper vs reproduced").clear()
+        out[name] = path
+    top = outcome.artifacts.get("top_images")
     if top is not None:
-        figures["fig2_top10_mnist-full"] = _plot_top_images(top, figure_dir / "fig2_top10_mnist-full.png")
-    path = figure_dir / "table1.png"
-    plt.close(render_table_png(comparison_display_frame(comparison, reported), path,
-                               title="Table 1: paper vs reproduced (speed: s, memory: MB)"))
-    figures["table1"] = path
-    return figures
+        out["fig2_top10_mnist-full"] = _plot_top_images(top, figure_dir / "fig2_top10_mnist-full.png")
+    return out
 
 
 def _plot_top_images(grid: np.ndarray, path: Path) -> Path:

@@ -1,27 +1,44 @@
 """Does each claim of the paper hold on the reproduced numbers? :func:`evaluate_claims`.
 
 A claim (see :mod:`repro.report.reported`) expands into *comparisons*: one per
-(l in left, r in right, l != r, dataset, metric). For each comparison, with mean_x and
-std_x the mean and sample std (ddof=1) over seeds of cell x, in the canonical unit:
+(l in left, r in right, l != r, dataset, variant, metric). For each comparison, with mean_x
+and std_x the mean and sample std (ddof=1) over the values of cell x (seeds, and repeats of a
+timing), all in the canonical unit:
 
 * the *margin* is  mean_l - mean_r                 for op ">",
                    mean_r - mean_l                 for op "<",
                    tolerance - |mean_l - mean_r|   for op "within" (claim's tolerance);
-* the *noise* is   max(std_l, std_r), where the std of a single-seed cell counts as 0
-  (one run gives no estimate of seed noise; the evidence then shows "n=1");
+* the *noise floor* is the largest of
+    - the seed (or repeat) std of either cell (a single value counts 0: one run gives no
+      estimate of its own noise),
+    - the *minimum effect* of the metric (ours, not the paper's): :data:`MIN_EFFECT` by the
+      metric's dimension -- 1 point for scores (ACC, NMI, mAP, top-1), 10% of the smaller
+      mean for seconds and megabytes -- unless the paper's YAML sets ``min_effect``,
+    - the *re-run spread* of either cell when one was measured (the largest difference of the
+      same cell, same seed and code, between two machines; see
+      :func:`repro.report.rerun.read_rerun_spread`): a difference a re-run elsewhere can
+      produce is not evidence;
 * the outcome is   "inconclusive" if either cell has no reproduced number,
-                   else "inconclusive" if |margin| <= noise (the decision is within seed
-                   noise; with noise 0 this is a tie),
+                   "inconclusive" if a timing cell (seconds) has fewer than
+                   :data:`MIN_TIMINGS` values (repeats x seeds): one timing has no spread,
+                   "inconclusive" if |margin| <= noise floor,
                    else "holds" if margin > 0, else "fails".
 
 A claim's verdict: "fails" if any comparison fails (the claim is "for every ..." and one
 counter-example refutes it), else "inconclusive" if any comparison is inconclusive, else
-"holds". ``paper_verdict`` applies the same rule to the paper's own printed numbers
-(noise 0, a missing printed cell is inconclusive) -- a sanity check of the YAML and of
-how the claim was phrased.
+"holds". ``paper_verdict`` applies the same test to the paper's own printed numbers (noise
+floor 0, a missing printed cell is inconclusive) -- a sanity check of the YAML and of how the
+claim was phrased.
+
+Every verdict carries the protocol it was reached under: ``profile`` and ``protocol`` (the
+budget that differed from the paper's, e.g. "CAE pretraining epochs 1-5 of 200"), joined in
+``verdict_shown`` ("fails under quick: ..."), which claims.md prints. ``basis`` says whether
+the paper states the claim in words ("text") or we read the ordering off its table ("table").
 """
 
 from __future__ import annotations
+
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -31,9 +48,14 @@ from repro.report.results import summarize_results
 from repro.report.units import canonical_unit, convert
 from repro.report.formatting import fmt, fmt_mean_std, printed_decimals
 
-CLAIM_COLUMNS = ["claim_id", "statement", "verdict", "paper_verdict", "n_holds", "n_fails",
-                 "n_inconclusive", "evidence", "paper_evidence"]
+CLAIM_COLUMNS = ["claim_id", "statement", "basis", "profile", "verdict", "verdict_shown",
+                 "protocol", "paper_verdict", "n_holds", "n_fails", "n_inconclusive", "evidence",
+                 "paper_evidence"]
 OUTCOMES = ("holds", "fails", "inconclusive")
+# The smallest difference a comparison may decide on, by the metric's canonical unit (ours):
+# ("absolute", x) in that unit, or ("relative", r) = r x the smaller of the two means.
+MIN_EFFECT = {"fraction": ("absolute", 0.01), "s": ("relative", 0.10), "MB": ("relative", 0.10)}
+MIN_TIMINGS = 3  # values (seeds x repeats) a timing cell needs before a comparison decides
 
 
 def decide(op: str, left: float, right: float, noise: float, tolerance: float | None = None
@@ -54,42 +76,73 @@ def decide(op: str, left: float, right: float, noise: float, tolerance: float | 
     return ("holds" if margin > 0 else "fails"), margin
 
 
-def claim_comparisons(reported: ReportedPaper, results_df: pd.DataFrame | None) -> pd.DataFrame:
+def min_effect(reported: ReportedPaper, metric: str, left: float, right: float) -> float:
+    """The minimum effect of ``metric`` (canonical unit) for means ``left`` and ``right``."""
+    if metric in reported.min_effect:
+        return reported.min_effect[metric]
+    kind, size = MIN_EFFECT.get(canonical_unit(reported.metric_unit(metric)), ("absolute", 0.0))
+    if kind == "absolute":
+        return size
+    means = [abs(m) for m in (left, right) if not np.isnan(m)]
+    return size * min(means) if means else 0.0
+
+
+def claim_comparisons(reported: ReportedPaper, results_df: pd.DataFrame | None,
+                      rerun_spread: Mapping[tuple, float] | None = None) -> pd.DataFrame:
     """Every comparison of every claim, one row each, with reproduced and paper outcomes.
 
-    Columns: claim_id, dataset, metric, left, op, right, unit (the paper's; all values in
-    it), left_mean, left_std, left_n, right_mean, right_std, right_n, outcome, paper_left,
-    paper_right, paper_outcome, noise and tolerance (both in the paper's unit).
+    Columns: claim_id, dataset, variant, metric, left, op, right, unit (the paper's; all
+    values in it), left_mean, left_std, left_n, right_mean, right_std, right_n, outcome,
+    reason, paper_left, paper_right, paper_outcome, noise (the noise floor), noise_source
+    ("seed std", "min effect", "re-run spread") and tolerance (both in the paper's unit).
+    ``rerun_spread`` maps (dataset, method, variant, metric) to a measured spread
+    (canonical unit).
     """
     stats = _stats_by_cell(results_df)
     rows = []
     for claim in reported.claims:
-        for left, right, dataset, metric in _expand(claim):
-            rows.append(_comparison_row(reported, claim, stats, left, right, dataset, metric))
+        for left, right, dataset, variant, metric in _expand(claim):
+            rows.append(_comparison_row(reported, claim, stats, rerun_spread or {},
+                                        left, right, dataset, variant, metric))
     return pd.DataFrame(rows)
 
 
-def evaluate_claims(reported: ReportedPaper, results_df: pd.DataFrame | None) -> pd.DataFrame:
+def evaluate_claims(reported: ReportedPaper, results_df: pd.DataFrame | None, *,
+                    profile: str = "paper", protocol: str = "",
+                    rerun_spread: Mapping[tuple, float] | None = None) -> pd.DataFrame:
     """One row per claim: :data:`CLAIM_COLUMNS` (verdicts per the module docstring).
+
+    ``profile`` and ``protocol`` (what that profile reduced) go beside every verdict.
 
     ``evidence`` lists every comparison ("MNIST-full ACC: GAPDCEC 87.10 ± 1.20 (n=3) >
     DCEC 86.50 ± 0.40 (n=3): holds") joined by "; ". ``paper_evidence`` lists only the
     comparisons that do not hold on the printed numbers (or says that all hold).
     """
-    comparisons = claim_comparisons(reported, results_df)
+    comparisons = claim_comparisons(reported, results_df, rerun_spread)
     rows = []
     for claim in reported.claims:
         mine = comparisons[comparisons["claim_id"] == claim.id]
         outcomes = mine["outcome"].tolist()
+        verdict = _aggregate(outcomes)
         rows.append({
-            "claim_id": claim.id, "statement": claim.statement,
-            "verdict": _aggregate(outcomes), "paper_verdict": _aggregate(mine["paper_outcome"]),
+            "claim_id": claim.id, "statement": claim.statement, "basis": claim.basis,
+            "profile": profile, "verdict": verdict,
+            "verdict_shown": shown_verdict(verdict, profile, protocol),
+            "protocol": protocol if profile != "paper" else "the paper's protocol",
+            "paper_verdict": _aggregate(mine["paper_outcome"]),
             "n_holds": outcomes.count("holds"), "n_fails": outcomes.count("fails"),
             "n_inconclusive": outcomes.count("inconclusive"),
             "evidence": "; ".join(_evidence(reported, r, paper=False) for r in mine.itertuples()),
             "paper_evidence": _paper_evidence(reported, mine),
         })
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+def shown_verdict(verdict: str, profile: str, protocol: str = "") -> str:
+    """"fails under quick: CAE pretraining epochs 1-5 of 200" (the verdict alone on ``paper``)."""
+    if profile == "paper":
+        return verdict
+    return f"{verdict} under {profile}" + (f": {protocol}" if protocol else "")
 
 
 def _aggregate(outcomes) -> str:
@@ -105,35 +158,53 @@ def _expand(claim: Claim):
             if left == right:
                 continue
             for dataset in claim.datasets:
-                for metric in claim.metrics:
-                    yield left, right, dataset, metric
+                for variant in claim.variants:
+                    for metric in claim.metrics:
+                        yield left, right, dataset, variant, metric
 
 
 def _stats_by_cell(results_df: pd.DataFrame | None) -> dict[tuple, tuple[float, float, int, str]]:
     if results_df is None or len(results_df) == 0:
         return {}
     summary = summarize_results(results_df)
-    return {(r.dataset, r.method, r.metric): (r.mean, r.std, r.n_seeds, r.unit)
+    return {(r.dataset, r.method, r.variant, r.metric): (r.mean, r.std, r.n_values, r.unit)
             for r in summary.itertuples(index=False)}
 
 
-def _comparison_row(reported, claim, stats, left, right, dataset, metric) -> dict:
+def noise_floor(reported: ReportedPaper, metric: str, means: tuple[float, float],
+                stds: tuple[float, float], spreads: tuple[float, float]) -> tuple[float, str]:
+    """(noise floor, which term set it) of one comparison; see the module docstring."""
+    terms = {"seed std": max(0.0 if np.isnan(s) else float(s) for s in stds),
+             "min effect": min_effect(reported, metric, *means),
+             "re-run spread": max(0.0 if np.isnan(s) else float(s) for s in spreads)}
+    source = max(terms, key=terms.get)
+    return terms[source], source
+
+
+def _comparison_row(reported, claim, stats, spread, left, right, dataset, variant, metric) -> dict:
     unit = reported.metric_unit(metric)
     canonical = canonical_unit(unit)
     no_run = (np.nan, np.nan, 0, canonical)
     (l_mean, l_std, l_n, _), (r_mean, r_std, r_n, _) = (
-        stats.get((dataset, m, metric), no_run) for m in (left, right))
-    noise = max(0.0 if np.isnan(s) else s for s in (l_std, r_std))
-    outcome, _ = decide(claim.op, l_mean, r_mean, noise, claim.tolerance)
-    paper = [reported.cell(dataset, m, metric) for m in (left, right)]
+        stats.get((dataset, m, variant, metric), no_run) for m in (left, right))
+    spreads = tuple(spread.get((dataset, m, variant, metric), np.nan) for m in (left, right))
+    noise, noise_source = noise_floor(reported, metric, (l_mean, r_mean), (l_std, r_std), spreads)
+    outcome, margin = decide(claim.op, l_mean, r_mean, noise, claim.tolerance)
+    reason = ""
+    if outcome != "inconclusive" and canonical == "s" and min(l_n, r_n) < MIN_TIMINGS:
+        outcome, reason = "inconclusive", f"fewer than {MIN_TIMINGS} timings"
+    elif outcome == "inconclusive" and l_n and r_n:
+        reason = f"|margin| <= {noise_source}"
+    paper = [reported.cell(dataset, m, metric, variant) for m in (left, right)]
     paper_canonical = [np.nan if c is None else reported_in_canonical(c) for c in paper]
     paper_outcome, _ = decide(claim.op, *paper_canonical, 0.0, claim.tolerance)
     shown = {name: convert(value, canonical, unit) for name, value in
              (("left_mean", l_mean), ("left_std", l_std), ("right_mean", r_mean),
               ("right_std", r_std))}
-    return {"claim_id": claim.id, "dataset": dataset, "metric": metric, "left": left,
-            "op": claim.op, "right": right, "unit": unit, **shown, "left_n": l_n,
-            "right_n": r_n, "noise": convert(noise, canonical, unit), "outcome": outcome,
+    return {"claim_id": claim.id, "dataset": dataset, "variant": variant, "metric": metric,
+            "left": left, "op": claim.op, "right": right, "unit": unit, **shown, "left_n": l_n,
+            "right_n": r_n, "noise": convert(noise, canonical, unit), "noise_source": noise_source,
+            "outcome": outcome, "reason": reason,
             "paper_left": np.nan if paper[0] is None else paper[0].value,
             "paper_right": np.nan if paper[1] is None else paper[1].value,
             "paper_outcome": paper_outcome,
@@ -152,10 +223,11 @@ def _evidence(reported: ReportedPaper, row, *, paper: bool) -> str:
         right = fmt_mean_std(row.right_mean, row.right_std, row.right_n, decimals)
         outcome = row.outcome
     op = row.op if row.op != "within" else f"within {row.tolerance:g} of"
-    text = (f"{label(row.dataset)} {label(row.metric)}: {label(row.left)} {left} {op} "
-            f"{label(row.right)} {right}: {outcome}")
-    if outcome == "inconclusive" and not paper and row.left_n and row.right_n:
-        text += f" (within seed noise {row.noise:.{decimals}f})"
+    where = f"{label(row.dataset)} {label(row.metric)}" + (f" {row.variant}" if row.variant else "")
+    text = f"{where}: {label(row.left)} {left} {op} {label(row.right)} {right}: {outcome}"
+    if outcome == "inconclusive" and not paper and row.reason:
+        text += (f" ({row.reason} {row.noise:.{decimals}f})" if row.reason.startswith("|")
+                 else f" ({row.reason})")
     return text
 
 

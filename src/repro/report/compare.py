@@ -5,14 +5,14 @@ per reproduced cell the paper does not report. Columns (:data:`COMPARISON_COLUMN
 
 =================  ==============================================================
 table              the paper's table key ("" for a cell the paper does not report)
-dataset, method,   the cell
-metric
+dataset, method,   the cell (variant: the paper's extra dimension -- code length, conv
+variant, metric    layer -- or "")
 unit               the paper's unit for this metric; reported, reproduced_mean,
                    reproduced_std and delta are all in it (89.54 next to 87.10)
 reported           the number as printed
 reproduced_mean    mean over seeds; NaN if not run
 reproduced_std     sample std over seeds (ddof=1); NaN for a single seed
-n_seeds            number of seeds (0 = not run)
+n_seeds            number of seeds (0 = not run); n_values counts repeats too
 delta              reproduced_mean - reported
 verdict            "within"  |mean - reported| <= tolerance (both in the canonical unit,
                               up to 1e-9 for float rounding),
@@ -35,8 +35,9 @@ from repro.report.reported import ReportedPaper, reported_in_canonical
 from repro.report.results import RESULT_COLUMNS, ResultsError, summarize_results
 from repro.report.units import canonical_unit, convert
 
-COMPARISON_COLUMNS = ["table", "dataset", "method", "metric", "unit", "reported",
-                      "reproduced_mean", "reproduced_std", "n_seeds", "delta", "verdict", "note"]
+COMPARISON_COLUMNS = ["table", "dataset", "method", "variant", "metric", "unit", "reported",
+                      "reproduced_mean", "reproduced_std", "n_seeds", "n_values", "delta",
+                      "verdict", "note"]
 VERDICTS = ("within", "deviates", "not run", "not comparable")
 WILDCARD = "*"
 _FLOAT_SLACK = 1e-9
@@ -54,13 +55,14 @@ def compare(reported: ReportedPaper, results_df: pd.DataFrame, notes: Notes = No
     general first. A notes key matching no row is an error (a typo would hide the note).
     """
     summary = _summary_by_cell(results_df)
-    rows = [_reported_row(reported, cell, summary.pop((cell.dataset, cell.method, cell.metric),
-                                                      None))
+    rows = [_reported_row(reported, cell, summary.pop(
+                (cell.dataset, cell.method, cell.variant, cell.metric), None))
             for cell in reported.cells]
     if include_unreported:
         rows += [_unreported_row(reported, key, stats) for key, stats in summary.items()]
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     table["n_seeds"] = table["n_seeds"].astype(int)
+    table["n_values"] = table["n_values"].astype(int)
     table["note"] = _notes_column(table, notes)
     return table
 
@@ -69,13 +71,16 @@ def _summary_by_cell(results_df: pd.DataFrame | None) -> dict[tuple[str, str, st
     if results_df is None or len(results_df) == 0:
         return {}
     summary = summarize_results(results_df)
-    return {(r.dataset, r.method, r.metric): r._asdict() for r in summary.itertuples(index=False)}
+    return {(r.dataset, r.method, r.variant, r.metric): r._asdict()
+            for r in summary.itertuples(index=False)}
 
 
 def _reported_row(reported: ReportedPaper, cell, stats: dict | None) -> dict:
     row = {"table": cell.table, "dataset": cell.dataset, "method": cell.method,
-           "metric": cell.metric, "unit": cell.unit, "reported": cell.value, "note": ""}
-    row.update(_reproduced_in(cell.unit, stats, where=(cell.dataset, cell.method, cell.metric)))
+           "variant": cell.variant, "metric": cell.metric, "unit": cell.unit,
+           "reported": cell.value, "note": ""}
+    row.update(_reproduced_in(cell.unit, stats,
+                              where=(cell.dataset, cell.method, cell.variant, cell.metric)))
     row["delta"] = row["reproduced_mean"] - cell.value
     tolerance = reported.tolerance_for(cell.metric)
     if stats is None:
@@ -88,10 +93,11 @@ def _reported_row(reported: ReportedPaper, cell, stats: dict | None) -> dict:
     return row
 
 
-def _unreported_row(reported: ReportedPaper, key: tuple[str, str, str], stats: dict) -> dict:
-    dataset, method, metric = key
+def _unreported_row(reported: ReportedPaper, key: tuple[str, str, str, str], stats: dict) -> dict:
+    dataset, method, variant, metric = key
     unit = reported.metric_unit(metric) or stats["unit"]
-    row = {"table": "", "dataset": dataset, "method": method, "metric": metric, "unit": unit,
+    row = {"table": "", "dataset": dataset, "method": method, "variant": variant,
+           "metric": metric, "unit": unit,
            "reported": np.nan, "delta": np.nan, "verdict": "not comparable",
            "note": "not reported in the paper"}
     row.update(_reproduced_in(unit, stats, where=key))
@@ -101,13 +107,13 @@ def _unreported_row(reported: ReportedPaper, key: tuple[str, str, str], stats: d
 def _reproduced_in(unit: str, stats: dict | None, *, where: tuple) -> dict:
     """Mean/std/n of a summarised cell converted to ``unit`` (NaN, NaN, 0 if not run)."""
     if stats is None:
-        return {"reproduced_mean": np.nan, "reproduced_std": np.nan, "n_seeds": 0}
+        return {"reproduced_mean": np.nan, "reproduced_std": np.nan, "n_seeds": 0, "n_values": 0}
     if stats["unit"] != canonical_unit(unit):
         raise ResultsError(f"cell {where}: reproduced in {stats['unit']!r}, which cannot be "
                            f"compared with the paper's {unit!r}")
     return {"reproduced_mean": convert(stats["mean"], stats["unit"], unit),
             "reproduced_std": convert(stats["std"], stats["unit"], unit),
-            "n_seeds": int(stats["n_seeds"])}
+            "n_seeds": int(stats["n_seeds"]), "n_values": int(stats["n_values"])}
 
 
 def _notes_column(table: pd.DataFrame, notes: Notes) -> list[str]:

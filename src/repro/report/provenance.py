@@ -1,10 +1,11 @@
 """Where a report came from: :func:`collect_provenance` -> provenance.json.
 
 Keys of the returned dict (:data:`PROVENANCE_KEYS`): profile, seeds, datasets (name ->
-{file: sha256}), wall_time_s, git ({"sha", "dirty"}; "unknown"/None without git or a
-commit), packages (distribution -> version, None if not installed), keras_backend,
+{file: sha256}), wall_time_s, git ({"sha", "dirty", "dirty_files"}; "unknown"/None without
+git or a commit), packages (distribution -> version, None if not installed), keras_backend,
 device ({"cpu", "cores_logical", "cores_physical", "ram_gb", "gpus"}), python, platform,
-timestamp_utc (ISO 8601), extra.
+started_utc (when the run began; the git state is read then too), timestamp_utc (when the
+report was written, ISO 8601), extra.
 
 ``git.dirty`` counts tracked changes outside ``own_outputs`` (repository-relative folders such
 as ``reports/gapdcec/``): DVC deletes a stage's previous outputs before re-running it, and those
@@ -24,7 +25,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 PROVENANCE_KEYS = ("profile", "seeds", "datasets", "wall_time_s", "git", "packages",
-                   "keras_backend", "device", "python", "platform", "timestamp_utc", "extra")
+                   "keras_backend", "device", "python", "platform", "started_utc",
+                   "timestamp_utc", "extra")
 PACKAGES = ("keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib", "torch", "numpy",
             "scipy", "scikit-learn", "pandas", "matplotlib", "faiss-cpu", "h5py",
             "papermill", "dvc")
@@ -32,11 +34,13 @@ PACKAGES = ("keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib", "torch", "
 
 def collect_provenance(*, profile: str, seeds, datasets: Mapping[str, Mapping[str, str]],
                        wall_time_s: Mapping[str, float], extra: Mapping[str, Any] | None = None,
-                       probe_gpus: bool = True, own_outputs: tuple[str, ...] = ()) -> dict:
+                       probe_gpus: bool = True, own_outputs: tuple[str, ...] = (),
+                       started_at: str | None = None, git: Mapping | None = None) -> dict:
     """Everything a reader needs to know about the run that produced a report.
 
-    ``own_outputs``: repository-relative folders the run itself writes (ignored by the dirty
-    check). ``probe_gpus=False`` skips importing the Keras backend's framework to list GPUs
+    ``git`` and ``started_at``: read when the run started (:func:`git_state`, ISO time); by
+    default read now. ``own_outputs``: repository-relative folders the run itself writes
+    (ignored by the dirty check). ``probe_gpus=False`` skips importing the Keras backend's framework to list GPUs
     (reported as "not probed"); when the framework is already imported it is always asked.
     """
     backend = keras_backend()
@@ -45,31 +49,38 @@ def collect_provenance(*, profile: str, seeds, datasets: Mapping[str, Mapping[st
         "seeds": [int(s) for s in seeds],
         "datasets": {name: dict(files) for name, files in datasets.items()},
         "wall_time_s": {k: float(v) for k, v in wall_time_s.items()},
-        "git": git_state(ignore=own_outputs),
+        "git": dict(git) if git is not None else git_state(ignore=own_outputs),
         "packages": package_versions(),
         "keras_backend": backend,
         "device": device_info(backend, probe_gpus=probe_gpus),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "started_utc": started_at or _now(),
         "timestamp_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "extra": dict(extra or {}),
     }
 
 
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
 def git_state(root: str | Path | None = None, ignore: tuple[str, ...] = ()) -> dict:
-    """{"sha": HEAD commit or "unknown", "dirty": tracked changes? (None if unknown)}.
+    """{"sha": HEAD commit or "unknown", "dirty": tracked changes? (None if unknown),
+    "dirty_files": the changed tracked files}.
 
     ``ignore``: repository-relative folders whose changes do not count (a stage's own outputs).
     """
     root = Path(root) if root is not None else Path(__file__).resolve().parent
     sha = _git(root, "rev-parse", "HEAD")
     if sha is None:
-        return {"sha": "unknown", "dirty": None}
+        return {"sha": "unknown", "dirty": None, "dirty_files": []}
     changed = _git(root, "-c", "core.quotePath=false", "diff", "--name-only", "HEAD")
     if changed is None:  # tracked files changed against HEAD, staged or not
-        return {"sha": sha, "dirty": None}
+        return {"sha": sha, "dirty": None, "dirty_files": []}
     prefixes = tuple(p.strip("/") + "/" for p in ignore)
-    return {"sha": sha, "dirty": any(not path.startswith(prefixes) for path in changed.splitlines())}
+    dirty = [path for path in changed.splitlines() if path and not path.startswith(prefixes)]
+    return {"sha": sha, "dirty": bool(dirty), "dirty_files": dirty}
 
 
 def _git(root: Path, *args: str) -> str | None:

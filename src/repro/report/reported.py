@@ -22,6 +22,12 @@ Schema (every key below is allowed; any other key is an error)::
         caption: "..."              # required
         results:                    # required, long format, one cell per entry
           - {dataset: mnist-full, method: kmeans, metric: acc, value: 54.24, unit: "%"}
+          - {dataset: cifar-10, method: dqn, variant: 32, metric: map, value: 0.558, unit: fraction}
+                                    # variant (optional): the paper's extra dimension of the
+                                    #   cell -- code length, conv layer, k -- kept as a string
+    min_effect:                     # optional; metric -> the smallest difference a claim's
+      acc: 0.01                     #   comparison may decide on (canonical unit); default per
+                                    #   dimension, see repro.report.claims.MIN_EFFECT
     claim_only_metrics:             # optional; metric -> unit: metrics the paper makes a claim
       acc: "%"                      #   about without printing numbers (PQDEC: "without affecting
                                     #   the cluster accuracy"); claims may name them, and their
@@ -35,17 +41,22 @@ Schema (every key below is allowed; any other key is an error)::
         for_each:                   # required: the cells the claim is checked on
           dataset: [mnist-full, mnist-test, usps]   # a key or a list of keys
           metric: [acc, nmi]
+          variant: ["12", "24"]     #   optional (default: the cells' own variant "")
+        basis: text                 # required: "text" = the paper states it in words (quote it
+                                    #   in the statement); "table" = an ordering we read off
+                                    #   its table, which the paper's text does not state
         tolerance: null             # required number for op "within" (canonical unit), else null/absent
+        tolerance_source: ours      # required with a tolerance: "paper" (printed) or "ours"
 
-Semantics. A cell is (dataset, method, metric); it appears at most once in the whole paper.
+Semantics. A cell is (dataset, method, variant, metric); it appears at most once in the paper.
 ``value`` is a number in ``unit`` (one of :data:`repro.report.units.KNOWN_UNITS`); all cells
 of one metric share a unit. A claim is checked on every (l, r, dataset, metric) with l in
 ``left``, r in ``right`` (l != r): ``>`` means l's value exceeds r's, ``<`` the opposite,
 ``within`` means |l - r| <= the claim's tolerance. Every method, dataset and metric a claim,
 a tolerance or a display label names must occur in the tables (typos are errors).
 
-Paper-specific dimensions beyond (dataset, method, metric) -- code length, conv layer --
-are folded into the metric key (``map_12bits``, ``acc_conv3``) with a display label.
+Paper-specific dimensions beyond (dataset, method, metric) -- code length, conv layer -- are
+the cell's ``variant``; a claim names the variants it is checked on in ``for_each.variant``.
 """
 
 from __future__ import annotations
@@ -63,13 +74,17 @@ import yaml
 from repro.report.units import UnitError, canonical_unit, check_unit, convert
 
 CLAIM_OPS = (">", "<", "within")
+CLAIM_BASES = ("text", "table")
+TOLERANCE_SOURCES = ("paper", "ours")
 _TOP_KEYS = {"paper": True, "title": True, "source": True, "tolerance": False,
-             "display": False, "tables": True, "claims": False, "claim_only_metrics": False}
+             "display": False, "tables": True, "claims": False, "claim_only_metrics": False,
+             "min_effect": False}
 _TABLE_KEYS = {"caption": True, "results": True}
-_CELL_KEYS = {"dataset": True, "method": True, "metric": True, "value": True, "unit": True}
+_CELL_KEYS = {"dataset": True, "method": True, "metric": True, "value": True, "unit": True,
+              "variant": False}
 _CLAIM_KEYS = {"id": True, "statement": True, "left": True, "op": True, "right": True,
-               "for_each": True, "tolerance": False}
-_FOR_EACH_KEYS = {"dataset": True, "metric": True}
+               "for_each": True, "basis": True, "tolerance": False, "tolerance_source": False}
+_FOR_EACH_KEYS = {"dataset": True, "metric": True, "variant": False}
 _DISPLAY_KEYS = {"methods": False, "datasets": False, "metrics": False}
 
 
@@ -79,7 +94,7 @@ class ReportedSchemaError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class ReportedCell:
-    """One printed number: ``value`` in ``unit`` for (dataset, method, metric) of ``table``."""
+    """One printed number: ``value`` in ``unit`` for (dataset, method, variant, metric)."""
 
     table: str
     dataset: str
@@ -87,6 +102,7 @@ class ReportedCell:
     metric: str
     value: float
     unit: str
+    variant: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +117,9 @@ class Claim:
     datasets: tuple[str, ...]
     metrics: tuple[str, ...]
     tolerance: float | None = None
+    variants: tuple[str, ...] = ("",)
+    basis: str = "text"                 # "text": stated by the paper; "table": read off a table
+    tolerance_source: str | None = None  # "paper" | "ours" for a claim with a tolerance
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,19 +136,22 @@ class ReportedPaper:
     claims: tuple[Claim, ...]
     display: Mapping[str, Mapping[str, str]]
     claim_only_metrics: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    min_effect: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
-    def cell(self, dataset: str, method: str, metric: str) -> ReportedCell | None:
+    def cell(self, dataset: str, method: str, metric: str, variant: str = ""
+             ) -> ReportedCell | None:
         """The reported cell, or None if the paper does not report it."""
-        return self._index.get((dataset, method, metric))
+        return self._index.get((dataset, method, str(variant), metric))
 
     @functools.cached_property
-    def _index(self) -> dict[tuple[str, str, str], ReportedCell]:
-        return {(c.dataset, c.method, c.metric): c for c in self.cells}
+    def _index(self) -> dict[tuple[str, str, str, str], ReportedCell]:
+        return {(c.dataset, c.method, c.variant, c.metric): c for c in self.cells}
 
     def frame(self) -> pd.DataFrame:
-        """All cells: columns table, dataset, method, metric, value, unit (paper order)."""
+        """All cells: columns table, dataset, method, variant, metric, value, unit (paper order)."""
         return pd.DataFrame([dataclasses.asdict(c) for c in self.cells],
-                            columns=["table", "dataset", "method", "metric", "value", "unit"])
+                            columns=["table", "dataset", "method", "variant", "metric", "value",
+                                     "unit"])
 
     def keys(self, kind: str) -> list[str]:
         """Datasets, methods or metrics (``kind`` = "dataset" | "method" | "metric"), paper order."""
@@ -233,7 +255,8 @@ class _Validator:
             cells += [self.cell(c, f"{where}.results[{i}]", table_key)
                       for i, c in enumerate(table["results"])]
         self.check_cells(cells)
-        known = {kind: {getattr(c, kind) for c in cells} for kind in ("dataset", "method", "metric")}
+        known = {kind: {getattr(c, kind) for c in cells}
+                 for kind in ("dataset", "method", "metric", "variant")}
         claim_only = self.claim_only_metrics(top.get("claim_only_metrics"), known["metric"])
         known["metric"] |= set(claim_only)
         return ReportedPaper(
@@ -242,7 +265,16 @@ class _Validator:
             tolerance=self.tolerance(top.get("tolerance"), known["metric"]),
             captions=captions, cells=tuple(cells),
             claims=self.claims(top.get("claims"), known),
-            display=self.display(top.get("display"), known), claim_only_metrics=claim_only)
+            display=self.display(top.get("display"), known), claim_only_metrics=claim_only,
+            min_effect=self.min_effect(top.get("min_effect"), known["metric"]))
+
+    def min_effect(self, raw: Any, metrics: set[str]) -> dict[str, float]:
+        raw = self.mapping(raw or {}, "min_effect", {m: False for m in sorted(metrics)})
+        out = {k: self.number(v, f"min_effect.{k}") for k, v in raw.items()}
+        for key, value in out.items():
+            if value < 0:
+                self.fail(f"min_effect.{key}", f"must be >= 0, got {value}")
+        return out
 
     def claim_only_metrics(self, raw: Any, printed: set[str]) -> dict[str, str]:
         if raw is None:
@@ -266,15 +298,19 @@ class _Validator:
             unit = check_unit(self.text(raw["unit"], f"{where}.unit"))
         except UnitError as exc:
             self.fail(f"{where}.unit", str(exc))
+        variant = raw.get("variant", "")
+        if isinstance(variant, bool) or not isinstance(variant, (str, int)):
+            self.fail(f"{where}.variant", f"expected a string or an integer, got {variant!r}")
         return ReportedCell(table, *(self.text(raw[k], f"{where}.{k}")
                                      for k in ("dataset", "method", "metric")),
-                            value=self.number(raw["value"], f"{where}.value"), unit=unit)
+                            value=self.number(raw["value"], f"{where}.value"), unit=unit,
+                            variant=str(variant))
 
     def check_cells(self, cells: list[ReportedCell]) -> None:
         seen: dict[tuple, str] = {}
         units: dict[str, str] = {}
         for c in cells:
-            key = (c.dataset, c.method, c.metric)
+            key = (c.dataset, c.method, c.variant, c.metric)
             if key in seen:
                 self.fail(f"tables.{c.table}", f"cell {key} already given in tables.{seen[key]}")
             seen[key] = c.table
@@ -319,7 +355,19 @@ class _Validator:
         tolerance = self.number(raw.get("tolerance"), f"{where}.tolerance", nullable=True)
         if op == "within" and (tolerance is None or tolerance < 0):
             self.fail(f"{where}.tolerance", "op 'within' needs a tolerance >= 0")
+        basis = raw["basis"]
+        if basis not in CLAIM_BASES:
+            self.fail(f"{where}.basis", f"must be one of {', '.join(CLAIM_BASES)}, got {basis!r}")
+        source = raw.get("tolerance_source")
+        if (tolerance is None) != (source is None) or source not in (None, *TOLERANCE_SOURCES):
+            self.fail(f"{where}.tolerance_source", "a claim with a tolerance names its source "
+                      f"({' or '.join(TOLERANCE_SOURCES)}); one without has none, got {source!r}")
         for_each = self.mapping(raw["for_each"], f"{where}.for_each", _FOR_EACH_KEYS)
+        variants = tuple(str(v) for v in (for_each.get("variant", [""]) if isinstance(
+            for_each.get("variant", [""]), list) else [for_each["variant"]]))
+        unknown_variants = set(variants) - known.get("variant", {""})
+        if unknown_variants:
+            self.fail(f"{where}.for_each.variant", f"unknown variant(s) {sorted(unknown_variants)}")
         fields = {"left": ("method", raw["left"]), "right": ("method", raw["right"]),
                   "for_each.dataset": ("dataset", for_each["dataset"]),
                   "for_each.metric": ("metric", for_each["metric"])}
@@ -334,7 +382,8 @@ class _Validator:
                      statement=self.text(raw["statement"], f"{where}.statement"),
                      left=parsed["left"], op=op, right=parsed["right"],
                      datasets=parsed["for_each.dataset"], metrics=parsed["for_each.metric"],
-                     tolerance=tolerance)
+                     tolerance=tolerance, variants=variants, basis=basis,
+                     tolerance_source=source)
 
 
 def _join(where: str, key: Any) -> str:

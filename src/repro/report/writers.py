@@ -5,7 +5,8 @@ results.csv         reproduced numbers, long (:mod:`repro.report.results`)
 comparison.csv/.md  reported vs reproduced per cell (:func:`repro.report.compare.compare`)
 claims.csv/.md      claim verdicts (:func:`repro.report.claims.evaluate_claims`)
 metrics.json        DVC metrics: {dataset: {method: {acc_mean, acc_std, acc_n, ...}},
-                    "wall_time_s": {...}} -- canonical units (fractions, s, MB)
+                    "wall_time_s": {...}} -- canonical units (fractions, s, MB); a cell
+                    with a variant sits one level deeper: {dataset: {method: {variant: ...}}}
 histories.csv       per-epoch metrics, long (:func:`repro.report.results.validate_histories`)
 provenance.json     :func:`repro.report.provenance.collect_provenance`
 ==================  ============================================================
@@ -69,10 +70,10 @@ def _paper_grid(part: pd.DataFrame, reported: ReportedPaper, decimals: dict) -> 
     cells = {}
     for r in part.itertuples(index=False):
         d = decimals[r.metric]
-        reproduced = fmt_mean_std(r.reproduced_mean, r.reproduced_std, r.n_seeds, d)
+        reproduced = fmt_mean_std(r.reproduced_mean, r.reproduced_std, r.n_values, d)
         text = reproduced.split(" (n=")[0]
-        cells.setdefault(label(r.method), {})[f"{label(r.dataset)} {label(r.metric)}"] = \
-            f"{text} ({fmt(r.reported, d)})"
+        column = f"{label(r.dataset)} {label(r.metric)}" + (f" {r.variant}" if r.variant else "")
+        cells.setdefault(label(r.method), {})[column] = f"{text} ({fmt(r.reported, d)})"
     grid = pd.DataFrame.from_dict(cells, orient="index").fillna("")
     return grid.reset_index(names="Method")
 
@@ -94,30 +95,49 @@ def _cell_rows(part: pd.DataFrame, reported: ReportedPaper, decimals: dict) -> p
     rows = []
     for r in part.itertuples(index=False):
         d = decimals[r.metric]
+        metric = f"{label(r.metric)} ({r.unit})" + (f", {r.variant}" if r.variant else "")
         rows.append({"Dataset": label(r.dataset), "Method": label(r.method),
-                     "Metric": f"{label(r.metric)} ({r.unit})", "Paper": fmt(r.reported, d),
+                     "Metric": metric, "Paper": fmt(r.reported, d),
                      "Reproduced": fmt_mean_std(r.reproduced_mean, r.reproduced_std,
-                                                r.n_seeds, d),
+                                                r.n_values, d),
                      "Delta": fmt_signed(r.delta, d), "Verdict": r.verdict, "Note": r.note})
     return pd.DataFrame(rows)
 
 
+BASIS_TEXT = {"text": "stated in the paper's text", "table": "read off the paper's table"}
+
+
+def profile_banner(profile: str, protocol: str = "") -> str:
+    """The sentence that heads claims.md and the notebook: which protocol the verdicts are on."""
+    if profile == "paper":
+        return "**Profile: `paper`** -- these verdicts are on the paper's protocol."
+    return (f"**Profile: `{profile}`** -- a reduced protocol, NOT the paper's: every verdict "
+            f"below holds for this budget only ({protocol or 'see the report'}).")
+
+
 def claims_markdown(claims: pd.DataFrame, reported: ReportedPaper) -> str:
-    """claims.md: a summary table, then each claim's evidence as a bullet list."""
-    lines = [f"# {reported.title}: claims", "",
+    """claims.md: the profile, a summary table, then each claim's evidence as a bullet list."""
+    profile = claims["profile"].iloc[0] if len(claims) else "paper"
+    protocol = claims["protocol"].iloc[0] if len(claims) else ""
+    lines = [f"# {reported.title}: claims", "", profile_banner(profile, protocol), "",
              "A claim is checked on every comparison it implies. A comparison is *inconclusive* "
-             "when a cell was not run or when |difference| <= the larger seed std of the two "
-             "cells (single seed: std 0); the claim *fails* if any comparison fails, else is "
-             "*inconclusive* if any is, else *holds*. *On the paper's numbers* applies the "
-             "same test to the printed values.", ""]
+             "when a cell was not run, when a timing has fewer than 3 values, or when "
+             "|difference| <= its noise floor: the largest of the seed std of the two cells, "
+             "our minimum effect (1 point for scores, 10% for seconds and MB) and the measured "
+             "re-run spread on another machine (see `repro.report.claims`). The claim *fails* "
+             "if any comparison fails, else is *inconclusive* if any is, else *holds*. *On the "
+             "paper's numbers* applies the same test to the printed values. *Basis*: whether "
+             "the paper states the claim in words or we read the ordering off its table.", ""]
     summary = pd.DataFrame({
         "Claim": claims["claim_id"], "Statement": claims["statement"],
-        "Verdict": claims["verdict"], "On the paper's numbers": claims["paper_verdict"],
+        "Basis": claims["basis"].map(BASIS_TEXT),
+        "Verdict": claims["verdict_shown"], "On the paper's numbers": claims["paper_verdict"],
         "holds / fails / inconclusive": [f"{h} / {f} / {i}" for h, f, i in zip(
             claims["n_holds"], claims["n_fails"], claims["n_inconclusive"])]})
     lines.append(markdown_table(summary))
     for r in claims.itertuples(index=False):
-        lines += [f"## `{r.claim_id}`: {r.verdict}", "", r.statement, ""]
+        lines += [f"## `{r.claim_id}`: {r.verdict_shown}", "", r.statement,
+                  f"({BASIS_TEXT[r.basis]})", ""]
         lines += [f"- {item}" for item in r.evidence.split("; ") if item]
         lines += ["", f"On the paper's numbers ({r.paper_verdict}): {r.paper_evidence}", ""]
     return "\n".join(lines)
@@ -134,9 +154,11 @@ def metrics_dict(results_df: pd.DataFrame, wall_time_s: Mapping[str, float] | fl
     if results_df is not None and len(results_df):
         for r in summarize_results(results_df).itertuples(index=False):
             entry = out.setdefault(r.dataset, {}).setdefault(r.method, {})
+            if r.variant:
+                entry = entry.setdefault(r.variant, {})
             entry[f"{r.metric}_mean"] = round(float(r.mean), 6)
             entry[f"{r.metric}_std"] = None if pd.isna(r.std) else round(float(r.std), 6)
-            entry[f"{r.metric}_n"] = int(r.n_seeds)
+            entry[f"{r.metric}_n"] = int(r.n_values)
     if wall_time_s is not None:
         out["wall_time_s"] = wall_time_s if not isinstance(wall_time_s, Mapping) else \
             {k: round(float(v), 3) for k, v in wall_time_s.items()}
@@ -174,17 +196,21 @@ def write_report(directory: str | Path, reported: ReportedPaper, results_df: pd.
                  notes: Notes = None, histories_df: pd.DataFrame | None = None,
                  provenance: Mapping | None = None,
                  wall_time_s: Mapping[str, float] | float | None = None,
-                 include_unreported: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 include_unreported: bool = True, profile: str = "paper", protocol: str = "",
+                 rerun_spread: Mapping[tuple, float] | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write every report file into ``directory``; return (comparison, claims) frames.
 
     ``include_unreported=False`` keeps reproduced metrics the paper does not report
     (e.g. ARI, seconds) out of the comparison; they stay in results.csv and metrics.json.
+    ``profile``, ``protocol`` and ``rerun_spread`` go to :func:`evaluate_claims`.
     """
     directory = Path(directory)
     results_df = validate_results(results_df)
     write_csv_atomic(directory / "results.csv", results_df)
     comparison = compare(reported, results_df, notes, include_unreported=include_unreported)
-    claims = evaluate_claims(reported, results_df)
+    claims = evaluate_claims(reported, results_df, profile=profile, protocol=protocol,
+                             rerun_spread=rerun_spread)
     write_comparison(directory, comparison, reported)
     write_claims(directory, claims, reported)
     write_metrics_json(directory / "metrics.json", results_df, wall_time_s)

@@ -1,0 +1,375 @@
+"""One experiment runner for every paper: :func:`run`.
+
+A paper module (``repro.papers.<paper>``) holds only what differs between papers:
+
+==================  =====================================================================
+``PAPER``           its key ("gapdcec"), also the name of its YAML and notebook
+``Config``          its typed config (a :class:`~repro.papers._common.StageConfig`)
+``run_cell(cell)``  runs one (dataset, seed, method) :class:`Cell` and records its numbers
+``figures(outcome, figure_dir)``  its own figures -> {name: path} (optional)
+``settings(cfg, data)``  the settings that actually run on ``data`` (optional; e.g. PQDEC
+                    derives every method's iteration cap from its 10-epoch protocol)
+``BUDGET``          {dotted config key: label} of the knobs whose reduction a verdict must
+                    name ("dense_pretrain.epochs": "dense AE pretraining epochs")
+``NOTES``           {provenance key: text} facts the report states (optional)
+``load_data(name)`` the dataset loader (optional; default :func:`repro.data.load`)
+``REPORTED``        its reported-numbers YAML (optional; default ``papers/<PAPER>.yaml``)
+==================  =====================================================================
+
+The runner owns the rest, once for every paper: both configs (the chosen profile and the
+``paper`` profile) from params.yaml; the dataset x seed x method loop; a dataset whose
+files are absent -> "not run: <dataset> data absent" cells; wall times; results and
+histories; the profile's differences from the paper's protocol; the re-run spread; the
+provenance; the atomic report write; the Table figure.
+
+**Wall time, one definition for every stage** (``provenance.wall_time_s``): the wall-clock
+seconds of a method's own work in its cells, summed over seeds, as ``<dataset>/<method>``;
+work shared by several methods (a pretrained autoencoder) is timed once, as
+``<dataset>/shared: <name>``, and counted in no method; ``total_s`` is the whole run.
+
+The training log (Keras progress, the stage's lines, TensorFlow's start-up messages) goes to
+``<report_dir>/run.log``, not into the notebook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import importlib
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from repro.report.results import ResultsTable
+
+WALL_TIME_DEFINITION = (
+    "<dataset>/<method>: wall-clock seconds of the method's own work in its cells, summed over "
+    "seeds (and repeats); work shared by several methods (a pretrained autoencoder) is timed "
+    "once as <dataset>/shared: <name> and counted in no method; total_s: the whole run")
+
+
+@dataclass
+class Cell:
+    """One (dataset, seed, method) of a paper's experiment, handed to its ``run_cell``.
+
+    ``cfg`` is the paper's config with the dataset's overrides and the paper's ``settings``
+    applied: the settings that run. Record numbers with :meth:`record` (any shape: a variant
+    such as "32" bits or "conv3", repeats of a timing) or :meth:`record_clustering`.
+    """
+
+    paper: str
+    dataset: str
+    seed: int
+    method: str
+    cfg: Any
+    data: Any                      # repro.data.Dataset: x, y, files
+    log: Callable[[str], None]
+    _run: "_Collector"
+
+    def record(self, metric: str, value: float, *, unit: str, variant: str = "",
+               repeat: int = 0) -> None:
+        """One reproduced number of this cell's method."""
+        self._run.table.add(self.dataset, self.method, metric, value, seed=self.seed, unit=unit,
+                            variant=str(variant), repeat=repeat)
+
+    def record_history(self, rows, *, variant: str = "") -> None:
+        """Per-epoch rows (dicts with iteration, epoch and metrics) of this cell's method."""
+        for row in rows:
+            self._run.histories.append({"dataset": self.dataset, "method": self.method,
+                                        "variant": str(variant), "seed": self.seed, **row})
+
+    def record_clustering(self, result, *, variant: str = "", timings=("pretrain_s", "cluster_s")
+                          ) -> None:
+        """A :class:`~repro.methods.base.ClusteringResult`: ACC, NMI and ARI against the
+        labels (:func:`repro.metrics.clustering_scores`), the named timings and its history."""
+        from repro.metrics import clustering_scores
+
+        scores = clustering_scores(self.data.y, result.labels)
+        self._run.table.add_metrics(self.dataset, self.method, scores, seed=self.seed,
+                                    unit="fraction", variant=str(variant))
+        for name in timings:
+            if name in result.timings:
+                self.record(name, float(result.timings[name]), unit="s", variant=variant)
+        self.record_history(result.history, variant=variant)
+
+    def shared(self, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per (dataset, seed), shared by every method that asks for
+        ``name``; its time is ``<dataset>/shared: <name>`` and no method's."""
+        store = self._run.shared
+        if name not in store:
+            self.log(f"[{self.paper}] {self.dataset} seed {self.seed}: {name} (shared)")
+            started = time.perf_counter()
+            store[name] = compute()
+            seconds = time.perf_counter() - started
+            self._run.add_wall(f"{self.dataset}/shared: {name}", seconds)
+            self._run.shared_seconds += seconds
+        return store[name]
+
+    def keep(self, name: str, value: Any) -> None:
+        """An object a figure needs later (e.g. Fig. 2's top images): ``outcome.artifacts``."""
+        self._run.artifacts[name] = value
+
+
+@dataclass
+class _Collector:
+    """Everything the cells of one run record."""
+
+    table: ResultsTable = field(default_factory=ResultsTable)
+    histories: list = field(default_factory=list)
+    wall: dict = field(default_factory=dict)
+    artifacts: dict = field(default_factory=dict)
+    shared: dict = field(default_factory=dict)
+    shared_seconds: float = 0.0
+
+    def add_wall(self, key: str, seconds: float) -> None:
+        self.wall[key] = self.wall.get(key, 0.0) + seconds
+
+
+@dataclass
+class Outcome:
+    """What :func:`run` produced; every table is also written under ``report_dir``."""
+
+    paper: str
+    profile: str
+    protocol: str                  # the budget that differs from the paper's ("" on paper)
+    results: Any                   # pandas DataFrame, results.csv
+    histories: Any                 # pandas DataFrame, histories.csv
+    comparison: Any                # pandas DataFrame, comparison.csv
+    claims: Any                    # pandas DataFrame, claims.csv
+    provenance: dict
+    reported: Any                  # repro.report.reported.ReportedPaper
+    differences: dict[str, list[str]]   # dataset -> "key: value (paper: value)" items
+    difference_table: Any          # pandas DataFrame: dataset, setting, this run, paper
+    not_run: dict[str, str]        # dataset -> why it was not run
+    report_dir: Path
+    figure_dir: Path
+    figures: dict[str, Path] = field(default_factory=dict)
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    cfg: Any = None
+
+
+def paper_module(paper: str, *, load: bool = True):
+    """``repro.papers.<paper>`` (``load=False``: only check the name); error naming the known
+    papers if there is none."""
+    from repro.config import ConfigError
+    from repro.pipeline import PAPERS
+
+    if paper not in PAPERS:
+        raise ConfigError(f"unknown paper {paper!r}; known: {', '.join(PAPERS)}")
+    return importlib.import_module(f"repro.papers.{paper}") if load else None
+
+
+def default_dirs(paper: str, profile: str) -> tuple[Path, Path]:
+    """Where a run writes: $REPRO_REPORT_DIR / $REPRO_FIGURE_DIR (the stage's staging folders)
+    or reports/<paper>/<profile> and figures/<paper>/<profile> under the repository."""
+    from repro.pipeline import output_dirs
+
+    report, figure = output_dirs(paper, profile)
+    return (Path(os.environ.get("REPRO_REPORT_DIR") or report),
+            Path(os.environ.get("REPRO_FIGURE_DIR") or figure))
+
+
+def run(paper, profile: str | None = None, *, params_path: str | Path | None = None,
+        report_dir: str | Path | None = None, figure_dir: str | Path | None = None,
+        log_file: bool = True) -> Outcome:
+    """Run ``paper``'s experiment under ``profile`` (default: params.yaml's) and write its report.
+
+    ``paper``: a paper key ("gapdcec") or a paper module itself (tests drive the runner with a
+    module of their own). The training log goes to ``<report_dir>/run.log`` (``log_file=False``:
+    to the console).
+    """
+    from repro.config import load_params, stage_params
+
+    params = load_params(params_path or os.environ.get("REPRO_PARAMS") or None)
+    name = paper if isinstance(paper, str) else paper.PAPER
+    if isinstance(paper, str):
+        paper_module(paper, load=False)
+    profile, _ = stage_params(params, name, profile)  # validates; imports nothing
+    defaults = default_dirs(name, profile)
+    report_dir = Path(report_dir or defaults[0])
+    figure_dir = Path(figure_dir or defaults[1])
+    report_dir.mkdir(parents=True, exist_ok=True)
+    capture = log_to(report_dir / "run.log") if log_file else contextlib.nullcontext()
+    with capture:  # from here on: the paper's imports (Keras, TensorFlow) log into run.log
+        module = paper_module(paper) if isinstance(paper, str) else paper
+        cfg, paper_cfg = (_config(module, p, params) for p in (profile, "paper"))
+        outcome = _run(module, profile, cfg, paper_cfg, report_dir, figure_dir)
+    minutes = outcome.provenance["wall_time_s"]["total_s"] / 60
+    print(f"{name} ({profile}): ran in {minutes:.1f} min; training log: run.log")
+    return outcome
+
+
+def _config(module, profile: str, params: Mapping):
+    from repro.config import build, stage_params
+
+    _, merged = stage_params(params, module.PAPER, profile)
+    return build(module.Config, merged, where=module.PAPER)
+
+
+def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path) -> Outcome:
+    from repro.data import DatasetError, load as load_dataset
+    from repro.report.provenance import git_state
+    from repro.report.results import histories_frame
+
+    log = _log_line
+    started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    git = git_state(ignore=own_outputs(module.PAPER))
+    run_state, files, settings, not_run = _Collector(), {}, {}, {}
+    started = time.perf_counter()
+    load = getattr(module, "load_data", load_dataset)
+    for dataset in cfg.datasets:
+        try:
+            data = load(dataset)
+        except DatasetError as exc:
+            not_run[dataset] = f"not run: {dataset} data absent"
+            log(f"[{module.PAPER}] {dataset}: {not_run[dataset]} ({str(exc).splitlines()[0]})")
+            continue
+        files[dataset] = dict(data.files)
+        settings[dataset] = (_settings(module, cfg, dataset, data),
+                             _settings(module, paper_cfg, dataset, data))
+        for seed in cfg.seeds:
+            run_state.shared = {}
+            for method in cfg.methods:
+                _run_cell(module, run_state, dataset, seed, method, settings[dataset][0], data, log)
+    run_state.wall["total_s"] = time.perf_counter() - started
+    histories = histories_frame(run_state.histories) if run_state.histories else None
+    return _report(module, profile, cfg, paper_cfg, run_state, histories, files, settings,
+                   not_run, started_at, git, report_dir, figure_dir)
+
+
+def _settings(module, cfg, dataset: str, data):
+    merged = cfg.for_dataset(dataset)
+    return module.settings(merged, data) if hasattr(module, "settings") else merged
+
+
+def _run_cell(module, run_state: _Collector, dataset, seed, method, cfg, data, log) -> None:
+    cell = Cell(module.PAPER, dataset, seed, method, cfg, data, log, run_state)
+    log(f"[{module.PAPER}] {dataset} seed {seed}: {method}")
+    shared_before, started = run_state.shared_seconds, time.perf_counter()
+    module.run_cell(cell)
+    own = time.perf_counter() - started - (run_state.shared_seconds - shared_before)
+    run_state.add_wall(f"{dataset}/{method}", own)
+
+
+def _log_line(text: str) -> None:
+    print(text, flush=True)
+
+
+def own_outputs(paper: str) -> tuple[str, ...]:
+    """Repository-relative folders a paper's stage writes (its DVC outs): reports/<paper>/ and
+    figures/<paper>/; their changes do not make the provenance's git state dirty."""
+    return (f"reports/{paper}/", f"figures/{paper}/")
+
+
+def _report(module, profile, cfg, paper_cfg, run_state, histories, files, settings, not_run,
+            started_at, git, report_dir, figure_dir) -> Outcome:
+    from repro.config import to_dict
+    from repro.papers._common import (difference_frame, protocol_summary, reductions,
+                                      reduction_notes)
+    from repro.report.provenance import collect_provenance
+    from repro.report.reported import load_reported
+    from repro.report.rerun import read_rerun_spread, rerun_spread_path
+    from repro.report.writers import write_report
+
+    reported = load_reported(getattr(module, "REPORTED", module.PAPER))
+    differences = reductions(settings)
+    protocol = "" if profile == "paper" else protocol_summary(
+        cfg, paper_cfg, settings, getattr(module, "BUDGET", {}))
+    notes = {**reduction_notes(differences, profile),
+             **{(dataset, "*"): why for dataset, why in not_run.items()}}
+    spread_file = rerun_spread_path(module.PAPER, profile)
+    spread = read_rerun_spread(spread_file) if spread_file.is_file() else {}
+    provenance = collect_provenance(
+        profile=profile, seeds=list(cfg.seeds), datasets=files, wall_time_s=run_state.wall,
+        started_at=started_at, git=git,
+        extra={"paper": module.PAPER, "protocol": protocol or "the paper's protocol",
+               "settings_run": {d: to_dict(pair[0]) for d, pair in settings.items()},
+               "differs_from_paper_profile": differences, "not_run": not_run,
+               "wall_time_definition": WALL_TIME_DEFINITION,
+               "rerun_spread": _spread_note(spread_file, spread),
+               **dict(getattr(module, "NOTES", {}))})
+    results = run_state.table.frame()
+    comparison, claims = write_report(
+        report_dir, reported, results, notes=notes, histories_df=histories,
+        provenance=provenance, wall_time_s=run_state.wall,
+        include_unreported=getattr(module, "INCLUDE_UNREPORTED", True), profile=profile,
+        protocol=protocol, rerun_spread=spread)
+    outcome = Outcome(module.PAPER, profile, protocol, results, histories, comparison, claims,
+                      provenance, reported, differences, difference_frame(settings), not_run,
+                      report_dir, figure_dir,
+                      artifacts=run_state.artifacts, cfg=cfg)
+    outcome.figures = {**table_figure(outcome), **_module_figures(module, outcome)}
+    return outcome
+
+
+def _spread_note(path: Path, spread: Mapping) -> str:
+    from repro.config import repo_root
+
+    if not spread:
+        return "not measured for this profile"
+    where = path.relative_to(repo_root()) if path.is_relative_to(repo_root()) else path.name
+    return f"{len(spread)} cells measured, from {where}; used in every claim's noise floor"
+
+
+def _module_figures(module, outcome: Outcome) -> dict[str, Path]:
+    if not hasattr(module, "figures"):
+        return {}
+    outcome.figure_dir.mkdir(parents=True, exist_ok=True)
+    return module.figures(outcome, outcome.figure_dir)
+
+
+def table_figure(outcome: Outcome) -> dict[str, Path]:
+    """Table 1 in the paper's layout (methods x datasets, "reproduced (paper)", coloured by
+    verdict) -> ``<figure_dir>/table1.png``."""
+    from repro.report.figures import render_paper_grid_png
+    from repro.report.formatting import decimals_by_metric
+
+    path = outcome.figure_dir / "table1.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    reported = outcome.comparison[outcome.comparison["table"].fillna("") != ""]
+    title = (f"{outcome.reported.captions.get(reported['table'].iloc[0], 'Table 1')}: reproduced "
+             f"(paper) [{outcome.profile} profile, n={int(reported['n_seeds'].max())} seeds]")
+    figure = render_paper_grid_png(reported, path, title=title, labels=outcome.reported.labels(),
+                                   decimals=decimals_by_metric(reported))
+    figure.clear()
+    return {"table1": path}
+
+
+@contextlib.contextmanager
+def log_to(path: Path):
+    """Send everything printed -- Python's sys.stdout/sys.stderr and the process's file
+    descriptors 1 and 2 (TensorFlow's C++ start-up lines) -- to ``path`` (appended, line
+    buffered) for the duration of the block."""
+    with open(path, "a", buffering=1, encoding="utf-8") as sink:
+        saved = []
+        for fd in (1, 2):
+            try:
+                saved.append((fd, os.dup(fd)))
+                os.dup2(sink.fileno(), fd)
+            except OSError:  # no such descriptor (an embedded interpreter)
+                pass
+        try:
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                yield sink
+        finally:
+            for fd, copy in saved:
+                os.dup2(copy, fd)
+                os.close(copy)
+            _repoint_log_handlers(sink, sys.stderr)
+
+
+def _repoint_log_handlers(old, new) -> None:
+    """Logging handlers created inside :func:`log_to` (TensorFlow adds one to its logger when
+    it is first imported) write to ``new`` once the log file closes."""
+    import logging
+
+    loggers = [logging.getLogger()] + [logger for logger in logging.root.manager.loggerDict.values()
+                                       if isinstance(logger, logging.Logger)]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is old:
+                handler.setStream(new)
+

@@ -1,0 +1,117 @@
+"""What every paper's notebook shows, top-down: results first, then how they were obtained.
+
+A notebook is a title, a ``parameters`` cell (the profile), then::
+
+    outcome = runner.run(PAPER, profile)       # the training log goes to run.log
+    show_headline(outcome)                     # claims with verdicts + paper-vs-reproduced table
+    show_figures(outcome, [...])               # the paper's figures, reproduced
+    show_conditions(outcome)                   # profile, data, seeds, backend, device, time
+    show_differences(outcome)                  # what this profile changed from the paper
+    ... the paper's own sections, then the method notes (the paper module's docstring).
+
+Every function takes the :class:`repro.papers.runner.Outcome` and displays Markdown, tables
+and images; nothing here prints a machine path.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from repro.report.formatting import decimals_by_metric, markdown_table
+from repro.report.writers import BASIS_TEXT, _paper_grid, profile_banner
+
+
+def _display(*objects) -> None:
+    from IPython.display import display
+
+    display(*objects)
+
+
+def _markdown(text: str):
+    from IPython.display import Markdown
+
+    return Markdown(text)
+
+
+def headline_markdown(outcome) -> str:
+    """The profile banner, every claim with its verdict, then the paper-shaped table(s)."""
+    reported, claims = outcome.reported, outcome.claims
+    lines = [profile_banner(outcome.profile, outcome.protocol), "", "### The paper's claims", ""]
+    lines.append(markdown_table(pd.DataFrame({
+        "Claim": claims["statement"], "Basis": claims["basis"].map(BASIS_TEXT),
+        "Verdict (this run)": claims["verdict_shown"],
+        "On the paper's own numbers": claims["paper_verdict"]})))
+    comparison = outcome.comparison
+    decimals = decimals_by_metric(comparison)
+    for table_key, caption in reported.captions.items():
+        part = comparison[comparison["table"] == table_key]
+        if len(part):
+            lines += ["", f"### {caption}", "",
+                      "Reproduced mean ± std over seeds (the paper's number in parentheses); "
+                      "per-cell verdicts and notes: `comparison.md`.", "",
+                      markdown_table(_paper_grid(part, reported, decimals))]
+    if outcome.not_run:
+        lines += ["", "**Not run**: " + "; ".join(outcome.not_run.values())]
+    return "\n".join(lines)
+
+
+def show_headline(outcome) -> None:
+    _display(_markdown(headline_markdown(outcome)))
+
+
+def show_figures(outcome, names=None) -> None:
+    """The named figures (default: all of them, Table 1 first), as images."""
+    from IPython.display import Image
+
+    names = names or sorted(outcome.figures, key=lambda n: (n != "table1", n))
+    for name in names:
+        if name in outcome.figures:
+            _display(Image(filename=str(outcome.figures[name])))
+
+
+def conditions_markdown(outcome) -> str:
+    """Profile, data actually used, seeds, backend, device, git state, wall times."""
+    prov = outcome.provenance
+    device, git = prov["device"], prov["git"]
+    dirty = "clean" if git.get("dirty") is False else \
+        f"dirty: {', '.join(git.get('dirty_files') or []) or 'unknown'}"
+    lines = [
+        f"- **profile**: `{prov['profile']}` ({outcome.protocol or 'the paper protocol'}); "
+        f"**seeds**: {prov['seeds']}",
+        f"- **Keras backend**: {prov['keras_backend']}; **device**: {device.get('cpu')} "
+        f"({device.get('cores_logical')} logical cores, {device.get('ram_gb')} GB RAM); "
+        f"**accelerators**: {device.get('gpus') or 'none'}",
+        f"- **git**: `{git.get('sha', 'unknown')[:12]}` ({dirty}); **started** "
+        f"{prov['started_utc']} UTC",
+        f"- **total wall time**: {prov['wall_time_s']['total_s'] / 60:.1f} min",
+        f"- **re-run spread** (same seeds on another machine): {prov['extra'].get('rerun_spread')}",
+        "- **packages**: " + ", ".join(f"{k} {v}" for k, v in prov["packages"].items() if v),
+        "", "**Data actually used** (sha256 of each file):", ""]
+    lines += [f"- {name}: " + ", ".join(f"`{f}` {h[:16]}…" for f, h in files.items())
+              for name, files in prov["datasets"].items()]
+    lines += [f"- {why}" for why in outcome.not_run.values()]
+    return "\n".join(lines)
+
+
+def wall_time_frame(outcome) -> pd.DataFrame:
+    """provenance.wall_time_s as a table: dataset, what (method or shared work), minutes."""
+    rows = [dict(zip(("dataset", "what"), key.split("/", 1)), seconds=round(value, 1))
+            for key, value in outcome.provenance["wall_time_s"].items() if "/" in key]
+    return pd.DataFrame(rows, columns=["dataset", "what", "seconds"])
+
+
+def show_conditions(outcome) -> None:
+    _display(_markdown(conditions_markdown(outcome)))
+    _display(_markdown("**Wall time** -- " + outcome.provenance["extra"]["wall_time_definition"]))
+    _display(wall_time_frame(outcome))
+
+
+def show_differences(outcome) -> None:
+    """What this profile changed from the paper's protocol, as a table (settings that ran)."""
+    table = outcome.difference_table
+    if table.empty:
+        _display(_markdown("The paper's protocol, unchanged."))
+        return
+    _display(_markdown(f"{len(table)} settings differ from the `paper` profile (the settings "
+                       "that ran, per dataset; every one also in provenance.json):"))
+    _display(table.set_index(["dataset", "setting"]))

@@ -1,0 +1,168 @@
+"""The shared experiment runner is not clustering-shaped: a retrieval-shaped fake paper (hash
+codes, mAP at two code lengths) goes through it end to end into a complete report."""
+
+from __future__ import annotations
+
+import json
+import types
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from repro.data import DatasetError
+from repro.papers._common import StageConfig
+from repro.papers.runner import log_to, run
+
+REPORTED = {
+    "paper": "fakehash", "title": "A fake hashing paper", "source": "none.txt",
+    "tolerance": {"map": 0.05},
+    "display": {"methods": {"signproj": "Sign of projections", "randcode": "Random codes"}},
+    "tables": {"table1": {"caption": "Table 1. MAP at 8 and 16 bits", "results": [
+        {"dataset": "blobs", "method": m, "variant": bits, "metric": "map", "value": v,
+         "unit": "fraction"}
+        for m, values in (("signproj", (0.90, 0.95)), ("randcode", (0.20, 0.20)))
+        for bits, v in zip((8, 16), values)] + [
+        {"dataset": "absent", "method": "signproj", "variant": 8, "metric": "map", "value": 0.5,
+         "unit": "fraction"}]}},
+    "claims": [{"id": "proj_beats_random", "statement": "projections beat random codes",
+                "left": "signproj", "op": ">", "right": "randcode", "basis": "table",
+                "for_each": {"dataset": "blobs", "metric": "map", "variant": [8, 16]}}],
+}
+PARAMS = {"profile": "quick", "fakehash": {
+    "base": {"datasets": ["blobs", "absent"], "seeds": [0, 1, 2], "methods": ["signproj", "randcode"],
+             "bits": [8, 16], "n_points": 400},
+    "profiles": {"quick": {"seeds": [0, 1]}, "paper": {}, "smoke": {}}}}
+
+
+def _fake_module(tmp_path) -> types.ModuleType:
+    """A paper module as the runner expects one: Config, run_cell, figures, load_data."""
+    @dataclass
+    class Config(StageConfig):
+        datasets: tuple[str, ...] = ("blobs",)
+        seeds: tuple[int, ...] = (0,)
+        methods: tuple[str, ...] = ("signproj", "randcode")
+        bits: tuple[int, ...] = (8, 16)
+        n_points: int = 400
+        per_dataset: dict[str, dict] = field(default_factory=dict)
+        PAPER: ClassVar[str] = "fakehash"
+        KNOWN_DATASETS: ClassVar[tuple[str, ...]] = ("blobs", "absent")
+        KNOWN_METHODS: ClassVar[tuple[str, ...]] = ("signproj", "randcode")
+
+    def load_data(name):
+        if name == "absent":
+            raise DatasetError("absent: 1 file(s) missing")
+        rng = np.random.default_rng(0)  # synthetic test blobs, not a dataset of the paper
+        y = np.repeat(np.arange(4), 100)
+        x = (rng.normal(0, 1, (4, 32))[y] + rng.normal(0, 0.3, (400, 32))).astype(np.float32)
+        return types.SimpleNamespace(x=x, y=y, files={"blobs.npy": "0" * 64})
+
+    def run_cell(cell):
+        from repro.metrics import hamming_distance, mean_average_precision, rank
+
+        rng = np.random.default_rng(cell.seed)
+        x, y = cell.data.x, cell.data.y
+        for bits in cell.cfg.bits:
+            if cell.method == "signproj":
+                codes = np.sign(x @ rng.normal(size=(x.shape[1], bits)))
+            else:
+                codes = rng.choice([-1.0, 1.0], size=(len(x), bits))
+            query, db = codes[:40], codes[40:]
+            ranking = rank(hamming_distance(query, db))
+            cell.record("map", mean_average_precision(y[:40], y[40:], ranking), unit="fraction",
+                        variant=str(bits))
+            cell.record_history([{"iteration": 0, "epoch": 0.0, "loss": float(bits)}],
+                                variant=str(bits))
+
+    def figures(outcome, figure_dir):
+        from repro.report.figures import plot_metric_vs_variant
+
+        path = figure_dir / "map_vs_bits.png"
+        plot_metric_vs_variant(outcome.comparison, "map", path, dataset="blobs", title="mAP vs bits",
+                               variant_label="bits", profile=outcome.profile).clear()
+        return {"map_vs_bits": path}
+
+    reported = tmp_path / "fakehash.yaml"
+    reported.write_text(yaml.safe_dump(REPORTED, sort_keys=False))
+    return types.SimpleNamespace(PAPER="fakehash", Config=Config, run_cell=run_cell,
+                                 figures=figures, load_data=load_data, REPORTED=reported,
+                                 BUDGET={"n_points": "points"})
+
+
+def test_a_retrieval_shaped_paper_runs_end_to_end(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(PARAMS))
+    report, figures = tmp_path / "report", tmp_path / "figures"
+    outcome = run(_fake_module(tmp_path), params_path=params, report_dir=report, figure_dir=figures)
+
+    assert {p.name for p in report.iterdir()} == {
+        "results.csv", "comparison.csv", "comparison.md", "claims.csv", "claims.md",
+        "metrics.json", "histories.csv", "provenance.json", "run.log"}
+    results = pd.read_csv(report / "results.csv", dtype={"variant": str})
+    assert set(results.variant) == {"8", "16"} and set(results.seed) == {0, 1}
+    comparison = outcome.comparison.set_index(["dataset", "method", "variant"])
+    assert comparison.loc[("blobs", "signproj", "16"), "n_seeds"] == 2
+    assert comparison.loc[("absent", "signproj", "8"), "verdict"] == "not run"
+    assert "absent data absent" in comparison.loc[("absent", "signproj", "8"), "note"]
+    assert comparison.loc[("blobs", "signproj", "16"), "reproduced_mean"] > \
+        comparison.loc[("blobs", "randcode", "16"), "reproduced_mean"]
+
+    claim = outcome.claims.iloc[0]
+    assert claim.verdict == "holds" and claim.n_holds == 2          # at 8 and at 16 bits
+    assert claim.verdict_shown == "holds under quick: 2 of 3 seeds"
+    assert "Profile: `quick`" in (report / "claims.md").read_text()
+
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert metrics["blobs"]["signproj"]["16"]["map_n"] == 2
+    provenance = json.loads((report / "provenance.json").read_text())
+    assert provenance["extra"]["not_run"] == {"absent": "not run: absent data absent"}
+    assert set(provenance["wall_time_s"]) == {"blobs/signproj", "blobs/randcode", "total_s"}
+    assert provenance["extra"]["settings_run"]["blobs"]["seeds"] == [0, 1]
+    assert provenance["started_utc"] <= provenance["timestamp_utc"]
+    assert {"table1", "map_vs_bits"} <= set(outcome.figures)
+    assert all(path.is_file() for path in outcome.figures.values())
+    histories = pd.read_csv(report / "histories.csv", dtype={"variant": str})
+    assert set(histories.variant) == {"8", "16"}
+
+
+def test_shared_work_is_timed_once_and_in_no_method(tmp_path):
+    module = _fake_module(tmp_path)
+    calls = []
+
+    def run_cell(cell):
+        cell.shared("pretraining", lambda: calls.append(cell.method) or "weights")
+        cell.record("map", 0.5, unit="fraction", variant="8")
+
+    module.run_cell = run_cell
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(PARAMS))
+    outcome = run(module, params_path=params, report_dir=tmp_path / "r", figure_dir=tmp_path / "f")
+    assert calls == ["signproj", "signproj"]  # once per (dataset, seed), by the first method
+    assert "blobs/shared: pretraining" in outcome.provenance["wall_time_s"]
+
+
+def test_log_to_captures_python_and_file_descriptor_output(tmp_path, capfd):
+    import os
+
+    path = tmp_path / "run.log"
+    with log_to(path):
+        print("from python")
+        os.write(1, b"from fd 1\n")
+        os.write(2, b"from fd 2\n")
+    print("after")
+    text = path.read_text()
+    assert "from python" in text and "from fd 1" in text and "from fd 2" in text
+    assert "after" not in text and "after" in capfd.readouterr().out
+
+
+def test_unknown_parameter_of_the_paper_fails_before_running(tmp_path):
+    params = tmp_path / "params.yaml"
+    bad = json.loads(json.dumps(PARAMS))
+    bad["fakehash"]["profiles"]["quick"]["n_pointz"] = 3
+    params.write_text(yaml.safe_dump(bad))
+    with pytest.raises(Exception, match="n_pointz"):
+        run(_fake_module(tmp_path), params_path=params, report_dir=tmp_path / "r",
+            figure_dir=tmp_path / "f", log_file=False)
