@@ -1,6 +1,8 @@
-# Two entry points for a fresh machine with Python 3.11 (see README):
-#   make repro   set up .venv (or reuse it) and run the whole DVC pipeline (profile from params.yaml)
-#   make test    set up .venv (or reuse it) and run the test suite (what CI runs)
+# Entry points for a fresh machine with Python 3.11 (see README):
+#   make repro               set up .venv (or reuse it) and run the DVC pipeline (profile from
+#                            params.yaml); on a fresh clone every stage is up to date
+#   make rerun [STAGE=name]  re-run one stage (or all of them) even if up to date
+#   make test                set up .venv (or reuse it) and run the test suite (what CI runs)
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -8,7 +10,7 @@ BIN    := $(VENV)/bin
 export REPRO_DATA_MIRRORS ?= $(abspath ../shared/data)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup repro test
+.PHONY: setup repro rerun test
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -21,6 +23,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 repro: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
+
+STAGE ?=
+rerun: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro --force $(if $(STAGE),--single-item $(STAGE),)
 
 test: setup
 	PATH="$(abspath $(BIN)):$$PATH" REPRO_OFFLINE=1 $(BIN)/python -m pytest

@@ -66,7 +66,28 @@ def main(argv=None) -> int:
     print(f"{len(spread)} cells, {ref_prov['device']['cpu']} vs {new_prov['device']['cpu']} -> {path}")
     wide = spread.pivot_table(index=["dataset", "method"], columns="metric", values="max_abs_diff")
     print((wide * 100).round(2).to_string(), "\n(max |difference| over seeds, percentage points)")
+    print(verdict_check(args.paper, ref, new, path).to_string(index=False))
     return 0
+
+
+def verdict_check(paper: str, reference: pd.DataFrame, rerun: pd.DataFrame, spread_path: Path
+                  ) -> pd.DataFrame:
+    """Each claim's verdict on both runs, with and without the spread in the noise floor:
+    with it, a verdict must not flip between the two machines."""
+    from repro.report.claims import evaluate_claims
+    from repro.report.reported import load_reported
+    from repro.report.rerun import read_rerun_spread
+
+    reported, spread = load_reported(paper), read_rerun_spread(spread_path)
+    columns = {}
+    for name, results in (("reference", reference), ("rerun", rerun)):
+        for label, floor in (("", {}), (" + spread", spread)):
+            claims = evaluate_claims(reported, results, rerun_spread=floor)
+            columns[f"{name}{label}"] = claims.set_index("claim_id")["verdict"]
+    table = pd.DataFrame(columns)
+    table["flips without spread"] = table["reference"] != table["rerun"]
+    table["flips with spread"] = table["reference + spread"] != table["rerun + spread"]
+    return table.reset_index()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Command line: ``python -m repro data fetch|verify NAME...``, ``python -m repro stage PAPER``
-and ``python -m repro deps PAPER [--check]``."""
+"""Command line: ``python -m repro data fetch|verify NAME...``, ``python -m repro stage PAPER``,
+``python -m repro deps PAPER [--check]`` and ``python -m repro summary [--check]``."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import sys
 
 def build_parser() -> argparse.ArgumentParser:
     from repro.data import cli as data_cli
-    from repro import deps, pipeline
+    from repro import deps, pipeline, summary
 
     parser = argparse.ArgumentParser(prog="python -m repro", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     data_cli.register(subparsers)
     pipeline.register(subparsers)
     deps.register(subparsers)
+    summary.register(subparsers)
     return parser
 
 

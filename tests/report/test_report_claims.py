@@ -48,7 +48,7 @@ def test_holds_fails_inconclusive(toy_dict, write_paper, toy_results):
     assert claims.loc["holds", "verdict"] == "holds"
     assert claims.loc["fails", "verdict"] == "fails"
     assert claims.loc["noise", "verdict"] == "inconclusive"
-    assert "|margin| <= seed std" in claims.loc["noise", "evidence"]
+    assert "|margin| <= std over seeds/repeats" in claims.loc["noise", "evidence"]
     assert claims.loc["missing", "verdict"] == "inconclusive"
     assert claims.loc["missing", ["n_holds", "n_inconclusive"]].tolist() == [1, 1]
     assert "Method A not run" in claims.loc["missing", "evidence"]

@@ -28,7 +28,7 @@ would fit, but clusters subsamples; the alternating method uses all points.
   in float64. A medoid is kept unless another member's distance sum is smaller by more than
   a relative ``1e-6`` (avoids flip-flopping between float32 near-ties). An empty cluster
   (possible only with duplicate points) keeps its medoid.
-* The alternating method converges in few iterations (3 on MNIST-test, K=10, seed 0), so a
+* The alternating method usually converges in few iterations, so a
   10-iteration budget ("10 epochs" in PQDEC Table 1) can end earlier; ``info["n_iter"]``
   says how many ran.
 """

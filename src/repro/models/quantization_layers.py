@@ -138,10 +138,9 @@ class BinaryQuantization(keras.layers.Layer):
     * ``scale="unit"``: a = 1, the usual deep-hashing target;
     * ``scale="mean_abs"`` (default): a_j = mean over the batch of |z_j|, the scaled binary
       quantizer (a * sign, as XNOR-Net's binary weights). The codes are the same bits; only the
-      value the embedding is pulled towards changes. With a = 1 and an embedding pretrained to
-      |z| of about 0.16 (DEC's network, MNIST-full), L_q is smallest when whole units turn
-      constant: after 2 epochs 247 of the 256 bits had the same value for 99% of the images and
-      the clustering collapsed; with a = mean |z| no bit did (see :mod:`repro.methods.bqdec`).
+      value the embedding is pulled towards changes. With a = 1 and an embedding of small
+      magnitude, L_q is smallest when whole units turn constant and the clustering collapses
+      (see :mod:`repro.methods.bqdec`).
 
     Adds ``L_q = mean_i ||z_i - b_i||^2``, divided by B when ``reduction="mean"`` (the default:
     a mean over batch and bits) with ``add_loss``; b is a constant (stop-gradient) in L_q, so

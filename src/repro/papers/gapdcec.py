@@ -10,7 +10,8 @@ Experiment protocol (per dataset and seed):
 - One dense autoencoder d-500-500-2000-10 is pretrained and copied to DEC, IDEC and DCN.
   IDEC's and DCN's reference code start from DEC's pretrained autoencoder and DCN's MNIST
   network is the same d-500-500-2000-10, so one pretraining serves all three; its time is
-  reported once, as ``pretrain_s`` of each method (shared).
+  reported once, as the shared work ``<dataset>/shared: dense autoencoder`` of the wall times
+  (DEC's, IDEC's and DCN's own times are their clustering phases).
 - DCEC and GAPDCEC each pretrain their own convolutional autoencoder (they differ in the
   embedding: flatten -> dense 10 versus global average pooling -> dense 10).
 - Clustering phase of DEC, IDEC, DCEC and GAPDCEC: SGD lr 0.01 momentum 0.9, update interval

@@ -330,6 +330,8 @@ def table_figure(outcome: Outcome) -> dict[str, Path]:
     path = outcome.figure_dir / "table1.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     reported = outcome.comparison[outcome.comparison["table"].fillna("") != ""]
+    if reported.empty:
+        return {}
     title = (f"{outcome.reported.captions.get(reported['table'].iloc[0], 'Table 1')}: reproduced "
              f"(paper) [{outcome.profile} profile, n={int(reported['n_seeds'].max())} seeds]")
     figure = render_paper_grid_png(reported, path, title=title, labels=outcome.reported.labels(),

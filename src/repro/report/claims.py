@@ -48,7 +48,7 @@ from repro.report.results import summarize_results
 from repro.report.units import canonical_unit, convert
 from repro.report.formatting import fmt, fmt_mean_std, printed_decimals
 
-CLAIM_COLUMNS = ["claim_id", "statement", "basis", "profile", "verdict", "verdict_shown",
+CLAIM_COLUMNS = ["claim_id", "statement", "basis", "tolerance_source", "profile", "verdict", "verdict_shown",
                  "protocol", "paper_verdict", "n_holds", "n_fails", "n_inconclusive", "evidence",
                  "paper_evidence"]
 OUTCOMES = ("holds", "fails", "inconclusive")
@@ -94,7 +94,7 @@ def claim_comparisons(reported: ReportedPaper, results_df: pd.DataFrame | None,
     Columns: claim_id, dataset, variant, metric, left, op, right, unit (the paper's; all
     values in it), left_mean, left_std, left_n, right_mean, right_std, right_n, outcome,
     reason, paper_left, paper_right, paper_outcome, noise (the noise floor), noise_source
-    ("seed std", "min effect", "re-run spread") and tolerance (both in the paper's unit).
+    ("std over seeds/repeats", "min effect", "re-run spread") and tolerance (both in the paper's unit).
     ``rerun_spread`` maps (dataset, method, variant, metric) to a measured spread
     (canonical unit).
     """
@@ -126,6 +126,7 @@ def evaluate_claims(reported: ReportedPaper, results_df: pd.DataFrame | None, *,
         verdict = _aggregate(outcomes)
         rows.append({
             "claim_id": claim.id, "statement": claim.statement, "basis": claim.basis,
+            "tolerance_source": claim.tolerance_source or "",
             "profile": profile, "verdict": verdict,
             "verdict_shown": shown_verdict(verdict, profile, protocol),
             "protocol": protocol if profile != "paper" else "the paper's protocol",
@@ -174,7 +175,7 @@ def _stats_by_cell(results_df: pd.DataFrame | None) -> dict[tuple, tuple[float, 
 def noise_floor(reported: ReportedPaper, metric: str, means: tuple[float, float],
                 stds: tuple[float, float], spreads: tuple[float, float]) -> tuple[float, str]:
     """(noise floor, which term set it) of one comparison; see the module docstring."""
-    terms = {"seed std": max(0.0 if np.isnan(s) else float(s) for s in stds),
+    terms = {"std over seeds/repeats": max(0.0 if np.isnan(s) else float(s) for s in stds),
              "min effect": min_effect(reported, metric, *means),
              "re-run spread": max(0.0 if np.isnan(s) else float(s) for s in spreads)}
     source = max(terms, key=terms.get)

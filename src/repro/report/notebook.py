@@ -18,7 +18,7 @@ from __future__ import annotations
 import pandas as pd
 
 from repro.report.formatting import decimals_by_metric, markdown_table
-from repro.report.writers import BASIS_TEXT, _paper_grid, profile_banner
+from repro.report.writers import _paper_grid, basis_text, profile_banner
 
 
 def _display(*objects) -> None:
@@ -38,7 +38,8 @@ def headline_markdown(outcome) -> str:
     reported, claims = outcome.reported, outcome.claims
     lines = [profile_banner(outcome.profile, outcome.protocol), "", "### The paper's claims", ""]
     lines.append(markdown_table(pd.DataFrame({
-        "Claim": claims["statement"], "Basis": claims["basis"].map(BASIS_TEXT),
+        "Claim": claims["statement"],
+        "Basis": [basis_text(b, t) for b, t in zip(claims["basis"], claims["tolerance_source"])],
         "Verdict (this run)": claims["verdict_shown"],
         "On the paper's own numbers": claims["paper_verdict"]})))
     comparison = outcome.comparison
@@ -51,7 +52,8 @@ def headline_markdown(outcome) -> str:
                       "per-cell verdicts and notes: `comparison.md`.", "",
                       markdown_table(_paper_grid(part, reported, decimals))]
     if outcome.not_run:
-        lines += ["", "**Not run**: " + "; ".join(outcome.not_run.values())]
+        lines += ["", "**Not run**: " + "; ".join(why.removeprefix("not run: ")
+                                                    for why in outcome.not_run.values())]
     return "\n".join(lines)
 
 
@@ -100,10 +102,35 @@ def wall_time_frame(outcome) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["dataset", "what", "seconds"])
 
 
+def rerun_spread_frame(outcome) -> pd.DataFrame | None:
+    """The measured re-run spread of this paper and profile (percentage points), or None."""
+    from repro.report.rerun import rerun_spread_path
+
+    path = rerun_spread_path(outcome.paper, outcome.profile)
+    if not path.is_file():
+        return None
+    spread = pd.read_csv(path, dtype={"variant": str}, keep_default_na=False)
+    cpus = f"{spread['reference_cpu'].iloc[0]} vs {spread['rerun_cpu'].iloc[0]}"
+    wide = spread.pivot_table(index=["dataset", "method"], columns="metric", values="max_abs_diff",
+                              sort=False)
+    return (wide * 100).round(2).rename_axis(columns=f"max |difference|, points ({cpus})")
+
+
 def show_conditions(outcome) -> None:
     _display(_markdown(conditions_markdown(outcome)))
     _display(_markdown("**Wall time** -- " + outcome.provenance["extra"]["wall_time_definition"]))
     _display(wall_time_frame(outcome))
+    spread = rerun_spread_frame(outcome)
+    if spread is not None:
+        _display(_markdown(
+            "**What a re-run elsewhere moves.** The same report (same code, seeds and package "
+            "versions) run on another CPU gave these differences per cell (largest over seeds; "
+            "`benchmarks/rerun_spread.py`). On one machine, re-runs are bit-identical, while "
+            "changing only TensorFlow's thread count changes the pretrained weights and the "
+            "k-means start (`benchmarks/results/nondeterminism.json`): the order of float sums, "
+            "which another CPU's kernels change too, is amplified by training. Every claim "
+            "comparison treats a difference below the cells' spread as noise."))
+        _display(spread)
 
 
 def show_differences(outcome) -> None:

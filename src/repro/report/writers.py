@@ -37,7 +37,8 @@ def comparison_markdown(comparison: pd.DataFrame, reported: ReportedPaper) -> st
     lines = [f"# {reported.title}: reproduced vs reported", "",
              f"Source: `{reported.source}`. All numbers in the paper's unit. Reproduced = mean "
              "± sample std over seeds (n = number of seeds). Verdict *within* = |reproduced - "
-             f"reported| <= tolerance ({_tolerance_text(reported)}); *not comparable* = no "
+             f"reported| <= tolerance ({_tolerance_text(reported)}; ours: the paper states "
+             "none); *not comparable* = no "
              "tolerance for the metric or not in the paper; *not run* = no reproduced number.", ""]
     for table_key, caption in list(reported.captions.items()) + [("", "Not reported in the paper")]:
         part = comparison[comparison["table"].fillna("") == table_key]
@@ -107,6 +108,14 @@ def _cell_rows(part: pd.DataFrame, reported: ReportedPaper, decimals: dict) -> p
 BASIS_TEXT = {"text": "stated in the paper's text", "table": "read off the paper's table"}
 
 
+def basis_text(basis: str, tolerance_source=None) -> str:
+    """"stated in the paper's text; tolerance ours" -- where the claim and its tolerance come from."""
+    text = BASIS_TEXT[basis]
+    if isinstance(tolerance_source, str) and tolerance_source:
+        text += f"; tolerance {'ours' if tolerance_source == 'ours' else 'from the paper'}"
+    return text
+
+
 def profile_banner(profile: str, protocol: str = "") -> str:
     """The sentence that heads claims.md and the notebook: which protocol the verdicts are on."""
     if profile == "paper":
@@ -130,14 +139,14 @@ def claims_markdown(claims: pd.DataFrame, reported: ReportedPaper) -> str:
              "the paper states the claim in words or we read the ordering off its table.", ""]
     summary = pd.DataFrame({
         "Claim": claims["claim_id"], "Statement": claims["statement"],
-        "Basis": claims["basis"].map(BASIS_TEXT),
+        "Basis": [basis_text(b, t) for b, t in zip(claims["basis"], claims["tolerance_source"])],
         "Verdict": claims["verdict_shown"], "On the paper's numbers": claims["paper_verdict"],
         "holds / fails / inconclusive": [f"{h} / {f} / {i}" for h, f, i in zip(
             claims["n_holds"], claims["n_fails"], claims["n_inconclusive"])]})
     lines.append(markdown_table(summary))
     for r in claims.itertuples(index=False):
         lines += [f"## `{r.claim_id}`: {r.verdict_shown}", "", r.statement,
-                  f"({BASIS_TEXT[r.basis]})", ""]
+                  f"({basis_text(r.basis, r.tolerance_source)})", ""]
         lines += [f"- {item}" for item in r.evidence.split("; ") if item]
         lines += ["", f"On the paper's numbers ({r.paper_verdict}): {r.paper_evidence}", ""]
     return "\n".join(lines)

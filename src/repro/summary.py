@@ -1,0 +1,273 @@
+"""One page across the five papers: which numbers and claims hold? ``python -m repro summary``.
+
+Everything is read from the paper stages' files -- ``reports/<paper>/<profile>/comparison.csv``,
+``claims.csv`` and ``provenance.json`` -- nothing is typed. A paper whose stage has not run, or
+whose files are missing or malformed, gets a row that says so and why, instead of breaking the
+page. Written (the ``summary`` DVC stage):
+
+* ``reports/README.md`` (GitHub shows it on the reports folder) and ``reports/index.html``:
+  one row per paper and profile (reported cells: reproduced / within / deviates / not
+  comparable / not run; claims: holds / fails / inconclusive; data actually used, seeds,
+  device, wall time; links), then every claim with its verdict and the protocol it was judged
+  under;
+* ``figures/summary/overview.png``: reproduced against reported for every comparable cell
+  (verdict within or deviates) of every paper, the diagonal and each paper's tolerance band;
+* the headline table in the top-level README.md, between its markers (``--check`` fails when
+  it is stale; the tests run it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+START, END = "<!-- summary:start (python -m repro summary) -->", "<!-- summary:end -->"
+# stage -> (paper, what it reproduces): the five papers of the repository, in reading order
+STAGES = {
+    "dqn": ("Cao et al. AAAI 2016, DQN", "retrieval mAP at 12/24/32/48 bits"),
+    "gapdcec": ("Kolla & VenuGopal 2018, GAPDCEC", "Table 1: ACC, NMI on MNIST-full, MNIST-test, USPS"),
+    "pqdec": ("Kolla & VenuGopal, PQDEC", "Table 1: clustering speed and memory"),
+    "ucnn": ("Hsu & Lin, ICIP 2017, UCNN", "NMI, run time and memory"),
+    "deepcluster": ("Caron et al. 2018, DeepCluster", "linear probes on conv1..conv5"),
+}
+VERDICTS = ("within", "deviates", "not comparable", "not run")
+OUTCOMES = ("holds", "fails", "inconclusive")
+REQUIRED = {"comparison.csv": ["table", "dataset", "method", "metric", "unit", "reported",
+                               "reproduced_mean", "verdict"],
+            "claims.csv": ["claim_id", "statement", "verdict"],
+            "provenance.json": ["profile", "seeds", "datasets", "wall_time_s", "device"]}
+
+
+@dataclass
+class StageReport:
+    """What one paper's report (one profile) says, or why it cannot be read."""
+
+    stage: str
+    profile: str | None
+    problem: str = ""                         # "" = readable
+    comparison: pd.DataFrame | None = None
+    claims: pd.DataFrame | None = None
+    provenance: dict = field(default_factory=dict)
+
+    def link(self, html: bool = False) -> str:
+        """The report folder (or, for the HTML page, its executed notebook), relative to reports/."""
+        if not self.profile:
+            return ""
+        return f"{self.stage}/{self.profile}/" + (f"{self.stage}.html" if html else "")
+
+
+def read_stage(root: Path, stage: str, profile: str) -> StageReport:
+    """The report of ``stage`` under ``profile``; ``problem`` names a missing or malformed file."""
+    folder = root / "reports" / stage / profile
+    tables = {}
+    for name, columns in REQUIRED.items():
+        path = folder / name
+        if not path.is_file():
+            return StageReport(stage, profile, problem=f"{name} missing")
+        try:
+            tables[name] = json.loads(path.read_text()) if name.endswith(".json") else \
+                pd.read_csv(path, dtype={"variant": str})
+        except (ValueError, pd.errors.ParserError) as exc:
+            return StageReport(stage, profile, problem=f"{name} malformed: {exc}")
+        missing = [c for c in columns if c not in tables[name]]
+        if missing:
+            return StageReport(stage, profile, problem=f"{name} malformed: lacks {missing}")
+    return StageReport(stage, profile, comparison=tables["comparison.csv"],
+                       claims=tables["claims.csv"], provenance=tables["provenance.json"])
+
+
+def collect(root: Path) -> list[StageReport]:
+    """Every paper and every profile it has a report folder for (a stage without one: not run)."""
+    reports = []
+    for stage in STAGES:
+        folders = sorted(p.name for p in (root / "reports" / stage).glob("*") if p.is_dir()
+                         and not p.name.startswith("."))
+        if not folders:
+            reports.append(StageReport(stage, None, problem="not run yet: no report"))
+        reports += [read_stage(root, stage, profile) for profile in folders]
+    return reports
+
+
+def headline_frame(reports: list[StageReport], link_prefix: str = "", html: bool = False
+                   ) -> pd.DataFrame:
+    """One row per paper and profile: cell verdicts, claim outcomes, conditions."""
+    rows = []
+    for r in reports:
+        paper, what = STAGES[r.stage]
+        row = {"paper": f"{paper}: {what}", "profile": r.profile or "-"}
+        if r.problem:
+            row["report"] = r.problem
+            rows.append(row)
+            continue
+        cells = r.comparison[r.comparison["table"].fillna("") != ""]
+        counts = cells["verdict"].value_counts()
+        row["reported cells"] = str(len(cells))
+        row["reproduced"] = str(int(cells["reproduced_mean"].notna().sum()))
+        row.update({v: str(int(counts.get(v, 0))) for v in VERDICTS})
+        outcomes = r.claims["verdict"].value_counts()
+        row["claims holds / fails / inconclusive"] = " / ".join(str(int(outcomes.get(o, 0)))
+                                                                for o in OUTCOMES)
+        row.update(_conditions(r.provenance))
+        row["report"] = f"[{r.link()}]({link_prefix}{r.link(html)})"
+        rows.append(row)
+    columns = ["paper", "profile", "reported cells", "reproduced", *VERDICTS,
+               "claims holds / fails / inconclusive", "data used", "seeds", "device",
+               "wall time", "report"]
+    return pd.DataFrame(rows).reindex(columns=columns).astype(object).fillna("")
+
+
+def _conditions(prov: dict) -> dict:
+    device = prov.get("device", {})
+    gpus = device.get("gpus")
+    return {"data used": ", ".join(prov.get("datasets", {})) or "none",
+            "seeds": ", ".join(str(s) for s in prov.get("seeds", [])),
+            "device": f"{device.get('cpu', '?')}" + (f" + {', '.join(gpus)}"
+                                                     if isinstance(gpus, list) and gpus else "")
+                      + f" ({prov.get('keras_backend', '?')})",
+            "wall time": f"{prov['wall_time_s'].get('total_s', float('nan')) / 60:.1f} min"}
+
+
+def claims_frame(reports: list[StageReport]) -> pd.DataFrame:
+    """Every claim of every readable report: paper, profile, claim, verdict with its protocol."""
+    rows = []
+    for r in reports:
+        if r.problem:
+            continue
+        from repro.report.claims import shown_verdict
+
+        shown = r.claims["verdict_shown"] if "verdict_shown" in r.claims else \
+            [shown_verdict(v, r.profile) for v in r.claims["verdict"]]  # a report from before
+        basis = r.claims["basis"] if "basis" in r.claims else pd.Series([""] * len(r.claims))
+        for statement, verdict, base in zip(r.claims["statement"], shown, basis):
+            rows.append({"paper": r.stage, "profile": r.profile, "claim": statement,
+                         "basis": {"text": "paper's text", "table": "read off its table"}.get(base, ""),
+                         "verdict (under the protocol named)": verdict})
+    return pd.DataFrame(rows, columns=["paper", "profile", "claim", "basis",
+                                       "verdict (under the protocol named)"])
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    from repro.report.formatting import markdown_table
+
+    return markdown_table(frame)
+
+
+def overview_figure(reports: list[StageReport], path: Path) -> Path:
+    """Reproduced vs reported, every comparable cell, one colour per paper; diagonal and
+    each paper's tolerance band (from its YAML). Values in each paper's printed unit."""
+    from repro.report.figures import PALETTE, _new_figure, save_png
+    from repro.report.reported import load_reported
+    from repro.report.units import canonical_unit, convert
+
+    figure = _new_figure((7.0, 6.0))
+    ax = figure.add_subplot()
+    top = 1.0
+    for i, r in enumerate(x for x in reports if not x.problem):
+        cells = r.comparison[r.comparison["verdict"].isin(["within", "deviates"])]
+        if cells.empty:
+            continue
+        color = PALETTE[i % len(PALETTE)]
+        ax.scatter(cells["reported"], cells["reproduced_mean"], s=18, color=color,
+                   label=f"{r.stage} ({r.profile}, {len(cells)} cells)")
+        top = max(top, float(cells[["reported", "reproduced_mean"]].max().max()))
+        paper = load_reported(r.stage)
+        for unit, part in cells.groupby("unit"):
+            tolerances = [paper.tolerance_for(m) for m in part["metric"].unique()]
+            tol = max(t for t in tolerances if t is not None)
+            band = convert(tol, canonical_unit(unit), unit)
+            ax.fill_between([0, 1e9], [-band, 1e9 - band], [band, 1e9 + band], color=color,
+                            alpha=0.08, linewidth=0)
+    ax.plot([0, 1e9], [0, 1e9], color="black", linewidth=0.8, label="reproduced = reported")
+    ax.set_xlim(0, top * 1.05), ax.set_ylim(0, top * 1.05)
+    ax.set_xlabel("reported (the paper's unit)"), ax.set_ylabel("reproduced (mean over seeds)")
+    ax.set_title("Every comparable cell: reproduced vs reported (band: tolerance)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    save_png(figure, path)
+    return path
+
+
+def page(reports: list[StageReport], html: bool = False) -> str:
+    """reports/README.md (``html``: the same text for index.html, linking the notebooks)."""
+    return "\n".join([
+        "# Which of the five papers' numbers and claims hold?", "",
+        "Generated by `python -m repro summary` from each stage's comparison.csv, claims.csv and "
+        "provenance.json (the `summary` DVC stage); nothing on this page is typed. A verdict "
+        "holds for the profile named beside it: `quick` is a reduced budget, not the paper's "
+        "protocol.", "",
+        "## Per paper and profile", "", markdown(headline_frame(reports, html=html)),
+        "Reported cells: *within* the tolerance, *deviates*, *not comparable* (no tolerance: "
+        "machine-dependent seconds, or stand-in data), *not run* (data absent or not in this "
+        "profile).", "",
+        "![reproduced vs reported](../figures/summary/overview.png)", "",
+        "## Every claim", "", markdown(claims_frame(reports))])
+
+
+def html_page(markdown_text: str) -> str:
+    """reports/index.html: the same page as HTML (figures linked, relative to reports/)."""
+    import mistune
+
+    body = mistune.create_markdown(plugins=["table"])(markdown_text)
+    style = ("body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
+             "padding:3px 6px;text-align:left}img{max-width:700px}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Summary</title>"
+            f"<style>{style}</style></head><body>{body}</body></html>\n")
+
+
+def readme_block(reports: list[StageReport]) -> str:
+    """The headline table for the top-level README (links relative to the repository root)."""
+    frame = headline_frame(reports, link_prefix="reports/")
+    keep = ["paper", "profile", "reported cells", "within", "deviates", "not comparable",
+            "not run", "claims holds / fails / inconclusive", "device", "wall time", "report"]
+    return markdown(frame[keep]).rstrip("\n")
+
+
+def updated_readme(text: str, block: str) -> str:
+    if START not in text or END not in text:
+        raise ValueError(f"README.md lacks the markers {START!r} ... {END!r}")
+    head, rest = text.split(START, 1)
+    return f"{head}{START}\n{block}\n{END}{rest.split(END, 1)[1]}"
+
+
+def write_summary(root: Path) -> list[Path]:
+    """Write reports/README.md, reports/index.html, the overview figure and the README block."""
+    from repro.report.atomic import write_text_atomic
+
+    reports = collect(root)
+    written = [write_text_atomic(root / "reports" / "README.md", page(reports)),
+               write_text_atomic(root / "reports" / "index.html", html_page(page(reports, html=True))),
+               overview_figure(reports, root / "figures" / "summary" / "overview.png")]
+    readme = root / "README.md"
+    new = updated_readme(readme.read_text(encoding="utf-8"), readme_block(reports))
+    if new != readme.read_text(encoding="utf-8"):
+        written.append(write_text_atomic(readme, new))
+    return written
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("summary", help="the page across all papers (reports/README.md)")
+    parser.add_argument("--check", action="store_true",
+                        help="only check that README.md's headline table is current")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from repro.config import repo_root
+
+    root = repo_root()
+    if args.check:
+        text = (root / "README.md").read_text(encoding="utf-8")
+        if updated_readme(text, readme_block(collect(root))) != text:
+            print("README.md's headline table is stale: run `python -m repro summary`",
+                  file=sys.stderr)
+            return 1
+        return 0
+    for path in write_summary(root):
+        print(f"[summary] wrote {path.relative_to(root)}")
+    return 0
