@@ -3,6 +3,8 @@
 #                            params.yaml); on a fresh clone every stage is up to date
 #   make rerun [STAGE=name]  re-run one stage (or all of them) even if up to date
 #   make test                set up .venv (or reuse it) and run the test suite (what CI runs)
+#   make setup-gpu           add requirements-gpu.txt (JAX with CUDA) to .venv
+#   make repro DEVICE=gpu    the pipeline on the GPU: KERAS_BACKEND=jax, REPRO_DEVICE=gpu
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -10,7 +12,16 @@ BIN    := $(VENV)/bin
 export REPRO_DATA_MIRRORS ?= $(abspath ../shared/data)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup repro rerun test
+DEVICE ?= cpu
+ifeq ($(DEVICE),gpu)
+GPU_ENV := KERAS_BACKEND=jax REPRO_DEVICE=gpu
+SETUP   := setup-gpu
+else
+GPU_ENV :=
+SETUP   := setup
+endif
+
+.PHONY: setup setup-gpu repro rerun test
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -21,12 +32,18 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-repro: setup
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
+setup-gpu: $(VENV)/.installed-gpu
+
+$(VENV)/.installed-gpu: requirements-gpu.txt $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -r requirements-gpu.txt
+	touch $@
+
+repro: $(SETUP)
+	$(GPU_ENV) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 
 STAGE ?=
-rerun: setup
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro --force $(if $(STAGE),--single-item $(STAGE),)
+rerun: $(SETUP)
+	$(GPU_ENV) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro --force $(if $(STAGE),--single-item $(STAGE),)
 
 test: setup
 	PATH="$(abspath $(BIN)):$$PATH" REPRO_OFFLINE=1 $(BIN)/python -m pytest

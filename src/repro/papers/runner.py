@@ -194,6 +194,9 @@ def run(paper, profile: str | None = None, *, params_path: str | Path | None = N
     report_dir.mkdir(parents=True, exist_ok=True)
     capture = log_to(report_dir / "run.log") if log_file else contextlib.nullcontext()
     with capture:  # from here on: the paper's imports (Keras, TensorFlow) log into run.log
+        from repro.devices import apply_device_request
+
+        apply_device_request()
         module = paper_module(paper) if isinstance(paper, str) else paper
         cfg, paper_cfg = (_config(module, p, params) for p in (profile, "paper"))
         outcome = _run(module, profile, cfg, paper_cfg, report_dir, figure_dir)
@@ -214,7 +217,11 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path) ->
     from repro.report.provenance import git_state
     from repro.report.results import histories_frame
 
+    from repro.devices import check_device
+    from repro.report.provenance import keras_backend
+
     log = _log_line
+    device = check_device(keras_backend())  # a GPU asked for and absent: fail before any work
     started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     git = git_state(ignore=own_outputs(module.PAPER))
     run_state, files, settings, not_run = _Collector(), {}, {}, {}
@@ -237,7 +244,7 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path) ->
     run_state.wall["total_s"] = time.perf_counter() - started
     histories = histories_frame(run_state.histories) if run_state.histories else None
     return _report(module, profile, cfg, paper_cfg, run_state, histories, files, settings,
-                   not_run, started_at, git, report_dir, figure_dir)
+                   not_run, started_at, git, device, report_dir, figure_dir)
 
 
 def _settings(module, cfg, dataset: str, data):
@@ -265,7 +272,7 @@ def own_outputs(paper: str) -> tuple[str, ...]:
 
 
 def _report(module, profile, cfg, paper_cfg, run_state, histories, files, settings, not_run,
-            started_at, git, report_dir, figure_dir) -> Outcome:
+            started_at, git, device, report_dir, figure_dir) -> Outcome:
     from repro.config import to_dict
     from repro.papers._common import (difference_frame, protocol_summary, reductions,
                                       reduction_notes)
@@ -286,6 +293,7 @@ def _report(module, profile, cfg, paper_cfg, run_state, histories, files, settin
         profile=profile, seeds=list(cfg.seeds), datasets=files, wall_time_s=run_state.wall,
         started_at=started_at, git=git,
         extra={"paper": module.PAPER, "protocol": protocol or "the paper's protocol",
+               "compute_device": device,
                "settings_run": {d: to_dict(pair[0]) for d, pair in settings.items()},
                "differs_from_paper_profile": differences, "not_run": not_run,
                "wall_time_definition": WALL_TIME_DEFINITION,

@@ -80,9 +80,10 @@ def conditions_markdown(outcome) -> str:
     lines = [
         f"- **profile**: `{prov['profile']}` ({outcome.protocol or 'the paper protocol'}); "
         f"**seeds**: {prov['seeds']}",
-        f"- **Keras backend**: {prov['keras_backend']}; **device**: {device.get('cpu')} "
+        f"- **Keras backend**: {prov['keras_backend']}; **computed on**: "
+        f"{prov['extra'].get('compute_device', 'unknown')}; **machine**: {device.get('cpu')} "
         f"({device.get('cores_logical')} logical cores, {device.get('ram_gb')} GB RAM); "
-        f"**accelerators**: {device.get('gpus') or 'none'}",
+        f"**accelerators seen**: {device.get('gpus') or 'none'}",
         f"- **git**: `{git.get('sha', 'unknown')[:12]}` ({dirty}); **started** "
         f"{prov['started_utc']} UTC",
         f"- **total wall time**: {prov['wall_time_s']['total_s'] / 60:.1f} min",

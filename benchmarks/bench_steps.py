@@ -1,0 +1,139 @@
+"""Training-step time of each stage's networks on this device and backend, and the paper
+profile's wall time projected from it.
+
+For each network the stages train -- DEC's dense autoencoder (d-500-500-2000-10, also IDEC,
+DCN, PQDEC), BQDEC's (d-500-500-2000-256) and DCEC's / GAPDCEC's convolutional autoencoder --
+a few warm-up steps, then ``--steps`` timed training steps on batches of the paper's size
+(256), three times; the median is the step time. Inputs are random arrays of MNIST's shape:
+this measures compute, not accuracy.
+
+Projection (an upper bound): every training step the paper profile (params.yaml) asks for,
+times its network's step time -- pretraining epochs x ceil(n / batch), clustering steps at their
+cap (``max_iter``: the tolerance stop usually comes earlier), DCN's and PQDEC/BQDEC's epochs,
+PQDEC's timing repeats -- summed over datasets and seeds. A clustering step is counted as one
+autoencoder step (the clustering layer is tiny next to the network); USPS (16x16) is timed as
+MNIST's 28x28, and STL-10 (absent here) is left out. K-means, target distribution updates and
+evaluation are not counted.
+
+    KERAS_BACKEND=jax python benchmarks/bench_steps.py [--steps 20] [--write-readme]
+
+``--write-readme`` puts the table into README.md between its ``steps`` markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+
+import numpy as np
+
+SIZES = {"mnist-full": 70000, "mnist-test": 10000, "usps": 9298}  # STL-10: absent here, left out
+START, END = "<!-- steps:start (benchmarks/bench_steps.py) -->", "<!-- steps:end -->"
+
+
+def networks():
+    """name -> (build() -> compiled keras.Model, input shape)."""
+    import keras
+
+    from repro.models.autoencoders import conv_autoencoder, dense_autoencoder
+
+    def compiled(model):
+        model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="mse")
+        return model
+
+    return {
+        "dense AE 784-500-500-2000-10": (lambda: compiled(dense_autoencoder(784)[0]), (784,)),
+        "dense AE 784-500-500-2000-256": (lambda: compiled(dense_autoencoder(784, (500, 500, 2000, 256))[0]),
+                                          (784,)),
+        "conv AE 28x28 (DCEC)": (lambda: compiled(conv_autoencoder((28, 28, 1))[0]), (28, 28, 1)),
+        "conv AE 28x28 (GAPDCEC)": (lambda: compiled(conv_autoencoder((28, 28, 1), pooling="gap")[0]),
+                                    (28, 28, 1)),
+    }
+
+
+def step_seconds(build, shape, *, batch: int, steps: int, repeats: int = 3) -> tuple[float, float]:
+    """(median, spread max-min) over ``repeats`` of the mean time of one training step."""
+    model = build()
+    x = np.random.default_rng(0).random((batch, *shape), dtype=np.float32)
+    for _ in range(3):  # compile and warm up
+        model.train_on_batch(x, x)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(steps):
+            loss = model.train_on_batch(x, x)
+        float(np.asarray(loss))  # wait for the device
+        times.append((time.perf_counter() - started) / steps)
+    return statistics.median(times), max(times) - min(times)
+
+
+def planned_steps(paper: str) -> dict[str, float]:
+    """network -> training steps of the paper profile (see the module docstring)."""
+    from repro.pipeline import stage_config
+
+    _, cfg = stage_config(paper, "paper")
+    total: dict[str, float] = {}
+    for dataset in (d for d in cfg.datasets if d in SIZES):
+        c, n = cfg.for_dataset(dataset), SIZES[dataset]
+        epochs = lambda e, b: e * math.ceil(n / b)  # noqa: E731
+        add = lambda net, k: total.__setitem__(net, total.get(net, 0) + k * len(c.seeds))  # noqa: E731
+        dense = "dense AE 784-500-500-2000-10"
+        add(dense, epochs(c.dense_pretrain.epochs, c.dense_pretrain.batch_size))
+        if paper == "gapdcec":
+            add(dense, c.dec.max_iter + c.idec.max_iter + epochs(c.dcn.epochs, c.dcn.batch_size))
+            for method, net in (("dcec", "conv AE 28x28 (DCEC)"), ("gapdcec", "conv AE 28x28 (GAPDCEC)")):
+                m = getattr(c, method)
+                add(net, epochs(m.pretrain.epochs, m.pretrain.batch_size) + m.max_iter)
+        else:
+            reps, e = c.timing_repeats, c.clustering_epochs
+            add(dense, reps * 2 * epochs(e, c.dec.batch_size))  # DEC and PQDEC
+            add("dense AE 784-500-500-2000-256", epochs(c.dense_pretrain.epochs, c.dense_pretrain.batch_size)
+                + reps * epochs(e, c.bqdec.batch_size))
+    return total
+
+
+def table(rows, projections) -> str:
+    from repro.devices import compute_device
+    from repro.report.provenance import keras_backend
+
+    backend = keras_backend()
+    lines = [f"Step times on {compute_device(backend)}, Keras backend {backend} (batch 256, median "
+             "of 3; spread = max - min):", "",
+             "| network | step (ms) | spread (ms) |", "|---|---|---|"]
+    lines += [f"| {name} | {1000 * s:.1f} | {1000 * d:.1f} |" for name, (s, d) in rows.items()]
+    lines += ["", "| stage | paper-profile training steps | projected wall time (upper bound) |",
+              "|---|---|---|"]
+    lines += [f"| `{paper}` | {int(steps):,} | {hours:.1f} h |" for paper, (steps, hours) in projections.items()]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--write-readme", action="store_true")
+    args = parser.parse_args(argv)
+    rows = {name: step_seconds(build, shape, batch=256, steps=args.steps)
+            for name, (build, shape) in networks().items()}
+    projections = {}
+    for paper in ("gapdcec", "pqdec"):
+        steps = planned_steps(paper)
+        projections[paper] = (sum(steps.values()), sum(k * rows[net][0] for net, k in steps.items()) / 3600)
+    text = table(rows, projections)
+    print(text)
+    if args.write_readme:
+        from repro.config import repo_root
+
+        readme = repo_root() / "README.md"
+        content = readme.read_text(encoding="utf-8")
+        if START not in content or END not in content:
+            sys.exit(f"README.md lacks the markers {START} ... {END}")
+        head, rest = content.split(START, 1)
+        readme.write_text(f"{head}{START}\n{text}\n{END}{rest.split(END, 1)[1]}", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
