@@ -55,3 +55,4 @@ def test_dirty_ignores_the_stage_own_outputs(tmp_path):
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_state(tmp_path, ignore=("reports/paper",))["dirty"] is True
     assert git_state(tmp_path, ignore=("reports/paper",))["dirty_files"] == ["code.py"]
+    assert git_state(tmp_path, ignore=("reports", "code.py"))["dirty"] is False  # a file, too

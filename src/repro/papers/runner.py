@@ -266,9 +266,11 @@ def _log_line(text: str) -> None:
 
 
 def own_outputs(paper: str) -> tuple[str, ...]:
-    """Repository-relative folders a paper's stage writes (its DVC outs): reports/<paper>/ and
-    figures/<paper>/; their changes do not make the provenance's git state dirty."""
-    return (f"reports/{paper}/", f"figures/{paper}/")
+    """Repository-relative paths the pipeline writes: every stage's reports and figures and
+    dvc.lock. Their changes do not make the provenance's git state dirty (``dvc repro``
+    deletes a stage's previous outputs before running it, and a stage that ran before this one
+    changed its own); only the code, params and data that produced the report count."""
+    return ("reports/", "figures/", "dvc.lock")
 
 
 def _report(module, profile, cfg, paper_cfg, run_state, histories, files, settings, not_run,

@@ -7,9 +7,10 @@ device ({"cpu", "cores_logical", "cores_physical", "ram_gb", "gpus"}), python, p
 started_utc (when the run began; the git state is read then too), timestamp_utc (when the
 report was written, ISO 8601), extra.
 
-``git.dirty`` counts tracked changes outside ``own_outputs`` (repository-relative folders such
-as ``reports/gapdcec/``): DVC deletes a stage's previous outputs before re-running it, and those
-deletions say nothing about the code that produced the new report.
+``git.dirty`` counts tracked changes outside ``own_outputs`` (repository-relative files or
+folders: the runner passes ``reports/``, ``figures/`` and ``dvc.lock``): DVC deletes a stage's
+previous outputs before re-running it and other stages rewrite theirs, and none of that says
+anything about the code that produced the new report. ``git.dirty_files`` lists the rest.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def git_state(root: str | Path | None = None, ignore: tuple[str, ...] = ()) -> d
     """{"sha": HEAD commit or "unknown", "dirty": tracked changes? (None if unknown),
     "dirty_files": the changed tracked files}.
 
-    ``ignore``: repository-relative folders whose changes do not count (a stage's own outputs).
+    ``ignore``: repository-relative files or folders whose changes do not count (the outputs).
     """
     root = Path(root) if root is not None else Path(__file__).resolve().parent
     sha = _git(root, "rev-parse", "HEAD")
@@ -78,8 +79,9 @@ def git_state(root: str | Path | None = None, ignore: tuple[str, ...] = ()) -> d
     changed = _git(root, "-c", "core.quotePath=false", "diff", "--name-only", "HEAD")
     if changed is None:  # tracked files changed against HEAD, staged or not
         return {"sha": sha, "dirty": None, "dirty_files": []}
-    prefixes = tuple(p.strip("/") + "/" for p in ignore)
-    dirty = [path for path in changed.splitlines() if path and not path.startswith(prefixes)]
+    names = tuple(p.strip("/") for p in ignore)  # a file, or a folder and all below it
+    dirty = [path for path in changed.splitlines()
+             if path and not any(path == n or path.startswith(n + "/") for n in names)]
     return {"sha": sha, "dirty": bool(dirty), "dirty_files": dirty}
 
 
