@@ -90,3 +90,19 @@ def test_repository_params_build_for_every_profile():
     for paper in PAPERS:
         for profile in ("smoke", "quick", "paper"):
             stage_config(paper, profile, params)
+
+
+def test_profile_overrides_under_per_dataset_are_free_form_but_typed():
+    from repro.config import build, deep_merge, stage_params
+    from repro.papers.dqn import Config
+
+    params = {"profile": "quick", "dqn": {"base": {"seeds": [0, 1, 2], "per_dataset": {
+        "mnist-pairs": {"protocol": {"map_at": 5000}}}}, "profiles": {"quick": {"per_dataset": {
+            "mnist-pairs": {"seeds": [0]}}}}}}
+    _, merged = stage_params(params, "dqn", "quick")
+    assert merged["per_dataset"]["mnist-pairs"] == {"protocol": {"map_at": 5000}, "seeds": [0]}
+    cfg = build(Config, merged, where="dqn")
+    assert cfg.for_dataset("mnist-pairs").seeds == (0,) and cfg.seeds == (0, 1, 2)
+    bad = deep_merge(merged, {"per_dataset": {"mnist-pairs": {"bogus": 1}}})
+    with pytest.raises(Exception, match="bogus"):
+        build(Config, bad, where="dqn")

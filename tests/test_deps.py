@@ -76,6 +76,23 @@ def test_check_requires_file_level_deps(fake_root):
     assert main(["deps", "toy", "--check", "--root", str(fake_root)]) == 1
 
 
+def test_write_replaces_the_deps_block_and_keeps_data_entries(fake_root):
+    write(fake_root, {
+        "src/repro/pipeline.py": "from repro.config import x\n",
+        "src/repro/config.py": "",
+        "src/repro/papers/__init__.py": "",
+        "src/repro/papers/toy.py": "from repro import a\n",
+        "dvc.yaml": "stages:\n  toy:\n    cmd: python -m repro stage toy\n    deps:\n"
+                    "      - src/repro/papers\n      - data/raw/mnist\n    params:\n      - toy\n"
+                    "  other:\n    cmd: echo\n    deps:\n      - keep/me\n",
+    })
+    assert main(["deps", "toy", "--write", "--root", str(fake_root)]) == 0
+    stages = yaml.safe_load((fake_root / "dvc.yaml").read_text())["stages"]
+    assert stages["toy"]["deps"] == stage_dependencies("toy", fake_root) + ["data/raw/mnist"]
+    assert stages["toy"]["params"] == ["toy"] and stages["other"]["deps"] == ["keep/me"]
+    assert check("toy", fake_root) == ([], [])
+
+
 def test_cli_prints_yaml_list_items(capsys):
     assert main(["deps", "gapdcec"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -105,3 +105,39 @@ def test_pqdec_smoke_stage_measures_every_method_and_marks_absent_stl10(real_dat
         f"{v} under smoke" for v in ("holds", "fails", "inconclusive")}
     figures = {p.name for p in (tmp_path / "figures" / "pqdec" / "smoke").iterdir()}
     assert {"fig3_clustering_speed.png", "fig4_memory_consumption.png", "table1.png"} <= figures
+
+
+def test_dqn_smoke_stage_reports_the_stand_in_beside_the_paper_dataset(real_data, tmp_path):
+    report = run_stage("dqn", "smoke", output_root=tmp_path, log_output=False)
+    assert sorted(p.name for p in report.iterdir()) == sorted(
+        [name.replace("gapdcec", "dqn") for name in REPORT_FILES] + ["curves.csv"])
+    results = pd.read_csv(report / "results.csv", keep_default_na=False, na_values={"value": [""]})
+    maps = results[results.metric == "map"]
+    assert set(maps.method) == {"ksh", "ksh_d", "cnnh", "dnnh", "dqn2plus", "dqnip", "dqn"}
+    assert set(maps.variant.astype(str)) == {"12", "32"} and maps.value.between(0, 1).all()
+    bound = results[results.metric == "eq6_bound_holds"]
+    assert len(bound) == 2 and (bound.value == 1.0).all()   # the triangle inequality
+    timed = results[results.metric == "query_s"]
+    assert set(timed.method) == {"aqd_lookup", "float_exhaustive", "faiss_indexpq", "faiss_flat"}
+
+    comparison = pd.read_csv(report / "comparison.csv", keep_default_na=False,
+                             na_values={c: [""] for c in ("reported", "reproduced_mean", "delta")})
+    cifar = comparison[comparison.dataset == "cifar-10"]
+    assert len(cifar) == 28 and set(cifar.verdict) == {"not run"}
+    assert cifar.note.str.contains("cifar-10 data absent").all()
+    pairs = comparison[(comparison.dataset == "mnist-pairs") & (comparison.table != "")]
+    # the stand-in's cells sit beside NUS-WIDE's printed numbers and are never compared
+    assert len(pairs) == 28 and set(pairs.verdict) == {"not comparable", "not run"}
+    assert pairs.note.str.contains("stand-in data for NUS-WIDE").all()
+    nus = comparison[(comparison.dataset == "nus-wide") & (comparison.method == "dqn")]
+    assert (pairs[pairs.method == "dqn"].reported.values == nus.reported.values).all()
+
+    claims = pd.read_csv(report / "claims.csv").set_index("claim_id")
+    assert set(claims.verdict) <= {"holds", "fails", "inconclusive"}
+    assert claims.loc["dqn_best", "paper_verdict"] == "fails"   # CIFAR-10: DNNH at 24 and 48 bits
+    assert claims.loc["eq6_bound", "verdict"] == "holds"
+    assert claims.verdict_shown.str.contains("not run on").all()
+    curves = pd.read_csv(report / "curves.csv")
+    assert set(curves.curve) == {"precision_at_top_r", "pr_precision", "pr_recall"}
+    figures = {p.name for p in (tmp_path / "figures" / "dqn" / "smoke").iterdir()}
+    assert {"table1.png", "map_vs_bits.png", "curves_mnist-pairs.png", "query_time.png"} <= figures

@@ -57,13 +57,15 @@ def load_params(path: str | Path | None = None) -> dict:
 def deep_merge(base: Mapping, override: Mapping, *, where: str = "") -> dict:
     """``base`` updated recursively by ``override``.
 
-    Override keys must exist in base, except inside a mapping that is empty in base (a
-    free-form mapping such as ``per_dataset``, whose contents the typed config checks).
+    Override keys must exist in base, except inside a mapping that is empty in base or lies
+    under ``per_dataset`` (free-form: any key of the stage's config, checked by the typed
+    config when it is built).
     """
     merged = dict(base)
+    free = ".per_dataset" in f".{where}"
     for key, value in override.items():
         path = f"{where}.{key}" if where else str(key)
-        if key not in base and (base or not where):
+        if key not in base and (base or not where) and not free:
             raise ConfigError(f"unknown key {path!r} in profile overrides (not in base)")
         if key in base and isinstance(value, Mapping) and isinstance(base[key], Mapping):
             merged[key] = deep_merge(base[key], value, where=path)

@@ -170,9 +170,30 @@ def format_deps(deps: list[str]) -> str:
     return "\n".join(f"      - {d}" for d in deps)
 
 
+def write_deps(paper: str, root: Path | None = None) -> Path:
+    """Rewrite the ``deps:`` block of stage ``paper`` in ``<root>/dvc.yaml`` with its import
+    closure, keeping its ``data/raw/...`` entries (the rest of the file is left as it is)."""
+    import re
+
+    path = _root(root) / "dvc.yaml"
+    text = path.read_text(encoding="utf-8")
+    block = re.compile(rf"(\n  {re.escape(paper)}:\n(?:    .*\n)*?    deps:\n)((?:      - .*\n)*)")
+    match = block.search(text)
+    if match is None:
+        raise KeyError(f"dvc.yaml has no stage {paper!r} with a deps: block")
+    data = [line for line in match.group(2).splitlines() if line.strip()[2:].startswith(DATA_PREFIX)]
+    lines = [f"      - {d}" for d in stage_dependencies(paper, root)]
+    new = "\n".join(lines + data) + "\n"     # the code's files, then the data entries
+    path.write_text(text[:match.start(2)] + new + text[match.end(2):], encoding="utf-8")
+    return path
+
+
 def _run(args: argparse.Namespace) -> int:
     root = Path(args.root) if args.root else None
     try:
+        if args.write:
+            print(f"wrote the deps of stage {args.paper} into {write_deps(args.paper, root)}")
+            return 0
         if not args.check:
             print(format_deps(stage_dependencies(args.paper, root)))
             return 0
@@ -202,5 +223,7 @@ def register(subparsers) -> None:
     parser.add_argument("paper", help="paper stage name, e.g. gapdcec")
     parser.add_argument("--check", action="store_true",
                         help="compare with the stage's deps in dvc.yaml; exit 1 if they differ")
+    parser.add_argument("--write", action="store_true",
+                        help="rewrite the stage's deps in dvc.yaml (keeps its data/raw entries)")
     parser.add_argument("--root", default=None, help="repository root (default: this checkout)")
     parser.set_defaults(func=_run)

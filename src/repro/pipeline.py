@@ -23,7 +23,7 @@ from pathlib import Path
 
 from repro.config import ConfigError, build, load_params, repo_root, stage_params
 
-PAPERS = ("gapdcec", "pqdec")
+PAPERS = ("gapdcec", "pqdec", "dqn")
 
 
 def stage_config(paper: str, profile: str | None = None, params: dict | None = None):

@@ -7,7 +7,8 @@ MNIST / USPS files ask for ``real_data``, which points ``REPRO_DATA_MIRRORS`` at
 files are not there the test is skipped, or fails if ``REPRO_REQUIRE_REAL_DATA=1``.
 
 Builders of tiny files in the exact official formats (IDX, CIFAR-10 python / binary
-archives, STL-10 binary archive) are exposed as the ``tiny`` fixture.
+archives, STL-10 binary archive, NUS-WIDE's Groundtruth.zip / ImageList.zip / Flickr folder,
+MIRFlickr-25k's two zip archives, small JPEGs) are exposed as the ``tiny`` fixture.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import io
 import os
 import pickle
 import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +55,8 @@ def isolated_data_env(monkeypatch, tmp_path) -> Path:
 def require_real_files(name: str) -> None:
     """Skip (or fail with REPRO_REQUIRE_REAL_DATA=1) unless ``name``'s real files exist."""
     missing = [f.filename for f in registry.DATASETS[name].all_files
-               if not any(p.is_file() for p in candidate_paths(f.subfolder, f.filename))]
+               if not any(p.is_dir() if f.folder else p.is_file()
+                          for p in candidate_paths(f.subfolder, f.filename))]
     if missing:
         reason = f"real {name} files {missing} not found in {REAL_MIRRORS!r}"
         if os.environ.get("REPRO_REQUIRE_REAL_DATA") == "1":
@@ -184,6 +187,97 @@ def stl10_archive(path: Path, parts, unlabeled: bytes | None = None) -> Path:
     return write_tar(path, members)
 
 
+def jpeg_bytes(color, size=(12, 9), mode="RGB", image_format="JPEG") -> bytes:
+    """A solid-colour image (``size`` = (width, height)) encoded as JPEG (or ``image_format``)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    image = Image.new("RGB", size, tuple(int(c) for c in color))
+    image.convert(mode).save(buffer, format=image_format, quality=95)
+    return buffer.getvalue()
+
+
+def colour(i: int) -> tuple[int, int, int]:
+    """A distinct, well-separated solid colour for image number ``i``."""
+    return (40 + (67 * i) % 180, 40 + (113 * i + 60) % 180, 40 + (29 * i + 120) % 180)
+
+
+def write_zip(path: Path, members: list[tuple[str, bytes | None]]) -> Path:
+    """A zip archive of (name, bytes) members in order; ``None`` bytes = a folder entry."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members:
+            if data is None:
+                archive.writestr(zipfile.ZipInfo(name.rstrip("/") + "/"), b"")
+            else:
+                archive.writestr(name, data)
+    return path
+
+
+def nuswide_files(folder: Path, images: list[tuple[str, bytes]],
+                  positives: dict[str, list[int]], *, newline: str = "\r\n",
+                  label_lines: dict[str, list[str]] | None = None) -> dict[str, Path]:
+    """NUS-WIDE's official files in ``folder``: ``Groundtruth.zip`` (``AllLabels/`` with one
+    ``Labels_<concept>.txt`` per concept of the 81, plus ``TrainTestLabels/`` decoys),
+    ``ImageList.zip`` (``ImageList/Imagelist.txt`` with Windows paths, plus the Train / Test
+    lists) and the image folder ``Flickr/<subfolder>/<file>``.
+
+    ``images``: (``<subfolder>/<file>``, bytes) in Imagelist order; ``positives``: concept ->
+    image positions labelled 1. ``label_lines`` replaces the lines of given label files.
+    """
+    from repro.data.nuswide import CONCEPTS
+
+    n = len(images)
+    members: list[tuple[str, bytes | None]] = [("AllLabels/", None)]
+    for concept in CONCEPTS:
+        lines = ["1" if i in positives.get(concept, ()) else "0" for i in range(n)]
+        lines = (label_lines or {}).get(concept, lines)
+        members.append((f"AllLabels/Labels_{concept}.txt",
+                        "".join(line + newline for line in lines).encode()))
+    members.append(("TrainTestLabels/", None))
+    members += [(f"TrainTestLabels/Labels_{c}_{part}.txt", b"1\r\n" * n)
+                for c in CONCEPTS[:3] for part in ("Train", "Test")]
+    paths = {"Groundtruth.zip": write_zip(folder / "Groundtruth.zip", members)}
+    windows = [name.replace("/", "\\") for name, _ in images]
+    listing = "".join(line + newline for line in windows).encode()
+    paths["ImageList.zip"] = write_zip(folder / "ImageList.zip", [
+        ("ImageList/", None), ("ImageList/Imagelist.txt", listing),
+        ("ImageList/TrainImagelist.txt", "".join(l + newline for l in windows[::2]).encode()),
+        ("ImageList/TestImagelist.txt", "".join(l + newline for l in windows[1::2]).encode()),
+    ])
+    for name, data in images:
+        target = folder / "Flickr" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    paths["Flickr"] = folder / "Flickr"
+    return paths
+
+
+def mirflickr_files(folder: Path, images: dict[int, bytes], annotations: dict[str, list],
+                    relevant: dict[str, list] | None = None) -> dict[str, Path]:
+    """MIRFlickr-25k's official archives in ``folder``: ``mirflickr25k.zip`` (``mirflickr/``
+    with ``im<number>.jpg`` for the given numbers, plus ``meta/`` and ``doc/`` decoys) and
+    ``mirflickr25k_annotations_v080.zip`` (``<concept>.txt`` for every concept of the 24,
+    ``<concept>_r1.txt`` for ``relevant``, ``README.txt``), lines ending in CR LF."""
+    from repro.data.mirflickr import CONCEPTS
+
+    members: list[tuple[str, bytes | None]] = [("mirflickr/", None)]
+    members += [(f"mirflickr/im{number}.jpg", data) for number, data in sorted(images.items())]
+    members += [("mirflickr/doc/common_tags.txt", b"sky 1\n"), ("mirflickr/meta/tags/", None),
+                ("mirflickr/meta/tags/tags1.txt", b"sky\n")]
+    archive = write_zip(folder / "mirflickr25k.zip", members)
+
+    def listing(numbers) -> bytes:
+        return "".join(f"{n}\r\n" for n in numbers).encode()
+
+    notes = [("README.txt", b"MIRFLICKR-25000 annotations v080\r\n")]
+    notes += [(f"{c}.txt", listing(annotations.get(c, []))) for c in CONCEPTS]
+    notes += [(f"{c}_r1.txt", listing(v)) for c, v in (relevant or {}).items()]
+    return {"mirflickr25k.zip": archive,
+            "mirflickr25k_annotations_v080.zip":
+                write_zip(folder / "mirflickr25k_annotations_v080.zip", notes)}
+
+
 class Builders:
     """Namespace handed to tests by the ``tiny`` fixture."""
 
@@ -199,6 +293,11 @@ class Builders:
     stl10_archive = staticmethod(stl10_archive)
     sha256_bytes = staticmethod(sha256_bytes)
     sha256_file = staticmethod(sha256_file)
+    jpeg_bytes = staticmethod(jpeg_bytes)
+    colour = staticmethod(colour)
+    write_zip = staticmethod(write_zip)
+    nuswide_files = staticmethod(nuswide_files)
+    mirflickr_files = staticmethod(mirflickr_files)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from repro.data import DATASETS, DatasetError, UnknownDatasetError, load, verify
+from repro.data import DATASETS, DatasetError, FileSpec, UnknownDatasetError, load, verify
 from repro.data.registry import MNIST_URL_BASES, get_spec
 
 # sha256 of the official MNIST files and usps.h5 (shared/data/README.md)
@@ -17,16 +17,48 @@ README_SHA256 = {
 }
 
 
+# no sha256 is published for these (data/README.md): their files are used unverified
+UNVERIFIED = {"nus-wide", "mirflickr-25k"}
+
+
 def test_registered_names():
-    assert set(DATASETS) == {"mnist-full", "mnist-test", "usps", "cifar-10", "stl-10"}
+    assert set(DATASETS) == {"mnist-full", "mnist-test", "usps", "cifar-10", "stl-10",
+                             "nus-wide", "mirflickr-25k"}
 
 
 def test_every_file_has_a_sha256_and_a_way_to_get_it():
     for spec in DATASETS.values():
         for f in spec.all_files:
-            assert re.fullmatch(r"[0-9a-f]{64}", f.sha256), f.filename
+            if spec.name in UNVERIFIED:
+                assert f.sha256 is None and not f.verified, f.filename
+                assert not f.urls and f.manual_page.startswith("https://"), f.filename
+            else:
+                assert re.fullmatch(r"[0-9a-f]{64}", f.sha256) and f.verified, f.filename
             assert f.urls or f.manual_page, f.filename
             assert f.subfolder and "/" not in f.subfolder
+
+
+def test_unverified_files_and_folders_are_declared_consistently():
+    with pytest.raises(ValueError, match="cannot be downloaded automatically"):
+        FileSpec("f.zip", "x", None, urls=("https://example.org/f.zip",))
+    with pytest.raises(ValueError, match="a folder has no sha256"):
+        FileSpec("Flickr", "x", "0" * 64, folder=True)
+    folders = [f.filename for spec in DATASETS.values() for f in spec.all_files if f.folder]
+    assert folders == ["Flickr"]
+
+
+def test_nus_wide_and_mirflickr_files_and_official_pages():
+    nus = {f.filename: f for f in DATASETS["nus-wide"].all_files}
+    assert set(nus) == {"Groundtruth.zip", "ImageList.zip", "Flickr"}
+    assert nus["Flickr"].manual_page.endswith("nuswide/NUS-WIDE.html")
+    for name in ("Groundtruth.zip", "ImageList.zip"):
+        assert nus[name].manual_page == (
+            "https://lms.comp.nus.edu.sg/wp-content/uploads/2019/research/nuswide/" + name)
+    mir = {f.filename: f.manual_page for f in DATASETS["mirflickr-25k"].all_files}
+    assert mir == {name: "https://press.liacs.nl/mirflickr/mirflickr25k.v3b/" + name
+                   for name in ("mirflickr25k.zip", "mirflickr25k_annotations_v080.zip")}
+    for name in ("nus-wide", "mirflickr-25k"):
+        assert DATASETS[name].options == ("image_size",) and DATASETS[name].splits == ()
 
 
 def test_mnist_and_usps_checksums_are_those_of_the_data_readme():

@@ -49,8 +49,11 @@ def test_holds_fails_inconclusive(toy_dict, write_paper, toy_results):
     assert claims.loc["fails", "verdict"] == "fails"
     assert claims.loc["noise", "verdict"] == "inconclusive"
     assert "|margin| <= std over seeds/repeats" in claims.loc["noise", "evidence"]
-    assert claims.loc["missing", "verdict"] == "inconclusive"
-    assert claims.loc["missing", ["n_holds", "n_inconclusive"]].tolist() == [1, 1]
+    # d2 was not run: the verdict is reached on d1 alone and says so
+    assert claims.loc["missing", "verdict"] == "holds"
+    assert claims.loc["missing", "verdict_shown"].endswith("not run on d2")
+    assert claims.loc["missing", "n_inconclusive"] == 0
+    assert claims.loc["missing", "n_holds"] == 1
     assert "Method A not run" in claims.loc["missing", "evidence"]
     assert claims.loc["fail_wins", "verdict"] == "fails"
     assert claims.loc["fail_wins", ["n_holds", "n_fails", "n_inconclusive"]].tolist() == [1, 1, 1]
@@ -198,3 +201,55 @@ def test_claims_over_a_variant_dimension(toy_dict, write_paper):
     rows = claim_comparisons(paper, results)
     assert rows.set_index("variant").outcome.to_dict() == {"12": "holds", "24": "fails"}
     assert "d1 acc 24: a" in evaluate_claims(paper, results).loc[0, "evidence"]
+
+
+def test_margin_constants_and_variant_sides(toy_dict, write_paper, toy_results):
+    """``margin`` (by more than), a constant side, a "method@variant" side, explicit pairs."""
+    toy_dict["tables"]["t1"]["results"] += [
+        {"dataset": "d1", "method": "a", "metric": "map", "variant": v, "value": x, "unit": "fraction"}
+        for v, x in (("8", 0.50), ("16", 0.60))]
+    paper = _claims(toy_dict, write_paper, [
+        dict(_claim("by_small", "a", ">", "b"), margin=0.05, tolerance_source="ours"),  # 0.12 > 0.05
+        dict(_claim("by_large", "a", ">", "b"), margin=0.2, tolerance_source="ours"),   # 0.12 < 0.2
+        _claim("over_constant", "a", ">", 0.5),
+        _claim("under_constant", "a", "<", 0.5),
+        {"id": "grows", "statement": "grows", "pairs": [["a@16", "a@8"]], "op": ">",
+         "for_each": {"dataset": "d1", "metric": "map"}, "basis": "table"},
+    ])
+    results = pd.concat([toy_results, pd.DataFrame(
+        [("d1", "a", "map", s, v, "fraction", variant) for variant, values in
+         (("8", (0.40, 0.41)), ("16", (0.50, 0.52))) for s, v in enumerate(values)],
+        columns=["dataset", "method", "metric", "seed", "value", "unit", "variant"])],
+        ignore_index=True)
+    results["variant"] = results["variant"].fillna("")
+    claims = evaluate_claims(paper, results).set_index("claim_id")
+    assert claims.loc["by_small", "verdict"] == "holds"
+    assert claims.loc["by_large", "verdict"] == "fails"
+    assert "(by > 20)" in claims.loc["by_large", "evidence"]   # in the paper's unit (%)
+    assert claims.loc["over_constant", "verdict"] == "holds"
+    assert claims.loc["under_constant", "verdict"] == "fails"
+    assert claims.loc["grows", ["verdict", "paper_verdict"]].tolist() == ["holds", "holds"]
+    assert "Method A (16)" in claims.loc["grows", "evidence"]
+
+
+def test_margin_needs_its_source_and_pairs_exclude_left_right(toy_dict, write_paper):
+    with pytest.raises(ReportedSchemaError, match="margin names its source"):
+        _claims(toy_dict, write_paper, [dict(_claim("m", "a", ">", "b"), margin=0.1)])
+    both = dict(_claim("p", "a", ">", "b"), pairs=[["a", "b"]])
+    with pytest.raises(ReportedSchemaError, match="either left and right, or pairs"):
+        _claims(toy_dict, write_paper, [both])
+    with pytest.raises(ReportedSchemaError, match="unknown variant"):
+        _claims(toy_dict, write_paper, [{"id": "v", "statement": "v", "pairs": [["a@99", "a"]],
+                                         "op": ">", "for_each": {"dataset": "d1", "metric": "acc"},
+                                         "basis": "table"}])
+
+
+def test_stand_in_claims_use_the_paper_datasets_numbers(toy_dict, write_paper, toy_results):
+    toy_dict["stand_ins"] = {"s1": "d2"}
+    paper = _claims(toy_dict, write_paper, [_claim("on_stand_in", "a", ">", "b", "s1")])
+    results = toy_results.assign(dataset=toy_results["dataset"].replace({"d1": "s1"}))
+    claims = evaluate_claims(paper, results).set_index("claim_id")
+    assert claims.loc["on_stand_in", "verdict"] == "holds"           # s1: 0.82 vs 0.70
+    assert claims.loc["on_stand_in", "paper_verdict"] == "holds"     # d2's printed 60 vs 50
+    rows = claim_comparisons(paper, results)
+    assert rows[["paper_left", "paper_right"]].values.tolist() == [[60.0, 50.0]]

@@ -98,3 +98,30 @@ def test_gapdcec_paper_numbers_compare_as_within():
     table = compare(paper, results.drop(columns="table"))
     assert (table.verdict == "within").all()
     np.testing.assert_allclose(table.delta, 0.0, atol=1e-9)
+
+
+def test_stand_in_rows_sit_beside_the_paper_dataset(toy_dict, write_paper, toy_results):
+    toy_dict["stand_ins"] = {"s2": "d2"}
+    toy_dict["display"]["datasets"]["d2"] = "Data 2"
+    paper = load_reported(write_paper(toy_dict))
+    results = pd.concat([toy_results, toy_results[toy_results.method == "a"].assign(dataset="s2")
+                         [lambda f: f.metric == "acc"]], ignore_index=True)
+    table = compare(paper, results)
+    stand_in = table[table.dataset == "s2"]
+    # one row per printed d2 cell: a ran on s2 (not comparable), b did not (not run)
+    assert stand_in[["method", "reported", "verdict"]].values.tolist() == [
+        ["a", 60.0, "not comparable"], ["b", 50.0, "not run"]]
+    a = stand_in.iloc[0]
+    assert a.reproduced_mean == pytest.approx(82.0) and np.isnan(a.delta)
+    assert a.note == "stand-in data for Data 2" and a.table == "t1"
+    assert not ((table.dataset == "s2") & (table.table == "")).any()   # no unreported duplicate
+    # the paper dataset's own cells are untouched
+    assert _row(table, "d2", "a", "acc").verdict == "not run"
+
+
+def test_stand_in_must_name_a_paper_dataset(toy_dict, write_paper):
+    from repro.report.reported import ReportedSchemaError
+
+    toy_dict["stand_ins"] = {"s2": "nope"}
+    with pytest.raises(ReportedSchemaError, match="stand_ins.s2: unknown paper dataset 'nope'"):
+        load_reported(write_paper(toy_dict))

@@ -44,7 +44,7 @@ _CELL = "tables.t1.results.0"
     (f"{_CELL}.valeu", 1.0, r"tables.t1.results\[0\].valeu: unknown key"),
     (f"{_CELL}.method", _DELETE, r"tables.t1.results\[0\].method: missing required key"),
     ("claims.0.op", ">=", r"claims\[0\].op: unknown op '>='"),
-    ("claims.0.right", "bb", r"claims\[0\].right: unknown method 'bb'"),
+    ("claims.0.right", "bb", r"claims\[0\].right\[0\]: unknown method 'bb'"),
     ("claims.0.for_each.metric", ["acc", "ncm"], r"claims\[0\].for_each.metric: unknown metric"),
     ("claims.0.for_each.dataset", _DELETE, r"claims\[0\].for_each.dataset: missing required"),
     ("claims.0.op", "within", r"claims\[0\].tolerance: op 'within' needs a tolerance"),
@@ -124,9 +124,10 @@ def test_gapdcec_claims_hold_on_the_papers_own_numbers():
     assert set(claims.index) == {"gapdcec_beats_all", "gapdcec_beats_dcec", "dcec_beats_idec",
                                  "idec_beats_dec", "deep_beats_kmeans"}
     assert (claims["paper_verdict"] == "holds").all()
-    # nothing reproduced -> every claim inconclusive
+    # nothing reproduced -> every comparison "not run", every claim inconclusive
     assert (claims["verdict"] == "inconclusive").all()
-    assert claims.loc["deep_beats_kmeans", "n_inconclusive"] == 5 * 3 * 2
+    assert (claims[["n_holds", "n_fails", "n_inconclusive"]] == 0).all().all()
+    assert claims.loc["deep_beats_kmeans", "evidence"].count(": not run") == 5 * 3 * 2
 
 
 def test_pqdec_yaml_loads_and_its_orderings_hold_on_the_printed_numbers():

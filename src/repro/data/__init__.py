@@ -4,7 +4,9 @@
     ds = load("mnist-full")            # ds.x float32 (70000, 28, 28, 1) in [0, 1], ds.y int64
 
 Registered names (``DATASETS``): ``mnist-full``, ``mnist-test``, ``usps``, ``cifar-10``
-(split "train" / "test" / "all"), ``stl-10`` (same splits). Files are looked up in
+(split "train" / "test" / "all"), ``stl-10`` (same splits), ``nus-wide`` and
+``mirflickr-25k`` (multi-label; uint8 images, ``load(name, image_size=224)``; their files
+have no published checksum and are used unverified). Files are looked up in
 ``data/raw/<subfolder>/`` (or ``$REPRO_DATA_DIR``), then in the folders of
 ``REPRO_DATA_MIRRORS``, then downloaded from the official URL unless ``REPRO_OFFLINE=1``.
 See ``data/README.md`` and ``python -m repro data --help``.

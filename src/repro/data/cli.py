@@ -39,7 +39,8 @@ def run_fetch(args: argparse.Namespace) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     """Find and checksum-verify each dataset's files (no download)."""
     return _run_each(args.names, lambda name: [
-        FileRecord("ok", r.path, r.sha256, r.file) for r in verify_records(name)
+        FileRecord("ok" if r.file.verified else "unverified", r.path, r.sha256, r.file)
+        for r in verify_records(name)
     ])
 
 
@@ -48,7 +49,13 @@ def run_list(args: argparse.Namespace) -> int:
     for spec in DATASETS.values():
         print(f"{spec.name:<11} {spec.description}")
         for f in spec.all_files:
-            print(f"    {f.subfolder}/{f.filename}  sha256={f.sha256}")
+            if f.sha256:
+                checksum = f.sha256
+            elif f.folder:
+                checksum = "none-published (a folder, used unverified; its listing is recorded)"
+            else:
+                checksum = "none-published (used unverified)"
+            print(f"    {f.subfolder}/{f.filename}{'/' if f.folder else ''}  sha256={checksum}")
     return 0
 
 

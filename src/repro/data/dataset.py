@@ -22,9 +22,13 @@ from repro.data.registry import DatasetSpec, FileSpec, get_spec
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """Images ``x`` float32 (n, height, width, channels) in [0, 1] and labels ``y`` int64 (n,).
+    """Images ``x`` and labels ``y``: float32 (n, height, width, channels) in [0, 1] and int64
+    (n,) for the digit and CIFAR / STL sets; uint8 (n, s, s, 3) in 0..255 and multi-hot uint8
+    (n, n_concepts) for the multi-label sets ``nus-wide`` and ``mirflickr-25k``.
 
-    ``files`` maps each file name used to the sha256 actually verified before loading.
+    ``files`` maps each file name used to the sha256 verified before loading; for a file
+    without a published checksum, to the sha256 computed (not compared), and for a folder
+    (NUS-WIDE's images), to the sha256 of its listing (:func:`repro.data.files.folder_digest`).
     """
 
     name: str
@@ -35,7 +39,9 @@ class Dataset:
 
     @property
     def n_classes(self) -> int:
-        """Number of distinct labels present in ``y``."""
+        """Number of distinct labels present in ``y`` (multi-hot ``y``: its number of columns)."""
+        if self.y.ndim == 2:
+            return int(self.y.shape[1])
         return int(np.unique(self.y).size)
 
     @property
@@ -50,7 +56,8 @@ class Dataset:
 @dataclass(frozen=True)
 class FileRecord:
     """One verified file: how it was obtained (``found``, ``present``, ``copied``,
-    ``downloaded``), where it is and its verified sha256."""
+    ``downloaded``, ``in-place`` for a folder used where it was found), where it is and its
+    sha256 (see :class:`Dataset` for files without a checksum and folders)."""
 
     status: str
     path: Path
@@ -64,9 +71,11 @@ class FileRecord:
 
 def _find_verified(spec: FileSpec, dataset: str) -> FileRecord | None:
     """The first file found along the lookup path, verified (ChecksumError if bad)."""
-    path = files.locate(spec.subfolder, spec.filename)
+    path = files.locate(spec.subfolder, spec.filename, spec.folder)
     if path is None:
         return None
+    if spec.folder:
+        return FileRecord("found", path, files.folder_digest(path), spec)
     return FileRecord("found", path, files.verify_file(path, spec.sha256, dataset), spec)
 
 
@@ -135,16 +144,28 @@ def _check_split(spec: DatasetSpec, split: str | None) -> str | None:
     return split
 
 
-def load(name: str, *, split: str | None = None) -> Dataset:
+def _check_options(spec: DatasetSpec, options: dict) -> None:
+    unknown = sorted(set(options) - set(spec.options))
+    if unknown:
+        accepted = (f"it accepts {', '.join(spec.options)}" if spec.options
+                    else "it accepts none")
+        raise DatasetError(f"Dataset {spec.name!r} takes no option {unknown[0]!r}; "
+                           f"{accepted}.")
+
+
+def load(name: str, *, split: str | None = None, **options) -> Dataset:
     """Load a registered dataset from checksum-verified files (downloading if allowed).
 
     ``split`` is only accepted by datasets that have splits (``cifar-10``, ``stl-10``:
-    ``"train"``, ``"test"`` or ``"all"``, default ``"all"`` = train then test).
+    ``"train"``, ``"test"`` or ``"all"``, default ``"all"`` = train then test). ``options``
+    are passed to the loader of datasets that declare them (``nus-wide``,
+    ``mirflickr-25k``: ``image_size``, the side of the square images, default 64).
     """
     spec = get_spec(name)
     split = _check_split(spec, split)
+    _check_options(spec, options)
     records = resolve(spec, allow_download=True)
-    x, y = spec.loader({r.filename: r.path for r in records}, split)
+    x, y = spec.loader({r.filename: r.path for r in records}, split, **options)
     return Dataset(name, x, y, {r.filename: r.sha256 for r in records}, split)
 
 
@@ -158,8 +179,10 @@ def fetch_records(name: str) -> list[FileRecord]:
             records.append(record)
         elif record.path.resolve() == dest.resolve():
             records.append(FileRecord("present", dest, record.sha256, record.file))
-        else:
-            sha = copy_verified(record.path, dest, record.file.sha256, name)
+        elif record.file.folder:  # an image folder is not copied: it is used where it is
+            records.append(FileRecord("in-place", record.path, record.sha256, record.file))
+        else:  # (a file without a published checksum: copied against the sha256 computed)
+            sha = copy_verified(record.path, dest, record.sha256, name)
             records.append(FileRecord("copied", dest, sha, record.file))
     return records
 

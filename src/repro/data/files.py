@@ -9,13 +9,16 @@ Lookup order for a file ``<subfolder>/<filename>``:
 3. (elsewhere, :mod:`repro.data.download`) the official URL, unless ``REPRO_OFFLINE`` is set.
 
 The first file found is verified with sha256; a mismatch raises :class:`ChecksumError` and
-the file is never used, moved or deleted.
+the file is never used, moved or deleted. A file declared without a checksum (``sha256=None``:
+none is published) is hashed but not compared; a *folder* entry (NUS-WIDE's image folder) is
+looked up the same way and identified by :func:`folder_digest`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from repro.data.errors import ChecksumError
@@ -105,17 +108,44 @@ def checksum_error(path: Path | str, expected: str, actual: str, dataset: str,
     )
 
 
-def verify_file(path: Path, expected_sha256: str, dataset: str) -> str:
-    """Return the sha256 of ``path`` if it equals the expected one, else raise ChecksumError."""
+def verify_file(path: Path, expected_sha256: str | None, dataset: str) -> str:
+    """Return the sha256 of ``path`` if it equals the expected one, else raise ChecksumError.
+
+    ``expected_sha256=None`` (no published checksum): the sha256 is computed and returned,
+    nothing is compared.
+    """
     actual = sha256_of(path)
+    if expected_sha256 is None:
+        return actual
     if actual != expected_sha256.lower():
         raise checksum_error(path, expected_sha256, actual, dataset)
     return actual
 
 
-def locate(subfolder: str, filename: str) -> Path | None:
-    """The first existing candidate path of a file (not yet verified), or None."""
+def locate(subfolder: str, filename: str, folder: bool = False) -> Path | None:
+    """The first existing candidate path of a file (a folder if ``folder``), or None."""
     for path in candidate_paths(subfolder, filename):
-        if path.is_file():
+        if path.is_dir() if folder else path.is_file():
             return path
     return None
+
+
+def folder_digest(folder: Path) -> str:
+    """sha256 of a folder's listing: one ``<relative path>\\t<size>\\n`` line per file below
+    it (``/``-separated, sorted). It identifies the set of files and their sizes cheaply; it
+    is *not* a hash of their bytes."""
+    digest = hashlib.sha256()
+    for name, size in sorted(_files_below(Path(folder), "")):
+        digest.update(f"{name}\t{size}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def _files_below(folder: Path, prefix: str) -> Iterator[tuple[str, int]]:
+    """(relative ``/``-separated path, size) of every file below ``folder``."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            name = prefix + entry.name
+            if entry.is_dir():
+                yield from _files_below(Path(entry.path), name + "/")
+            elif entry.is_file():
+                yield name, entry.stat().st_size

@@ -18,17 +18,23 @@ def _mirror_hint() -> str:
 
 def file_block(spec: FileSpec) -> list[str]:
     """Lines describing one missing file: name, sha256, where to put it, where to get it."""
+    if spec.folder:
+        checksum = "not applicable (a folder; recorded by the sha256 of its listing)"
+    elif spec.sha256 is None:
+        checksum = "none published (the file is used unverified; see data/README.md)"
+    else:
+        checksum = spec.sha256
+    kind = "the folder " if spec.folder else ""
     lines = [
-        f"  - {spec.filename}",
-        f"      sha256:    {spec.sha256}",
+        f"  - {spec.filename}{'/' if spec.folder else ''}",
+        f"      sha256:    {checksum}",
         f"      put it in: {files.raw_dir() / spec.subfolder}{os.sep}",
         f"                 or in a mirror folder named by {files.ENV_MIRRORS} "
-        f"(as <mirror>/{spec.subfolder}/{spec.filename} or <mirror>/{spec.filename}; "
+        f"(as {kind}<mirror>/{spec.subfolder}/{spec.filename} or <mirror>/{spec.filename}; "
         f"{_mirror_hint()})",
     ]
     if spec.manual_page:
-        lines.append(f"      get it at: {spec.manual_page} (manual download: the page needs a "
-                     "login, so there is no automatic download)")
+        lines.append(f"      get it at: {spec.manual_page} (manual download: {spec.manual_note})")
     lines += [f"      URL:       {url}" for url in spec.urls]
     return lines
 
@@ -50,7 +56,7 @@ def _why_not_downloaded(spec: DatasetSpec, can_download: bool, allow_download: b
 def missing_files_message(spec: DatasetSpec, can_download: bool, allow_download: bool,
                           failures: list[tuple[str, Exception]]) -> str:
     """The DatasetError text for a dataset none of whose sources is complete."""
-    missing = [[f for f in source if files.locate(f.subfolder, f.filename) is None]
+    missing = [[f for f in source if files.locate(f.subfolder, f.filename, f.folder) is None]
                for source in spec.sources]
     if len(spec.sources) == 1:
         lines = [f"Dataset {spec.name!r} cannot be loaded: {len(missing[0])} file(s) missing."]

@@ -1,11 +1,15 @@
 """Declarations of every dataset: its files, their sha256, official URLs and loader.
 
-Where each checksum comes from (all sha256, every file is verified with sha256):
+Where each checksum comes from (all sha256; every file that has one is verified with it):
 - MNIST (4 IDX files) and USPS ``usps.h5``: ``shared/data/README.md`` (the offline copies,
   byte-identical to the official MNIST files; their md5 equal the published ones).
 - CIFAR-10 python archive: the ``file_hash`` published in Keras' ``keras.datasets.cifar10``.
 - CIFAR-10 binary archive and STL-10 binary archive: TensorFlow Datasets'
   ``url_checksums/cifar10.txt`` and ``url_checksums/stl10.txt``.
+- NUS-WIDE (``Groundtruth.zip``, ``ImageList.zip``, the ``Flickr/`` image folder) and
+  MIRFlickr-25k (``mirflickr25k.zip``, ``mirflickr25k_annotations_v080.zip``): no published
+  sha256 was found, so none is declared (``sha256=None``): these files are used unverified,
+  never downloaded automatically, and their computed sha256 is recorded (``Dataset.files``).
 The md5 values published by the dataset authors / torchvision are listed in ``data/README.md``
 for cross-checking only; they are not used for verification.
 
@@ -15,17 +19,20 @@ CIFAR-10 accepts the official python archive or the official binary archive.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from repro.data import cifar10, mnist, stl10, usps
+from repro.data import cifar10, mirflickr, mnist, nuswide, stl10, usps
 from repro.data.errors import UnknownDatasetError
 
-#: ``loader(paths, split) -> (x, y)``; ``paths`` maps file name -> verified local path.
-Loader = Callable[[Mapping[str, Path], "str | None"], tuple[np.ndarray, np.ndarray]]
+#: ``loader(paths, split, **options) -> (x, y)``; ``paths`` maps file name -> verified local
+#: path; ``options`` are the keyword options the dataset declares (``DatasetSpec.options``).
+Loader = Callable[..., tuple[np.ndarray, np.ndarray]]
+LOGIN_NOTE = "the page needs a login, so there is no automatic download"
+UNVERIFIED_NOTE = ("no sha256 is published, so the file is not downloaded automatically; "
+                   "it is used unverified")
 
 
 @dataclass(frozen=True)
@@ -33,19 +40,36 @@ class FileSpec:
     """One file of a dataset.
 
     ``urls`` are tried in order for automatic download; ``manual_page`` is set instead for
-    files that need a login (no automatic download). ``subfolder`` is the folder under
-    ``data/raw`` (and under each mirror) where the file is expected.
+    files without one (``manual_note`` says why: a login, no published checksum, images
+    given on request). ``subfolder`` is the folder under ``data/raw`` (and under each mirror)
+    where the file is expected. ``sha256=None`` declares that no checksum is published: the
+    file is used unverified and is never downloaded automatically. ``folder=True`` declares a
+    folder (NUS-WIDE's images) instead of a file; it has no sha256.
     """
 
     filename: str
     subfolder: str
-    sha256: str
+    sha256: str | None
     urls: tuple[str, ...] = ()
     manual_page: str | None = None
+    manual_note: str = LOGIN_NOTE
+    folder: bool = False
+
+    def __post_init__(self) -> None:
+        if self.sha256 is None and self.urls:
+            raise ValueError(f"{self.filename}: a file without sha256 cannot be downloaded "
+                             "automatically (its bytes could not be verified).")
+        if self.folder and self.sha256 is not None:
+            raise ValueError(f"{self.filename}: a folder has no sha256.")
 
     @property
     def downloadable(self) -> bool:
         return bool(self.urls)
+
+    @property
+    def verified(self) -> bool:
+        """Whether the file is checked against a declared sha256."""
+        return self.sha256 is not None
 
 
 @dataclass(frozen=True)
@@ -58,6 +82,7 @@ class DatasetSpec:
     loader: Loader
     splits: tuple[str, ...] = ()
     default_split: str | None = None
+    options: tuple[str, ...] = ()  #: keyword options of ``load`` passed to the loader
 
     @property
     def all_files(self) -> tuple[FileSpec, ...]:
@@ -72,6 +97,9 @@ MNIST_URL_BASES = (
 USPS_KAGGLE_PAGE = "https://www.kaggle.com/datasets/bistaumanga/usps-dataset"
 CIFAR10_URL_BASE = "https://www.cs.toronto.edu/~kriz/"
 STL10_URL = "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz"
+NUSWIDE_BASE = "https://lms.comp.nus.edu.sg/wp-content/uploads/2019/research/nuswide/"
+NUSWIDE_PAGE = NUSWIDE_BASE + "NUS-WIDE.html"
+MIRFLICKR_BASE = "https://press.liacs.nl/mirflickr/mirflickr25k.v3b/"
 
 
 def _mnist(filename: str, sha256: str) -> FileSpec:
@@ -107,7 +135,24 @@ STL10_BINARY = FileSpec(
     "f31fd99273a1acb8609c8db427cebb1de3f71de77758cdc0e22956e1289b9866",
     (STL10_URL,),
 )
+NUSWIDE_GROUNDTRUTH = FileSpec(nuswide.GROUNDTRUTH, "nus-wide", None,
+                               manual_page=NUSWIDE_BASE + nuswide.GROUNDTRUTH,
+                               manual_note=UNVERIFIED_NOTE)
+NUSWIDE_IMAGE_LIST = FileSpec(nuswide.IMAGE_LIST, "nus-wide", None,
+                              manual_page=NUSWIDE_BASE + nuswide.IMAGE_LIST,
+                              manual_note=UNVERIFIED_NOTE)
+NUSWIDE_IMAGES = FileSpec(
+    nuswide.IMAGE_FOLDER, "nus-wide", None, manual_page=NUSWIDE_PAGE, folder=True,
+    manual_note="NUS distributes the images on request (see the page), as the folder "
+                "Flickr/<folder>/<file>.jpg; it is used unverified")
+MIRFLICKR_IMAGES = FileSpec(mirflickr.IMAGES_ARCHIVE, "mirflickr-25k", None,
+                            manual_page=MIRFLICKR_BASE + mirflickr.IMAGES_ARCHIVE,
+                            manual_note=UNVERIFIED_NOTE)
+MIRFLICKR_ANNOTATIONS = FileSpec(mirflickr.ANNOTATIONS_ARCHIVE, "mirflickr-25k", None,
+                                 manual_page=MIRFLICKR_BASE + mirflickr.ANNOTATIONS_ARCHIVE,
+                                 manual_note=UNVERIFIED_NOTE)
 SPLITS = ("train", "test", "all")
+IMAGE_OPTIONS = ("image_size",)
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
@@ -123,6 +168,14 @@ DATASETS: dict[str, DatasetSpec] = {
                     SPLITS, "all"),
         DatasetSpec("stl-10", "STL-10 labelled images, 5000 train + 8000 test, 96x96x3",
                     ((STL10_BINARY,),), stl10.load, SPLITS, "all"),
+        DatasetSpec("nus-wide", "NUS-WIDE, images with one of the 21 most frequent "
+                    "concepts, multi-hot (n, 21); uint8 images image_size^2 x 3 (default 64)",
+                    ((NUSWIDE_GROUNDTRUTH, NUSWIDE_IMAGE_LIST, NUSWIDE_IMAGES),),
+                    nuswide.load, options=IMAGE_OPTIONS),
+        DatasetSpec("mirflickr-25k", "MIRFlickr-25k, images with one of the 24 concepts, "
+                    "multi-hot (n, 24); uint8 images image_size^2 x 3 (default 64)",
+                    ((MIRFLICKR_IMAGES, MIRFLICKR_ANNOTATIONS),), mirflickr.load,
+                    options=IMAGE_OPTIONS),
     )
 }
 

@@ -70,10 +70,11 @@ class Cell:
     _run: "_Collector"
 
     def record(self, metric: str, value: float, *, unit: str, variant: str = "",
-               repeat: int = 0) -> None:
-        """One reproduced number of this cell's method."""
-        self._run.table.add(self.dataset, self.method, metric, value, seed=self.seed, unit=unit,
-                            variant=str(variant), repeat=repeat)
+               repeat: int = 0, method: str | None = None) -> None:
+        """One reproduced number of this cell's method (``method``: of a reference measured
+        in this cell beside it, e.g. the float features DQN's codes replace)."""
+        self._run.table.add(self.dataset, method or self.method, metric, value, seed=self.seed,
+                            unit=unit, variant=str(variant), repeat=repeat)
 
     def record_history(self, rows, *, variant: str = "") -> None:
         """Per-epoch rows (dicts with iteration, epoch and metrics) of this cell's method."""
@@ -101,9 +102,10 @@ class Cell:
         store = self._run.shared
         if name not in store:
             self.log(f"[{self.paper}] {self.dataset} seed {self.seed}: {name} (shared)")
-            started = time.perf_counter()
+            started, nested = time.perf_counter(), self._run.shared_seconds
             store[name] = compute()
-            seconds = time.perf_counter() - started
+            # a shared computation may ask for another one: each is timed once, on its own
+            seconds = time.perf_counter() - started - (self._run.shared_seconds - nested)
             self._run.add_wall(f"{self.dataset}/shared: {name}", seconds)
             self._run.shared_seconds += seconds
         return store[name]
@@ -237,7 +239,7 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path) ->
         files[dataset] = dict(data.files)
         settings[dataset] = (_settings(module, cfg, dataset, data),
                              _settings(module, paper_cfg, dataset, data))
-        for seed in cfg.seeds:
+        for seed in settings[dataset][0].seeds:   # per_dataset may set its own seeds
             run_state.shared = {}
             for method in cfg.methods:
                 _run_cell(module, run_state, dataset, seed, method, settings[dataset][0], data, log)
@@ -292,7 +294,8 @@ def _report(module, profile, cfg, paper_cfg, run_state, histories, files, settin
     spread_file = rerun_spread_path(module.PAPER, profile)
     spread = read_rerun_spread(spread_file) if spread_file.is_file() else {}
     provenance = collect_provenance(
-        profile=profile, seeds=list(cfg.seeds), datasets=files, wall_time_s=run_state.wall,
+        profile=profile, seeds=sorted({s for pair in settings.values() for s in pair[0].seeds}
+                                      or set(cfg.seeds)), datasets=files, wall_time_s=run_state.wall,
         started_at=started_at, git=git,
         extra={"paper": module.PAPER, "protocol": protocol or "the paper's protocol",
                "compute_device": device,

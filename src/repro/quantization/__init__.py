@@ -7,6 +7,12 @@
 
 Binary codes (BQDEC): :func:`binarize`, :func:`pack_bits`, :func:`packed_hamming_distance`,
 :class:`KMajority`.
+
+DQN retrieval stage: :class:`OPQ` (non-parametric OPQ, for DQN2+); the block-diagonal
+quantization updates :func:`update_codes` / :func:`update_codebooks` and
+:func:`quantization_loss` (module ``dqn_codes``, which also holds the Eq. 6 check
+:func:`eq6_bound_fraction`, :func:`faiss_index_pq` and the faster AQD scan
+:func:`fast_asymmetric_distances` / :func:`aqd_search`).
 """
 
 from .binary_codes import (
@@ -19,24 +25,44 @@ from .binary_codes import (
     popcount,
     unpack_bits,
 )
+from .dqn_codes import (
+    Eq6Check,
+    aqd_search,
+    eq6_bound_fraction,
+    faiss_index_pq,
+    fast_asymmetric_distances,
+    quantization_loss,
+    update_codebooks,
+    update_codes,
+)
+from .opq import OPQ
 from .pq_kmeans import PQKMeans, assign_to_centres, symmetric_distances_to_centres, update_centres
 from .product_quantizer import MAX_CODEWORDS, ProductQuantizer, check_codes, code_dtype
 
 __all__ = [
     "MAX_CODEWORDS",
+    "Eq6Check",
     "KMajority",
+    "OPQ",
     "PQKMeans",
     "ProductQuantizer",
+    "aqd_search",
     "assign_to_centres",
     "binarize",
     "check_bits",
     "check_codes",
     "code_dtype",
+    "eq6_bound_fraction",
+    "faiss_index_pq",
+    "fast_asymmetric_distances",
     "majority_centres",
     "pack_bits",
     "packed_hamming_distance",
     "popcount",
+    "quantization_loss",
     "symmetric_distances_to_centres",
     "unpack_bits",
     "update_centres",
+    "update_codebooks",
+    "update_codes",
 ]

@@ -19,7 +19,10 @@ verdict            "within"  |mean - reported| <= tolerance (both in the canonic
                    "deviates" otherwise,
                    "not run"  no reproduced number for the cell,
                    "not comparable"  the paper gives no tolerance for the metric
-                              (e.g. machine-dependent seconds) or does not report the cell
+                              (e.g. machine-dependent seconds) or does not report the cell,
+                              or the cell is a stand-in's (the YAML's ``stand_ins``): its
+                              number sits beside the printed number of the dataset it stands
+                              in for, noted "stand-in data for <dataset>", never compared
 note               free text: the runner's notes for the cell (see :func:`compare`)
 =================  ==============================================================
 """
@@ -58,6 +61,7 @@ def compare(reported: ReportedPaper, results_df: pd.DataFrame, notes: Notes = No
     rows = [_reported_row(reported, cell, summary.pop(
                 (cell.dataset, cell.method, cell.variant, cell.metric), None))
             for cell in reported.cells]
+    rows += _stand_in_rows(reported, summary)
     if include_unreported:
         rows += [_unreported_row(reported, key, stats) for key, stats in summary.items()]
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
@@ -91,6 +95,25 @@ def _reported_row(reported: ReportedPaper, cell, stats: dict | None) -> dict:
         gap = abs(stats["mean"] - reported_in_canonical(cell))
         row["verdict"] = "within" if gap <= tolerance + _FLOAT_SLACK else "deviates"
     return row
+
+
+def _stand_in_rows(reported: ReportedPaper, summary: dict) -> list[dict]:
+    """Per stand-in that ran, one row per printed cell of the dataset it stands in for: the
+    stand-in's number beside the printed one, "not comparable" (consumes its summary rows)."""
+    rows = []
+    for stand_in, paper in reported.stand_ins.items():
+        if not any(key[0] == stand_in for key in summary):
+            continue
+        for cell in reported.cells:
+            if cell.dataset != paper:
+                continue
+            stats = summary.pop((stand_in, cell.method, cell.variant, cell.metric), None)
+            row = _reported_row(reported, cell, stats)
+            row.update(dataset=stand_in, delta=np.nan,
+                       verdict="not run" if stats is None else "not comparable",
+                       note=f"stand-in data for {reported.label(paper)}")
+            rows.append(row)
+    return rows
 
 
 def _unreported_row(reported: ReportedPaper, key: tuple[str, str, str, str], stats: dict) -> dict:

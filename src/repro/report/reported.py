@@ -32,12 +32,25 @@ Schema (every key below is allowed; any other key is an error)::
       acc: "%"                      #   about without printing numbers (PQDEC: "without affecting
                                     #   the cluster accuracy"); claims may name them, and their
                                     #   verdict on the paper's own numbers is inconclusive
+    stand_ins:                      # optional; stand-in dataset -> the paper's dataset it
+      mnist-full: cifar-10          #   stands in for (same protocol, data we have). Its cells
+                                    #   are shown beside the paper dataset's, "not comparable";
+                                    #   claims may name it, their paper verdict reads the
+                                    #   paper dataset's numbers
+    claim_only_methods: [float_features]   # optional: references measured beside a method
+                                    #   (not in the tables) that claims may name
     claims:                         # optional list
       - id: gapdcec_beats_dcec      # required, unique
         statement: "..."            # required: the claim in words
         left: gapdcec               # required: a method key, or a list of them
         op: ">"                     # required: ">", "<" or "within"
         right: dcec                 # required: a method key, or a list of them
+                                    #   a side may also be "dqn@24" (that method at variant
+                                    #   "24", whatever for_each.variant says) or a number (a
+                                    #   constant in the metric's canonical unit: 10.0)
+        pairs: [[dqn@24, dqn@12]]   # instead of left/right: explicit (left, right) pairs
+        margin: 0.03                # optional for ">" / "<": left must beat right by more than
+                                    #   this (canonical unit); needs tolerance_source
         for_each:                   # required: the cells the claim is checked on
           dataset: [mnist-full, mnist-test, usps]   # a key or a list of keys
           metric: [acc, nmi]
@@ -52,7 +65,7 @@ Semantics. A cell is (dataset, method, variant, metric); it appears at most once
 ``value`` is a number in ``unit`` (one of :data:`repro.report.units.KNOWN_UNITS`); all cells
 of one metric share a unit. A claim is checked on every (l, r, dataset, metric) with l in
 ``left``, r in ``right`` (l != r): ``>`` means l's value exceeds r's, ``<`` the opposite,
-``within`` means |l - r| <= the claim's tolerance. Every method, dataset and metric a claim,
+``within`` means |l - r| <= the claim's tolerance; with ``margin``, ``>`` means l > r + margin. Every method, dataset and metric a claim,
 a tolerance or a display label names must occur in the tables (typos are errors).
 
 Paper-specific dimensions beyond (dataset, method, metric) -- code length, conv layer -- are
@@ -78,12 +91,13 @@ CLAIM_BASES = ("text", "table")
 TOLERANCE_SOURCES = ("paper", "ours")
 _TOP_KEYS = {"paper": True, "title": True, "source": True, "tolerance": False,
              "display": False, "tables": True, "claims": False, "claim_only_metrics": False,
-             "min_effect": False}
+             "min_effect": False, "stand_ins": False, "claim_only_methods": False}
 _TABLE_KEYS = {"caption": True, "results": True}
 _CELL_KEYS = {"dataset": True, "method": True, "metric": True, "value": True, "unit": True,
               "variant": False}
-_CLAIM_KEYS = {"id": True, "statement": True, "left": True, "op": True, "right": True,
-               "for_each": True, "basis": True, "tolerance": False, "tolerance_source": False}
+_CLAIM_KEYS = {"id": True, "statement": True, "left": False, "op": True, "right": False,
+               "pairs": False, "margin": False, "for_each": True, "basis": True,
+               "tolerance": False, "tolerance_source": False}
 _FOR_EACH_KEYS = {"dataset": True, "metric": True, "variant": False}
 _DISPLAY_KEYS = {"methods": False, "datasets": False, "metrics": False}
 
@@ -119,7 +133,26 @@ class Claim:
     tolerance: float | None = None
     variants: tuple[str, ...] = ("",)
     basis: str = "text"                 # "text": stated by the paper; "table": read off a table
-    tolerance_source: str | None = None  # "paper" | "ours" for a claim with a tolerance
+    tolerance_source: str | None = None  # "paper" | "ours" for a claim with a tolerance / margin
+    pairs: tuple[tuple[str, str], ...] = ()   # (left, right) sides; default: left x right
+    margin: float | None = None         # ">" / "<": by more than this (canonical unit)
+
+    def side_pairs(self) -> tuple[tuple[str, str], ...]:
+        """Every (left, right) side compared: ``pairs``, else left x right without l == r."""
+        if self.pairs:
+            return self.pairs
+        return tuple((l, r) for l in self.left for r in self.right if l != r)
+
+
+def parse_side(side: str) -> tuple[str | None, str | None, float | None]:
+    """A claim side -> (method, variant or None, constant or None): "dqn" -> ("dqn", None,
+    None); "dqn@24" -> ("dqn", "24", None); "10.0" -> (None, None, 10.0)."""
+    try:
+        return None, None, float(side)
+    except ValueError:
+        pass
+    method, _, variant = side.partition("@")
+    return method, (variant if _ else None), None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,6 +170,12 @@ class ReportedPaper:
     display: Mapping[str, Mapping[str, str]]
     claim_only_metrics: Mapping[str, str] = dataclasses.field(default_factory=dict)
     min_effect: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    stand_ins: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    claim_only_methods: tuple[str, ...] = ()
+
+    def paper_dataset(self, dataset: str) -> str:
+        """The paper's dataset ``dataset`` stands in for (itself if it is not a stand-in)."""
+        return self.stand_ins.get(dataset, dataset)
 
     def cell(self, dataset: str, method: str, metric: str, variant: str = ""
              ) -> ReportedCell | None:
@@ -259,6 +298,11 @@ class _Validator:
                  for kind in ("dataset", "method", "metric", "variant")}
         claim_only = self.claim_only_metrics(top.get("claim_only_metrics"), known["metric"])
         known["metric"] |= set(claim_only)
+        stand_ins = self.stand_ins(top.get("stand_ins"), known["dataset"])
+        known["dataset"] |= set(stand_ins)
+        extra_methods = self.names(top.get("claim_only_methods") or [], "claim_only_methods") \
+            if top.get("claim_only_methods") else ()
+        known["method"] |= set(extra_methods)
         return ReportedPaper(
             paper=name, title=self.text(top["title"], "title"),
             source=self.text(top["source"], "source"), path=self.path,
@@ -266,7 +310,25 @@ class _Validator:
             captions=captions, cells=tuple(cells),
             claims=self.claims(top.get("claims"), known),
             display=self.display(top.get("display"), known), claim_only_metrics=claim_only,
-            min_effect=self.min_effect(top.get("min_effect"), known["metric"]))
+            min_effect=self.min_effect(top.get("min_effect"), known["metric"]),
+            stand_ins=stand_ins, claim_only_methods=extra_methods)
+
+    def stand_ins(self, raw: Any, datasets: set[str]) -> dict[str, str]:
+        raw = raw or {}
+        if not isinstance(raw, dict):
+            self.fail("stand_ins", f"expected a mapping stand-in -> paper dataset, got "
+                      f"{type(raw).__name__}")
+        out = {}
+        for stand_in, paper in raw.items():
+            where = f"stand_ins.{stand_in}"
+            paper = self.text(paper, where)
+            if paper not in datasets:
+                self.fail(where, f"unknown paper dataset {paper!r}; the tables have "
+                          f"{', '.join(sorted(datasets))}")
+            if stand_in in datasets:
+                self.fail(where, f"{stand_in!r} is a dataset of the tables, not a stand-in")
+            out[str(stand_in)] = paper
+        return out
 
     def min_effect(self, raw: Any, metrics: set[str]) -> dict[str, float]:
         raw = self.mapping(raw or {}, "min_effect", {m: False for m in sorted(metrics)})
@@ -359,20 +421,46 @@ class _Validator:
         if basis not in CLAIM_BASES:
             self.fail(f"{where}.basis", f"must be one of {', '.join(CLAIM_BASES)}, got {basis!r}")
         source = raw.get("tolerance_source")
-        if (tolerance is None) != (source is None) or source not in (None, *TOLERANCE_SOURCES):
-            self.fail(f"{where}.tolerance_source", "a claim with a tolerance names its source "
-                      f"({' or '.join(TOLERANCE_SOURCES)}); one without has none, got {source!r}")
+        if source not in (None, *TOLERANCE_SOURCES):
+            self.fail(f"{where}.tolerance_source", f"must be one of "
+                      f"{', '.join(TOLERANCE_SOURCES)}, got {source!r}")
         for_each = self.mapping(raw["for_each"], f"{where}.for_each", _FOR_EACH_KEYS)
         variants = tuple(str(v) for v in (for_each.get("variant", [""]) if isinstance(
             for_each.get("variant", [""]), list) else [for_each["variant"]]))
-        unknown_variants = set(variants) - known.get("variant", {""})
+        unknown_variants = set(variants) - known.get("variant", set()) - {""}
         if unknown_variants:
             self.fail(f"{where}.for_each.variant", f"unknown variant(s) {sorted(unknown_variants)}")
-        fields = {"left": ("method", raw["left"]), "right": ("method", raw["right"]),
-                  "for_each.dataset": ("dataset", for_each["dataset"]),
-                  "for_each.metric": ("metric", for_each["metric"])}
+        margin = self.number(raw.get("margin"), f"{where}.margin", nullable=True)
+        if margin is not None and (op == "within" or margin < 0):
+            self.fail(f"{where}.margin", "a margin >= 0 is for op '>' or '<'")
+        if (tolerance is None and margin is None) != (source is None):
+            self.fail(f"{where}.tolerance_source", "a claim with a tolerance or margin names its "
+                      f"source ({' or '.join(TOLERANCE_SOURCES)}); one without has none")
+        if ("pairs" in raw) == ("left" in raw or "right" in raw) or \
+                ("pairs" not in raw and not ("left" in raw and "right" in raw)):
+            self.fail(where, "give either left and right, or pairs")
+        sides: dict[str, tuple[str, ...]] = {}
+        if "pairs" in raw:
+            pairs = raw["pairs"]
+            if not isinstance(pairs, list) or not pairs or not all(
+                    isinstance(p, list) and len(p) == 2 for p in pairs):
+                self.fail(f"{where}.pairs", "expected a non-empty list of [left, right] pairs")
+            pairs = tuple((self.side(p[0], f"{where}.pairs[{i}]", known),
+                           self.side(p[1], f"{where}.pairs[{i}]", known))
+                          for i, p in enumerate(pairs))
+            sides["left"] = tuple(dict.fromkeys(p[0] for p in pairs))
+            sides["right"] = tuple(dict.fromkeys(p[1] for p in pairs))
+        else:
+            pairs = ()
+            for key in ("left", "right"):
+                items = raw[key] if isinstance(raw[key], list) else [raw[key]]
+                if not items:
+                    self.fail(f"{where}.{key}", "expected a key or a non-empty list of keys")
+                sides[key] = tuple(self.side(v, f"{where}.{key}[{i}]", known)
+                                   for i, v in enumerate(items))
         parsed = {}
-        for field, (kind, value) in fields.items():
+        for field, (kind, value) in {"for_each.dataset": ("dataset", for_each["dataset"]),
+                                     "for_each.metric": ("metric", for_each["metric"])}.items():
             parsed[field] = self.names(value, f"{where}.{field}")
             for name in parsed[field]:
                 if name not in known[kind]:
@@ -380,10 +468,25 @@ class _Validator:
                               f"{', '.join(sorted(known[kind]))}")
         return Claim(id=self.text(raw["id"], f"{where}.id"),
                      statement=self.text(raw["statement"], f"{where}.statement"),
-                     left=parsed["left"], op=op, right=parsed["right"],
+                     left=sides["left"], op=op, right=sides["right"],
                      datasets=parsed["for_each.dataset"], metrics=parsed["for_each.metric"],
                      tolerance=tolerance, variants=variants, basis=basis,
-                     tolerance_source=source)
+                     tolerance_source=source, pairs=pairs, margin=margin)
+
+    def side(self, value: Any, where: str, known: dict[str, set[str]]) -> str:
+        """One claim side as a string: a method key, "method@variant" or a number."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return repr(float(value))
+        text = self.text(value, where)
+        method, variant, constant = parse_side(text)
+        if constant is not None:
+            return text
+        if method not in known["method"]:
+            self.fail(where, f"unknown method {method!r}; the tables have "
+                      f"{', '.join(sorted(known['method']))}")
+        if variant is not None and variant not in known.get("variant", set()):
+            self.fail(where, f"unknown variant {variant!r} in {text!r}")
+        return text
 
 
 def _join(where: str, key: Any) -> str:

@@ -13,6 +13,8 @@ s         seconds                    s
 ms        milliseconds               s (x 0.001)
 min       minutes                    s (x 60)
 MB        megabytes (as printed)     MB
+bytes     bytes (2^-20 MB)           MB (x 2^-20)
+x         a ratio of two costs       x (a speed-up: 12 x faster)
 ========  =========================  ==============
 
 Converting between units of different dimensions ("%" -> "s") is an error naming both.
@@ -33,6 +35,8 @@ _UNITS: dict[str, tuple[str, Fraction]] = {
     "ms": ("s", Fraction(1, 1000)),
     "min": ("s", Fraction(60)),
     "MB": ("MB", Fraction(1)),
+    "bytes": ("MB", Fraction(1, 2**20)),
+    "x": ("x", Fraction(1)),
 }
 
 KNOWN_UNITS: tuple[str, ...] = tuple(_UNITS)

@@ -1,0 +1,130 @@
+"""DNNH (Lai, Pan, Liu, Yan, CVPR 2015): simultaneous feature learning and hash coding.
+
+- **Shared sub-network**: here the shared backbone (fc6, fc7) of every method of the table
+  (the paper's DNNH uses a Network-in-Network backbone: the slides say so; a stated
+  difference, kept so that all methods share one backbone).
+- **Divide-and-encode module**: a q-bit code is made of q slices; fc7 is first mapped to
+  q x ``slice_width`` units (ReLU; DNNH divides its last feature map into q equal slices --
+  fc7's width need not divide by 12, 24, 32 and 48, hence this layer), each slice is then
+  fully connected to *one* unit with a sigmoid, so bits do not share weights.
+- **Piece-wise threshold** (training): g(s) = 0 for s < 0.5 - eps, 1 for s > 0.5 + eps, s
+  otherwise (eps = ``threshold_margin``), pushing outputs towards binary values.
+- **Triplet ranking loss**: for every triplet of one mini-batch (anchor i, a positive j
+  sharing a label with i, a negative k sharing none), max(0, 1 - (||h_i - h_k||^2 -
+  ||h_i - h_j||^2)), averaged over the batch's valid triplets (all of them, vectorised --
+  DNNH samples triplets from the labels; every in-batch triplet is that sample).
+- **Codes**: bit = 1 where the sigmoid output exceeds 0.5 (as {-1, +1}), Hamming ranking.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from repro.methods.hash_heads import HeadConfig
+
+
+@dataclass
+class DNNHConfig:
+    slice_width: int = 8
+    threshold_margin: float = 0.1
+    margin: float = 1.0
+
+    def __post_init__(self):
+        if self.slice_width < 1 or not 0 <= self.threshold_margin < 0.5:
+            raise ValueError(f"dnnh: slice_width >= 1 and 0 <= threshold_margin < 0.5 needed, "
+                             f"got {self.slice_width}, {self.threshold_margin}")
+
+
+def divide_and_encode(h, bits: int, cfg: DNNHConfig, *, training_threshold: bool = True):
+    """fc7 keras tensor -> (batch, bits) in [0, 1]: q slices, one sigmoid unit each."""
+    from keras import layers
+
+    SliceEncode, PiecewiseThreshold = _layers()
+    sliced = layers.Dense(bits * cfg.slice_width, activation="relu", name="divide")(h)
+    sliced = layers.Reshape((bits, cfg.slice_width), name="slices")(sliced)
+    out = SliceEncode(name="encode")(sliced)
+    if training_threshold:
+        out = PiecewiseThreshold(cfg.threshold_margin, name="piecewise_threshold")(out)
+    return out
+
+
+@functools.cache
+def _layers():
+    import keras
+    from keras import ops
+
+    class SliceEncode(keras.layers.Layer):
+        """(batch, q, w) -> (batch, q): slice j -> sigmoid(w_j . x_j + b_j), no sharing."""
+
+        def build(self, input_shape):
+            q, w = input_shape[1], input_shape[2]
+            self.kernel = self.add_weight(shape=(q, w), initializer="glorot_uniform", name="kernel")
+            self.bias = self.add_weight(shape=(q,), initializer="zeros", name="bias")
+
+        def call(self, x):
+            return ops.sigmoid(ops.sum(x * self.kernel, axis=2) + self.bias)
+
+    class PiecewiseThreshold(keras.layers.Layer):
+        """g(s): 0 below 0.5 - eps, 1 above 0.5 + eps, s between (training only)."""
+
+        def __init__(self, eps: float, **kwargs):
+            super().__init__(**kwargs)
+            self.eps = float(eps)
+
+        def call(self, s, training=None):
+            if not training:
+                return s
+            low = ops.cast(s < 0.5 - self.eps, s.dtype)
+            high = ops.cast(s > 0.5 + self.eps, s.dtype)
+            return high + (1.0 - low - high) * s
+
+        def get_config(self):
+            return {**super().get_config(), "eps": self.eps}
+
+    return SliceEncode, PiecewiseThreshold
+
+
+def triplet_loss(labels, h, margin: float = 1.0):
+    """Mean over the batch's valid triplets (i, j+, k-) of max(0, margin - (d_ik - d_ij))."""
+    from keras import ops
+
+    sq = ops.sum(h * h, axis=1)
+    dist = ops.maximum(sq[:, None] + sq[None, :] - 2.0 * ops.matmul(h, ops.transpose(h)), 0.0)
+    shared = ops.matmul(labels, ops.transpose(labels)) > 0
+    n = ops.shape(h)[0]
+    not_self = 1.0 - ops.eye(n, dtype=h.dtype)
+    positive = ops.cast(shared, h.dtype) * not_self          # (i, j)
+    negative = 1.0 - ops.cast(shared, h.dtype)               # (i, k)
+    valid = positive[:, :, None] * negative[:, None, :]      # (i, j, k)
+    hinge = ops.relu(margin - (dist[:, None, :] - dist[:, :, None]))
+    return ops.sum(hinge * valid) / ops.maximum(ops.sum(valid), 1.0)
+
+
+@dataclass
+class DNNHHashed:
+    network: object       # inputs -> sigmoid outputs (no threshold layer at inference)
+    history: list
+
+    def codes(self, x: np.ndarray) -> np.ndarray:
+        from repro.methods.hash_heads import predict
+
+        return np.where(predict(self.network, x) > 0.5, 1, -1).astype(np.int8)
+
+
+def train_dnnh(inputs, train_index: np.ndarray, labels: np.ndarray, bits: int, cfg: DNNHConfig,
+               head: HeadConfig, *, seed: int, verbose: int = 2, log=print) -> DNNHHashed:
+    """DNNH on the training images (module docstring)."""
+    from repro.methods.hash_heads import fit_epochs, head_model, label_matrix
+
+    y = label_matrix(labels)
+    network = head_model(inputs, lambda h: divide_and_encode(h, bits, cfg), name=f"dnnh_{bits}")
+
+    def loss(target, out):
+        return triplet_loss(target, out, cfg.margin)
+
+    history = fit_epochs(network, inputs.rows(train_index), y, loss, head, seed=seed,
+                         verbose=verbose, log=log, what=f"[dnnh {bits} bits]")
+    return DNNHHashed(network, history)

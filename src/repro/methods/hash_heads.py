@@ -1,0 +1,158 @@
+"""What the deep retrieval methods of the DQN stage (DQN, DQN2+, DQNip, CNNH, DNNH) share.
+
+Each method is the shared pretrained backbone (:mod:`repro.models.retrieval`) with fc6 / fc7
+started from the pretrained weights and a top of its own, trained on the same training
+images. :class:`HeadConfig` holds the training knobs they share; :func:`head_model` builds
+``inputs -> [fc6, fc7] -> top``; :func:`fit_epochs` trains it one epoch at a time so a method
+can update its own state (DQN's codebooks and codes) between epochs.
+
+``finetune_trunk``: the paper fine-tunes the whole network. With ``False`` (the quick
+profile's reduction, named in its protocol) conv1-conv5 stay frozen at the pretrained
+weights, the heads train on cached conv5 features, and only fc6, fc7 and the top learn.
+
+Losses are written with ``keras.ops`` only (any backend). The targets ``y`` handed to
+``fit`` are a float32 matrix whose columns hold what the loss needs per image: the labels
+(one-hot or multi-hot) first, then a method's extra per-image targets (DQN: the current
+reconstruction C h_i; CNNH: the stage-1 code).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class HeadConfig:
+    """Training knobs shared by the deep retrieval methods (one value for all of them)."""
+
+    epochs: int = 30
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    learning_rate: float = 0.005
+    momentum: float = 0.9
+    finetune_trunk: bool = True
+    dropout: float = 0.5
+
+    def __post_init__(self):
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError(f"head: epochs >= 1 and batch_size >= 2 needed, got "
+                             f"{self.epochs}, {self.batch_size}")
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"head.optimizer: unknown {self.optimizer!r}; known: sgd, adam")
+
+
+def label_matrix(labels: np.ndarray) -> np.ndarray:
+    """``(n,)`` classes -> one-hot ``(n, C)`` float32; ``(n, C)`` multi-hot -> float32."""
+    labels = np.asarray(labels)
+    if labels.ndim == 2:
+        return labels.astype(np.float32)
+    out = np.zeros((len(labels), int(labels.max()) + 1), dtype=np.float32)
+    out[np.arange(len(labels)), labels] = 1.0
+    return out
+
+
+def pair_similarity(labels):
+    """keras tensor S in {-1, +1}: +1 where two images share at least one label."""
+    from keras import ops
+
+    return ops.where(ops.matmul(labels, ops.transpose(labels)) > 0, 1.0, -1.0)
+
+
+def off_diagonal_mean(matrix):
+    """Mean of a square keras tensor over its off-diagonal entries (pairs i != j)."""
+    from keras import ops
+
+    n = ops.shape(matrix)[0]
+    mask = 1.0 - ops.eye(n, dtype=matrix.dtype)
+    return ops.sum(matrix * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+class HeadInputs:
+    """What the heads read: images (trunk fine-tuned) or cached conv5 features (frozen).
+
+    ``backbone``: a :class:`~repro.models.retrieval.Backbone`; ``images``: every image of the
+    dataset, indexed by the split's indices."""
+
+    def __init__(self, backbone, images: np.ndarray, cfg: HeadConfig):
+        self.backbone, self.images, self.cfg = backbone, images, cfg
+        self._features = None if cfg.finetune_trunk else backbone.features(images)
+
+    def rows(self, index: np.ndarray) -> np.ndarray:
+        if self._features is not None:
+            return self._features[index]
+        return self.backbone.prepare(self.images[index])
+
+    def conv5(self) -> np.ndarray:
+        """conv5 features of every image with the pretrained trunk (cached when frozen)."""
+        return self._features if self._features is not None else self.backbone.features(self.images)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        if self._features is not None:
+            return self._features.shape[1:]
+        return self.images.shape[1:]
+
+
+def head_model(inputs: HeadInputs, top, *, name: str):
+    """``inputs -> [trunk copy] -> fc6 -> fc7 -> top(h)`` with the pretrained fc weights.
+
+    ``top``: a function from the fc7 keras tensor to the method's output tensor. The trunk is
+    a fresh copy of the pretrained one when it is fine-tuned (methods never share weights)."""
+    import keras
+
+    from repro.models.retrieval import fc_layers
+
+    backbone, cfg = inputs.backbone, inputs.cfg
+    x = keras.Input(shape=inputs.input_shape)
+    h = x
+    if cfg.finetune_trunk:
+        trunk = keras.models.clone_model(backbone.trunk)
+        trunk.set_weights(backbone.trunk.get_weights())
+        h = trunk(h)
+    h = fc_layers(h, backbone.cfg, backbone.fc_weights, dropout=cfg.dropout)
+    return keras.Model(x, top(h), name=name)
+
+
+def optimizer(cfg: HeadConfig):
+    import keras
+
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(cfg.learning_rate, momentum=cfg.momentum)
+    return keras.optimizers.Adam(cfg.learning_rate)
+
+
+def fit_epochs(model, x: np.ndarray, targets, loss, cfg: HeadConfig, *, seed: int,
+               verbose: int = 2, between=None, log=print, what: str = "",
+               epochs: range | None = None, opt=None) -> list[dict]:
+    """Train ``model`` one ``fit`` call per epoch, over ``epochs`` (default: all of
+    ``cfg.epochs``; a later range continues a training, e.g. after DQN's warm-up).
+
+    ``targets``: the target matrix, or a function of the epoch returning it (DQN's targets
+    change between epochs); ``opt``: the optimizer to (re)use (its state carries over from one
+    range of epochs to the next); ``between(epoch)``: called after each epoch (may return a
+    dict of numbers for the history). Returns the history rows (epoch, loss, ...)."""
+    import keras
+
+    epochs = range(cfg.epochs) if epochs is None else epochs
+    keras.utils.set_random_seed(seed + epochs.start)
+    model.compile(optimizer=opt or optimizer(cfg), loss=loss)
+    history = []
+    steps = -(-len(x) // cfg.batch_size)
+    for epoch in epochs:
+        y = targets(epoch) if callable(targets) else targets
+        if verbose:
+            log(f"{what} epoch {epoch + 1}/{cfg.epochs}")
+        out = model.fit(x, y, epochs=1, batch_size=cfg.batch_size, shuffle=True,
+                        verbose=verbose)
+        row = {"iteration": (epoch + 1) * steps, "epoch": float(epoch + 1),
+               "loss": float(out.history["loss"][-1])}
+        if between is not None:
+            row.update(between(epoch) or {})
+        history.append(row)
+    return history
+
+
+def predict(model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)

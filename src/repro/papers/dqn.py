@@ -1,0 +1,495 @@
+"""DQN (Cao, Long, Wang, Zhu, Wen, AAAI 2016): retrieval mAP at 12/24/32/48 bits, the
+ablations DQN2+ / DQNip, the curves, the error bound and the efficiency claims.
+
+**Protocols.** The paper's datasets (``paper`` profile, when their files are present):
+CIFAR-10 (100 queries and 500 training images per class, database = the other 54000, mAP
+over the whole database), NUS-WIDE (21 most frequent concepts, 100 queries and 500 training
+images per concept, database = the rest, mAP@5000) and MIRFlickr-25k (1000 queries, 4000
+training images, mAP@5000 -- the R there is unconfirmed). Stand-ins that run here, labelled
+as such beside every number (their cells are "not comparable: stand-in data"):
+
+- ``mnist-full`` for CIFAR-10: the CIFAR-10 protocol on real MNIST (70000): 100 queries and
+  500 training images per class, database = the other 64000, mAP over the whole database;
+- ``mnist-pairs`` for NUS-WIDE: derived multi-label data (:func:`repro.data.derived.digit_pairs`:
+  two real MNIST digits per 28 x 28 image, labels = the digits present; 35000 images), the
+  NUS-WIDE protocol (100 queries and 500 training images per concept, database = the rest,
+  mAP@5000, relevant = at least one shared label).
+
+**Backbone** (:mod:`repro.models.retrieval`): the paper fine-tunes ImageNet-pretrained AlexNet;
+here the stand-ins use a small AlexNet-style convnet pretrained supervised on USPS (another
+labelled digit set: :func:`repro.data.derived.usps_on_mnist_canvas`), the paper's datasets
+VGG16-ImageNet (keras.applications). All methods of one (dataset, seed) share that backbone
+and the training images. KSH-D = KSH on the pretrained backbone's fc7 features.
+
+**Methods**: ``ksh`` (raw pixels; the paper's hand-crafted features are unavailable), ``ksh_d``,
+``cnnh``, ``dnnh`` (Hamming ranking of {-1, +1} codes), ``dqn``, ``dqn2plus``, ``dqnip`` (AQD
+ranking, K = 16 codewords, M = bits / 4 subspaces). Ties in a ranking: lower database index
+first (:func:`repro.metrics.rank`). See each method's module for its reading of the paper.
+
+**Measurements** (each cell: dataset x method x seed, variant = the code length in bits):
+``map`` (mAP, or mAP@R), at ``curve_bits`` the precision@top-R and the rank-based
+precision-recall curves; for DQN the fraction of (query, item) pairs on which the slides'
+Eq. 6 bound holds (Euclidean AQD; and the literal squared reading), the quantization error;
+the efficiency of the stage's own database at ``efficiency_bits``: bytes per item of DQN's
+codes vs the float features, and the query time of all queries over the database for
+lookup-table AQD, exhaustive float distances (numpy BLAS), faiss ``IndexPQ`` (the same
+codebooks) and faiss ``IndexFlatL2``, each timed ``timing_repeats`` times.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from repro.methods.cnnh import CNNHConfig
+from repro.methods.dnnh import DNNHConfig
+from repro.methods.dqn import DQNConfig
+from repro.methods.hash_heads import HeadConfig
+from repro.methods.ksh import KSHConfig
+from repro.models.retrieval import BackboneConfig
+from repro.papers._common import StageConfig
+
+PAPER = "dqn"
+METHODS = ("ksh", "ksh_d", "cnnh", "dnnh", "dqn2plus", "dqnip", "dqn")
+DATASETS = ("nus-wide", "cifar-10", "mirflickr-25k", "mnist-full", "mnist-pairs")
+STAND_INS = {"mnist-full": "cifar-10", "mnist-pairs": "nus-wide"}
+HAMMING = ("ksh", "ksh_d", "cnnh", "dnnh")
+JPEG_DATASETS = ("nus-wide", "mirflickr-25k")
+JPEG_SIZE = 128   # decoded size of their JPEGs (224 x 224 float copies of NUS-WIDE: ~30 GB)
+BUDGET = {"head.epochs": "fine-tuning epochs", "head.finetune_trunk": "conv1-conv5 fine-tuned",
+          "backbone.pretrain_epochs": "backbone pretraining epochs",
+          "ksh.n_iter": "KSH gradient-descent iterations"}
+INCLUDE_UNREPORTED = True
+MEASUREMENT = (
+    "map: mAP over the whole database (mnist-full, cifar-10) or mAP@R (mnist-pairs, nus-wide, "
+    "mirflickr-25k: R = 5000), a query with no relevant item counts 0; query_s: wall-clock "
+    "seconds to compute every query's distances to the whole database and its top R "
+    "(timing_repeats timings); bytes_per_item: bytes stored per database item")
+NOTES = {"measurement": MEASUREMENT,
+         "stand_ins": "mnist-full stands in for CIFAR-10 (its protocol on real MNIST); "
+                      "mnist-pairs (derived: two real MNIST digits per image) for NUS-WIDE",
+         "backbone": "stand-ins: AlexNet-style convnet pretrained supervised on USPS; paper "
+                     "datasets: VGG16 ImageNet (keras.applications; AlexNet is not there)"}
+
+
+@dataclass
+class Protocol:
+    """Split and evaluation of one dataset (per class or concept counts, mAP cutoff)."""
+
+    queries_per_class: int = 100
+    train_per_class: int = 500
+    map_at: int = 0                 # 0: the whole database
+    queries: int = 0                # MIRFlickr: fixed totals instead of per-concept counts
+    train: int = 0
+
+
+@dataclass
+class Config(StageConfig):
+    """The stage's configuration; every field is set from params.yaml (section ``dqn``)."""
+
+    datasets: tuple[str, ...] = ("mnist-full", "mnist-pairs")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    methods: tuple[str, ...] = METHODS
+    bits: tuple[int, ...] = (12, 24, 32, 48)
+    curve_bits: int = 32
+    efficiency_bits: int = 32
+    timing_repeats: int = 3
+    verbose: int = 2
+    protocol: Protocol = field(default_factory=Protocol)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    ksh: KSHConfig = field(default_factory=KSHConfig)
+    cnnh: CNNHConfig = field(default_factory=CNNHConfig)
+    dnnh: DNNHConfig = field(default_factory=DNNHConfig)
+    dqn: DQNConfig = field(default_factory=DQNConfig)
+    curve_points: int = 20
+    lambda_sweep: tuple[float, ...] = ()   # DQN's mAP at curve_bits for these lambdas (first seed)
+    subset: int = 0                 # > 0: only the first ``subset`` images (smoke profile)
+    per_dataset: dict[str, dict] = field(default_factory=dict)
+
+    PAPER: ClassVar[str] = PAPER
+    KNOWN_DATASETS: ClassVar[tuple[str, ...]] = DATASETS
+    KNOWN_METHODS: ClassVar[tuple[str, ...]] = METHODS
+
+    def __post_init__(self):
+        self.validate()
+        from repro.methods.dqn import subspaces
+
+        for b in self.bits:
+            m = subspaces(b, self.dqn.n_codewords)
+            if self.dqn.width % m:
+                raise ValueError(f"dqn.width {self.dqn.width} not divisible by M = {m} ({b} bits)")
+        for name in ("curve_bits", "efficiency_bits"):
+            if getattr(self, name) not in self.bits:
+                raise ValueError(f"{name} {getattr(self, name)} is not one of bits {list(self.bits)}")
+        if self.timing_repeats < 1:
+            raise ValueError(f"timing_repeats must be >= 1, got {self.timing_repeats}")
+
+
+def load_data(name: str):
+    """The stage's datasets: the paper's through :func:`repro.data.load`, the stand-ins from real
+    MNIST (``mnist-pairs`` derived, see :mod:`repro.data.derived`)."""
+    import types
+
+    from repro.data import load
+    from repro.data.derived import digit_pairs
+
+    if name == "mnist-pairs":
+        mnist = load("mnist-full")
+        x, y = digit_pairs(mnist.x, mnist.y)
+        return types.SimpleNamespace(x=x, y=y, files=dict(mnist.files),
+                                     derived="digit_pairs(mnist-full), repro.data.derived")
+    if name in JPEG_DATASETS:   # uint8 RGB decoded at JPEG_SIZE (VGG16 reads them resized to 224)
+        data = load(name, image_size=JPEG_SIZE)
+        return types.SimpleNamespace(x=data.x.astype(np.float32) / 255.0, y=data.y, files=data.files)
+    return load(name)
+
+
+def _source(cell):
+    """The backbone's pretraining set: USPS on MNIST's canvas (stand-ins)."""
+    from repro.data import load
+    from repro.data.derived import usps_on_mnist_canvas
+
+    usps = load("usps")
+    return usps_on_mnist_canvas(usps.x), usps.y
+
+
+def _data(cell):
+    """The dataset, or its first ``subset`` images (the smoke profile)."""
+    import types
+
+    n = cell.cfg.subset
+    if not n or n >= len(cell.data.x):
+        return cell.data
+    return types.SimpleNamespace(x=cell.data.x[:n], y=cell.data.y[:n], files=cell.data.files)
+
+
+_BACKBONES: dict = {}   # (backbone config, seed) -> Backbone: one pretraining per seed
+
+
+def _backbone(cell):
+    """The pretrained backbone of this seed. It depends on the source set and the seed only,
+    so both stand-ins of a run share it: pretrained once per seed (timed under the first
+    dataset's ``shared: pretrained backbone``)."""
+    from repro.models.retrieval import imagenet_backbone, pretrain_backbone
+
+    cfg = cell.cfg
+    key = (repr(cfg.backbone), cell.seed)
+    if key in _BACKBONES:
+        cell.log(f"[{PAPER}] backbone: the one pretrained for seed {cell.seed} (shared by the datasets)")
+        return _BACKBONES[key]
+    if cfg.backbone.kind == "vgg16-imagenet":
+        _BACKBONES[key] = imagenet_backbone(cfg.backbone)
+        return _BACKBONES[key]
+    x, y = _source(cell)
+    backbone = pretrain_backbone(x, y, cfg.backbone, seed=cell.seed, verbose=cfg.verbose,
+                                 log=cell.log)
+    cell.log(f"[{PAPER}] backbone: USPS held-out top-1 {backbone.source_accuracy:.3f}")
+    _BACKBONES[key] = backbone
+    return backbone
+
+
+def _split(cell):
+    from repro.data.derived import retrieval_split
+
+    p = cell.cfg.protocol
+    y = _data(cell).y
+    if p.queries:       # fixed totals (MIRFlickr): a random split of the labelled images
+        order = np.random.default_rng(cell.seed).permutation(len(y))
+        return {"query": order[:p.queries], "train": order[p.queries:p.queries + p.train],
+                "database": order[p.queries + p.train:]}
+    return retrieval_split(y, n_query=p.queries_per_class, n_train=p.train_per_class,
+                           seed=cell.seed)
+
+
+def _inputs(cell):
+    from repro.methods.hash_heads import HeadInputs
+
+    backbone = cell.shared("pretrained backbone", lambda: _backbone(cell))
+    return HeadInputs(backbone, _data(cell).x, cell.cfg.head)
+
+
+def run_cell(cell) -> None:
+    """One method on one dataset and seed, at every code length."""
+    cfg = cell.cfg
+    split = cell.shared("split", lambda: _split(cell))
+    inputs = cell.shared("backbone features", lambda: _inputs(cell)) if cell.method != "ksh" else None
+    maps = {}
+    for bits in cfg.bits:
+        cell.log(f"[{PAPER}] {cell.dataset} seed {cell.seed}: {cell.method} at {bits} bits")
+        ranking_of, extra = _train_and_index(cell, inputs, split, bits)
+        maps[bits] = _evaluate(cell, split, bits, ranking_of, extra)
+    if cell.method == "dqn" and cfg.lambda_sweep and cell.seed == cfg.seeds[0]:
+        _lambda_sweep(cell, inputs, split, maps[cfg.curve_bits])
+
+
+def _lambda_sweep(cell, inputs, split, main_map: float) -> None:
+    """lambda is ours (the paper's is unconfirmed): DQN's mAP at curve_bits for each lambda of
+    ``lambda_sweep`` (the first seed only), so a reader sees how a verdict depends on it."""
+    from repro.metrics import mean_average_precision, rank
+    from repro.methods.dqn import train_dqn
+
+    cfg, bits = cell.cfg, cell.cfg.curve_bits
+    q, t, d = split["query"], split["train"], split["database"]
+    yq, yd = _labels(cell, q), _labels(cell, d)
+    at = min(cfg.protocol.map_at or len(d), len(d))
+    for lam in cfg.lambda_sweep:
+        if lam == cfg.dqn.quantization_weight:
+            value = main_map
+        else:
+            cell.log(f"[{PAPER}] {cell.dataset}: DQN at {bits} bits with lambda {lam:g}")
+            dqn_cfg = dataclasses.replace(cfg.dqn, quantization_weight=lam)
+            trained = train_dqn(inputs, t, _labels(cell, t), bits, dqn_cfg, cfg.head,
+                                seed=cell.seed, verbose=cfg.verbose, log=cell.log)
+            zq, zd = trained.embed(inputs.rows(q)), trained.embed(inputs.rows(d))
+            value = mean_average_precision(yq, yd, rank(trained.distances(zq, trained.encode(zd)), at))
+        cell.record("map_vs_lambda", value, unit="fraction", variant=f"{lam:g}")
+
+
+def _labels(cell, index):
+    return _data(cell).y[index]
+
+
+def _train_and_index(cell, inputs, split, bits):
+    """Train ``cell.method`` at ``bits``; return (a function top -> ranking of the queries over
+    the database, extra measurements)."""
+    from repro.metrics import hamming_distance, rank
+
+    cfg, method, seed = cell.cfg, cell.method, cell.seed
+    q, t, d = split["query"], split["train"], split["database"]
+    ytrain = _labels(cell, t)
+    kw = dict(seed=seed, verbose=cfg.verbose, log=cell.log)
+    if method in ("ksh", "ksh_d"):
+        from repro.methods.ksh import KSH
+
+        if method == "ksh":
+            x = _data(cell).x
+            flat = x.reshape(len(x), -1)
+            feats = lambda index: flat[index]                        # noqa: E731
+        else:
+            fc7 = cell.shared("fc7 features", lambda: inputs.backbone.fc7(inputs.conv5()))
+            feats = lambda index: fc7[index]                         # noqa: E731
+        model = KSH(cfg.ksh).fit(feats(t), ytrain, bits, seed=seed)
+        codes_q, codes_d = model.encode(feats(q)), model.encode(feats(d))
+        return (lambda top: rank(hamming_distance(codes_q, codes_d), top)), {"codes_d": codes_d}
+    if method in ("cnnh", "dnnh"):
+        from repro.methods.cnnh import train_cnnh
+        from repro.methods.dnnh import train_dnnh
+
+        train = train_cnnh if method == "cnnh" else train_dnnh
+        net = train(inputs, t, ytrain, bits, getattr(cfg, method), cfg.head, **kw)
+        cell.record_history(net.history, variant=bits)
+        codes_q, codes_d = net.codes(inputs.rows(q)), net.codes(inputs.rows(d))
+        return (lambda top: rank(hamming_distance(codes_q, codes_d), top)), {"codes_d": codes_d}
+    from repro.methods.dqn import train_dqn
+
+    loss = "inner_product" if method == "dqnip" else "cosine"
+    trained = train_dqn(inputs, t, ytrain, bits, cfg.dqn, cfg.head, loss=loss,
+                        quantize=method != "dqn2plus", **kw)
+    cell.record_history(trained.history, variant=bits)
+    zq, zd = trained.embed(inputs.rows(q)), trained.embed(inputs.rows(d))
+    codes_d = trained.encode(zd)
+    extra = {"zq": zq, "zd": zd, "codes_d": codes_d, "quantizer": trained.quantizer}
+    return (lambda top: rank(trained.distances(zq, codes_d), top)), extra
+
+
+def _evaluate(cell, split, bits, ranking_of, extra) -> None:
+    from repro.metrics import mean_average_precision, precision_at_top, precision_recall_at_top
+
+    cfg = cell.cfg
+    yq, yd = _labels(cell, split["query"]), _labels(cell, split["database"])
+    n_db = len(split["database"])
+    at = cfg.protocol.map_at or n_db
+    ranking = ranking_of(min(at, n_db))
+    value = mean_average_precision(yq, yd, ranking)
+    cell.record("map", value, unit="fraction", variant=bits)
+    if bits == cfg.curve_bits:
+        top_r = np.unique(np.linspace(1, ranking.shape[1], cfg.curve_points).astype(int))
+        full = ranking if ranking.shape[1] == n_db else ranking_of(n_db)
+        cuts = np.unique(np.geomspace(1, n_db, cfg.curve_points * 2).astype(int))
+        pr = precision_recall_at_top(yq, yd, full, cuts)
+        cell.keep(f"curves/{cell.dataset}/{cell.method}/{cell.seed}", {
+            "top_r": top_r, "precision_at_r": precision_at_top(yq, yd, ranking, top_r),
+            "cutoffs": pr.thresholds, "precision": pr.precision, "recall": pr.recall})
+    if cell.method == "dqn":
+        _dqn_measurements(cell, split, bits, extra)
+    return value
+
+
+def _dqn_measurements(cell, split, bits, extra) -> None:
+    """Eq. 6 bound, quantization error and (at efficiency_bits) bytes and query times."""
+    from repro.quantization.dqn_codes import eq6_bound_fraction
+
+    zq, zd, codes, quantizer = extra["zq"], extra["zd"], extra["codes_d"], extra["quantizer"]
+    check = eq6_bound_fraction(zq, zd, quantizer.codebooks, codes)
+    cell.record("eq6_bound_holds", check.euclidean, unit="fraction", variant=bits)
+    cell.record("eq6_bound_holds_squared", check.squared, unit="fraction", variant=bits)
+    recon = quantizer.decode(codes)
+    cell.record("quantization_error", float(np.mean(np.sum((zd - recon) ** 2, axis=1))),
+                unit="fraction", variant=bits)
+    if bits != cell.cfg.efficiency_bits:
+        return
+    width = zd.shape[1]
+    cell.record("bytes_per_item", bits / 8, unit="bytes", variant=bits)
+    cell.record("bytes_per_item", 4.0 * width, unit="bytes", variant=bits, method="float_features")
+    for repeat, seconds in enumerate(_query_timings(cell, zq, zd, codes, quantizer)):
+        for method, value in seconds.items():
+            cell.record("query_s", value, unit="s", variant=bits, method=method, repeat=repeat)
+        cell.record("aqd_speedup", seconds["float_exhaustive"] / seconds["aqd_lookup"], unit="x",
+                    variant=bits, method="aqd_lookup", repeat=repeat)
+
+
+def _query_timings(cell, zq, zd, codes, quantizer):
+    """Per repeat: seconds of every query's distances to the whole database and its top R,
+    for AQD through look-up tables (:func:`repro.quantization.dqn_codes.aqd_search`, one
+    thread), exhaustive float distances (numpy BLAS + argpartition), faiss IndexPQ (the same
+    codebooks and codes) and faiss IndexFlatL2."""
+    import time
+
+    import faiss
+
+    from repro.quantization.dqn_codes import aqd_search, faiss_index_pq
+
+    top = min(cell.cfg.protocol.map_at or 1000, len(zd))
+    index_pq = faiss_index_pq(quantizer.codebooks, codes)
+    index_flat = faiss.IndexFlatL2(zd.shape[1])
+    index_flat.add(np.ascontiguousarray(zd))
+    zq = np.ascontiguousarray(zq)
+
+    def numpy_top(dist):
+        return np.argpartition(dist, top - 1, axis=1)[:, :top]
+
+    def float_distances():
+        return (zq * zq).sum(1)[:, None] - 2.0 * zq @ zd.T + (zd * zd).sum(1)[None, :]
+
+    runs = {"aqd_lookup": lambda: aqd_search(quantizer, zq, codes, top),
+            "float_exhaustive": lambda: numpy_top(float_distances()),
+            "faiss_indexpq": lambda: index_pq.search(zq, top),
+            "faiss_flat": lambda: index_flat.search(zq, top)}
+    out = []
+    for _ in range(cell.cfg.timing_repeats):
+        seconds = {}
+        for name, call in runs.items():
+            started = time.perf_counter()
+            call()
+            seconds[name] = time.perf_counter() - started
+        out.append(seconds)
+    return out
+
+
+# ---------------------------------------------------------------------------- figures
+
+def curves_frame(outcome):
+    """Every kept curve as one long table: dataset, method, seed, curve, x, y."""
+    import pandas as pd
+
+    rows = []
+    for key, curve in outcome.artifacts.items():
+        if not key.startswith("curves/"):
+            continue
+        _, dataset, method, seed = key.split("/")
+        for x, y in zip(curve["top_r"], curve["precision_at_r"]):
+            rows.append((dataset, method, int(seed), "precision_at_top_r", int(x), float(y)))
+        for x, p, r in zip(curve["cutoffs"], curve["precision"], curve["recall"]):
+            rows.append((dataset, method, int(seed), "pr_precision", int(x), float(p)))
+            rows.append((dataset, method, int(seed), "pr_recall", int(x), float(r)))
+    return pd.DataFrame(rows, columns=["dataset", "method", "seed", "curve", "x", "y"])
+
+
+def figures(outcome, figure_dir: Path) -> dict[str, Path]:
+    """mAP vs bits per dataset, PR and precision@top-R curves at curve_bits, query times."""
+    from repro.report.figures import plot_metric_vs_variant
+
+    labels, out = outcome.reported.labels(), {}
+    results = outcome.results
+    ran = set(results["dataset"]) if len(results) else set()
+    comparison = outcome.comparison
+    part = comparison[(comparison["metric"] == "map") & comparison["dataset"].isin(ran)]
+    if len(part) and part["n_seeds"].max() > 0:
+        path = figure_dir / "map_vs_bits.png"
+        plot_metric_vs_variant(part, "map", path, labels=labels, profile=outcome.profile,
+                               variant_label="code length (bits)",
+                               title="mAP vs code length (dashed: the paper's dataset)").clear()
+        out["map_vs_bits"] = path
+    curves = curves_frame(outcome)
+    if not curves.empty:
+        curves.to_csv(outcome.report_dir / "curves.csv", index=False)
+        for dataset in sorted(set(curves["dataset"])):
+            out[f"curves_{dataset}"] = _plot_curves(curves[curves["dataset"] == dataset], dataset,
+                                                    labels, outcome, figure_dir)
+    sweep = results[results["metric"] == "map_vs_lambda"] if len(results) else results
+    if len(sweep):
+        out["map_vs_lambda"] = _plot_lambda_sweep(sweep, labels, outcome, figure_dir)
+    timing = results[results["metric"] == "query_s"] if len(results) else results
+    if len(timing):
+        out["query_time"] = _plot_query_times(timing, labels, outcome, figure_dir)
+    return out
+
+
+def _plot_curves(curves, dataset, labels, outcome, figure_dir) -> Path:
+    import matplotlib.pyplot as plt
+
+    from repro.report.figures import save_png
+
+    fig, (ax_pr, ax_top) = plt.subplots(1, 2, figsize=(11, 4.2))
+    mean = curves.groupby(["method", "curve", "x"], sort=False)["y"].mean()
+    for method in [m for m in METHODS if m in set(curves["method"])]:
+        name = labels.get(method, method)
+        prec, rec = mean[method]["pr_precision"], mean[method]["pr_recall"]
+        ax_pr.plot(rec.values, prec.values, marker=".", label=name)
+        top = mean[method]["precision_at_top_r"]
+        ax_top.plot(top.index, top.values, marker=".", label=name)
+    bits = outcome.cfg.curve_bits if outcome.cfg is not None else ""
+    ax_pr.set(xlabel="recall", ylabel="precision", title="precision-recall (rank cut-offs)")
+    ax_top.set(xlabel="R (top retrieved)", ylabel="precision", title="precision at top R")
+    ax_top.legend(fontsize=8)
+    fig.suptitle(f"{labels.get(dataset, dataset)}, {bits} bits, mean over seeds "
+                 f"[{outcome.profile} profile]")
+    path = figure_dir / f"curves_{dataset}.png"
+    save_png(fig, path)
+    plt.close(fig)
+    return path
+
+
+def _plot_lambda_sweep(sweep, labels, outcome, figure_dir) -> Path:
+    import matplotlib.pyplot as plt
+
+    from repro.report.figures import save_png
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for dataset, part in sweep.groupby("dataset"):
+        part = part.assign(lam=part["variant"].astype(float)).sort_values("lam")
+        ax.plot(part["lam"].astype(str), part["value"], marker="o", label=labels.get(dataset, dataset))
+    bits = outcome.cfg.curve_bits if outcome.cfg is not None else ""
+    ax.set(xlabel="lambda (weight of the quantization loss; ours)", ylabel="mAP",
+           title=f"DQN at {bits} bits against lambda, first seed [{outcome.profile}]")
+    ax.legend(fontsize=8)
+    path = figure_dir / "map_vs_lambda.png"
+    save_png(fig, path)
+    plt.close(fig)
+    return path
+
+
+def _plot_query_times(timing, labels, outcome, figure_dir) -> Path:
+    import matplotlib.pyplot as plt
+
+    from repro.report.figures import save_png
+
+    stats = timing.groupby(["dataset", "method"])["value"].agg(["median", "min", "max"]).reset_index()
+    datasets = sorted(set(stats["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        part = stats[stats["dataset"] == dataset]
+        ax.bar(part["method"], part["median"], yerr=[part["median"] - part["min"],
+                                                     part["max"] - part["median"]], capsize=3)
+        ax.set(title=labels.get(dataset, dataset), ylabel="seconds (median, min-max)", yscale="log")
+        ax.tick_params(axis="x", rotation=30)
+    fig.suptitle(f"All queries over the database: distances + top R [{outcome.profile} profile]")
+    path = figure_dir / "query_time.png"
+    save_png(fig, path)
+    plt.close(fig)
+    return path
