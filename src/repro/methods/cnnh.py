@@ -109,12 +109,11 @@ class Hashed:
 
     network: object
     history: list
-    threshold: float = 0.0
 
     def codes(self, x: np.ndarray) -> np.ndarray:
         from repro.methods.hash_heads import predict
 
-        return np.where(predict(self.network, x) > self.threshold, 1, -1).astype(np.int8)
+        return np.where(predict(self.network, x) > 0.0, 1, -1).astype(np.int8)
 
 
 def train_cnnh(inputs, train_index: np.ndarray, labels: np.ndarray, bits: int, cfg: CNNHConfig,

@@ -57,7 +57,6 @@ PAPER = "dqn"
 METHODS = ("ksh", "ksh_d", "cnnh", "dnnh", "dqn2plus", "dqnip", "dqn")
 DATASETS = ("nus-wide", "cifar-10", "mirflickr-25k", "mnist-full", "mnist-pairs")
 STAND_INS = {"mnist-full": "cifar-10", "mnist-pairs": "nus-wide"}
-HAMMING = ("ksh", "ksh_d", "cnnh", "dnnh")
 JPEG_DATASETS = ("nus-wide", "mirflickr-25k")
 JPEG_SIZE = 128   # decoded size of their JPEGs (224 x 224 float copies of NUS-WIDE: ~30 GB)
 BUDGET = {"head.epochs": "fine-tuning epochs", "head.finetune_trunk": "conv1-conv5 fine-tuned",
