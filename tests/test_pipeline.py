@@ -141,3 +141,42 @@ def test_dqn_smoke_stage_reports_the_stand_in_beside_the_paper_dataset(real_data
     assert set(curves.curve) == {"precision_at_top_r", "pr_precision", "pr_recall"}
     figures = {p.name for p in (tmp_path / "figures" / "dqn" / "smoke").iterdir()}
     assert {"table1.png", "map_vs_bits.png", "curves_mnist-pairs.png", "query_time.png"} <= figures
+
+
+@pytest.mark.slow
+def test_deepcluster_smoke_stage_reports_both_columns_and_fig2(real_data, tmp_path):
+    report = run_stage("deepcluster", "smoke", output_root=tmp_path, log_output=False)
+    assert sorted(p.name for p in report.iterdir()) == sorted(
+        name.replace("gapdcec", "deepcluster") for name in REPORT_FILES)
+    results = pd.read_csv(report / "results.csv", keep_default_na=False, na_values={"value": [""]})
+    top1 = results[results.metric == "top1"]
+    assert top1.value.between(0, 1).all()
+    # places_labels is a transfer-column row only, as in the paper's table
+    assert set(top1[top1.dataset == "mnist-full"].method) == {"imagenet_labels", "random", "deepcluster"}
+    assert set(top1[top1.dataset == "usps"].method) == {"imagenet_labels", "places_labels", "random",
+                                                         "deepcluster"}
+    assert set(top1.variant) == {"conv1", "conv2", "conv3", "conv4", "conv5"}
+    # the networks are trained once per seed and shared by both columns: same supervised-gap inputs
+    assert set(results[results.metric == "downstream"].variant.astype(str)) == {"1", "2"}
+    histories = pd.read_csv(report / "histories.csv")
+    assert histories.nmi_labels.between(0, 1).all() and len(histories) == 3
+
+    comparison = pd.read_csv(report / "comparison.csv", keep_default_na=False,
+                             na_values={c: [""] for c in ("reported", "reproduced_mean", "delta")})
+    imagenet = comparison[(comparison.dataset == "imagenet") & (comparison.table == "table1")]
+    assert set(imagenet.verdict) == {"not run"}
+    others = imagenet[imagenet.method == "pathak"]
+    assert others.note.str.contains("another paper's method").all()
+    mnist = comparison[(comparison.dataset == "mnist-full") & (comparison.table == "table1")]
+    assert set(mnist.verdict) <= {"not comparable", "not run"}
+    assert mnist.note.str.contains("stand-in data for ImageNet").all()
+    ran = mnist[mnist.method == "deepcluster"]
+    assert len(ran) == 5 and (ran.verdict == "not comparable").all()
+
+    claims = pd.read_csv(report / "claims.csv").set_index("claim_id")
+    assert set(claims.verdict) <= {"holds", "fails", "inconclusive"}
+    assert claims.loc["beats_random", "paper_verdict"] == "holds"
+    assert claims.loc["overclustering_helps", "paper_verdict"] == "holds"
+    figures = {p.name for p in (tmp_path / "figures" / "deepcluster" / "smoke").iterdir()}
+    assert {"table1.png", "table1_layers.png", "fig2a_mnist-full.png", "fig2b_mnist-full.png",
+            "fig2c.png"} <= figures

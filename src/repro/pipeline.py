@@ -23,7 +23,16 @@ from pathlib import Path
 
 from repro.config import ConfigError, build, load_params, repo_root, stage_params
 
-PAPERS = ("gapdcec", "pqdec", "dqn")
+def _discover_papers() -> tuple[str, ...]:
+    """Every paper of :mod:`repro.papers`: a module with its reported-numbers YAML beside it
+    (``<paper>.py`` + ``<paper>.yaml``), so adding a paper does not touch this file (which
+    every stage imports: editing it would re-run them all)."""
+    folder = Path(__file__).parent / "papers"
+    return tuple(sorted(path.stem for path in folder.glob("*.py")
+                        if not path.stem.startswith("_") and (folder / f"{path.stem}.yaml").is_file()))
+
+
+PAPERS = _discover_papers()
 
 
 def stage_config(paper: str, profile: str | None = None, params: dict | None = None):

@@ -12,6 +12,8 @@ A paper module (``repro.papers.<paper>``) holds only what differs between papers
 ``BUDGET``          {dotted config key: label} of the knobs whose reduction a verdict must
                     name ("dense_pretrain.epochs": "dense AE pretraining epochs")
 ``NOTES``           {provenance key: text} facts the report states (optional)
+``METHOD_NOTES``    {method: note} for methods of the paper's tables the stage does not run
+                    ("not run: another paper's method"); shown beside their cells (optional)
 ``load_data(name)`` the dataset loader (optional; default :func:`repro.data.load`)
 ``REPORTED``        its reported-numbers YAML (optional; default ``papers/<PAPER>.yaml``)
 ==================  =====================================================================
@@ -290,7 +292,8 @@ def _report(module, profile, cfg, paper_cfg, run_state, histories, files, settin
     protocol = "" if profile == "paper" else protocol_summary(
         cfg, paper_cfg, settings, getattr(module, "BUDGET", {}))
     notes = {**reduction_notes(differences, profile),
-             **{(dataset, "*"): why for dataset, why in not_run.items()}}
+             **{(dataset, "*"): why for dataset, why in not_run.items()},
+             **{("*", method): note for method, note in getattr(module, "METHOD_NOTES", {}).items()}}
     spread_file = rerun_spread_path(module.PAPER, profile)
     spread = read_rerun_spread(spread_file) if spread_file.is_file() else {}
     provenance = collect_provenance(

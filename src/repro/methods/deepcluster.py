@@ -1,0 +1,265 @@
+"""DeepCluster (Caron, Bojanowski, Joulin, Douze, ECCV 2018): alternate k-means on the
+network's features and training the network on the cluster assignments as pseudo-labels.
+
+One epoch, as the paper and its code (facebookresearch/deepcluster) do it:
+
+1. features of the whole training set: the penultimate layer (fc7, after ReLU; the top layer
+   removed), in inference mode;
+2. PCA to ``pca_dim`` dimensions with whitening, then L2 normalisation of each row
+   (:class:`PCAWhitening`, faiss ``PCAMatrix`` with eigen power -1/2);
+3. k-means with ``k`` clusters (faiss, one run of ``kmeans_iter`` Lloyd iterations, every
+   point used: :func:`repro.methods.kmeans.kmeans`);
+4. the paper's empty-cluster rule (:func:`fill_empty_clusters`): an empty cluster takes a
+   randomly chosen non-empty cluster's centroid with a small perturbation and the two split
+   that cluster's points;
+5. a fresh top layer (weights N(0, 0.01), bias 0, as the code) and one pass of SGD (lr 0.05,
+   momentum 0.9, weight decay 1e-5, batch 256) over as many images as the set holds, drawn
+   uniformly over the clusters (:func:`uniform_cluster_sample`: each non-empty cluster gives
+   the same number of draws, with replacement where it is smaller).
+
+Readings and differences (also in the report):
+
+- The labels are never used for training; they only score each epoch's clusters (NMI with
+  the labels, Fig. 2a). NMI between the assignments of epochs t-1 and t is Fig. 2b.
+- The history row of epoch ``t`` describes the clustering made at the start of epoch ``t``
+  (epoch 0: the randomly initialised network's features, as Fig. 2's first point).
+- Keras compiles a new SGD with each fresh top layer, so the momentum of the whole network
+  restarts every epoch (the code keeps the trunk's optimiser across epochs and re-creates only
+  the top layer's); Keras' weight decay is decoupled (the code adds it to the gradient).
+- No data augmentation: the paper's random resized crops and horizontal flips are ImageNet
+  augmentations (a flipped digit is another symbol); none is used on the digit stand-ins.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class TrainConfig:
+    """SGD of the network (DeepCluster and the supervised rows share it)."""
+
+    epochs: int = 500
+    batch_size: int = 256
+    learning_rate: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 1e-5
+
+    def __post_init__(self):
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError(f"train: epochs >= 1 and batch_size >= 2 needed, got "
+                             f"{self.epochs}, {self.batch_size}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"train.learning_rate must be > 0, got {self.learning_rate}")
+
+
+@dataclass
+class DeepClusterConfig:
+    """k-means side of DeepCluster: ``k`` clusters on features PCA-whitened to ``pca_dim``."""
+
+    k: int = 100
+    pca_dim: int = 64
+    kmeans_iter: int = 20
+    perturbation: float = 1e-4      # relative size of the empty-cluster split's perturbation
+
+    def __post_init__(self):
+        if self.k < 2:
+            raise ValueError(f"deepcluster.k must be >= 2, got {self.k}")
+        if self.pca_dim < 1 or self.kmeans_iter < 1:
+            raise ValueError(f"deepcluster: pca_dim and kmeans_iter must be >= 1, got "
+                             f"{self.pca_dim}, {self.kmeans_iter}")
+
+
+class PCAWhitening:
+    """PCA to ``dim`` dimensions with whitening (faiss ``PCAMatrix``, eigen power -1/2), fitted
+    on one set of features; :meth:`transform` whitens and, by default, L2-normalises rows.
+
+    faiss scales by the eigenvalues of the centred scatter matrix (not divided by n), so its
+    output has covariance I / n on the fit data; it is multiplied by sqrt(n) here to give the
+    identity covariance of whitening (the L2 normalisation after it makes the scale moot for
+    DeepCluster)."""
+
+    def __init__(self, dim: int):
+        self.dim = int(dim)
+        self._pca = None
+        self._scale = 1.0
+
+    def fit(self, features: np.ndarray) -> "PCAWhitening":
+        import faiss
+
+        features = _as_matrix(features)
+        n, d = features.shape
+        if self.dim > d:
+            raise ValueError(f"PCA to {self.dim} dims of {d}-dim features is impossible")
+        if n <= self.dim:
+            raise ValueError(f"PCA to {self.dim} dims needs more than {self.dim} rows, got {n}")
+        self._pca = faiss.PCAMatrix(d, self.dim, -0.5)
+        self._pca.train(features)
+        self._scale = float(np.sqrt(n))
+        return self
+
+    def transform(self, features: np.ndarray, *, normalize: bool = True) -> np.ndarray:
+        if self._pca is None:
+            raise RuntimeError("PCAWhitening.transform before fit")
+        out = self._pca.apply_py(_as_matrix(features)) * np.float32(self._scale)
+        if normalize:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
+
+
+def _as_matrix(features) -> np.ndarray:
+    features = np.asarray(features, dtype=np.float32)
+    if features.ndim != 2:
+        raise ValueError(f"features must be a 2-D (n, d) matrix, got shape {features.shape}")
+    if not np.isfinite(features).all():
+        raise ValueError("features contain NaN or infinity")
+    return np.ascontiguousarray(features)
+
+
+def fill_empty_clusters(features: np.ndarray, labels: np.ndarray, centroids: np.ndarray, *,
+                        rng: np.random.Generator, perturbation: float = 1e-4
+                        ) -> tuple[np.ndarray, np.ndarray, int]:
+    """The paper's empty-cluster rule -> (labels, centroids, number of clusters that were empty).
+
+    For each empty cluster in turn: a non-empty cluster with at least two points is drawn at
+    random (uniformly), its centroid c is replaced by c - e and the empty one gets c + e
+    (e: a random direction of length ``perturbation`` x |c|), and that cluster's points go to
+    the nearer of the two. Should every point still fall on one side (the perturbation is
+    tiny), the points split at the median of their projection on e, so no cluster is left
+    empty whenever there are at least k points. Deterministic given ``rng``.
+    """
+    features = _as_matrix(features)
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    centroids = np.array(centroids, dtype=np.float32, copy=True)
+    k = len(centroids)
+    if labels.shape != (len(features),) or labels.min(initial=0) < 0 or labels.max(initial=0) >= k:
+        raise ValueError(f"labels must be ({len(features)},) cluster indices in [0, {k})")
+    if len(features) < k:
+        raise ValueError(f"{len(features)} points cannot fill {k} clusters")
+    sizes = np.bincount(labels, minlength=k)
+    empty = np.flatnonzero(sizes == 0)
+    for j in empty:
+        donors = np.flatnonzero(sizes >= 2)
+        c = int(rng.choice(donors))
+        direction = rng.standard_normal(centroids.shape[1]).astype(np.float32)
+        direction /= max(float(np.linalg.norm(direction)), 1e-12)
+        e = direction * perturbation * max(float(np.linalg.norm(centroids[c])), 1e-6)
+        centroids[j], centroids[c] = centroids[c] + e, centroids[c] - e
+        members = np.flatnonzero(labels == c)
+        points = features[members]
+        to_new = (np.sum((points - centroids[j]) ** 2, axis=1)
+                  < np.sum((points - centroids[c]) ** 2, axis=1))
+        if to_new.all() or not to_new.any():
+            projection = points @ direction
+            to_new = projection > np.median(projection)
+            if not to_new.any():   # all projections equal: split by position
+                to_new = np.arange(len(members)) >= len(members) // 2
+        labels[members[to_new]] = j
+        sizes[j], sizes[c] = int(to_new.sum()), int((~to_new).sum())
+    return labels, centroids, int(len(empty))
+
+
+def uniform_cluster_sample(labels: np.ndarray, n: int, *, rng: np.random.Generator) -> np.ndarray:
+    """``n`` image indices drawn uniformly over the non-empty clusters (the code's sampler):
+    each cluster gives ``ceil(n / clusters)`` draws -- without replacement if it holds that
+    many images, with replacement otherwise -- then all draws are shuffled and the first
+    ``n`` kept. Tiny clusters are drawn as often as large ones."""
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.ndim != 1 or len(labels) == 0:
+        raise ValueError(f"labels must be a non-empty (n,) vector, got shape {labels.shape}")
+    order = np.argsort(labels, kind="stable")
+    clusters, starts, sizes = np.unique(labels[order], return_index=True, return_counts=True)
+    per = int(np.ceil(n / len(clusters)))
+    draws = []
+    for start, size in zip(starts, sizes):   # one draw per cluster (not per sample)
+        pick = rng.choice(size, per, replace=bool(size < per))
+        draws.append(order[start + pick])
+    out = np.concatenate(draws)
+    rng.shuffle(out)
+    return out[:n]
+
+
+@dataclass
+class DeepClusterResult:
+    """The trained network, the last epoch's assignment and one history row per epoch."""
+
+    model: object
+    labels: np.ndarray
+    history: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def compile_network(model, cfg: TrainConfig) -> None:
+    """SGD (lr, momentum, weight decay of ``cfg``) on softmax cross-entropy of the logits."""
+    import keras
+
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=cfg.learning_rate,
+                                                 momentum=cfg.momentum,
+                                                 weight_decay=cfg.weight_decay or None),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+
+
+def reset_top(model, rng: np.random.Generator) -> None:
+    """A fresh top layer: kernel N(0, 0.01), bias 0 (the code's initialisation)."""
+    top = model.get_layer("top")
+    kernel, bias = top.get_weights()
+    top.set_weights([rng.normal(0.0, 0.01, kernel.shape).astype(np.float32),
+                     np.zeros_like(bias)])
+
+
+def train_deepcluster(x: np.ndarray, cfg: DeepClusterConfig, train: TrainConfig, net_cfg, *,
+                      seed: int, labels: np.ndarray | None = None, verbose: int = 2,
+                      log=print) -> DeepClusterResult:
+    """DeepCluster on images ``x`` for ``train.epochs`` epochs (see the module docstring).
+
+    ``labels`` (optional) are used only to score each epoch's clusters (``nmi_labels``)."""
+    from repro.metrics import nmi
+    from repro.methods.kmeans import kmeans
+    from repro.models.deepcluster_net import build_network, feature_model, predict_in_chunks
+
+    if len(x) < cfg.k:
+        raise ValueError(f"DeepCluster with k={cfg.k} needs at least {cfg.k} images, got {len(x)}")
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    model = build_network(x.shape[1:], cfg.k, net_cfg, seed=seed)
+    features_of = feature_model(model, "fc7")
+    history, previous = [], None
+    for epoch in range(train.epochs):
+        features = predict_in_chunks(features_of, x)
+        z = PCAWhitening(cfg.pca_dim).fit(features).transform(features)
+        fit = kmeans(z, cfg.k, seed=seed * 100003 + epoch, n_init=1, max_iter=cfg.kmeans_iter,
+                     implementation="faiss")
+        assigned, _, n_empty = fill_empty_clusters(z, fit.labels, fit.centres, rng=rng,
+                                                   perturbation=cfg.perturbation)
+        row = {"iteration": epoch, "epoch": epoch, "empty_clusters": n_empty,
+               "nmi_epochs": float(nmi(previous, assigned)) if previous is not None else np.nan,
+               "nmi_labels": float(nmi(labels, assigned)) if labels is not None else np.nan}
+        reset_top(model, rng)
+        compile_network(model, train)
+        picks = uniform_cluster_sample(assigned, len(x), rng=rng)
+        log(f"DeepCluster epoch {epoch + 1}/{train.epochs}: k-means on {len(x)} images, "
+            f"{n_empty} empty clusters filled, NMI with labels {row['nmi_labels']:.3f}")
+        fitted = model.fit(x[picks], assigned[picks], batch_size=train.batch_size, epochs=1,
+                           shuffle=False, verbose=verbose)
+        row["loss"] = float(fitted.history["loss"][-1])
+        history.append(row)
+        previous = assigned
+    return DeepClusterResult(model, previous, history, time.perf_counter() - started)
+
+
+def train_supervised(x: np.ndarray, y: np.ndarray, train: TrainConfig, net_cfg, *, seed: int,
+                     verbose: int = 2, log=print):
+    """The supervised rows ("ImageNet labels"): the same network trained on the labels with
+    the same SGD, ``train.epochs`` epochs, shuffled each epoch."""
+    from repro.models.deepcluster_net import build_network
+
+    y = np.asarray(y, dtype=np.int64)
+    model = build_network(x.shape[1:], int(y.max()) + 1, net_cfg, seed=seed)
+    compile_network(model, train)
+    log(f"supervised training on {len(x)} labelled images, {train.epochs} epochs")
+    model.fit(x, y, batch_size=train.batch_size, epochs=train.epochs, shuffle=True, verbose=verbose)
+    return model

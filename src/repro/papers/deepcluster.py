@@ -1,0 +1,379 @@
+"""DeepCluster (Caron, Bojanowski, Joulin, Douze, ECCV 2018): Table 1 (linear probes on the
+frozen conv1..conv5 of each network, an in-domain and a transfer column), Fig. 2 (NMI with
+the labels and between consecutive epochs over training; the downstream score against k).
+
+**Roles.** The paper trains on ImageNet without labels and probes ImageNet (in-domain column)
+and Places205 (transfer column). Each dataset of this stage is a *column*: the network trains
+on the column's ``source`` (its own training split, or another dataset's) and the probes
+train on the column's training split and score on its test split:
+
+==============  ========================  =============================================
+column          networks trained on       probes: train / test
+==============  ========================  =============================================
+imagenet        ImageNet train            ImageNet train / val        (paper data)
+places205       ImageNet train            Places205 train / val       (paper data)
+mnist-full      MNIST train (stand-in)    MNIST train / test          ("ImageNet" column)
+usps            MNIST train (stand-in)    USPS train / test           ("Places" column)
+==============  ========================  =============================================
+
+Rows (methods): ``imagenet_labels`` -- the network trained supervised on the source's labels
+(on the stand-in: MNIST labels); ``places_labels`` -- supervised on the column's own training
+labels, transfer columns only (stand-in: USPS labels); ``random`` -- the untrained network;
+``deepcluster``. The other methods of the paper's table (Pathak et al., ...) are other papers'
+methods: shown with their printed numbers, not run. A network depends on (source, method,
+seed) only, so both columns of a run share it: trained once, timed under the first column's
+cell (the wall times say so).
+
+**Fig. 2.** (a) ``nmi_labels``: NMI between each epoch's clusters of the source's training
+images and their labels; (b) ``nmi_epochs``: NMI between the assignments of epochs t-1 and t;
+recorded per epoch (histories) and as the first and last epoch's values. (c) ``downstream``
+against k: the paper fine-tunes on Pascal VOC; here the transfer column's linear-probe top-1
+at ``ablation.layer`` (USPS, the stand-in's transfer task) of networks trained with
+k = ``ablation.k_over_classes`` x the source's classes, first seed only, ``ablation.epochs``
+epochs; variant = k / classes (the paper's k = 100 ... 100k over 1000 classes: 0.1 ... 100).
+
+Derived numbers the claims need, recorded as claim-only metrics (the paper prints none):
+``supervised_gap`` = imagenet_labels - deepcluster top-1 per layer and column;
+``transfer_gap_reduction`` = in-domain gap - transfer gap per layer (on the transfer column);
+``nmi_epochs_gain`` = the rise of nmi_epochs over the first half (variant ``first``) and the
+second half (``last``) of training.
+
+See :mod:`repro.methods.deepcluster` (the method and its readings),
+:mod:`repro.methods.linear_probe` (the probes) and :mod:`repro.models.deepcluster_net` (the
+network scaled to 28 x 28 and the probe pooling).
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from repro.methods.deepcluster import DeepClusterConfig, TrainConfig
+from repro.methods.linear_probe import ProbeConfig
+from repro.models.deepcluster_net import LAYERS, NetConfig
+from repro.papers._common import StageConfig
+
+PAPER = "deepcluster"
+METHODS = ("imagenet_labels", "places_labels", "random", "deepcluster")
+OTHER_PAPERS = ("pathak", "doersch", "zhang_color", "donahue", "noroozi_jigsaw",
+                "noroozi_counting", "split_brain")
+DATASETS = ("imagenet", "places205", "mnist-full", "usps")
+STAND_INS = {"mnist-full": "imagenet", "usps": "places205"}
+BUDGET = {"train.epochs": "DeepCluster epochs", "supervised.epochs": "supervised epochs",
+          "probe.epochs": "probe epochs", "train_images": "training images (0 = all)",
+          "ablation.epochs": "k-ablation epochs"}
+INCLUDE_UNREPORTED = True
+METHOD_NOTES = {method: "not run: another paper's method" for method in OTHER_PAPERS}
+NOTES = {
+    "stand_ins": "mnist-full stands in for the ImageNet column (networks trained on MNIST "
+                 "train, probes on MNIST train/test), usps for the Places column (transfer: "
+                 "probes on USPS train/test of the MNIST-trained networks); USPS digits are "
+                 "placed on MNIST's 28 x 28 canvas (repro.data.derived.usps_on_mnist_canvas)",
+    "shared_networks": "a network depends on (source, method, seed): trained once, in the first "
+                       "column's cell, and reused by the other column",
+    "measurement": "top1: the best probe epoch's test top-1 (the paper's reading); "
+                   "nmi_labels / nmi_epochs: geometric-mean NMI (repro.metrics.nmi)"}
+
+
+@dataclass
+class Ablation:
+    """Fig. 2c: k = ``k_over_classes`` x the source's classes, first seed, ``epochs`` epochs
+    (0: train.epochs), probed at ``layer`` on the transfer column."""
+
+    k_over_classes: tuple[float, ...] = (1, 3, 10, 30, 100)
+    epochs: int = 0
+    layer: str = "conv5"
+
+    def __post_init__(self):
+        if self.layer not in LAYERS:
+            raise ValueError(f"ablation.layer: unknown {self.layer!r}; known: {list(LAYERS)}")
+        if any(m <= 0 for m in self.k_over_classes) or self.epochs < 0:
+            raise ValueError("ablation: k_over_classes must be > 0 and epochs >= 0")
+
+
+@dataclass
+class Config(StageConfig):
+    """The stage's configuration; every field is set from params.yaml (section ``deepcluster``)."""
+
+    datasets: tuple[str, ...] = DATASETS
+    seeds: tuple[int, ...] = (0, 1, 2)
+    methods: tuple[str, ...] = METHODS
+    verbose: int = 2
+    source: str = ""                 # the networks' training set ("": the column itself)
+    transfer: str = ""               # the transfer column of this source (Fig. 2c)
+    train_images: int = 0            # > 0: the first N source training images
+    probe_train_images: int = 0      # > 0: the first N of the column's training split
+    probe_test_images: int = 0       # > 0: the first N of its test split (smoke profile)
+    net: NetConfig = field(default_factory=NetConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    supervised: TrainConfig = field(default_factory=TrainConfig)
+    deepcluster: DeepClusterConfig = field(default_factory=DeepClusterConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+    ablation: Ablation = field(default_factory=Ablation)
+    per_dataset: dict[str, dict] = field(default_factory=dict)
+
+    PAPER: ClassVar[str] = PAPER
+    KNOWN_DATASETS: ClassVar[tuple[str, ...]] = DATASETS
+    KNOWN_METHODS: ClassVar[tuple[str, ...]] = METHODS
+
+    def __post_init__(self):
+        self.validate()
+        for name in ("source", "transfer"):
+            value = getattr(self, name)
+            if value and value not in DATASETS:
+                raise ValueError(f"{name}: unknown dataset {value!r}; known: {list(DATASETS)}")
+        if min(self.train_images, self.probe_train_images, self.probe_test_images) < 0:
+            raise ValueError("train_images, probe_train_images and probe_test_images must be >= 0")
+
+
+# ---------------------------------------------------------------------------------- data
+
+def load_data(name: str):
+    """A column: images in [0, 1] (28 x 28 x 1 digits; the paper sets RGB), labels, and the
+    indices of its ``train`` and ``test`` splits."""
+    from repro.data import load
+
+    if name == "mnist-full":
+        data = load("mnist-full")
+        return _column(data.x, data.y, data.files, 60000)
+    if name == "usps":
+        from repro.data.derived import usps_on_mnist_canvas
+
+        data = load("usps")
+        return _column(usps_on_mnist_canvas(data.x), data.y, data.files, 7291,
+                       derived="USPS on MNIST's 28 x 28 canvas (repro.data.derived)")
+    return _paper_column(name)
+
+
+def _column(x, y, files, n_train, derived=""):
+    n = len(y)
+    return types.SimpleNamespace(x=x, y=np.asarray(y, np.int64), files=dict(files),
+                                 train=np.arange(n_train), test=np.arange(n_train, n),
+                                 derived=derived)
+
+
+# The paper datasets as read here: 64 x 64 decoded JPEGs, the first 100 training images per
+# class (ImageNet's 1.28 M images as one float array would need ~60 GB; full-scale training
+# needs a streaming input pipeline, which this stage does not have: a stated difference)
+PAPER_DATA = {"image_size": 64, "per_class": 100}
+
+
+def _paper_column(name: str):
+    """ImageNet (train + val) or Places205 (train + val) from their official files; absent
+    files raise :class:`repro.data.DatasetError` (the runner's "not run: data absent")."""
+    from repro.data import imagenet, places
+
+    read = {"imagenet": imagenet.load, "places205": places.load_places205}[name]
+    parts = [read(split="train", **PAPER_DATA),
+             read(split="val", image_size=PAPER_DATA["image_size"])]
+    x = np.concatenate([p.x for p in parts]).astype(np.float32) / 255.0
+    files = {k: v for p in parts for k, v in p.files.items()}
+    return _column(x, np.concatenate([p.y for p in parts]), files, len(parts[0].y))
+
+
+# ------------------------------------------------------------------------------ networks
+
+_NETWORKS: dict = {}     # (source, method, k, epochs, seed, config) -> trained keras model
+_PROBES: dict = {}       # (dataset, method, seed) -> {layer: best top-1}
+
+
+def _source_name(cfg, dataset: str) -> str:
+    return cfg.source or dataset
+
+
+def _source_data(cell):
+    name = _source_name(cell.cfg, cell.dataset)
+    return cell.data if name == cell.dataset else cell.shared(f"source data ({name})",
+                                                             lambda: load_data(name))
+
+
+def _train_split(cfg, data) -> np.ndarray:
+    return data.train[:cfg.train_images] if cfg.train_images else data.train
+
+
+def _network(cell, method: str, *, k: int | None = None, epochs: int | None = None,
+             history: bool = True):
+    """The trained network of ``method`` for this seed (cached: both columns share it)."""
+    from repro.methods.deepcluster import train_deepcluster, train_supervised
+    from repro.models.deepcluster_net import build_network
+
+    cfg = cell.cfg
+    source = _source_name(cfg, cell.dataset)
+    k = k or cfg.deepcluster.k
+    epochs = epochs or (cfg.supervised.epochs if method.endswith("_labels") else cfg.train.epochs)
+    own = method == "places_labels"
+    key = (cell.dataset if own else source, method, k, epochs, cell.seed,
+           repr((cfg.net, cfg.train, cfg.supervised, cfg.deepcluster, cfg.train_images)))
+    if key in _NETWORKS:
+        cell.log(f"[{PAPER}] {method}: the network trained on {key[0]} for seed {cell.seed} "
+                 f"(shared by the columns)")
+        return _NETWORKS[key]
+    data = cell.data if own else _source_data(cell)
+    index = _train_split(cfg, data)
+    x, y = data.x[index], data.y[index]
+    if method == "random":
+        model = build_network(x.shape[1:], k, cfg.net, seed=cell.seed)
+    elif method.endswith("_labels"):
+        train = cfg.supervised if epochs == cfg.supervised.epochs else \
+            _replace(cfg.supervised, epochs=epochs)
+        model = train_supervised(x, y, train, cfg.net, seed=cell.seed, verbose=cfg.verbose,
+                                 log=cell.log)
+    else:
+        dc_cfg = _replace(cfg.deepcluster, k=k)
+        train = _replace(cfg.train, epochs=epochs)
+        result = train_deepcluster(x, dc_cfg, train, cfg.net, seed=cell.seed, labels=y,
+                                   verbose=cfg.verbose, log=cell.log)
+        model = result.model
+        if history:
+            _record_training(cell, result.history)
+    _NETWORKS[key] = model
+    return model
+
+
+def _replace(obj, **changes):
+    import dataclasses
+
+    return dataclasses.replace(obj, **changes)
+
+
+def _record_training(cell, history) -> None:
+    """Fig. 2a/b: per-epoch rows, the first and last epoch's NMI, the halves' nmi_epochs gain."""
+    cell.record_history(history)
+    labels = [row["nmi_labels"] for row in history]
+    epochs = [row["nmi_epochs"] for row in history[1:]]
+    cell.record("nmi_labels", labels[0], unit="fraction", variant="first")
+    cell.record("nmi_labels", labels[-1], unit="fraction", variant="last")
+    if len(epochs) >= 2:
+        cell.record("nmi_epochs", epochs[0], unit="fraction", variant="first")
+        cell.record("nmi_epochs", epochs[-1], unit="fraction", variant="last")
+    if len(epochs) >= 3:
+        middle = epochs[(len(epochs) - 1) // 2]
+        cell.record("nmi_epochs_gain", middle - epochs[0], unit="fraction", variant="first")
+        cell.record("nmi_epochs_gain", epochs[-1] - middle, unit="fraction", variant="last")
+
+
+# -------------------------------------------------------------------------------- probes
+
+def _probe(cell, model, data, layers=LAYERS, *, name: str = "") -> dict:
+    """Linear probes on ``layers`` of ``model``: train on the column's training split (first
+    ``probe_train_images``), best epoch's top-1 on its test split -> {layer: top-1}."""
+    from repro.methods.linear_probe import linear_probes
+    from repro.models.deepcluster_net import predict_in_chunks, probe_model
+
+    cfg = cell.cfg
+    train = data.train[:cfg.probe_train_images] if cfg.probe_train_images else data.train
+    test = data.test[:cfg.probe_test_images] if cfg.probe_test_images else data.test
+    extractor = probe_model(model, layers)
+    features = _as_list(predict_in_chunks(extractor, data.x[train]))
+    test_features = _as_list(predict_in_chunks(extractor, data.x[test]))
+    cell.log(f"[{PAPER}] {name or cell.dataset}: probing {', '.join(layers)} ({len(train)} train, "
+             f"{len(test)} test images, {cfg.probe.epochs} epochs)")
+    result = linear_probes(features, data.y[train], test_features, data.y[test], cfg.probe,
+                           seed=cell.seed, names=list(layers))
+    return result.best
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def run_cell(cell) -> None:
+    """One row (method) of Table 1 on one column and seed."""
+    cfg, method = cell.cfg, cell.method
+    source = _source_name(cfg, cell.dataset)
+    if method == "places_labels" and source == cell.dataset:
+        cell.log(f"[{PAPER}] {cell.dataset}: places_labels is a transfer-column row only")
+        return
+    model = _network(cell, method)
+    top1 = _probe(cell, model, cell.data)
+    _PROBES[(cell.dataset, method, cell.seed)] = top1
+    for layer, value in top1.items():
+        cell.record("top1", value, unit="fraction", variant=layer)
+    if method == "deepcluster":
+        _record_gaps(cell, source)
+        if cfg.transfer and cell.seed == cfg.seeds[0]:
+            _k_ablation(cell)
+
+
+def _record_gaps(cell, source: str) -> None:
+    """supervised_gap per layer; on a transfer column also how much smaller it is than the
+    in-domain column's (transfer_gap_reduction)."""
+    here = _PROBES.get((cell.dataset, "imagenet_labels", cell.seed))
+    mine = _PROBES[(cell.dataset, "deepcluster", cell.seed)]
+    if here is None:
+        return
+    for layer in mine:
+        cell.record("supervised_gap", here[layer] - mine[layer], unit="fraction", variant=layer)
+    if source == cell.dataset:
+        return
+    home_sup = _PROBES.get((source, "imagenet_labels", cell.seed))
+    home_dc = _PROBES.get((source, "deepcluster", cell.seed))
+    if home_sup is None or home_dc is None:
+        return
+    for layer in mine:
+        reduction = (home_sup[layer] - home_dc[layer]) - (here[layer] - mine[layer])
+        cell.record("transfer_gap_reduction", reduction, unit="fraction", variant=layer)
+
+
+def _k_ablation(cell) -> None:
+    """Fig. 2c on the source column's cell: networks with k = multiple x classes, probed at
+    ``ablation.layer`` on the transfer column (variant: k / classes)."""
+    cfg = cell.cfg
+    transfer = cell.shared(f"transfer data ({cfg.transfer})", lambda: load_data(cfg.transfer))
+    n_classes = int(np.unique(cell.data.y).size)
+    epochs = cfg.ablation.epochs or cfg.train.epochs
+    for multiple in cfg.ablation.k_over_classes:
+        k = max(2, int(round(multiple * n_classes)))
+        cell.log(f"[{PAPER}] k ablation: k = {k} ({multiple:g} x {n_classes} classes), "
+                 f"{epochs} epochs")
+        model = _network(cell, "deepcluster", k=k, epochs=epochs, history=False)
+        score = _probe(cell, model, transfer, layers=(cfg.ablation.layer,),
+                       name=cfg.transfer)[cfg.ablation.layer]
+        cell.record("downstream", score, unit="fraction", variant=f"{multiple:g}")
+
+
+# ------------------------------------------------------------------------------- figures
+
+def figures(outcome, figure_dir: Path) -> dict[str, Path]:
+    """Table 1 as top-1 against the layer per column; Fig. 2a, 2b (per epoch) and 2c."""
+    from repro.report.figures import plot_histories
+    from repro.report.figures_tables import plot_metric_vs_variant
+
+    labels, out = outcome.reported.labels(), {}
+    comparison = outcome.comparison
+    ran = set(outcome.results["dataset"]) if len(outcome.results) else set()
+    shown = [m for m in METHODS if m in set(comparison["method"])]
+    part = comparison[(comparison["metric"] == "top1") & comparison["dataset"].isin(ran)
+                      & comparison["method"].isin(shown)]
+    if len(part) and part["n_seeds"].max() > 0:
+        path = figure_dir / "table1_layers.png"
+        plot_metric_vs_variant(part, "top1", path, labels=labels, profile=outcome.profile,
+                               variant_label="layer",
+                               title="Table 1: linear-probe top-1 per layer (dashed: the "
+                                     "paper's column)").clear()
+        out["table1_layers"] = path
+    histories = outcome.histories
+    if histories is not None and len(histories):
+        for metric, name in (("nmi_labels", "fig2a"), ("nmi_epochs", "fig2b")):
+            for dataset in sorted(set(histories["dataset"])):
+                path = figure_dir / f"{name}_{dataset}.png"
+                title = {"nmi_labels": "Fig. 2a: NMI(clusters, labels)",
+                         "nmi_epochs": "Fig. 2b: NMI(epoch t-1, epoch t)"}[metric]
+                plot_histories(histories, dataset, metric, path, labels=labels, band="minmax",
+                               profile=outcome.profile,
+                               title=f"{title}, {labels.get(dataset, dataset)}").clear()
+                out[f"{name}_{dataset}"] = path
+    ablation = comparison[(comparison["metric"] == "downstream")
+                          & comparison["dataset"].isin(ran)]
+    if len(ablation) and ablation["n_seeds"].max() > 0:
+        path = figure_dir / "fig2c.png"
+        plot_metric_vs_variant(ablation, "downstream", path, labels=labels,
+                               profile=outcome.profile, log_x=True,
+                               variant_label="k / number of classes (log)",
+                               title="Fig. 2c: downstream score against k").clear()
+        out["fig2c"] = path
+    return out
