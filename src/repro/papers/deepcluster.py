@@ -105,7 +105,7 @@ class Config(StageConfig):
     verbose: int = 2
     source: str = ""                 # the networks' training set ("": the column itself)
     transfer: str = ""               # the transfer column of this source (Fig. 2c)
-    train_images: int = 0            # > 0: the first N source training images
+    train_images: int = 0            # > 0: every network trains on the first N training images
     probe_train_images: int = 0      # > 0: the first N of the column's training split
     probe_test_images: int = 0       # > 0: the first N of its test split (smoke profile)
     net: NetConfig = field(default_factory=NetConfig)
