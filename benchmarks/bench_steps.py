@@ -2,10 +2,11 @@
 profile's wall time projected from it.
 
 For each network the stages train -- DEC's dense autoencoder (d-500-500-2000-10, also IDEC,
-DCN, PQDEC), BQDEC's (d-500-500-2000-256) and DCEC's / GAPDCEC's convolutional autoencoder --
-a few warm-up steps, then ``--steps`` timed training steps on batches of the paper's size
-(256), three times; the median is the step time. Inputs are random arrays of MNIST's shape:
-this measures compute, not accuracy.
+DCN, PQDEC), BQDEC's (d-500-500-2000-256), DCEC's / GAPDCEC's convolutional autoencoder, the
+DQN stage's AlexNet-style convnet (fine-tuned whole, as its paper profile does, batch 64) and
+DeepCluster's AlexNet-BN-Sobel (batch 256) -- a few warm-up steps, then ``--steps`` timed
+training steps on batches of the stage's size, three times; the median is the step time.
+Inputs are random arrays of MNIST's shape: this measures compute, not accuracy.
 
 Projection (an upper bound): every training step the paper profile (params.yaml) asks for,
 times its network's step time -- pretraining epochs x ceil(n / batch), clustering steps at their
@@ -13,7 +14,12 @@ cap (``max_iter``: the tolerance stop usually comes earlier), DCN's and PQDEC/BQ
 PQDEC's timing repeats -- summed over datasets and seeds. A clustering step is counted as one
 autoencoder step (the clustering layer is tiny next to the network); USPS (16x16) is timed as
 MNIST's 28x28, and STL-10 (absent here) is left out. K-means, target distribution updates and
-evaluation are not counted.
+evaluation are not counted. DQN: the backbone's pretraining on USPS plus every deep method's
+head at every code length (and the lambda sweep), all counted as convnet steps of batch 64
+(DNNH's triplets and CNNH's stage 1 cost more, KSH is not counted). DeepCluster: every epoch's
+training pass plus its feature pass (an inference pass counted as 1/3 of a training step),
+the supervised networks and the k ablation; the linear probes are not counted. Only the
+stand-in data that runs here (the paper's ImageNet / CIFAR-10 / NUS-WIDE runs are left out).
 
     KERAS_BACKEND=jax python benchmarks/bench_steps.py [--steps 20] [--write-readme]
 
@@ -34,37 +40,67 @@ SIZES = {"mnist-full": 70000, "mnist-test": 10000, "usps": 9298}  # STL-10: abse
 START, END = "<!-- steps:start (benchmarks/bench_steps.py) -->", "<!-- steps:end -->"
 
 
+DQN_NET, DC_NET = "DQN convnet 28x28 (16-43-64-64-43, fc 256)", "DeepCluster AlexNet-BN-Sobel 28x28"
+
+
 def networks():
-    """name -> (build() -> compiled keras.Model, input shape)."""
+    """name -> (build() -> compiled keras.Model, input shape, batch size, target: "input" | int
+    classes)."""
     import keras
 
     from repro.models.autoencoders import conv_autoencoder, dense_autoencoder
 
-    def compiled(model):
-        model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="mse")
+    def compiled(model, loss="mse"):
+        model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss=loss)
         return model
 
+    def dqn_convnet():
+        from repro.models.retrieval import BackboneConfig, build_trunk, fc_layers
+
+        cfg = BackboneConfig()
+        inputs = keras.Input((28, 28, 1))
+        h = fc_layers(build_trunk((28, 28, 1), cfg)(inputs), cfg)
+        top = keras.layers.Dense(32, activation="tanh")(h)   # a 32-bit head
+        return compiled(keras.Model(inputs, top))
+
+    def deepcluster_net():
+        from repro.models.deepcluster_net import NetConfig, build_network
+
+        return compiled(build_network((28, 28, 1), 100, NetConfig(), seed=0),
+                        keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
     return {
-        "dense AE 784-500-500-2000-10": (lambda: compiled(dense_autoencoder(784)[0]), (784,)),
+        "dense AE 784-500-500-2000-10": (lambda: compiled(dense_autoencoder(784)[0]), (784,), 256, "input"),
         "dense AE 784-500-500-2000-256": (lambda: compiled(dense_autoencoder(784, (500, 500, 2000, 256))[0]),
-                                          (784,)),
-        "conv AE 28x28 (DCEC)": (lambda: compiled(conv_autoencoder((28, 28, 1))[0]), (28, 28, 1)),
+                                          (784,), 256, "input"),
+        "conv AE 28x28 (DCEC)": (lambda: compiled(conv_autoencoder((28, 28, 1))[0]), (28, 28, 1), 256,
+                                 "input"),
         "conv AE 28x28 (GAPDCEC)": (lambda: compiled(conv_autoencoder((28, 28, 1), pooling="gap")[0]),
-                                    (28, 28, 1)),
+                                    (28, 28, 1), 256, "input"),
+        DQN_NET: (dqn_convnet, (28, 28, 1), 64, 32),
+        DC_NET: (deepcluster_net, (28, 28, 1), 256, 100),
     }
 
 
-def step_seconds(build, shape, *, batch: int, steps: int, repeats: int = 3) -> tuple[float, float]:
+def step_seconds(build, shape, *, batch: int, steps: int, target="input", repeats: int = 3
+                 ) -> tuple[float, float]:
     """(median, spread max-min) over ``repeats`` of the mean time of one training step."""
     model = build()
-    x = np.random.default_rng(0).random((batch, *shape), dtype=np.float32)
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, *shape), dtype=np.float32)
+    if target == "input":
+        y = x
+    elif target == 32:
+        y = rng.uniform(-1, 1, (batch, 32)).astype(np.float32)
+    else:
+        y = rng.integers(0, target, batch)
     for _ in range(3):  # compile and warm up
-        model.train_on_batch(x, x)
+        model.train_on_batch(x, y)
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
         for _ in range(steps):
-            loss = model.train_on_batch(x, x)
+            loss = model.train_on_batch(x, y)
         float(np.asarray(loss))  # wait for the device
         times.append((time.perf_counter() - started) / steps)
     return statistics.median(times), max(times) - min(times)
@@ -75,6 +111,10 @@ def planned_steps(paper: str) -> dict[str, float]:
     from repro.pipeline import stage_config
 
     _, cfg = stage_config(paper, "paper")
+    if paper == "dqn":
+        return _dqn_steps(cfg)
+    if paper == "deepcluster":
+        return _deepcluster_steps(cfg)
     total: dict[str, float] = {}
     for dataset in (d for d in cfg.datasets if d in SIZES):
         c, n = cfg.for_dataset(dataset), SIZES[dataset]
@@ -95,15 +135,45 @@ def planned_steps(paper: str) -> dict[str, float]:
     return total
 
 
+def _dqn_steps(cfg) -> dict[str, float]:
+    """The backbone's pretraining on USPS (90% of 9298, its batch) and every deep method's
+    fine-tuning at every code length (+ the lambda sweep), on the stand-ins (5000 training
+    images each), as batch-64 convnet steps."""
+    deep = [m for m in cfg.methods if m not in ("ksh", "ksh_d")]
+    stand_ins = [d for d in cfg.datasets if d in ("mnist-full", "mnist-pairs")]
+    pretrain = cfg.backbone.pretrain_epochs * math.ceil(0.9 * 9298 / cfg.backbone.batch_size)
+    steps = 0.0
+    for dataset in stand_ins:
+        c = cfg.for_dataset(dataset)
+        per_epoch = math.ceil(10 * c.protocol.train_per_class / c.head.batch_size)
+        heads = len(deep) * len(c.bits) + max(len(c.lambda_sweep) - 1, 0)
+        steps += len(c.seeds) * heads * c.head.epochs * per_epoch
+    return {DQN_NET: steps + len(cfg.seeds) * pretrain}
+
+
+def _deepcluster_steps(cfg) -> dict[str, float]:
+    """DeepCluster's training and feature passes, the supervised networks and the k ablation
+    on the stand-in (60000 MNIST-train images; USPS: 7291), as batch-256 steps."""
+    c = cfg.for_dataset("mnist-full")
+    n = c.train_images or 60000
+    per_epoch = math.ceil(n / c.train.batch_size)
+    dc = c.train.epochs * per_epoch * (1 + 1 / 3)
+    supervised = c.supervised.epochs * (per_epoch + math.ceil(7291 / c.supervised.batch_size))
+    ablation = len(c.ablation.k_over_classes) * (c.ablation.epochs or c.train.epochs) * per_epoch * (1 + 1 / 3)
+    return {DC_NET: len(c.seeds) * (dc + supervised) + ablation}
+
+
 def table(rows, projections) -> str:
     from repro.devices import compute_device
     from repro.report.provenance import keras_backend
 
     backend = keras_backend()
-    lines = [f"Step times on {compute_device(backend)}, Keras backend {backend} (batch 256, median "
-             "of 3; spread = max - min):", "",
-             "| network | step (ms) | spread (ms) |", "|---|---|---|"]
-    lines += [f"| {name} | {1000 * s:.1f} | {1000 * d:.1f} |" for name, (s, d) in rows.items()]
+    lines = [f"Step times on {compute_device(backend)}, Keras backend {backend} (median of 3; "
+             "spread = max - min):", "",
+             "| network | batch | step (ms) | spread (ms) |", "|---|---|---|---|"]
+    batches = {name: spec[2] for name, spec in networks().items()}
+    lines += [f"| {name} | {batches[name]} | {1000 * s:.1f} | {1000 * d:.1f} |"
+              for name, (s, d) in rows.items()]
     lines += ["", "| stage | paper-profile training steps | projected wall time (upper bound) |",
               "|---|---|---|"]
     lines += [f"| `{paper}` | {int(steps):,} | {hours:.1f} h |" for paper, (steps, hours) in projections.items()]
@@ -115,10 +185,10 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--write-readme", action="store_true")
     args = parser.parse_args(argv)
-    rows = {name: step_seconds(build, shape, batch=256, steps=args.steps)
-            for name, (build, shape) in networks().items()}
+    rows = {name: step_seconds(build, shape, batch=batch, steps=args.steps, target=target)
+            for name, (build, shape, batch, target) in networks().items()}
     projections = {}
-    for paper in ("gapdcec", "pqdec"):
+    for paper in ("gapdcec", "pqdec", "dqn", "deepcluster"):
         steps = planned_steps(paper)
         projections[paper] = (sum(steps.values()), sum(k * rows[net][0] for net, k in steps.items()) / 3600)
     text = table(rows, projections)

@@ -76,3 +76,24 @@ def check_batches(n_samples: int, batch_size: int, n_devices: int | None = None)
 def divisible_batch_size(batch_size: int, n_devices: int) -> int:
     """The largest multiple of ``n_devices`` not above ``batch_size`` (at least ``n_devices``)."""
     return max(n_devices, batch_size - batch_size % n_devices)
+
+
+def check_config_batches(cfg, n_devices: int | None = None, where: str = "") -> None:
+    """Every ``batch_size`` field of a stage config (dataclasses, nested; ``per_dataset``
+    overrides included) splits evenly over the devices, or a :class:`DistributionError` naming
+    the dotted key -- before any training starts. (The last partial batch of an epoch depends
+    on each method's data size; :func:`check_batches` checks one fit.)"""
+    import dataclasses
+
+    n = device_count() if n_devices is None else n_devices
+    if n <= 1:
+        return
+    items = (((f.name, getattr(cfg, f.name)) for f in dataclasses.fields(cfg))
+             if dataclasses.is_dataclass(cfg) else cfg.items() if isinstance(cfg, dict) else ())
+    for name, value in items:
+        key = f"{where}.{name}" if where else str(name)
+        if name == "batch_size" and isinstance(value, int) and value % n:
+            raise DistributionError(f"{key} = {value} does not split over {n} devices; use a "
+                                    f"multiple of {n} (e.g. {divisible_batch_size(value, n)})")
+        if dataclasses.is_dataclass(value) or isinstance(value, dict):
+            check_config_batches(value, n, key)

@@ -31,6 +31,12 @@ work shared by several methods (a pretrained autoencoder) is timed once, as
 
 The training log (Keras progress, the stage's lines, TensorFlow's start-up messages) goes to
 ``<report_dir>/run.log``, not into the notebook.
+
+**Several accelerators**: with ``REPRO_DATA_PARALLEL=1`` on the JAX backend the runner installs
+``keras.distribution.DataParallel`` over every visible device before any model is built
+(:mod:`repro.distribution`), so every stage's ``fit`` / ``predict`` splits its batches across
+them; every ``batch_size`` of the config is checked to split evenly first, and the provenance
+says what was done (``data_parallel``).
 """
 
 from __future__ import annotations
@@ -201,12 +207,30 @@ def run(paper, profile: str | None = None, *, params_path: str | Path | None = N
         from repro.devices import apply_device_request
 
         apply_device_request()
+        parallel = _data_parallel()
         module = paper_module(paper) if isinstance(paper, str) else paper
         cfg, paper_cfg = (_config(module, p, params) for p in (profile, "paper"))
-        outcome = _run(module, profile, cfg, paper_cfg, report_dir, figure_dir)
+        if parallel.startswith("DataParallel"):
+            from repro.distribution import check_config_batches
+
+            check_config_batches(cfg)   # before any training: a batch that does not split
+        outcome = _run(module, profile, cfg, paper_cfg, report_dir, figure_dir,
+                       extra={"data_parallel": parallel})
     minutes = outcome.provenance["wall_time_s"]["total_s"] / 60
     print(f"{name} ({profile}): ran in {minutes:.1f} min; training log: run.log")
     return outcome
+
+
+def _data_parallel() -> str:
+    """``REPRO_DATA_PARALLEL=1``: DataParallel over every device (JAX), else why not -- the
+    provenance's ``data_parallel``."""
+    from repro import distribution
+
+    if not distribution.wanted():
+        return "not asked for (REPRO_DATA_PARALLEL unset): one device"
+    _, why = distribution.data_parallel()
+    _log_line(f"[runner] data parallelism: {why}")
+    return why
 
 
 def _config(module, profile: str, params: Mapping):
@@ -216,7 +240,8 @@ def _config(module, profile: str, params: Mapping):
     return build(module.Config, merged, where=module.PAPER)
 
 
-def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path) -> Outcome:
+def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
+         extra: Mapping | None = None) -> Outcome:
     from repro.data import DatasetError, load as load_dataset
     from repro.report.provenance import git_state
     from repro.report.results import histories_frame
@@ -248,7 +273,7 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path) ->
     run_state.wall["total_s"] = time.perf_counter() - started
     histories = histories_frame(run_state.histories) if run_state.histories else None
     return _report(module, profile, cfg, paper_cfg, run_state, histories, files, settings,
-                   not_run, started_at, git, device, report_dir, figure_dir)
+                   not_run, started_at, git, device, report_dir, figure_dir, dict(extra or {}))
 
 
 def _settings(module, cfg, dataset: str, data):
@@ -278,7 +303,7 @@ def own_outputs(paper: str) -> tuple[str, ...]:
 
 
 def _report(module, profile, cfg, paper_cfg, run_state, histories, files, settings, not_run,
-            started_at, git, device, report_dir, figure_dir) -> Outcome:
+            started_at, git, device, report_dir, figure_dir, extra) -> Outcome:
     from repro.config import to_dict
     from repro.papers._common import (difference_frame, protocol_summary, reductions,
                                       reduction_notes)
@@ -305,7 +330,7 @@ def _report(module, profile, cfg, paper_cfg, run_state, histories, files, settin
                "settings_run": {d: to_dict(pair[0]) for d, pair in settings.items()},
                "differs_from_paper_profile": differences, "not_run": not_run,
                "wall_time_definition": WALL_TIME_DEFINITION,
-               "rerun_spread": _spread_note(spread_file, spread),
+               "rerun_spread": _spread_note(spread_file, spread), **extra,
                **dict(getattr(module, "NOTES", {}))})
     results = run_state.table.frame()
     comparison, claims = write_report(

@@ -12,7 +12,9 @@ fraction  a ratio in [0, 1]          fraction
 s         seconds                    s
 ms        milliseconds               s (x 0.001)
 min       minutes                    s (x 60)
+h         hours ("0.9 hr")           s (x 3600)
 MB        megabytes (as printed)     MB
+GB        gigabytes (2^10 MB)        MB (x 1024)
 bytes     bytes (2^-20 MB)           MB (x 2^-20)
 x         a ratio of two costs       x (a speed-up: 12 x faster)
 ========  =========================  ==============
@@ -34,8 +36,10 @@ _UNITS: dict[str, tuple[str, Fraction]] = {
     "s": ("s", Fraction(1)),
     "ms": ("s", Fraction(1, 1000)),
     "min": ("s", Fraction(60)),
+    "h": ("s", Fraction(3600)),
     "MB": ("MB", Fraction(1)),
     "bytes": ("MB", Fraction(1, 2**20)),
+    "GB": ("MB", Fraction(1024)),
     "x": ("x", Fraction(1)),
 }
 
