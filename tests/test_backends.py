@@ -22,11 +22,12 @@ import pytest
 
 pytest.importorskip("jax")
 
-# DeepCluster has no method without Keras (even its "random" row is a Keras-initialised network)
+# DeepCluster has no method without Keras (even its "random" row is a Keras-initialised network);
+# UCNN's CNN-CM is numpy + faiss
 RAW_METHODS = {"gapdcec": ["kmeans"], "pqdec": ["kmeans", "kmedoids", "kdkmeans"], "dqn": ["ksh"],
-               "deepcluster": []}
+               "deepcluster": [], "ucnn": ["cnn_cm"]}
 SCORES = {"gapdcec": ["acc", "nmi", "ari"], "pqdec": ["acc", "nmi", "ari"], "dqn": ["map"],
-          "deepcluster": ["top1", "nmi_labels", "nmi_epochs", "downstream"]}
+          "deepcluster": ["top1", "nmi_labels", "nmi_epochs", "downstream"], "ucnn": ["nmi"]}
 
 
 def _run_stage(paper: str, root, backend: str) -> pd.DataFrame:
@@ -44,7 +45,7 @@ def _run_stage(paper: str, root, backend: str) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("paper", ["gapdcec", "pqdec", "dqn", "deepcluster"])
+@pytest.mark.parametrize("paper", ["gapdcec", "pqdec", "dqn", "deepcluster", "ucnn"])
 def test_smoke_stage_on_jax_matches_tensorflow_where_keras_is_not_involved(paper, real_data, tmp_path):
     jax = _run_stage(paper, tmp_path / "jax", "jax")
     tf = _run_stage(paper, tmp_path / "tf", "tensorflow")

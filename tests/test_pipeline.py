@@ -180,3 +180,34 @@ def test_deepcluster_smoke_stage_reports_both_columns_and_fig2(real_data, tmp_pa
     figures = {p.name for p in (tmp_path / "figures" / "deepcluster" / "smoke").iterdir()}
     assert {"table1.png", "table1_layers.png", "fig2a_mnist-full.png", "fig2b_mnist-full.png",
             "fig2c.png"} <= figures
+
+
+@pytest.mark.slow
+def test_ucnn_smoke_stage_reports_tables_and_the_scale_curve(real_data, tmp_path):
+    report = run_stage("ucnn", "smoke", output_root=tmp_path, log_output=False)
+    assert sorted(p.name for p in report.iterdir()) == sorted(
+        name.replace("gapdcec", "ucnn") for name in REPORT_FILES)
+    results = pd.read_csv(report / "results.csv", keep_default_na=False, na_values={"value": [""]})
+    table = results[results.metric.isin(["nmi", "time", "memory"])]
+    methods = {"dec", "cnn_cm", "cnn_rc", "baseline_1", "baseline_2", "baseline_3", "ucnn"}
+    assert set(table.method) == methods and set(table.dataset) == {"mnist-train-59"}
+    assert table[table.metric == "nmi"].value.between(0, 1).all()
+    assert (table[table.metric == "time"].value > 0).all()
+    scale = results[results.metric == "scale_time"]
+    assert set(scale.method) == {"cnn_cm", "baseline_2", "baseline_3"}
+    assert set(scale.variant.astype(str)) == {"300", "600"}
+    assert set(results[results.metric == "memory_growth"].method) == set(scale.method)
+
+    comparison = pd.read_csv(report / "comparison.csv", keep_default_na=False,
+                             na_values={c: [""] for c in ("reported", "reproduced_mean", "delta")})
+    ilsvrc = comparison[comparison.dataset == "ilsvrc-val"]
+    assert set(ilsvrc.verdict) == {"not run"} and ilsvrc.note.str.contains("data absent").all()
+    train = comparison[(comparison.dataset == "mnist-train-59") & (comparison.table != "")]
+    assert train.note.str.contains("stand-in data for Places-Train").all()
+    # Places-Train's printed cells: NMI of Baselines I, II and UCNN (the others are N.A.)
+    assert set(train[train.metric == "nmi"].method) == {"baseline_1", "baseline_2", "ucnn"}
+    claims = pd.read_csv(report / "claims.csv").set_index("claim_id")
+    assert set(claims.verdict) <= {"holds", "fails", "inconclusive"}
+    assert claims.loc["compensation_matters", "paper_verdict"] == "holds"
+    figures = {p.name for p in (tmp_path / "figures" / "ucnn" / "smoke").iterdir()}
+    assert {"table1.png", "table1_nmi.png", "scale_curve.png"} <= figures

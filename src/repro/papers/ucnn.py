@@ -1,0 +1,401 @@
+"""UCNN (Hsu & Lin, ICIP 2017): NMI (Table I), run time and memory (Table II) of UCNN and its
+six comparisons, and how each method's cost grows with the set size (the paper's central
+claim, measured here as a curve).
+
+**Roles.** The paper pretrains its network on ILSVRC12-train and clusters ILSVRC-Val (the
+pretraining classes, unseen images), Places-Val (new classes) and Places-Train (new classes,
+1.6 M images). Stand-ins with the same roles, labelled as such beside every number:
+
+- the network's conv1-conv5 are pretrained supervised on MNIST-train digits 0-4;
+- ``mnist-test-04`` (MNIST-test digits 0-4: the pretraining classes, unseen images) for
+  ILSVRC-Val, ``mnist-test-59`` (MNIST-test 5-9: new classes) for Places-Val and
+  ``mnist-train-59`` (MNIST-train 5-9: new classes, the larger set) for Places-Train;
+  k = the number of classes of each set (5).
+
+**Methods** (one module each): ``ucnn`` and ``baseline_1`` (:func:`repro.methods.ucnn.train_ucnn`
+with and without the drift compensation of Eq. 4-5), ``baseline_2`` (the pretrained features +
+mini-batch k-means, streamed) and ``baseline_3`` (+ full-set k-means),
+``dec`` (:mod:`repro.methods.dec` on the images: dense autoencoder + DEC), ``cnn_cm``
+(:mod:`repro.methods.cnn_cm`: convolutional k-means filters + full-set k-means) and ``cnn_rc``
+= JULE (:mod:`repro.methods.jule`). Each method's readings are in its module docstring.
+
+**Measurements.** Per (set, method, seed): ``nmi`` with the labels (:func:`repro.metrics.nmi`,
+geometric normalisation), ``time`` (wall-clock seconds of the whole method: pretraining of its
+own model, clustering, the final assignment) and ``memory`` (peak RSS above the baseline while
+it runs, MB), both by :mod:`repro.measure` -- one definition for numpy, faiss, scikit-learn and
+Keras code. The shared supervised pretraining of the UCNN trunk is timed once
+(``shared: pretrained trunk``) and counted in no method, as the paper's ImageNet model is
+not part of its Table II. On ``scale.dataset`` (the Places-Train stand-in), the first seed
+also measures the **scale curve**: each method's time and peak memory at growing set sizes N
+(``scale_time`` / ``scale_memory``, variant = N) on derived data -- a stream of elastically
+and affinely deformed copies of the set's real digits (:mod:`repro.data.deformations`); the
+full-set methods hold the N deformed images in memory, the mini-batch methods draw them
+batch by batch. A method stops at the first size whose memory or time, extrapolated from its
+last two measured sizes (a power law), exceeds ``scale.memory_budget_mb`` or
+``scale.time_budget_s``: that size is recorded as ``scale_projected_memory`` /
+``scale_projected_time`` (labelled as extrapolations) and not run. From the curve:
+``memory_growth`` (peak memory at the largest run size / at the smallest) and
+``time_exponent`` (slope of log time against log N).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from repro.data.deformations import DeformConfig
+from repro.methods.cnn_cm import CNNCMConfig
+from repro.methods.dec import DECConfig
+from repro.methods.jule import JULEConfig
+from repro.methods.pretrain import PretrainConfig as DensePretrainConfig
+from repro.methods.ucnn import FullKMeansConfig, MiniBatchKMeansConfig, UCNNConfig
+from repro.models.ucnn_net import PretrainConfig, UCNNNetConfig
+from repro.papers._common import StageConfig
+
+PAPER = "ucnn"
+METHODS = ("dec", "cnn_cm", "cnn_rc", "baseline_1", "baseline_2", "baseline_3", "ucnn")
+MINI_BATCH = ("baseline_1", "baseline_2", "ucnn")
+DATASETS = ("ilsvrc-val", "places-val", "places-train", "mnist-test-04", "mnist-test-59",
+            "mnist-train-59")
+STAND_INS = {"mnist-test-04": "ilsvrc-val", "mnist-test-59": "places-val",
+             "mnist-train-59": "places-train"}
+BUDGET = {"ucnn.epochs": "UCNN / Baseline-I / II epochs", "subset": "images per set (0 = all)",
+          "pretrain.epochs": "trunk pretraining epochs", "jule.max_epochs": "JULE epochs (cap)",
+          "dense_pretrain.epochs": "DEC autoencoder epochs", "scale.max_size": "largest scale N"}
+INCLUDE_UNREPORTED = True
+NOTES = {
+    "stand_ins": "trunk pretrained on MNIST-train 0-4; mnist-test-04 / mnist-test-59 / "
+                 "mnist-train-59 stand in for ILSVRC-Val / Places-Val / Places-Train",
+    "measurement": "time: wall-clock seconds of each method's whole run; memory: peak RSS above "
+                   "the baseline while it runs (repro.measure, MB); the shared trunk "
+                   "pretraining is timed once and counted in no method",
+    "scale_curve": "deformed copies of the real digits (repro.data.deformations, derived data); "
+                   "scale_projected_memory cells are extrapolations (a power law through the "
+                   "last two measured sizes), not measurements"}
+# The paper sets as read here (64 x 64 decoded JPEGs; Places-Train 1000 images per class:
+# 1.8 M images as one array would need ~90 GB of float32 -- a stated difference)
+PAPER_DATA = {"image_size": 64}
+PLACES_TRAIN_PER_CLASS = 1000
+
+
+@dataclass
+class Scale:
+    """The scale curve on ``dataset`` (first seed): set sizes ``sizes`` (up to ``max_size``),
+    ``epochs`` passes of the mini-batch methods at each size; a method stops at the first size
+    whose memory (MB) or time (s), extrapolated from its last two sizes, exceeds the budget."""
+
+    dataset: str = "mnist-train-59"
+    methods: tuple[str, ...] = METHODS
+    sizes: tuple[int, ...] = (1000, 10000, 100000, 1000000)
+    max_size: int = 1000000
+    epochs: int = 1
+    memory_budget_mb: float = 8192.0
+    time_budget_s: float = 36000.0
+
+    def __post_init__(self):
+        unknown = sorted(set(self.methods) - set(METHODS))
+        if unknown:
+            raise ValueError(f"scale.methods: unknown {unknown}; known: {list(METHODS)}")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"scale.dataset: unknown {self.dataset!r}; known: {list(DATASETS)}")
+        if not self.sizes or min(self.sizes) < 10 or list(self.sizes) != sorted(self.sizes):
+            raise ValueError(f"scale.sizes must be increasing sizes >= 10, got {self.sizes}")
+        if self.epochs < 1 or self.memory_budget_mb <= 0 or self.time_budget_s <= 0:
+            raise ValueError("scale: epochs >= 1, memory_budget_mb > 0 and time_budget_s > 0 needed")
+
+
+@dataclass
+class Config(StageConfig):
+    """The stage's configuration; every field is set from params.yaml (section ``ucnn``)."""
+
+    datasets: tuple[str, ...] = DATASETS
+    seeds: tuple[int, ...] = (0, 1, 2)
+    methods: tuple[str, ...] = METHODS
+    verbose: int = 2
+    subset: int = 0                  # > 0: the first N images of each set (a seeded order)
+    pretrain_images: int = 0         # > 0: the first N pretraining images
+    net: UCNNNetConfig = field(default_factory=UCNNNetConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    ucnn: UCNNConfig = field(default_factory=UCNNConfig)
+    minibatch: MiniBatchKMeansConfig = field(default_factory=MiniBatchKMeansConfig)
+    fullset: FullKMeansConfig = field(default_factory=FullKMeansConfig)
+    dense_dims: tuple[int, ...] = (500, 500, 2000, 10)
+    dense_pretrain: DensePretrainConfig = field(default_factory=DensePretrainConfig)
+    dec: DECConfig = field(default_factory=DECConfig)
+    cnn_cm: CNNCMConfig = field(default_factory=CNNCMConfig)
+    jule: JULEConfig = field(default_factory=JULEConfig)
+    scale: Scale = field(default_factory=Scale)
+    deform: DeformConfig = field(default_factory=DeformConfig)
+    per_dataset: dict[str, dict] = field(default_factory=dict)
+
+    PAPER: ClassVar[str] = PAPER
+    KNOWN_DATASETS: ClassVar[tuple[str, ...]] = DATASETS
+    KNOWN_METHODS: ClassVar[tuple[str, ...]] = METHODS
+
+    def __post_init__(self):
+        self.validate()
+        if self.subset < 0 or self.pretrain_images < 0:
+            raise ValueError("subset and pretrain_images must be >= 0")
+
+
+# ---------------------------------------------------------------------------------- data
+
+DIGITS = {"mnist-test-04": ("test", (0, 1, 2, 3, 4)), "mnist-test-59": ("test", (5, 6, 7, 8, 9)),
+          "mnist-train-59": ("train", (5, 6, 7, 8, 9))}
+
+
+def load_data(name: str):
+    """A set to cluster: images in [0, 1] and labels (the stand-ins from real MNIST)."""
+    if name in DIGITS:
+        split, digits = DIGITS[name]
+        x, y, files = _mnist_part(split, digits)
+        return types.SimpleNamespace(x=x, y=y, files=files,
+                                     derived=f"MNIST-{split} digits {digits[0]}-{digits[-1]}")
+    from repro.data import imagenet, places
+
+    if name == "ilsvrc-val":
+        data = imagenet.load(split="val", **PAPER_DATA)
+    elif name == "places-val":
+        data = places.load_places365(split="val", **PAPER_DATA)
+    else:
+        data = places.load_places365(split="train", per_class=PLACES_TRAIN_PER_CLASS, **PAPER_DATA)
+    return types.SimpleNamespace(x=data.x.astype(np.float32) / 255.0, y=data.y, files=data.files)
+
+
+def _mnist_part(split: str, digits):
+    from repro.data import load
+
+    mnist = load("mnist-full")
+    part = slice(0, 60000) if split == "train" else slice(60000, None)
+    x, y = mnist.x[part], mnist.y[part]
+    keep = np.isin(y, digits)
+    return x[keep], y[keep], dict(mnist.files)
+
+
+def _pretraining_set(cfg, dataset: str):
+    """The trunk's labelled pretraining images: MNIST-train digits 0-4 (stand-ins) or
+    ImageNet-train, 100 images per class (the paper's sets; the scaled UCNN, not AlexNet)."""
+    if dataset in DIGITS:
+        x, y, _ = _mnist_part("train", (0, 1, 2, 3, 4))
+    else:
+        from repro.data import imagenet
+
+        data = imagenet.load(split="train", per_class=100, **PAPER_DATA)
+        x, y = data.x.astype(np.float32) / 255.0, data.y
+    n = cfg.pretrain_images
+    return (x[:n], y[:n]) if n else (x, y)
+
+
+def _subset(cell):
+    """The set, or its first ``subset`` images in a fixed seeded order (seed 0: every seed
+    and method clusters the same images)."""
+    x, y = cell.data.x, np.asarray(cell.data.y)
+    n = cell.cfg.subset
+    if n and n < len(x):
+        order = np.sort(np.random.default_rng(0).permutation(len(x))[:n])
+        return x[order], y[order]
+    return x, y
+
+
+# ------------------------------------------------------------------------------- methods
+
+_TRUNKS: dict = {}   # (pretraining config, seed, source) -> PretrainedTrunk
+
+
+def _trunk(cell):
+    """The supervised pretrained conv1-conv5 of this seed (shared by every set of a run)."""
+    from repro.models.ucnn_net import pretrain_supervised
+
+    cfg = cell.cfg
+    source = "mnist" if cell.dataset in DIGITS else "imagenet"
+    key = (repr((cfg.net, cfg.pretrain, cfg.pretrain_images)), cell.seed, source)
+    if key not in _TRUNKS:
+        x, y = _pretraining_set(cfg, cell.dataset)
+        cell.log(f"[{PAPER}] pretraining conv1-conv5 supervised on {len(x)} {source} images "
+                 f"({cfg.pretrain.epochs} epochs)")
+        _TRUNKS[key] = pretrain_supervised(x, y, cfg.net, cfg.pretrain, seed=cell.seed,
+                                           verbose=cfg.verbose)
+    return _TRUNKS[key]
+
+
+def _cluster(cell, method: str, data, k: int, labels, trunk, *, epochs: int | None = None):
+    """Run ``method`` on ``data`` (an array or an ImageSource) -> ClusteringResult."""
+    from repro.methods import ucnn as u
+
+    cfg, seed, v, log = cell.cfg, cell.seed, cell.cfg.verbose, cell.log
+    if method in ("ucnn", "baseline_1"):
+        run_cfg = dataclasses.replace(cfg.ucnn, k=k, compensate=method == "ucnn",
+                                      epochs=epochs or cfg.ucnn.epochs)
+        return u.train_ucnn(data, run_cfg, cfg.net, seed=seed, pretrained=trunk, labels=labels,
+                            verbose=v, log=log)
+    if method == "baseline_2":
+        run_cfg = dataclasses.replace(cfg.minibatch, k=k, epochs=epochs or cfg.minibatch.epochs)
+        return u.baseline_minibatch_kmeans(data, run_cfg, cfg.net, seed=seed, pretrained=trunk,
+                                           labels=labels, verbose=v, log=log)
+    if method == "baseline_3":
+        return u.baseline_full_kmeans(data, dataclasses.replace(cfg.fullset, k=k), cfg.net,
+                                      seed=seed, pretrained=trunk, labels=labels, verbose=v, log=log)
+    if method == "dec":
+        from repro.methods.dec import cluster_dec
+        from repro.methods.pretrain import pretrain_dense_autoencoder
+
+        dense = pretrain_dense_autoencoder(data, cfg.dense_pretrain, seed=seed,
+                                           dims=cfg.dense_dims, verbose=v)
+        _, encoder = dense.build()
+        return cluster_dec(encoder, data, k, cfg.dec, seed=seed, y=labels, verbose=v)
+    if method == "cnn_cm":
+        from repro.methods.cnn_cm import cluster_cnn_cm
+
+        return cluster_cnn_cm(data, k, cfg.cnn_cm, seed, labels=labels, verbose=v)
+    from repro.methods.jule import train_jule
+
+    return train_jule(data, k, None, cfg.jule, seed=seed, labels=labels, verbose=v, log=log)
+
+
+def run_cell(cell) -> None:
+    """One method on one set and seed: NMI, time, memory (and, on the scale set, the curve)."""
+    from repro.measure import measure
+    from repro.metrics import nmi
+
+    x, y = _subset(cell)
+    k = int(np.unique(y).size)
+    trunk = cell.shared("pretrained trunk", lambda: _trunk(cell))
+    cell.log(f"[{PAPER}] {cell.dataset}: {cell.method} on {len(x)} images, k = {k}")
+    meas = measure(_cluster, cell, cell.method, x, k, y, trunk)   # labels only score
+    result = meas.result
+    cell.record("nmi", nmi(y, result.labels), unit="fraction")
+    cell.record("time", meas.seconds, unit="s")
+    cell.record("memory", meas.peak_mb, unit="MB")
+    # one numeric row per logged step, numbered (JULE logs its initial and final stages at the
+    # same SGD count, and names them: text columns are left out); the method's own count is
+    # kept as "sgd_updates"
+    cell.record_history([{**{k_: v for k_, v in row.items()
+                             if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)},
+                          "sgd_updates": row.get("iteration"), "iteration": i}
+                         for i, row in enumerate(result.history)])
+    scale = cell.cfg.scale
+    if cell.dataset == scale.dataset and cell.seed == cell.cfg.seeds[0] and cell.method in scale.methods:
+        _scale_curve(cell, x, y, k, trunk)
+
+
+def _scale_curve(cell, x, y, k: int, trunk) -> None:
+    """Time and peak memory of ``cell.method`` at each scale size (see the module docstring)."""
+    from repro.data.deformations import DeformationStream, deform
+    from repro.measure import measure
+
+    cfg, method = cell.cfg, cell.method
+    sizes = [n for n in cfg.scale.sizes if n <= cfg.scale.max_size]
+    measured: list[tuple[int, float, float]] = []
+    for n in sizes:
+        if len(measured) >= 2:
+            memory, seconds = _projected(measured, n, 2), _projected(measured, n, 1)
+            if memory > cfg.scale.memory_budget_mb or seconds > cfg.scale.time_budget_s:
+                cell.log(f"[{PAPER}] scale: {method} stops before N = {n} (projected "
+                         f"{memory:.0f} MB, {seconds:.0f} s; budgets "
+                         f"{cfg.scale.memory_budget_mb:.0f} MB, {cfg.scale.time_budget_s:.0f} s)")
+                cell.record("scale_projected_memory", memory, unit="MB", variant=str(n))
+                cell.record("scale_projected_time", seconds, unit="s", variant=str(n))
+                break
+        cell.log(f"[{PAPER}] scale: {method} on N = {n} deformed digits")
+        if method in MINI_BATCH:
+            source = _deformed_source(x, n, cell.seed, cfg.deform, deform)
+            meas = measure(_cluster, cell, method, source, k, None, trunk, epochs=cfg.scale.epochs)
+        else:
+            def full_set(n=n):
+                stream = DeformationStream(x, y, n, 1024, cell.seed, cfg.deform)
+                images, _ = stream.images(0, n)    # the whole set, held in memory
+                return _cluster(cell, method, images, k, None, trunk)
+
+            meas = measure(full_set)
+        cell.record("scale_time", meas.seconds, unit="s", variant=str(n))
+        cell.record("scale_memory", meas.peak_mb, unit="MB", variant=str(n))
+        measured.append((n, meas.seconds, meas.peak_mb))
+    if len(measured) >= 2:
+        (n0, t0, m0), (n1, t1, m1) = measured[0], measured[-1]
+        cell.record("memory_growth", max(m1, 1.0) / max(m0, 1.0), unit="x")
+        logs = np.log([[n, max(t, 1e-6)] for n, t, _ in measured])
+        cell.record("time_exponent", float(np.polyfit(logs[:, 0], logs[:, 1], 1)[0]), unit="x")
+
+
+def _projected(measured, n: int, column: int) -> float:
+    """A power law through the last two measured (N, seconds, peak MB) -- ``column`` 1: time,
+    2: memory (floored at 1 MB / 1 ms) -- evaluated at ``n`` (never decreasing)."""
+    floor = 1.0 if column == 2 else 1e-3
+    (n0, v0), (n1, v1) = ((row[0], max(row[column], floor)) for row in measured[-2:])
+    slope = np.log(v1 / v0) / np.log(n1 / n0)
+    return float(v1 * (n / n1) ** max(slope, 0.0))
+
+
+def _deformed_source(x, n: int, seed: int, deform_cfg, deform):
+    """An ImageSource of ``n`` deformed digits, generated batch by batch: image i is a
+    deformation of ``x[i % len(x)]`` drawn for the batch that fetches it (infinite-MNIST
+    style: each pass sees fresh deformations; memory independent of ``n``)."""
+    from repro.methods.ucnn import ImageSource
+
+    def fetch(indices):
+        indices = np.asarray(indices, dtype=np.int64)
+        rng = np.random.default_rng((seed, int(indices[0]) if len(indices) else 0, len(indices)))
+        return deform(x[indices % len(x)], rng, deform_cfg)
+
+    return ImageSource(fetch, n, tuple(x.shape[1:]))
+
+
+# ------------------------------------------------------------------------------- figures
+
+def figures(outcome, figure_dir: Path) -> dict[str, Path]:
+    """Table I / II as bars (per set), and the scale curve (time and memory against N)."""
+    from repro.report.figures import plot_reported_vs_reproduced
+
+    labels, out = outcome.reported.labels(), {}
+    for metric, name in (("nmi", "table1_nmi"), ("time", "table2_time"), ("memory", "table2_memory")):
+        rows = outcome.comparison[outcome.comparison["metric"] == metric]
+        if len(rows) and rows["n_seeds"].max() > 0:
+            path = figure_dir / f"{name}.png"
+            plot_reported_vs_reproduced(outcome.comparison, metric, path, labels=labels,
+                                        profile=outcome.profile,
+                                        title=f"{labels.get(metric, metric)}: paper vs reproduced").clear()
+            out[name] = path
+    results = outcome.results
+    scale = results[results["metric"].str.startswith("scale_")] if len(results) else results
+    if len(scale):
+        out["scale_curve"] = _plot_scale(scale, labels, outcome, figure_dir)
+    return out
+
+
+def _plot_scale(scale, labels, outcome, figure_dir) -> Path:
+    import matplotlib.pyplot as plt
+
+    from repro.report.figures import save_png
+
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for i, method in enumerate(m for m in METHODS if m in set(scale["method"])):
+        part = scale[scale["method"] == method]
+        color = f"C{i}"
+        for ax, metric in ((ax_t, "scale_time"), (ax_m, "scale_memory")):
+            rows = part[part["metric"] == metric]
+            n = rows["variant"].astype(int).to_numpy()
+            order = np.argsort(n)
+            ax.plot(n[order], rows["value"].to_numpy()[order], marker="o", color=color,
+                    linestyle="-" if method in MINI_BATCH else "--", label=labels.get(method, method))
+        for ax, metric in ((ax_t, "scale_projected_time"), (ax_m, "scale_projected_memory")):
+            stop = part[part["metric"] == metric]
+            if len(stop):
+                ax.plot(stop["variant"].astype(int), stop["value"], marker="x", markersize=10,
+                        color=color, linestyle="none")
+    budget = outcome.cfg.scale.memory_budget_mb if outcome.cfg is not None else None
+    if budget:
+        ax_m.axhline(budget, color="gray", linestyle=":", label=f"budget {budget:.0f} MB")
+    for ax, ylabel in ((ax_t, "run time (s)"), (ax_m, "peak memory above baseline (MB)")):
+        ax.set(xscale="log", yscale="log", xlabel="set size N (deformed digits)", ylabel=ylabel)
+        ax.grid(alpha=0.3)
+    ax_m.legend(fontsize=8, title="solid: mini-batch; x: projected stop", title_fontsize=8)
+    fig.suptitle(f"Cost against the set size [{outcome.profile} profile, first seed]")
+    path = figure_dir / "scale_curve.png"
+    save_png(fig, path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,403 @@
+"""UCNN (Hsu & Lin 2017): the mini-batch centroid update (Eq. 2-3) against a hand-worked case,
+a literal sequential loop and scikit-learn; which weights' features enter the centroid update
+with (Eq. 4-5) and without (Baseline-I, Eq. 2) compensation; a tiny end-to-end run with a
+streamed final assignment; Baselines II and III; bad input."""
+
+import numpy as np
+import pytest
+
+from repro.methods.base import ClusteringResult
+from repro.methods.ucnn import (FullKMeansConfig, ImageSource, MiniBatchKMeansConfig, UCNNConfig,
+                                assign_streamed, baseline_full_kmeans, baseline_minibatch_kmeans,
+                                minibatch_centroid_update, nearest_centroid, pretrained_features,
+                                train_ucnn)
+from repro.models.ucnn_net import UCNNNetConfig, build_ucnn
+
+TINY = UCNNNetConfig(conv_widths=(4, 8, 8, 8, 8), adaptation_widths=(16, 16), fc9_width=8)
+
+
+def _images(n_per_class=4, n_classes=4, seed=0, side=12):
+    """Blob images (as tests/methods/conftest.py): a random binary prototype per class plus
+    noise, (n, side, side, 1) float32 in [0, 1], classes interleaved."""
+    rng = np.random.default_rng(seed)
+    prototypes = (rng.random((n_classes, side, side, 1)) > 0.5).astype(np.float32)
+    y = np.tile(np.arange(n_classes), n_per_class)
+    noise = rng.normal(0.0, 0.05, size=(len(y), side, side, 1))
+    return np.clip(0.1 + 0.8 * prototypes[y] + noise, 0.0, 1.0).astype(np.float32), y
+
+
+def _sequential(centroids, counts, features, assignments):
+    """Eq. 2-3 written literally: one sample at a time, count += 1, gamma = 1 / count."""
+    c = np.array(centroids, dtype=np.float64)
+    v = np.array(counts, dtype=np.int64)
+    for h, j in zip(features, assignments):
+        v[j] += 1
+        gamma = 1.0 / v[j]
+        c[j] = (1.0 - gamma) * c[j] + gamma * h
+    return c, v
+
+
+# ------------------------------------------------------------------ Eq. 2-3 (mini-batch k-means)
+
+def test_centroid_update_hand_worked_2d_case():
+    # c0 = (0, 0) with 2 earlier members, c1 = (10, 0) never assigned yet (count 0: Sculley's
+    # start), c2 = (0, 10) with 5 members.
+    centroids = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    counts = np.array([2, 0, 5])
+    batch = np.array([[1.0, 1.0], [9.0, 2.0], [2.0, -1.0], [11.0, 0.0]])
+    # nearest centroids under the old centroids: squared distances
+    #   (1, 1):  2 | 82 | 82 -> c0      (9, 2):  85 |  5 | 145 -> c1
+    #   (2,-1):  5 | 65 | 125 -> c0     (11,0): 121 |  1 | 221 -> c1
+    # c0, count 2 -> 3: gamma 1/3, c0 = 2/3 (0, 0) + 1/3 (1, 1) = (1/3, 1/3)
+    #     count 3 -> 4: gamma 1/4, c0 = 3/4 (1/3, 1/3) + 1/4 (2, -1) = (3/4, 0)
+    #     closed form: (2 (0, 0) + (1, 1) + (2, -1)) / 4 = (3/4, 0)
+    # c1, count 0 -> 1: gamma 1, c1 = (9, 2)  (the initial centroid is replaced)
+    #     count 1 -> 2: gamma 1/2, c1 = 1/2 (9, 2) + 1/2 (11, 0) = (10, 1)
+    # c2: no sample, unchanged, count 5
+    new, new_counts, assigned = minibatch_centroid_update(centroids, counts, batch)
+    np.testing.assert_array_equal(assigned, [0, 1, 0, 1])
+    np.testing.assert_allclose(new, [[0.75, 0.0], [10.0, 1.0], [0.0, 10.0]], rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(new_counts, [4, 2, 5])
+    # the inputs are not modified
+    np.testing.assert_array_equal(centroids, [[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    np.testing.assert_array_equal(counts, [2, 0, 5])
+
+
+def test_centroid_update_equals_a_literal_sequential_loop_and_ignores_sample_order():
+    rng = np.random.default_rng(0)
+    centroids = rng.normal(size=(5, 3))
+    counts = np.array([0, 3, 0, 7, 1])
+    for _ in range(6):
+        batch = rng.normal(size=(17, 3)) * 2.0
+        assigned, _ = nearest_centroid(batch, centroids)
+        expected_c, expected_v = _sequential(centroids, counts, batch, assigned)
+        new, new_counts, got = minibatch_centroid_update(centroids, counts, batch)
+        np.testing.assert_array_equal(got, assigned)
+        np.testing.assert_allclose(new, expected_c, rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(new_counts, expected_v)
+        # the closed form does not depend on the order of the assigned samples
+        perm = rng.permutation(len(batch))
+        permuted, _, _ = minibatch_centroid_update(centroids, counts, batch[perm])
+        np.testing.assert_allclose(permuted, new, rtol=1e-12, atol=1e-12)
+        centroids, counts = new, new_counts
+
+
+def test_centroid_update_with_given_assignments_uses_them():
+    centroids = np.array([[0.0], [10.0]])
+    new, counts, assigned = minibatch_centroid_update(centroids, np.array([1, 1]),
+                                                      np.array([[1.0], [2.0]]),
+                                                      assignments=np.array([1, 1]))
+    np.testing.assert_array_equal(assigned, [1, 1])
+    np.testing.assert_allclose(new, [[0.0], [(10.0 + 1.0 + 2.0) / 3]])
+    np.testing.assert_array_equal(counts, [1, 3])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_centroid_update_matches_sklearn_minibatch_kmeans_bit_for_bit(dtype):
+    """scikit-learn's partial_fit: labels under the old centres, then per centre
+    ``(c * count + sum of its rows in sample order) * (1 / new count)`` in X's dtype, counts
+    starting at 0, random reassignment only if reassignment_ratio > 0 (disabled). Fed the
+    same batches from the same initial centres, our update does the same floating-point
+    operations, so the centres agree exactly (and the counts)."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    rng = np.random.default_rng(3)
+    k, d = 6, 4
+    data = (rng.normal(size=(400, d)) + 4.0 * rng.integers(0, 3, size=(400, 1))).astype(dtype)
+    init = data[rng.choice(len(data), k, replace=False)].copy()
+    mbk = MiniBatchKMeans(n_clusters=k, init=init, n_init=1, batch_size=25,
+                          reassignment_ratio=0.0, compute_labels=False, random_state=0)
+    centroids, counts = init.copy(), np.zeros(k, dtype=np.int64)
+    unchanged_seen = False
+    for start in range(0, len(data), 25):
+        batch = data[start:start + 25]
+        expected_labels, _ = nearest_centroid(batch, centroids)
+        mbk.partial_fit(batch)
+        centroids, counts, assigned = minibatch_centroid_update(centroids, counts, batch)
+        np.testing.assert_array_equal(assigned, expected_labels)
+        assert centroids.dtype == dtype
+        np.testing.assert_array_equal(centroids, mbk.cluster_centers_)
+        np.testing.assert_array_equal(counts, mbk._counts.astype(np.int64))
+        unchanged_seen |= bool((np.bincount(assigned, minlength=k) == 0).any())
+    assert unchanged_seen    # the comparison covered centres that got no sample in a batch
+    assert counts.sum() == len(data)
+
+
+def test_centroid_update_rejects_bad_input():
+    c = np.zeros((3, 2))
+    with pytest.raises(ValueError, match="dims"):
+        minibatch_centroid_update(c, np.zeros(3, int), np.zeros((4, 5)))
+    with pytest.raises(ValueError, match="counts"):
+        minibatch_centroid_update(c, np.array([0, -1, 0]), np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="counts"):
+        minibatch_centroid_update(c, np.zeros(2, int), np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="assignments"):
+        minibatch_centroid_update(c, np.zeros(3, int), np.zeros((4, 2)),
+                                  assignments=np.array([0, 1, 2, 3]))
+    with pytest.raises(ValueError, match="NaN"):
+        minibatch_centroid_update(c, np.zeros(3, int), np.full((4, 2), np.nan))
+    with pytest.raises(ValueError, match="2-D"):
+        minibatch_centroid_update(np.zeros(3), np.zeros(3, int), np.zeros((4, 2)))
+
+
+# ------------------------------------------------------------------ Eq. 4-5 vs Eq. 2
+
+def _one_step_run(compensate: bool):
+    """One SGD step (N = batch size, one epoch): returns the run, the features of all images
+    under the weights before (w0) and after (w1) the step, by hand, and the centroids the
+    update must give with either."""
+    x, _ = _images()                                   # 16 images
+    net = build_ucnn(x.shape[1:], 4, TINY, seed=1)
+    w0 = [w.copy() for w in net.model.get_weights()]
+    h0 = np.asarray(net.features.predict_on_batch(x), np.float64)
+    result = train_ucnn(x, UCNNConfig(k=4, batch_size=len(x), epochs=1, learning_rate=1.0,
+                                      compensate=compensate), seed=2, net=net, verbose=0)
+    w1 = net.model.get_weights()
+    assert any(not np.array_equal(a, b) for a, b in zip(w0, w1))     # the step changed weights
+    h1 = np.asarray(net.features.predict_on_batch(x), np.float64)
+    initial = result.info["initial_indices"]
+    c0 = h0[initial]                                   # initial centroids: under w0
+    pseudo, _ = nearest_centroid(h0, c0)               # assignment: under w0
+    zero = np.zeros(4, dtype=np.int64)
+    with_old, _, _ = minibatch_centroid_update(c0, zero, h0, assignments=pseudo)   # Eq. 5
+    with_new, _, _ = minibatch_centroid_update(c0, zero, h1, assignments=pseudo)   # Eq. 2
+    # the two candidate centroids differ by far more than the tolerance of the checks
+    assert np.abs(with_old - with_new).max() > 100 * (1e-5 * np.abs(with_old).max() + 1e-7)
+    return result, with_old, with_new
+
+
+def test_compensated_update_uses_the_features_of_the_weights_before_the_sgd_step():
+    result, with_old, with_new = _one_step_run(compensate=True)
+    np.testing.assert_allclose(result.info["centroids"], with_old, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(result.info["centroids"], with_new, rtol=1e-5, atol=1e-7)
+    assert result.info["method"] == "ucnn"
+
+
+def test_baseline_i_uses_the_features_of_the_weights_after_the_sgd_step():
+    result, with_old, with_new = _one_step_run(compensate=False)
+    np.testing.assert_allclose(result.info["centroids"], with_new, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(result.info["centroids"], with_old, rtol=1e-5, atol=1e-7)
+    assert result.info["method"] == "baseline_1"
+
+
+@pytest.mark.parametrize("compensate", [True, False])
+def test_every_step_assigns_with_the_previous_weights_and_updates_with_the_chosen_ones(compensate):
+    """Over several steps: the assignment features of step t are those of the weights left by
+    step t-1; the update features are those (UCNN) or the weights after step t (Baseline-I);
+    the centroids follow Eq. 2-3 with them."""
+    x, _ = _images()
+    net = build_ucnn(x.shape[1:], 4, TINY, seed=1)
+    previous_weights = [[w.copy() for w in net.model.get_weights()]]
+    checks = []
+
+    def callback(diag):
+        xb = x[diag["indices"]]
+        after = np.asarray(net.features.predict_on_batch(xb), np.float64)    # w^(t)
+        now = net.model.get_weights()
+        net.model.set_weights(previous_weights[-1])                          # w^(t-1)
+        before = np.asarray(net.features.predict_on_batch(xb), np.float64)
+        net.model.set_weights(now)
+        previous_weights.append([w.copy() for w in now])
+        np.testing.assert_allclose(diag["features_assign"], before, rtol=1e-5, atol=1e-7)
+        expected = before if compensate else after
+        other = after if compensate else before
+        np.testing.assert_allclose(diag["features_update"], expected, rtol=1e-5, atol=1e-7)
+        assert not np.allclose(diag["features_update"], other, rtol=1e-5, atol=1e-7)
+        np.testing.assert_array_equal(diag["assignments"],
+                                      nearest_centroid(before, diag["centroids_before"])[0])
+        centroids, counts, _ = minibatch_centroid_update(
+            diag["centroids_before"], diag["counts_after"] - np.bincount(
+                diag["assignments"], minlength=4), expected, assignments=diag["assignments"])
+        np.testing.assert_allclose(diag["centroids_after"], centroids, rtol=1e-5, atol=1e-7)
+        checks.append(diag["step"])
+
+    train_ucnn(x, UCNNConfig(k=4, batch_size=6, epochs=2, learning_rate=1.0,
+                             compensate=compensate), seed=0, net=net, callback=callback,
+               verbose=0)
+    assert checks == list(range(6))        # 16 images: batches of 6, 6, 4; two epochs
+
+
+# ------------------------------------------------------------------ end to end, streaming
+
+def test_train_ucnn_end_to_end_with_a_streamed_final_assignment():
+    x, y = _images(n_per_class=6)                     # 24 images, 4 classes
+    fetched = []
+
+    def fetch(indices):
+        fetched.append(len(indices))
+        return x[indices]
+
+    source = ImageSource(fetch, len(x))
+    cfg = UCNNConfig(k=4, batch_size=5, epochs=2, learning_rate=0.1, chunk_size=7)
+    result = train_ucnn(source, cfg, TINY, seed=0, labels=y, verbose=0)
+    assert isinstance(result, ClusteringResult)
+    assert result.labels.shape == (len(x),)
+    assert result.labels.min() >= 0 and result.labels.max() < 4
+    assert [row["epoch"] for row in result.history] == [1, 2]
+    assert [row["iteration"] for row in result.history] == [5, 10]      # ceil(24 / 5) per epoch
+    for row in result.history:
+        assert np.isfinite(row["loss"]) and 0.0 <= row["nmi"] <= 1.0 and row["acc"] is not None
+    assert result.history[0]["delta_label"] is None and result.history[1]["delta_label"] >= 0
+    assert result.info["counts"].sum() == 2 * len(x)
+    # never more than a mini-batch / a chunk of images fetched at once
+    assert max(fetched) <= max(cfg.batch_size, cfg.chunk_size, cfg.k)
+    # streamed final assignment == in-memory nearest centroid of all features of the final net
+    features = np.asarray(result.info["net"].features.predict_on_batch(x), np.float64)
+    in_memory, _ = nearest_centroid(features, result.info["centroids"])
+    np.testing.assert_array_equal(result.labels, in_memory)
+    # the array input gives the same run as the stream (same seed, same batches)
+    from_array = train_ucnn(x, cfg, TINY, seed=0, labels=y, verbose=0)
+    np.testing.assert_array_equal(from_array.info["initial_indices"],
+                                  result.info["initial_indices"])
+    np.testing.assert_allclose(from_array.info["centroids"], result.info["centroids"],
+                               rtol=1e-5, atol=1e-7)
+
+
+def test_assign_streamed_accepts_arrays_sources_and_iterables_of_batches():
+    x, _ = _images()
+    net = build_ucnn(x.shape[1:], 4, TINY, seed=0)
+    features_of = pretrained_features(net)
+    centroids = features_of(x[:4]).astype(np.float64)
+    expected, _ = nearest_centroid(features_of(x), centroids)
+    seen = []
+
+    def features_spy(batch):
+        seen.append(len(batch))
+        return features_of(batch)
+
+    for data in (x, ImageSource(lambda idx: x[idx], len(x)), (x[i:i + 5] for i in range(0, 16, 5))):
+        seen.clear()
+        labels, inertia = assign_streamed(features_spy, centroids, data, chunk_size=3)
+        np.testing.assert_array_equal(labels, expected)
+        assert max(seen) <= 3 and sum(seen) == len(x) and inertia >= 0
+
+
+# ------------------------------------------------------------------ baselines II and III
+
+def _replay_minibatch_kmeans(x, cfg, seed, features_of):
+    """Baseline-II's schedule replayed by hand: scikit-learn partial_fit on the same batches."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    rng = np.random.default_rng(seed)
+    initial = rng.choice(len(x), cfg.k, replace=False)
+    init = features_of(x[initial]).astype(np.float64)
+    mbk = MiniBatchKMeans(n_clusters=cfg.k, init=init, n_init=1, batch_size=cfg.batch_size,
+                          reassignment_ratio=0.0, compute_labels=False, random_state=seed)
+    for _ in range(cfg.epochs):
+        order = rng.permutation(len(x))
+        for start in range(0, len(x), cfg.batch_size):
+            mbk.partial_fit(features_of(x[order[start:start + cfg.batch_size]]).astype(np.float64))
+    return mbk
+
+
+def test_baseline_ii_equals_sklearn_minibatch_kmeans_on_the_same_batches():
+    x, y = _images(n_per_class=6)
+    cfg = MiniBatchKMeansConfig(k=4, batch_size=8, epochs=3, chunk_size=5)
+    net = build_ucnn(x.shape[1:], 4, TINY, seed=0)
+    result = baseline_minibatch_kmeans(x, cfg, seed=7, net=net, labels=y, verbose=0)
+    mbk = _replay_minibatch_kmeans(x, cfg, 7, pretrained_features(net))
+    np.testing.assert_allclose(result.info["centroids"], mbk.cluster_centers_, rtol=1e-12,
+                               atol=1e-15)
+    all_features = pretrained_features(net)(x).astype(np.float64)
+    np.testing.assert_array_equal(result.labels, mbk.predict(all_features))
+    assert len(result.history) == 3 and result.info["counts"].sum() == 3 * len(x)
+    # the numpy implementation of the same schedule gives the same centres
+    numpy_run = baseline_minibatch_kmeans(
+        x, MiniBatchKMeansConfig(k=4, batch_size=8, epochs=3, implementation="numpy"),
+        seed=7, net=net, verbose=0)
+    np.testing.assert_allclose(numpy_run.info["centroids"], result.info["centroids"],
+                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(numpy_run.labels, result.labels)
+
+
+def test_baseline_ii_conv5_features_and_numpy_with_batches_smaller_than_k():
+    x, _ = _images()
+    net = build_ucnn(x.shape[1:], 4, TINY, seed=0)
+    assert pretrained_features(net, "conv5")(x[:2]).shape == (2, 3 * 3 * 8)
+    result = baseline_minibatch_kmeans(
+        x, MiniBatchKMeansConfig(k=4, batch_size=3, epochs=1, feature_layer="conv5",
+                                 implementation="numpy"), seed=0, net=net, verbose=0)
+    assert result.labels.shape == (16,) and result.info["centroids"].shape == (4, 72)
+    with pytest.raises(ValueError, match="partial_fit"):
+        MiniBatchKMeansConfig(k=4, batch_size=3)
+
+
+def test_baseline_iii_full_set_kmeans_returns_k_clusters():
+    x, y = _images(n_per_class=8)
+    result = baseline_full_kmeans(x, FullKMeansConfig(k=4, n_init=3), TINY, seed=0, labels=y,
+                                  verbose=0)
+    assert result.labels.shape == (len(x),)
+    assert result.n_clusters_found == 4
+    assert result.info["centroids"].shape == (4, TINY.fc9_width)
+    assert len(result.history) == 1 and result.history[0]["nmi"] is not None
+
+
+# ------------------------------------------------------------------ bad input
+
+def test_bad_input_raises_clear_value_errors():
+    x, y = _images()
+    with pytest.raises(ValueError, match="height, width, channels"):
+        train_ucnn(x[..., 0], UCNNConfig(k=4), TINY, seed=0, verbose=0)
+    with pytest.raises(ValueError, match="k=20 clusters need at least k images, got N=16"):
+        train_ucnn(x, UCNNConfig(k=20), TINY, seed=0, verbose=0)
+    with pytest.raises(ValueError, match="labels must have shape"):
+        train_ucnn(x, UCNNConfig(k=4), TINY, seed=0, labels=y[:-1], verbose=0)
+    with pytest.raises(ValueError, match="numpy array or an ImageSource"):
+        train_ucnn(list(x), UCNNConfig(k=4), TINY, seed=0, verbose=0)
+    net = build_ucnn((10, 10, 1), 4, TINY, seed=0)
+    with pytest.raises(ValueError, match="images of shape"):
+        train_ucnn(x, UCNNConfig(k=4), seed=0, net=net, verbose=0)
+    net = build_ucnn(x.shape[1:], 3, TINY, seed=0)
+    with pytest.raises(ValueError, match="softmax units"):
+        baseline_full_kmeans(x, FullKMeansConfig(k=4), seed=0, net=net, verbose=0)
+    bad_stream = ImageSource(lambda idx: x[idx][:, :6], len(x), image_shape=(12, 12, 1))
+    with pytest.raises(ValueError, match=r"images of shape \(6, 12, 1\)"):
+        train_ucnn(bad_stream, UCNNConfig(k=4), TINY, seed=0, verbose=0)
+    nan_images = x.copy()
+    nan_images[3, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        baseline_minibatch_kmeans(nan_images, MiniBatchKMeansConfig(k=4, batch_size=16), TINY,
+                                  seed=0, verbose=0)
+    with pytest.raises(ValueError, match="ImageSource.n"):
+        ImageSource(lambda idx: x[idx], 0)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"k": 1}, "k"), ({"batch_size": 0}, "batch_size"), ({"epochs": 0}, "epochs"),
+    ({"learning_rate": 0.0}, "learning_rate"), ({"train_layers": "conv"}, "train_layers"),
+    ({"initial_count": -1}, "initial_count"), ({"compensate": 1}, "compensate"),
+])
+def test_ucnn_config_validation(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        UCNNConfig(**kwargs)
+
+
+def test_baseline_config_validation():
+    with pytest.raises(ValueError, match="feature_layer"):
+        MiniBatchKMeansConfig(feature_layer="fc7")
+    with pytest.raises(ValueError, match="implementation"):
+        MiniBatchKMeansConfig(implementation="faiss")
+    with pytest.raises(ValueError, match="n_init"):
+        FullKMeansConfig(n_init=0)
+    with pytest.raises(ValueError, match="k"):
+        FullKMeansConfig(k=0)
+
+
+@pytest.mark.parametrize("train_layers, trained", [
+    ("fc9_softmax", {"fc9", "softmax"}),
+    ("adaptation", {"conv6", "conv7", "conv8", "fc9", "softmax"}),
+    ("all", {"conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv7", "conv8", "fc9",
+             "softmax"}),
+])
+def test_train_layers_train_exactly_the_chosen_layers(train_layers, trained):
+    """Default (Eq. 1): only FC9 and the softmax layer change; conv1-conv8 stay frozen."""
+    x, _ = _images()
+    net = build_ucnn(x.shape[1:], 4, TINY, seed=1)
+    names = [layer.name for layer in net.model.layers if layer.get_weights()]
+    before = {name: [w.copy() for w in net.model.get_layer(name).get_weights()] for name in names}
+    train_ucnn(x, UCNNConfig(k=4, batch_size=8, epochs=1, learning_rate=1.0,
+                             train_layers=train_layers), seed=0, net=net, verbose=0)
+    changed = {name for name in names
+               if any(not np.array_equal(a, b)
+                      for a, b in zip(before[name], net.model.get_layer(name).get_weights()))}
+    assert changed == trained

@@ -1,0 +1,116 @@
+"""The UCNN network: shapes and layer names, the FC9 sub-model sharing the weights, chain
+sub-models, and the supervised pretraining of the trunk."""
+
+import numpy as np
+import pytest
+
+from repro.models.ucnn_net import (PretrainConfig, PretrainedTrunk, UCNNNetConfig, build_ucnn,
+                                   chain_model, layer_input_shape, load_trunk, pretrain_supervised)
+
+TINY = UCNNNetConfig(conv_widths=(4, 8, 8, 8, 8), adaptation_widths=(16, 16), fc9_width=8)
+
+
+def _digits(n=24, side=12, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    x = rng.uniform(size=(n, side, side, 1)).astype(np.float32) * 0.2
+    x[y == 0, :4] += 0.8
+    x[y == 1, :, :4] += 0.8
+    return x, y
+
+
+def test_ucnn_layers_shapes_and_softmax_output():
+    net = build_ucnn((28, 28, 1), 10, UCNNNetConfig(), seed=0)
+    names = [layer.name for layer in net.model.layers]
+    assert names == ["images", "conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5",
+                     "conv6", "conv7", "conv8", "gmp", "fc9", "softmax"]
+    shapes = {name: net.model.get_layer(name).output.shape[1:] for name in names[1:]}
+    assert shapes["conv1"] == (28, 28, 12) and shapes["conv2"] == (14, 14, 32)
+    assert shapes["conv5"] == (7, 7, 32)
+    assert shapes["conv6"] == (7, 7, 768) and shapes["conv7"] == (7, 7, 256)
+    assert shapes["conv8"] == (7, 7, 10) and shapes["gmp"] == (10,)
+    assert shapes["fc9"] == (128,) and shapes["softmax"] == (10,)
+    assert net.model.get_layer("conv1").kernel.shape == (5, 5, 1, 12)
+    assert net.model.get_layer("conv2").kernel.shape == (5, 5, 12, 32)
+    assert net.model.get_layer("conv6").kernel.shape == (3, 3, 32, 768)
+    x = np.random.default_rng(0).uniform(size=(3, 28, 28, 1)).astype(np.float32)
+    p = np.asarray(net.model.predict_on_batch(x))
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+    assert np.asarray(net.features.predict_on_batch(x)).shape == (3, 128)
+
+
+def test_fc9_submodel_shares_the_weights_and_chains_compose():
+    x, _ = _digits()
+    net = build_ucnn(x.shape[1:], 3, TINY, seed=0)
+    fc9 = net.model.get_layer("fc9")
+    kernel, bias = fc9.get_weights()
+    fc9.set_weights([np.zeros_like(kernel), np.linspace(-1, 1, len(bias)).astype(np.float32)])
+    out = np.asarray(net.features.predict_on_batch(x[:2]))
+    np.testing.assert_allclose(out, np.maximum(np.linspace(-1, 1, len(bias)), 0)[None].repeat(2, 0),
+                               rtol=1e-6, atol=1e-7)
+    fc9.set_weights([kernel, bias])
+    full = np.asarray(net.features.predict_on_batch(x))
+    prefix = chain_model(net.model, None, "gmp")
+    head = chain_model(net.model, "fc9", "fc9")
+    np.testing.assert_allclose(np.asarray(head.predict_on_batch(prefix.predict_on_batch(x))), full,
+                               rtol=1e-6, atol=1e-7)
+    assert layer_input_shape(net.model, "conv6") == (3, 3, 8)
+    assert chain_model(net.model, None, "conv5", flatten=True).output_shape == (None, 72)
+    with pytest.raises(ValueError, match="no layer"):
+        chain_model(net.model, None, "fc7")
+
+
+def test_pretrain_trunk_returns_conv1_to_conv5_loadable_into_a_ucnn():
+    x, y = _digits()
+    trunk = pretrain_supervised(x, y, TINY, PretrainConfig(epochs=2, batch_size=8), seed=0)
+    assert isinstance(trunk, PretrainedTrunk)
+    assert sorted(trunk.weights) == ["conv1", "conv2", "conv3", "conv4", "conv5"]
+    assert len(trunk.history["loss"]) == 2
+    net = build_ucnn(x.shape[1:], 5, TINY, seed=1)
+    fc9_before = net.model.get_layer("fc9").get_weights()[0].copy()
+    load_trunk(net.model, trunk)
+    for name, weights in trunk.weights.items():
+        for got, want in zip(net.model.get_layer(name).get_weights(), weights):
+            np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(net.model.get_layer("fc9").get_weights()[0], fc9_before)
+    wider = build_ucnn(x.shape[1:], 5, UCNNNetConfig(conv_widths=(5, 8, 8, 8, 8),
+                                                     adaptation_widths=(16, 16), fc9_width=8),
+                       seed=0)
+    with pytest.raises(ValueError, match="pretrained conv1 has shapes"):
+        load_trunk(wider.model, trunk)
+    with pytest.raises(ValueError, match="missing layers"):
+        load_trunk(net.model, {"conv1": trunk.weights["conv1"]})
+
+
+def test_pretrain_adaptation_scope_returns_conv1_to_fc9():
+    x, y = _digits()
+    trunk = pretrain_supervised(x, y, TINY, PretrainConfig(epochs=1, batch_size=8), seed=0,
+                                scope="adaptation", k=4)
+    assert sorted(trunk.weights) == ["conv1", "conv2", "conv3", "conv4", "conv5", "conv6",
+                                     "conv7", "conv8", "fc9"]
+    net = build_ucnn(x.shape[1:], 4, TINY, seed=3)
+    load_trunk(net.model, trunk)
+    np.testing.assert_array_equal(net.model.get_layer("conv8").get_weights()[0],
+                                  trunk.weights["conv8"][0])
+    with pytest.raises(ValueError, match="needs k"):
+        pretrain_supervised(x, y, TINY, seed=0, scope="adaptation")
+
+
+def test_bad_network_input():
+    x, y = _digits()
+    with pytest.raises(ValueError, match="conv_widths"):
+        UCNNNetConfig(conv_widths=(4, 4, 4))
+    with pytest.raises(ValueError, match=">= 1"):
+        UCNNNetConfig(fc9_width=0)
+    with pytest.raises(ValueError, match="k"):
+        build_ucnn((12, 12, 1), 1, TINY, seed=0)
+    with pytest.raises(ValueError, match="at least 4 x 4"):
+        build_ucnn((3, 3, 1), 4, TINY, seed=0)
+    with pytest.raises(ValueError, match="height, width, channels"):
+        pretrain_supervised(x[..., 0], y, TINY, seed=0)
+    with pytest.raises(ValueError, match="labels must be"):
+        pretrain_supervised(x, y[:-1], TINY, seed=0)
+    with pytest.raises(ValueError, match="two label classes"):
+        pretrain_supervised(x, np.zeros(len(x), int), TINY, seed=0)
+    with pytest.raises(ValueError, match="momentum"):
+        PretrainConfig(momentum=1.0)
