@@ -22,15 +22,18 @@ mini-batch k-means, streamed) and ``baseline_3`` (+ full-set k-means),
 **Measurements.** Per (set, method, seed): ``nmi`` with the labels (:func:`repro.metrics.nmi`,
 geometric normalisation), ``time`` (wall-clock seconds of the whole method: pretraining of its
 own model, clustering, the final assignment) and ``memory`` (peak RSS above the baseline while
-it runs, MB), both by :mod:`repro.measure` -- one definition for numpy, faiss, scikit-learn and
-Keras code. The shared supervised pretraining of the UCNN trunk is timed once
-(``shared: pretrained trunk``) and counted in no method, as the paper's ImageNet model is
-not part of its Table II. On ``scale.dataset`` (the Places-Train stand-in), the first seed
+it runs, MB: the method's working memory; the loaded set itself is in the baseline, for every
+method), both by :mod:`repro.measure` -- one definition for numpy, faiss, scikit-learn and
+Keras code. The shared supervised pretraining of the UCNN (``pretrain_scope``: by default the
+whole network up to FC9, as the paper's network [15] is trained on ILSVRC12 as a whole; conv8
+has k maps) is timed once (``shared: pretrained network``) and counted in no method, as the
+paper's ImageNet model is not part of its Table II. On ``scale.dataset`` (the Places-Train stand-in), the first seed
 also measures the **scale curve**: each method's time and peak memory at growing set sizes N
 (``scale_time`` / ``scale_memory``, variant = N) on derived data -- a stream of elastically
 and affinely deformed copies of the set's real digits (:mod:`repro.data.deformations`); the
-full-set methods hold the N deformed images in memory, the mini-batch methods draw them
-batch by batch. A method stops at the first size whose memory or time, extrapolated from its
+full-set methods hold the N deformed images (generated before the measured call; their
+bytes are added to the method's peak, since it must hold them), the mini-batch methods draw
+them batch by batch inside the call. A method stops at the first size whose memory or time, extrapolated from its
 last two measured sizes (a power law), exceeds ``scale.memory_budget_mb`` or
 ``scale.time_budget_s``: that size is recorded as ``scale_projected_memory`` /
 ``scale_projected_time`` (labelled as extrapolations) and not run. From the curve:
@@ -119,6 +122,9 @@ class Config(StageConfig):
     verbose: int = 2
     subset: int = 0                  # > 0: the first N images of each set (a seeded order)
     pretrain_images: int = 0         # > 0: the first N pretraining images
+    # "adaptation": the whole UCNN up to FC9 pretrained (the paper's network [15] is trained
+    # as a whole on ILSVRC12); "trunk": conv1-conv5 only, conv6-conv8 and FC9 random
+    pretrain_scope: str = "adaptation"
     net: UCNNNetConfig = field(default_factory=UCNNNetConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     ucnn: UCNNConfig = field(default_factory=UCNNConfig)
@@ -141,6 +147,8 @@ class Config(StageConfig):
         self.validate()
         if self.subset < 0 or self.pretrain_images < 0:
             raise ValueError("subset and pretrain_images must be >= 0")
+        if self.pretrain_scope not in ("adaptation", "trunk"):
+            raise ValueError(f"pretrain_scope: unknown {self.pretrain_scope!r}; known: adaptation, trunk")
 
 
 # ---------------------------------------------------------------------------------- data
@@ -207,19 +215,22 @@ def _subset(cell):
 _TRUNKS: dict = {}   # (pretraining config, seed, source) -> PretrainedTrunk
 
 
-def _trunk(cell):
-    """The supervised pretrained conv1-conv5 of this seed (shared by every set of a run)."""
+def _trunk(cell, k: int):
+    """The supervised pretrained network of this seed (``pretrain_scope``: conv1-FC9 with
+    conv8's k maps, or conv1-conv5), shared by every set of a run with that k."""
     from repro.models.ucnn_net import pretrain_supervised
 
     cfg = cell.cfg
     source = "mnist" if cell.dataset in DIGITS else "imagenet"
-    key = (repr((cfg.net, cfg.pretrain, cfg.pretrain_images)), cell.seed, source)
+    key = (repr((cfg.net, cfg.pretrain, cfg.pretrain_images, cfg.pretrain_scope)), cell.seed,
+           source, k)
     if key not in _TRUNKS:
         x, y = _pretraining_set(cfg, cell.dataset)
-        cell.log(f"[{PAPER}] pretraining conv1-conv5 supervised on {len(x)} {source} images "
+        layers = "conv1-FC9" if cfg.pretrain_scope == "adaptation" else "conv1-conv5"
+        cell.log(f"[{PAPER}] pretraining {layers} supervised on {len(x)} {source} images "
                  f"({cfg.pretrain.epochs} epochs)")
         _TRUNKS[key] = pretrain_supervised(x, y, cfg.net, cfg.pretrain, seed=cell.seed,
-                                           verbose=cfg.verbose)
+                                           scope=cfg.pretrain_scope, k=k, verbose=cfg.verbose)
     return _TRUNKS[key]
 
 
@@ -264,7 +275,7 @@ def run_cell(cell) -> None:
 
     x, y = _subset(cell)
     k = int(np.unique(y).size)
-    trunk = cell.shared("pretrained trunk", lambda: _trunk(cell))
+    trunk = cell.shared("pretrained network", lambda: _trunk(cell, k))
     cell.log(f"[{PAPER}] {cell.dataset}: {cell.method} on {len(x)} images, k = {k}")
     meas = measure(_cluster, cell, cell.method, x, k, y, trunk)   # labels only score
     result = meas.result
@@ -305,16 +316,15 @@ def _scale_curve(cell, x, y, k: int, trunk) -> None:
         if method in MINI_BATCH:
             source = _deformed_source(x, n, cell.seed, cfg.deform, deform)
             meas = measure(_cluster, cell, method, source, k, None, trunk, epochs=cfg.scale.epochs)
-        else:
-            def full_set(n=n):
-                stream = DeformationStream(x, y, n, 1024, cell.seed, cfg.deform)
-                images, _ = stream.images(0, n)    # the whole set, held in memory
-                return _cluster(cell, method, images, k, None, trunk)
-
-            meas = measure(full_set)
+            held_mb = 0.0
+        else:   # the whole set, generated before the measured call and held by the method
+            images, _ = DeformationStream(x, y, n, 1024, cell.seed, cfg.deform).images(0, n)
+            meas = measure(_cluster, cell, method, images, k, None, trunk)
+            held_mb = images.nbytes / 2**20
+            del images
         cell.record("scale_time", meas.seconds, unit="s", variant=str(n))
-        cell.record("scale_memory", meas.peak_mb, unit="MB", variant=str(n))
-        measured.append((n, meas.seconds, meas.peak_mb))
+        cell.record("scale_memory", meas.peak_mb + held_mb, unit="MB", variant=str(n))
+        measured.append((n, meas.seconds, meas.peak_mb + held_mb))
     if len(measured) >= 2:
         (n0, t0, m0), (n1, t1, m1) = measured[0], measured[-1]
         cell.record("memory_growth", max(m1, 1.0) / max(m0, 1.0), unit="x")
