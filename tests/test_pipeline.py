@@ -156,7 +156,7 @@ def test_deepcluster_smoke_stage_reports_both_columns_and_fig2(real_data, tmp_pa
     assert set(top1[top1.dataset == "usps"].method) == {"imagenet_labels", "places_labels", "random",
                                                          "deepcluster"}
     assert set(top1.variant) == {"conv1", "conv2", "conv3", "conv4", "conv5"}
-    # the networks are trained once per seed and shared by both columns: same supervised-gap inputs
+    # the k ablation: one point per k / classes of the smoke profile
     assert set(results[results.metric == "downstream"].variant.astype(str)) == {"1", "2"}
     histories = pd.read_csv(report / "histories.csv")
     assert histories.nmi_labels.between(0, 1).all() and len(histories) == 3

@@ -296,7 +296,7 @@ def run_cell(cell) -> None:
 
 def _scale_curve(cell, x, y, k: int, trunk) -> None:
     """Time and peak memory of ``cell.method`` at each scale size (see the module docstring)."""
-    from repro.data.deformations import DeformationStream, deform
+    from repro.data.deformations import DeformationStream
     from repro.measure import measure
 
     cfg, method = cell.cfg, cell.method
@@ -314,7 +314,7 @@ def _scale_curve(cell, x, y, k: int, trunk) -> None:
                 break
         cell.log(f"[{PAPER}] scale: {method} on N = {n} deformed digits")
         if method in MINI_BATCH:
-            source = _deformed_source(x, n, cell.seed, cfg.deform, deform)
+            source = _deformed_source(x, n, cell.seed, cfg.deform)
             meas = measure(_cluster, cell, method, source, k, None, trunk, epochs=cfg.scale.epochs)
             held_mb = 0.0
         else:   # the whole set, generated before the measured call and held by the method
@@ -326,8 +326,8 @@ def _scale_curve(cell, x, y, k: int, trunk) -> None:
         cell.record("scale_memory", meas.peak_mb + held_mb, unit="MB", variant=str(n))
         measured.append((n, meas.seconds, meas.peak_mb + held_mb))
     if len(measured) >= 2:
-        (n0, t0, m0), (n1, t1, m1) = measured[0], measured[-1]
-        cell.record("memory_growth", max(m1, 1.0) / max(m0, 1.0), unit="x")
+        first, last = measured[0][2], measured[-1][2]
+        cell.record("memory_growth", max(last, 1.0) / max(first, 1.0), unit="x")
         logs = np.log([[n, max(t, 1e-6)] for n, t, _ in measured])
         cell.record("time_exponent", float(np.polyfit(logs[:, 0], logs[:, 1], 1)[0]), unit="x")
 
@@ -341,10 +341,11 @@ def _projected(measured, n: int, column: int) -> float:
     return float(v1 * (n / n1) ** max(slope, 0.0))
 
 
-def _deformed_source(x, n: int, seed: int, deform_cfg, deform):
+def _deformed_source(x, n: int, seed: int, deform_cfg):
     """An ImageSource of ``n`` deformed digits, generated batch by batch: image i is a
     deformation of ``x[i % len(x)]`` drawn for the batch that fetches it (infinite-MNIST
     style: each pass sees fresh deformations; memory independent of ``n``)."""
+    from repro.data.deformations import deform
     from repro.methods.ucnn import ImageSource
 
     def fetch(indices):
