@@ -37,6 +37,10 @@ def _run_stage(paper: str, root, backend: str) -> pd.DataFrame:
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
+    return _results(paper, root, backend)
+
+
+def _results(paper: str, root, backend: str) -> pd.DataFrame:
     report = root / "reports" / paper / "smoke"
     provenance = json.loads((report / "provenance.json").read_text())
     assert provenance["keras_backend"] == backend
@@ -46,9 +50,10 @@ def _run_stage(paper: str, root, backend: str) -> pd.DataFrame:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("paper", ["gapdcec", "pqdec", "dqn", "deepcluster", "ucnn"])
-def test_smoke_stage_on_jax_matches_tensorflow_where_keras_is_not_involved(paper, real_data, tmp_path):
+def test_smoke_stage_on_jax_matches_tensorflow_where_keras_is_not_involved(paper, real_data,
+                                                                            smoke_run, tmp_path):
     jax = _run_stage(paper, tmp_path / "jax", "jax")
-    tf = _run_stage(paper, tmp_path / "tf", "tensorflow")
+    tf = _results(paper, smoke_run(paper), "tensorflow")   # the run test_pipeline checks
     keys = ["dataset", "method", "variant", "metric", "seed", "repeat"]
     scores = SCORES[paper]
     assert sorted(map(tuple, jax[keys].values)) == sorted(map(tuple, tf[keys].values))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -16,9 +17,9 @@ REPORT_FILES = ("gapdcec.ipynb", "gapdcec.html", "results.csv", "comparison.csv"
 
 
 @pytest.mark.slow
-def test_gapdcec_smoke_stage_writes_the_whole_report(real_data, tmp_path):
-    report = run_stage("gapdcec", "smoke", output_root=tmp_path, log_output=False)
-    assert report == tmp_path / "reports" / "gapdcec" / "smoke"
+def test_gapdcec_smoke_stage_writes_the_whole_report(smoke_run):
+    root = smoke_run("gapdcec")
+    report = root / "reports" / "gapdcec" / "smoke"
     assert sorted(p.name for p in report.iterdir()) == sorted(REPORT_FILES)
 
     results = pd.read_csv(report / "results.csv")
@@ -41,7 +42,7 @@ def test_gapdcec_smoke_stage_writes_the_whole_report(real_data, tmp_path):
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
-    figures = tmp_path / "figures" / "gapdcec" / "smoke"
+    figures = root / "figures" / "gapdcec" / "smoke"
     names = {p.name for p in figures.iterdir()}
     assert {"fig2_datasets_vs_acc.png", "fig3_datasets_vs_nmi.png", "table1.png"} <= names
     assert len([n for n in names if n.startswith(("fig5", "fig6", "fig8", "fig9"))]) == 4
@@ -80,8 +81,9 @@ def test_unknown_profile_fails_before_running_anything(tmp_path):
 
 
 @pytest.mark.slow
-def test_pqdec_smoke_stage_measures_every_method_and_marks_absent_stl10(real_data, tmp_path):
-    report = run_stage("pqdec", "smoke", output_root=tmp_path, log_output=False)
+def test_pqdec_smoke_stage_measures_every_method_and_marks_absent_stl10(smoke_run):
+    root = smoke_run("pqdec")
+    report = root / "reports" / "pqdec" / "smoke"
     assert sorted(p.name for p in report.iterdir()) == sorted(
         name.replace("gapdcec", "pqdec") for name in REPORT_FILES)
     results = pd.read_csv(report / "results.csv")
@@ -103,12 +105,13 @@ def test_pqdec_smoke_stage_measures_every_method_and_marks_absent_stl10(real_dat
     assert (claims.drop(claim_only).paper_verdict == "holds").all()  # the paper prints the rest
     assert set(claims.verdict_shown.str.split(":").str[0]) <= {
         f"{v} under smoke" for v in ("holds", "fails", "inconclusive")}
-    figures = {p.name for p in (tmp_path / "figures" / "pqdec" / "smoke").iterdir()}
+    figures = {p.name for p in (root / "figures" / "pqdec" / "smoke").iterdir()}
     assert {"fig3_clustering_speed.png", "fig4_memory_consumption.png", "table1.png"} <= figures
 
 
-def test_dqn_smoke_stage_reports_the_stand_in_beside_the_paper_dataset(real_data, tmp_path):
-    report = run_stage("dqn", "smoke", output_root=tmp_path, log_output=False)
+def test_dqn_smoke_stage_reports_the_stand_in_beside_the_paper_dataset(smoke_run):
+    root = smoke_run("dqn")
+    report = root / "reports" / "dqn" / "smoke"
     assert sorted(p.name for p in report.iterdir()) == sorted(
         [name.replace("gapdcec", "dqn") for name in REPORT_FILES] + ["curves.csv"])
     results = pd.read_csv(report / "results.csv", keep_default_na=False, na_values={"value": [""]})
@@ -139,13 +142,14 @@ def test_dqn_smoke_stage_reports_the_stand_in_beside_the_paper_dataset(real_data
     assert claims.verdict_shown.str.contains("not run on").all()
     curves = pd.read_csv(report / "curves.csv")
     assert set(curves.curve) == {"precision_at_top_r", "pr_precision", "pr_recall"}
-    figures = {p.name for p in (tmp_path / "figures" / "dqn" / "smoke").iterdir()}
+    figures = {p.name for p in (root / "figures" / "dqn" / "smoke").iterdir()}
     assert {"table1.png", "map_vs_bits.png", "curves_mnist-pairs.png", "query_time.png"} <= figures
 
 
 @pytest.mark.slow
-def test_deepcluster_smoke_stage_reports_both_columns_and_fig2(real_data, tmp_path):
-    report = run_stage("deepcluster", "smoke", output_root=tmp_path, log_output=False)
+def test_deepcluster_smoke_stage_reports_both_columns_and_fig2(smoke_run):
+    root = smoke_run("deepcluster")
+    report = root / "reports" / "deepcluster" / "smoke"
     assert sorted(p.name for p in report.iterdir()) == sorted(
         name.replace("gapdcec", "deepcluster") for name in REPORT_FILES)
     results = pd.read_csv(report / "results.csv", keep_default_na=False, na_values={"value": [""]})
@@ -177,14 +181,15 @@ def test_deepcluster_smoke_stage_reports_both_columns_and_fig2(real_data, tmp_pa
     assert set(claims.verdict) <= {"holds", "fails", "inconclusive"}
     assert claims.loc["beats_random", "paper_verdict"] == "holds"
     assert claims.loc["overclustering_helps", "paper_verdict"] == "holds"
-    figures = {p.name for p in (tmp_path / "figures" / "deepcluster" / "smoke").iterdir()}
+    figures = {p.name for p in (root / "figures" / "deepcluster" / "smoke").iterdir()}
     assert {"table1.png", "table1_layers.png", "fig2a_mnist-full.png", "fig2b_mnist-full.png",
             "fig2c.png"} <= figures
 
 
 @pytest.mark.slow
-def test_ucnn_smoke_stage_reports_tables_and_the_scale_curve(real_data, tmp_path):
-    report = run_stage("ucnn", "smoke", output_root=tmp_path, log_output=False)
+def test_ucnn_smoke_stage_reports_tables_and_the_scale_curve(smoke_run):
+    root = smoke_run("ucnn")
+    report = root / "reports" / "ucnn" / "smoke"
     assert sorted(p.name for p in report.iterdir()) == sorted(
         name.replace("gapdcec", "ucnn") for name in REPORT_FILES)
     results = pd.read_csv(report / "results.csv", keep_default_na=False, na_values={"value": [""]})
@@ -197,6 +202,12 @@ def test_ucnn_smoke_stage_reports_tables_and_the_scale_curve(real_data, tmp_path
     assert set(scale.method) == {"cnn_cm", "baseline_2", "baseline_3"}
     assert set(scale.variant.astype(str)) == {"300", "600"}
     assert set(results[results.metric == "memory_growth"].method) == set(scale.method)
+    # the claim's slope: log time ratio of the two largest sizes over log 2 (600 / 300)
+    times = scale.assign(n=scale.variant.astype(int)).pivot_table(index="method", columns="n",
+                                                                  values="value")
+    slopes = results[results.metric == "time_exponent"].set_index("method").value
+    np.testing.assert_allclose(slopes.sort_index(), np.log(times[600] / times[300]).sort_index() / np.log(2),
+                               rtol=1e-9)
 
     comparison = pd.read_csv(report / "comparison.csv", keep_default_na=False,
                              na_values={c: [""] for c in ("reported", "reproduced_mean", "delta")})
@@ -209,5 +220,5 @@ def test_ucnn_smoke_stage_reports_tables_and_the_scale_curve(real_data, tmp_path
     claims = pd.read_csv(report / "claims.csv").set_index("claim_id")
     assert set(claims.verdict) <= {"holds", "fails", "inconclusive"}
     assert claims.loc["compensation_matters", "paper_verdict"] == "holds"
-    figures = {p.name for p in (tmp_path / "figures" / "ucnn" / "smoke").iterdir()}
+    figures = {p.name for p in (root / "figures" / "ucnn" / "smoke").iterdir()}
     assert {"table1.png", "table1_nmi.png", "scale_curve.png"} <= figures

@@ -1,5 +1,5 @@
 """The UCNN network (Hsu & Lin, ICIP 2017, Sec. 2) scaled to 28 x 28 x 1 digits, and the
-supervised pretraining of its conv1-conv5 trunk.
+supervised pretraining of its lower layers (conv1-conv5, or conv1-FC9).
 
 Paper: "five convolutional layers Conv1-Conv5 adopted from the first five convolutional layers
 of AlexNet, followed by three adaptation layers (Conv6-8) with channel numbers 6144, 2048, and
@@ -7,10 +7,13 @@ k ... all with 3 x 3 kernels followed by a global max-pooling that finds the max
 each channel of Conv8 so that the size of the output of global max-pooling is 1 x k. Finally,
 we concatenate a fully connected layer (FC9) and Softmax layers" (the layout of Oquab et al.
 2015, ref. [15]). The network is initialised from an ImageNet-trained model; the stage
-pretrains conv1-conv5 on labelled digits instead (:func:`pretrain_supervised`, which returns
-their weights; :func:`load_trunk` puts them into a UCNN). conv6-conv8, FC9 and the softmax
-layer then start from the seeded random initialisation (``scope="adaptation"`` pretrains
-conv1-FC9 instead, an option not in the brief's plan).
+pretrains on labelled digits instead (:func:`pretrain_supervised`, which returns the trained
+weights; :func:`load_trunk` puts them into a UCNN): ``scope="trunk"`` conv1-conv5 (conv6-conv8,
+FC9 and the softmax layer then start from the seeded random initialisation), or
+``scope="adaptation"`` the whole network up to FC9 (conv8 with k maps; only the k-way softmax
+starts random). The UCNN stage uses ``"adaptation"`` (repro.papers.ucnn: the paper's network
+[15] is trained as a whole on ImageNet; with frozen random adaptation layers the first quick
+run's UCNN and Baselines I-III reached NMI 0.05-0.25, far below the other methods).
 
 Here, as ``deepcluster_net`` scales AlexNet to 28 x 28 x 1:
 
@@ -71,7 +74,7 @@ class UCNNNetConfig:
 
 @dataclass
 class PretrainConfig:
-    """Supervised pretraining of conv1-conv5 with a temporary classifier (the stand-in for the
+    """Supervised pretraining of the lower layers with a temporary classifier (the stand-in for the
     paper's ImageNet-trained AlexNet): SGD with momentum as AlexNet (lr 0.01, momentum 0.9,
     weight decay 5e-4), dropout 0.5 before the classifier."""
 
@@ -104,7 +107,8 @@ class UCNNNet(NamedTuple):
 
 @dataclass
 class PretrainedTrunk:
-    """conv1-conv5 weights (``{name: [kernel, bias]}``) and the pretraining's Keras history."""
+    """The pretrained layers' weights (``{name: [kernel, bias]}``: conv1-conv5, or conv1-conv8
+    and fc9) and the pretraining's Keras history."""
 
     weights: dict
     history: dict = field(default_factory=dict)
@@ -223,8 +227,8 @@ def pretrain_supervised(x: np.ndarray, y: np.ndarray, net_cfg: UCNNNetConfig | N
     ``scope="trunk"`` (default): conv1-conv5 + a temporary classifier (flatten, dropout, dense
     softmax over the C classes); returns conv1-conv5. ``scope="adaptation"``: the whole UCNN
     up to FC9 (conv8 with ``k`` maps, needed then) + a temporary classifier on FC9 (dropout,
-    dense softmax over C) in place of the k-way softmax; returns conv1-conv8 and fc9 -- an
-    option for the case that frozen, randomly initialised adaptation layers prove useless."""
+    dense softmax over C) in place of the k-way softmax; returns conv1-conv8 and fc9 (the
+    UCNN stage's choice: frozen, randomly initialised adaptation layers proved useless)."""
     import keras
     from keras import layers
 

@@ -30,7 +30,6 @@ from .product_quantizer import (
     MAX_CODEWORDS,
     ProductQuantizer,
     _check_matrix,
-    _squared_distances,
     check_codes,
     code_dtype,
 )
@@ -201,21 +200,43 @@ def eq6_bound_fraction(zq, z, codebooks, codes, *, rtol: float = EQ6_RTOL) -> Eq
     query_scale = np.linalg.norm(zq.astype(np.float64), axis=1)
     counts = np.zeros(3, dtype=np.int64)
     excess = np.full(3, -np.inf)
+    item_sq = np.einsum("nd,nd->n", items, items)
+    decoded_sq = np.einsum("nd,nd->n", decoded, decoded)
     step = max(1, _CHUNK_ELEMENTS // z.shape[0])
     for start in range(0, zq.shape[0], step):
+        # the arithmetic of _squared_distances and of the three bounds, in place (no
+        # temporaries of the chunk's size beyond four arrays)
         queries = zq[start:start + step].astype(np.float64)
-        true_sq = _squared_distances(queries, items)
-        aqd_sq = _squared_distances(queries, decoded)  # = sum_m ||z_qm - C_m h_xm||^2 (Eq. 5)
-        true = np.sqrt(true_sq)
-        bound = error[None, :] + rtol * (query_scale[start:start + step, None] + item_scale[None, :])
-        for j, lhs in enumerate((np.abs(np.sqrt(aqd_sq) - true), np.abs(aqd_sq - true), np.abs(aqd_sq - true_sq))):
-            gap = lhs - bound
+        query_sq = np.einsum("nd,nd->n", queries, queries)[:, None]
+        true = _distances_in_place(queries @ items.T, query_sq, item_sq)      # squared for now
+        aqd = _distances_in_place(queries @ decoded.T, query_sq, decoded_sq)  # Eq. 5, squared
+        bound = np.add(query_scale[start:start + step, None], item_scale[None, :])
+        bound *= rtol
+        bound += error[None, :]
+        gap = np.empty_like(bound)
+        for j in (2, 1, 0):   # |aqd^2 - d^2|; then d = sqrt: |aqd^2 - d|; then |aqd - d|
+            if j == 1:
+                np.sqrt(true, out=true)
+            elif j == 0:
+                np.sqrt(aqd, out=aqd)
+            np.subtract(aqd, true, out=gap)
+            np.abs(gap, out=gap)
+            gap -= bound
             counts[j] += int(np.count_nonzero(gap <= 0))
             excess[j] = max(excess[j], float(gap.max()))
     n_pairs = zq.shape[0] * z.shape[0]
     fractions = counts / n_pairs
     return Eq6Check(float(fractions[0]), float(fractions[1]), float(fractions[2]), n_pairs,
                     float(excess[0]), float(excess[1]), float(excess[2]))
+
+
+def _distances_in_place(products: np.ndarray, a_sq: np.ndarray, b_sq: np.ndarray) -> np.ndarray:
+    """``products`` (a @ b.T, float64) turned in place into squared distances, as
+    :func:`repro.quantization.product_quantizer._squared_distances` computes them."""
+    products *= -2.0
+    products += a_sq
+    products += b_sq[None, :]
+    return np.maximum(products, 0.0, out=products)
 
 
 def _nbits_for(n_codewords: int) -> int:
