@@ -99,9 +99,31 @@ def rank(distances, top: int | None = None) -> np.ndarray:
         raise ValueError(f"distances has {n_db} columns; rank supports databases below 2**31 items")
     width = n_db if top is None else as_cutoff("top", top, n_db)
     ranking = np.empty((n_q, width), dtype=np.int32)
-    for rows in query_chunks(n_q, n_db):
+    chunks = list(query_chunks(n_q, n_db))
+
+    def fill(rows):
         ranking[rows] = _rank_block(dist[rows], width)
+
+    if len(chunks) > 1 and _threads() > 1:   # numpy's sorts release the GIL: chunks in threads
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(_threads()) as pool:
+            list(pool.map(fill, chunks))   # each chunk writes its own rows: same result
+    else:
+        for rows in chunks:
+            fill(rows)
     return ranking
+
+
+def _threads() -> int:
+    """Threads for :func:`rank`: the CPUs this process may use (at most 8)."""
+    import os
+
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:   # not on Linux
+        available = os.cpu_count() or 1
+    return max(1, min(8, available))
 
 
 def _pack_multi_hot(labels: np.ndarray) -> np.ndarray:
