@@ -94,3 +94,13 @@ def test_relevance_rejects_bad_input():
         relevance([], [0, 1], np.zeros((0, 1), dtype=int))
     with pytest.raises(ValueError, match="integer database indices"):
         relevance([0], [0, 1], [[0.0, 1.0]])
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.float32])
+def test_many_chunks_ranked_in_threads_equal_lexsort(dtype):
+    """Enough queries for several chunks of 2**22 entries (so rank's threads share them):
+    every row equals the (distance, index) lexicographic order, with many ties."""
+    distances = np.random.default_rng(4).integers(0, 40, (150, 70_000)).astype(dtype)
+    expected = np.stack([np.lexsort((np.arange(row.size), row)) for row in distances])
+    np.testing.assert_array_equal(rank(distances), expected)
+    np.testing.assert_array_equal(rank(distances, top=500), expected[:, :500])
