@@ -114,3 +114,14 @@ def test_bad_network_input():
         pretrain_supervised(x, np.zeros(len(x), int), TINY, seed=0)
     with pytest.raises(ValueError, match="momentum"):
         PretrainConfig(momentum=1.0)
+    with pytest.raises(ValueError, match="optimizer must be 'sgd' or 'adam'"):
+        PretrainConfig(optimizer="rmsprop")
+
+
+def test_adam_pretraining_learns_the_toy_classes():
+    """The stage's pretraining optimizer: Adam separates the three toy classes."""
+    x, y = _digits(n=96)
+    trunk = pretrain_supervised(x, y, TINY, PretrainConfig(epochs=30, batch_size=16, optimizer="adam",
+                                                           learning_rate=0.01, dropout=0.0),
+                                seed=0, scope="adaptation", k=4)
+    assert trunk.history["accuracy"][-1] >= 0.9
