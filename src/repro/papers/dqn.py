@@ -326,7 +326,8 @@ def _dqn_measurements(cell, split, bits, extra) -> None:
     from repro.quantization.dqn_codes import eq6_bound_fraction
 
     zq, zd, codes, quantizer = extra["zq"], extra["zd"], extra["codes_d"], extra["quantizer"]
-    if cell.seed == cell.cfg.seeds[0]:   # the bound on every pair of the first seed's codes
+    first_seed = cell.seed == cell.cfg.seeds[0]   # the Eq. 6 check and the query times
+    if first_seed:   # the bound on every pair of the first seed's codes
         check = eq6_bound_fraction(zq, zd, quantizer.codebooks, codes)
         cell.record("eq6_bound_holds", check.euclidean, unit="fraction", variant=bits)
         cell.record("eq6_bound_holds_squared", check.squared, unit="fraction", variant=bits)
@@ -338,7 +339,7 @@ def _dqn_measurements(cell, split, bits, extra) -> None:
     width = zd.shape[1]
     cell.record("bytes_per_item", bits / 8, unit="bytes", variant=bits)
     cell.record("bytes_per_item", 4.0 * width, unit="bytes", variant=bits, method="float_features")
-    if cell.seed != cell.cfg.seeds[0]:
+    if not first_seed:
         return   # query times: the first seed's model, timing_repeats times (the noise measured)
     for repeat, seconds in enumerate(_query_timings(cell, zq, zd, codes, quantizer)):
         for method, value in seconds.items():

@@ -62,7 +62,7 @@ from repro.methods.dec import DECConfig
 from repro.methods.jule import JULEConfig
 from repro.methods.pretrain import PretrainConfig as DensePretrainConfig
 from repro.methods.ucnn import FullKMeansConfig, MiniBatchKMeansConfig, UCNNConfig
-from repro.models.ucnn_net import PretrainConfig, UCNNNetConfig
+from repro.models.ucnn_net import PRETRAIN_SCOPES, PretrainConfig, UCNNNetConfig
 from repro.papers._common import StageConfig
 
 PAPER = "ucnn"
@@ -152,8 +152,9 @@ class Config(StageConfig):
         self.validate()
         if self.subset < 0 or self.pretrain_images < 0:
             raise ValueError("subset and pretrain_images must be >= 0")
-        if self.pretrain_scope not in ("adaptation", "trunk"):
-            raise ValueError(f"pretrain_scope: unknown {self.pretrain_scope!r}; known: adaptation, trunk")
+        if self.pretrain_scope not in PRETRAIN_SCOPES:
+            raise ValueError(f"pretrain_scope: unknown {self.pretrain_scope!r}; known: "
+                             f"{', '.join(PRETRAIN_SCOPES)}")
 
 
 # ---------------------------------------------------------------------------------- data

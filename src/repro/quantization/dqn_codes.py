@@ -30,6 +30,7 @@ from .product_quantizer import (
     MAX_CODEWORDS,
     ProductQuantizer,
     _check_matrix,
+    _squared_distances,
     check_codes,
     code_dtype,
 )
@@ -204,12 +205,9 @@ def eq6_bound_fraction(zq, z, codebooks, codes, *, rtol: float = EQ6_RTOL) -> Eq
     decoded_sq = np.einsum("nd,nd->n", decoded, decoded)
     step = max(1, _CHUNK_ELEMENTS // z.shape[0])
     for start in range(0, zq.shape[0], step):
-        # the arithmetic of _squared_distances and of the three bounds, in place (no
-        # temporaries of the chunk's size beyond four arrays)
         queries = zq[start:start + step].astype(np.float64)
-        query_sq = np.einsum("nd,nd->n", queries, queries)[:, None]
-        true = _distances_in_place(queries @ items.T, query_sq, item_sq)      # squared for now
-        aqd = _distances_in_place(queries @ decoded.T, query_sq, decoded_sq)  # Eq. 5, squared
+        true = _squared_distances(queries, items, item_sq)      # squared for now
+        aqd = _squared_distances(queries, decoded, decoded_sq)  # Eq. 5: sum_m ||z_qm - C_m h_xm||^2
         bound = np.add(query_scale[start:start + step, None], item_scale[None, :])
         bound *= rtol
         bound += error[None, :]
@@ -228,15 +226,6 @@ def eq6_bound_fraction(zq, z, codebooks, codes, *, rtol: float = EQ6_RTOL) -> Eq
     fractions = counts / n_pairs
     return Eq6Check(float(fractions[0]), float(fractions[1]), float(fractions[2]), n_pairs,
                     float(excess[0]), float(excess[1]), float(excess[2]))
-
-
-def _distances_in_place(products: np.ndarray, a_sq: np.ndarray, b_sq: np.ndarray) -> np.ndarray:
-    """``products`` (a @ b.T, float64) turned in place into squared distances, as
-    :func:`repro.quantization.product_quantizer._squared_distances` computes them."""
-    products *= -2.0
-    products += a_sq
-    products += b_sq[None, :]
-    return np.maximum(products, 0.0, out=products)
 
 
 def _nbits_for(n_codewords: int) -> int:

@@ -67,14 +67,16 @@ def _check_matrix(name: str, x, dim: int | None = None) -> np.ndarray:
     return array
 
 
-def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(..., n, d)`` x ``(..., k, d)`` -> ``(..., n, k)`` squared distances, float64, >= 0."""
+def _squared_distances(a: np.ndarray, b: np.ndarray, b_sq: np.ndarray | None = None) -> np.ndarray:
+    """``(..., n, d)`` x ``(..., k, d)`` -> ``(..., n, k)`` squared distances, float64, >= 0.
+    ``b_sq``: the rows' squared norms of ``b`` when the caller has them (a loop over chunks of
+    ``a`` against one ``b``), else computed here."""
     a = a.astype(np.float64, copy=False)
     b = b.astype(np.float64, copy=False)
     out = a @ np.swapaxes(b, -1, -2)
     out *= -2.0
     out += np.einsum("...nd,...nd->...n", a, a)[..., :, None]
-    out += np.einsum("...kd,...kd->...k", b, b)[..., None, :]
+    out += (np.einsum("...kd,...kd->...k", b, b) if b_sq is None else b_sq)[..., None, :]
     return np.maximum(out, 0.0, out=out)
 
 
