@@ -43,6 +43,12 @@ class HeadConfig:
             raise ValueError(f"head.optimizer: unknown {self.optimizer!r}; known: sgd, adam")
 
 
+# Training steps run per call into the compiled step function: the same mini-batches and
+# updates, fewer Python round trips (an epoch of 79 steps of a small head: 0.7 s -> 0.4 s on
+# this 2-core CPU, measured 2026-12-01)
+STEPS_PER_EXECUTION = 8
+
+
 def label_matrix(labels: np.ndarray) -> np.ndarray:
     """``(n,)`` classes -> one-hot ``(n, C)`` float32; ``(n, C)`` multi-hot -> float32."""
     labels = np.asarray(labels)
@@ -137,7 +143,8 @@ def fit_epochs(model, x: np.ndarray, targets, loss, cfg: HeadConfig, *, seed: in
 
     epochs = range(cfg.epochs) if epochs is None else epochs
     keras.utils.set_random_seed(seed + epochs.start)
-    model.compile(optimizer=opt or optimizer(cfg), loss=loss)
+    model.compile(optimizer=opt or optimizer(cfg), loss=loss,
+                  steps_per_execution=STEPS_PER_EXECUTION)
     history = []
     steps = -(-len(x) // cfg.batch_size)
     for epoch in epochs:
@@ -154,5 +161,8 @@ def fit_epochs(model, x: np.ndarray, targets, loss, cfg: HeadConfig, *, seed: in
     return history
 
 
-def predict(model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
+def predict(model, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+    """Inference-mode outputs, float32 (:func:`repro.models.inference.forward`)."""
+    from repro.models.inference import forward
+
+    return forward(model, x, batch_size)

@@ -57,10 +57,11 @@ class Backbone:
     cfg: BackboneConfig | None = None
     source_accuracy: float = float("nan")   # top-1 on the pretraining set's held-out part
 
-    def features(self, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    def features(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """conv5 features of ``x`` (float32), prepared and computed in chunks of images."""
-        chunks = [np.asarray(self.trunk.predict(self.prepare(x[i:i + 4096]), batch_size=batch_size,
-                                                verbose=0), dtype=np.float32)
+        from repro.models.inference import forward
+
+        chunks = [forward(self.trunk, self.prepare(x[i:i + 4096]), batch_size)
                   for i in range(0, len(x), 4096)]
         return np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
 
