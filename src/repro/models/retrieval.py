@@ -39,6 +39,7 @@ class BackboneConfig:
     batch_size: int = 128
     learning_rate: float = 1e-3
     dropout: float = 0.5          # AlexNet's dropout on fc6 / fc7 while training
+    pretrain_seed: int = 0        # the stand-in's one pretraining (the paper: one ImageNet model)
 
     def __post_init__(self):
         if self.kind not in ("convnet", "vgg16-imagenet"):
@@ -57,11 +58,12 @@ class Backbone:
     cfg: BackboneConfig | None = None
     source_accuracy: float = float("nan")   # top-1 on the pretraining set's held-out part
 
-    def features(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """conv5 features of ``x`` (float32), prepared and computed in chunks of images."""
-        from repro.models.inference import forward
-
-        chunks = [forward(self.trunk, self.prepare(x[i:i + 4096]), batch_size)
+    def features(self, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """conv5 features of ``x`` (float32), prepared and computed in chunks of images
+        (``Model.predict``: for the conv trunk its compiled step beats direct calls, 16384
+        digits 5.0 s vs 6.5 s here, unlike the small heads' :func:`~repro.models.inference.forward`)."""
+        chunks = [np.asarray(self.trunk.predict(self.prepare(x[i:i + 4096]), batch_size=batch_size,
+                                                verbose=0), dtype=np.float32)
                   for i in range(0, len(x), 4096)]
         return np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
 

@@ -18,8 +18,12 @@ as such beside every number (their cells are "not comparable: stand-in data"):
 **Backbone** (:mod:`repro.models.retrieval`): the paper fine-tunes ImageNet-pretrained AlexNet;
 here the stand-ins use a small AlexNet-style convnet pretrained supervised on USPS (another
 labelled digit set: :func:`repro.data.derived.usps_on_mnist_canvas`), the paper's datasets
-VGG16-ImageNet (keras.applications). All methods of one (dataset, seed) share that backbone
-and the training images. KSH-D = KSH on the pretrained backbone's fc7 features.
+VGG16-ImageNet (keras.applications). The paper starts every run from one published ImageNet
+model, so the stand-in backbone is pretrained once (seed ``backbone.pretrain_seed``) and serves
+every method, seed and stand-in of a run (its conv5 features of a dataset computed once); the
+seeds vary the split, the heads' initialisation and their training order. All methods of one
+(dataset, seed) share the training images. KSH-D = KSH on the pretrained backbone's fc7
+features.
 
 **Methods**: ``ksh`` (raw pixels; the paper's hand-crafted features are unavailable), ``ksh_d``,
 ``cnnh``, ``dnnh`` (Hamming ranking of {-1, +1} codes), ``dqn``, ``dqn2plus``, ``dqnip`` (AQD
@@ -169,26 +173,28 @@ def _data(cell):
     return types.SimpleNamespace(x=cell.data.x[:n], y=cell.data.y[:n], files=cell.data.files)
 
 
-_BACKBONES: dict = {}   # (backbone config, seed) -> Backbone: one pretraining per seed
+_BACKBONES: dict = {}   # backbone config -> Backbone: one pretraining per run
+_INPUTS: dict = {}      # (dataset images, subset, backbone and head configs) -> HeadInputs
 
 
 def _backbone(cell):
-    """The pretrained backbone of this seed. It depends on the source set and the seed only,
-    so both stand-ins of a run share it: pretrained once per seed (timed under the first
-    dataset's ``shared: pretrained backbone``)."""
+    """The pretrained backbone: it depends on the source set and ``backbone.pretrain_seed``
+    only, so every seed and stand-in of a run shares it (timed under the first cell's
+    ``shared: pretrained backbone``)."""
     from repro.models.retrieval import imagenet_backbone, pretrain_backbone
 
     cfg = cell.cfg
-    key = (repr(cfg.backbone), cell.seed)
+    key = repr(cfg.backbone)
     if key in _BACKBONES:
-        cell.log(f"[{PAPER}] backbone: the one pretrained for seed {cell.seed} (shared by the datasets)")
+        cell.log(f"[{PAPER}] backbone: the one pretrained with seed {cfg.backbone.pretrain_seed} "
+                 f"(shared by every seed and dataset)")
         return _BACKBONES[key]
     if cfg.backbone.kind == "vgg16-imagenet":
         _BACKBONES[key] = imagenet_backbone(cfg.backbone)
         return _BACKBONES[key]
     x, y = _source(cell)
-    backbone = pretrain_backbone(x, y, cfg.backbone, seed=cell.seed, verbose=cfg.verbose,
-                                 log=cell.log)
+    backbone = pretrain_backbone(x, y, cfg.backbone, seed=cfg.backbone.pretrain_seed,
+                                 verbose=cfg.verbose, log=cell.log)
     cell.log(f"[{PAPER}] backbone: USPS held-out top-1 {backbone.source_accuracy:.3f}")
     _BACKBONES[key] = backbone
     return backbone
@@ -208,10 +214,18 @@ def _split(cell):
 
 
 def _inputs(cell):
+    """What the heads read (conv5 features of every image when the trunk is frozen): the same
+    for every seed, so computed once per dataset (timed under its first seed's ``shared:
+    backbone features``)."""
     from repro.methods.hash_heads import HeadInputs
 
-    backbone = cell.shared("pretrained backbone", lambda: _backbone(cell))
-    return HeadInputs(backbone, _data(cell).x, cell.cfg.head)
+    cfg = cell.cfg
+    key = (id(cell.data.x), cfg.subset, repr(cfg.backbone), repr(cfg.head))
+    if key not in _INPUTS:
+        backbone = cell.shared("pretrained backbone", lambda: _backbone(cell))
+        _INPUTS.clear()   # one dataset's features held at a time
+        _INPUTS[key] = HeadInputs(backbone, _data(cell).x, cfg.head)
+    return _INPUTS[key]
 
 
 def run_cell(cell) -> None:
