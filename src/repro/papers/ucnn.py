@@ -74,7 +74,9 @@ STAND_INS = {"mnist-test-04": "ilsvrc-val", "mnist-test-59": "places-val",
              "mnist-train-59": "places-train"}
 BUDGET = {"ucnn.epochs": "UCNN / Baseline-I / II epochs", "subset": "images per set (0 = all)",
           "pretrain.epochs": "trunk pretraining epochs", "jule.max_epochs": "JULE epochs (cap)",
-          "dense_pretrain.epochs": "DEC autoencoder epochs", "scale.max_size": "largest scale N"}
+          "dense_pretrain.epochs": "DEC autoencoder epochs", "dec.max_iter": "DEC iterations (cap)",
+          "net.adaptation_widths": "conv6 / conv7 channels", "net.fc9_width": "FC9 width",
+          "scale.max_size": "largest scale N"}
 INCLUDE_UNREPORTED = True
 NOTES = {
     "stand_ins": "trunk pretrained on MNIST-train 0-4; mnist-test-04 / mnist-test-59 / "
@@ -390,7 +392,7 @@ def _plot_scale(scale, labels, outcome, figure_dir) -> Path:
 
     from repro.report.figures import save_png
 
-    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 5.4))
     for i, method in enumerate(m for m in METHODS if m in set(scale["method"])):
         part = scale[scale["method"] == method]
         color = f"C{i}"
@@ -405,14 +407,21 @@ def _plot_scale(scale, labels, outcome, figure_dir) -> Path:
             if len(stop):
                 ax.plot(stop["variant"].astype(int), stop["value"], marker="x", markersize=10,
                         color=color, linestyle="none")
-    budget = outcome.cfg.scale.memory_budget_mb if outcome.cfg is not None else None
-    if budget:
-        ax_m.axhline(budget, color="gray", linestyle=":", label=f"budget {budget:.0f} MB")
+    if outcome.cfg is not None:   # the budgets a run is projected against before it starts
+        scale_cfg = outcome.cfg.scale
+        ax_t.axhline(scale_cfg.time_budget_s, color="gray", linestyle=":",
+                     label=f"budgets per run ({scale_cfg.time_budget_s:.0f} s, "
+                           f"{scale_cfg.memory_budget_mb:.0f} MB)")
+        ax_m.axhline(scale_cfg.memory_budget_mb, color="gray", linestyle=":")
     for ax, ylabel in ((ax_t, "run time (s)"), (ax_m, "peak memory above baseline (MB)")):
         ax.set(xscale="log", yscale="log", xlabel="set size N (deformed digits)", ylabel=ylabel)
         ax.grid(alpha=0.3)
-    ax_m.legend(fontsize=8, title="solid: mini-batch; x: projected stop", title_fontsize=8)
+    handles, names = ax_t.get_legend_handles_labels()   # below the panels: no data hidden
+    fig.legend(handles, names, loc="lower center", ncol=4, fontsize=8, frameon=False,
+               title="solid: mini-batch methods, dashed: full-set; x: projected stop (not run)",
+               title_fontsize=8)
     fig.suptitle(f"Cost against the set size [{outcome.profile} profile, first seed]")
+    fig.subplots_adjust(bottom=0.32, wspace=0.25)
     path = figure_dir / "scale_curve.png"
     save_png(fig, path)
     plt.close(fig)
