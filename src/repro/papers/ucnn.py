@@ -29,7 +29,10 @@ method), both by :mod:`repro.measure` -- one definition for numpy, faiss, scikit
 Keras code. The shared supervised pretraining of the UCNN (``pretrain_scope``: by default the
 whole network up to FC9, as the paper's network [15] is trained on ILSVRC12 as a whole; conv8
 has k maps) is timed once (``shared: pretrained network``) and counted in no method, as the
-paper's ImageNet model is not part of its Table II. On ``scale.dataset`` (the Places-Train stand-in), the first seed
+paper's ImageNet model is not part of its Table II. It is one network, pretrained with seed
+``pretrain_seed``, for every seed and set of a run (the paper starts from one ImageNet model):
+the seeds vary the initial centroids, the mini-batch order, the softmax layer's initialisation
+and the other methods' own training. On ``scale.dataset`` (the Places-Train stand-in), the first seed
 also measures the **scale curve**: each method's time and peak memory at growing set sizes N
 (``scale_time`` / ``scale_memory``, variant = N) on derived data -- a stream of elastically
 and affinely deformed copies of the set's real digits (:mod:`repro.data.deformations`); the
@@ -132,6 +135,7 @@ class Config(StageConfig):
     # "adaptation": the whole UCNN up to FC9 pretrained (the paper's network [15] is trained
     # as a whole on ILSVRC12); "trunk": conv1-conv5 only, conv6-conv8 and FC9 random
     pretrain_scope: str = "adaptation"
+    pretrain_seed: int = 0           # one pretrained network for every seed (the paper: one model)
     net: UCNNNetConfig = field(default_factory=UCNNNetConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     ucnn: UCNNConfig = field(default_factory=UCNNConfig)
@@ -220,24 +224,25 @@ def _subset(cell):
 
 # ------------------------------------------------------------------------------- methods
 
-_TRUNKS: dict = {}   # (pretraining config, seed, source) -> PretrainedTrunk
+_TRUNKS: dict = {}   # (pretraining config, pretrain_seed, source, k) -> PretrainedTrunk
 
 
 def _trunk(cell, k: int):
-    """The supervised pretrained network of this seed (``pretrain_scope``: conv1-FC9 with
-    conv8's k maps, or conv1-conv5), shared by every set of a run with that k."""
+    """The supervised pretrained network (``pretrain_scope``: conv1-FC9 with conv8's k maps,
+    or conv1-conv5), pretrained once with ``pretrain_seed`` and shared by every seed and set
+    of a run with that k."""
     from repro.models.ucnn_net import pretrain_supervised
 
     cfg = cell.cfg
     source = "mnist" if cell.dataset in DIGITS else "imagenet"
-    key = (repr((cfg.net, cfg.pretrain, cfg.pretrain_images, cfg.pretrain_scope)), cell.seed,
-           source, k)
+    key = (repr((cfg.net, cfg.pretrain, cfg.pretrain_images, cfg.pretrain_scope)),
+           cfg.pretrain_seed, source, k)
     if key not in _TRUNKS:
         x, y = _pretraining_set(cfg, cell.dataset)
         layers = "conv1-FC9" if cfg.pretrain_scope == "adaptation" else "conv1-conv5"
         cell.log(f"[{PAPER}] pretraining {layers} supervised on {len(x)} {source} images "
                  f"({cfg.pretrain.epochs} epochs)")
-        _TRUNKS[key] = pretrain_supervised(x, y, cfg.net, cfg.pretrain, seed=cell.seed,
+        _TRUNKS[key] = pretrain_supervised(x, y, cfg.net, cfg.pretrain, seed=cfg.pretrain_seed,
                                            scope=cfg.pretrain_scope, k=k, verbose=cfg.verbose)
     return _TRUNKS[key]
 
