@@ -29,7 +29,10 @@ method), both by :mod:`repro.measure` -- one definition for numpy, faiss, scikit
 Keras code. The shared supervised pretraining of the UCNN (``pretrain_scope``: by default the
 whole network up to FC9, as the paper's network [15] is trained on ILSVRC12 as a whole; conv8
 has k maps) is timed once (``shared: pretrained network``) and counted in no method, as the
-paper's ImageNet model is not part of its Table II. On ``scale.dataset`` (the Places-Train stand-in), the first seed
+paper's ImageNet model is not part of its Table II. It is one network, pretrained with seed
+``pretrain_seed``, for every seed and set of a run (the paper starts from one ImageNet model):
+the seeds vary the initial centroids, the mini-batch order, the softmax layer's initialisation
+and the other methods' own training. On ``scale.dataset`` (the Places-Train stand-in), the first seed
 also measures the **scale curve**: each method's time and peak memory at growing set sizes N
 (``scale_time`` / ``scale_memory``, variant = N) on derived data -- a stream of elastically
 and affinely deformed copies of the set's real digits (:mod:`repro.data.deformations`); the
@@ -74,7 +77,9 @@ STAND_INS = {"mnist-test-04": "ilsvrc-val", "mnist-test-59": "places-val",
              "mnist-train-59": "places-train"}
 BUDGET = {"ucnn.epochs": "UCNN / Baseline-I / II epochs", "subset": "images per set (0 = all)",
           "pretrain.epochs": "trunk pretraining epochs", "jule.max_epochs": "JULE epochs (cap)",
-          "dense_pretrain.epochs": "DEC autoencoder epochs", "scale.max_size": "largest scale N"}
+          "dense_pretrain.epochs": "DEC autoencoder epochs", "dec.max_iter": "DEC iterations (cap)",
+          "net.adaptation_widths": "conv6 / conv7 channels", "net.fc9_width": "FC9 width",
+          "scale.max_size": "largest scale N"}
 INCLUDE_UNREPORTED = True
 NOTES = {
     "stand_ins": "trunk pretrained on MNIST-train 0-4; mnist-test-04 / mnist-test-59 / "
@@ -130,6 +135,7 @@ class Config(StageConfig):
     # "adaptation": the whole UCNN up to FC9 pretrained (the paper's network [15] is trained
     # as a whole on ILSVRC12); "trunk": conv1-conv5 only, conv6-conv8 and FC9 random
     pretrain_scope: str = "adaptation"
+    pretrain_seed: int = 0           # one pretrained network for every seed (the paper: one model)
     net: UCNNNetConfig = field(default_factory=UCNNNetConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     ucnn: UCNNConfig = field(default_factory=UCNNConfig)
@@ -218,24 +224,25 @@ def _subset(cell):
 
 # ------------------------------------------------------------------------------- methods
 
-_TRUNKS: dict = {}   # (pretraining config, seed, source) -> PretrainedTrunk
+_TRUNKS: dict = {}   # (pretraining config, pretrain_seed, source, k) -> PretrainedTrunk
 
 
 def _trunk(cell, k: int):
-    """The supervised pretrained network of this seed (``pretrain_scope``: conv1-FC9 with
-    conv8's k maps, or conv1-conv5), shared by every set of a run with that k."""
+    """The supervised pretrained network (``pretrain_scope``: conv1-FC9 with conv8's k maps,
+    or conv1-conv5), pretrained once with ``pretrain_seed`` and shared by every seed and set
+    of a run with that k."""
     from repro.models.ucnn_net import pretrain_supervised
 
     cfg = cell.cfg
     source = "mnist" if cell.dataset in DIGITS else "imagenet"
-    key = (repr((cfg.net, cfg.pretrain, cfg.pretrain_images, cfg.pretrain_scope)), cell.seed,
-           source, k)
+    key = (repr((cfg.net, cfg.pretrain, cfg.pretrain_images, cfg.pretrain_scope)),
+           cfg.pretrain_seed, source, k)
     if key not in _TRUNKS:
         x, y = _pretraining_set(cfg, cell.dataset)
         layers = "conv1-FC9" if cfg.pretrain_scope == "adaptation" else "conv1-conv5"
         cell.log(f"[{PAPER}] pretraining {layers} supervised on {len(x)} {source} images "
                  f"({cfg.pretrain.epochs} epochs)")
-        _TRUNKS[key] = pretrain_supervised(x, y, cfg.net, cfg.pretrain, seed=cell.seed,
+        _TRUNKS[key] = pretrain_supervised(x, y, cfg.net, cfg.pretrain, seed=cfg.pretrain_seed,
                                            scope=cfg.pretrain_scope, k=k, verbose=cfg.verbose)
     return _TRUNKS[key]
 
@@ -390,7 +397,7 @@ def _plot_scale(scale, labels, outcome, figure_dir) -> Path:
 
     from repro.report.figures import save_png
 
-    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 5.4))
     for i, method in enumerate(m for m in METHODS if m in set(scale["method"])):
         part = scale[scale["method"] == method]
         color = f"C{i}"
@@ -405,14 +412,21 @@ def _plot_scale(scale, labels, outcome, figure_dir) -> Path:
             if len(stop):
                 ax.plot(stop["variant"].astype(int), stop["value"], marker="x", markersize=10,
                         color=color, linestyle="none")
-    budget = outcome.cfg.scale.memory_budget_mb if outcome.cfg is not None else None
-    if budget:
-        ax_m.axhline(budget, color="gray", linestyle=":", label=f"budget {budget:.0f} MB")
+    if outcome.cfg is not None:   # the budgets a run is projected against before it starts
+        scale_cfg = outcome.cfg.scale
+        ax_t.axhline(scale_cfg.time_budget_s, color="gray", linestyle=":",
+                     label=f"budgets per run ({scale_cfg.time_budget_s:.0f} s, "
+                           f"{scale_cfg.memory_budget_mb:.0f} MB)")
+        ax_m.axhline(scale_cfg.memory_budget_mb, color="gray", linestyle=":")
     for ax, ylabel in ((ax_t, "run time (s)"), (ax_m, "peak memory above baseline (MB)")):
         ax.set(xscale="log", yscale="log", xlabel="set size N (deformed digits)", ylabel=ylabel)
         ax.grid(alpha=0.3)
-    ax_m.legend(fontsize=8, title="solid: mini-batch; x: projected stop", title_fontsize=8)
+    handles, names = ax_t.get_legend_handles_labels()   # below the panels: no data hidden
+    fig.legend(handles, names, loc="lower center", ncol=4, fontsize=8, frameon=False,
+               title="solid: mini-batch methods, dashed: full-set; x: projected stop (not run)",
+               title_fontsize=8)
     fig.suptitle(f"Cost against the set size [{outcome.profile} profile, first seed]")
+    fig.subplots_adjust(bottom=0.32, wspace=0.25)
     path = figure_dir / "scale_curve.png"
     save_png(fig, path)
     plt.close(fig)
