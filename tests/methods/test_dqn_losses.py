@@ -44,6 +44,16 @@ def test_quantization_term_is_added_with_its_weight():
     assert value == pytest.approx(_np(cosine_loss(LABELS, Z)) + 0.5 * q, rel=1e-6)
 
 
+def test_lambda_read_from_the_targets_last_column():
+    # one compiled step for warm-up and training: lambda travels in y (0 -> the loss alone)
+    target = np.zeros_like(Z)
+    q = float(np.mean(Z ** 2))
+    for weight in (0.0, 0.5):
+        y = np.concatenate([LABELS, target, np.full((len(Z), 1), weight, np.float32)], axis=1)
+        value = _np(make_loss("cosine", 2)(y, Z))
+        assert value == pytest.approx(_np(cosine_loss(LABELS, Z)) + weight * q, rel=1e-6)
+
+
 def test_code_length_rule():
     assert [subspaces(b) for b in (12, 24, 32, 48)] == [3, 6, 8, 12]
     with pytest.raises(ValueError, match="bits"):

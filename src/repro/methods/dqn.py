@@ -98,17 +98,23 @@ def inner_product_loss(labels, z):
     return off_diagonal_mean(ops.square(pair_similarity(labels) - ops.matmul(z, ops.transpose(z)) / width))
 
 
-def make_loss(kind: str, n_labels: int, quantization_weight: float):
-    """Keras loss(y, z): y = [labels (n_labels columns) | reconstruction C h (width columns)]."""
+def make_loss(kind: str, n_labels: int, quantization_weight: float | None = None):
+    """Keras loss(y, z): y = [labels (n_labels columns) | reconstruction C h (width columns)]
+    and, with ``quantization_weight=None``, a last column holding lambda (the same in every
+    row): then one compiled training step serves the warm-up (lambda 0) and the epochs after
+    it (lambda > 0)."""
     from keras import ops
 
     similarity = {"cosine": cosine_loss, "inner_product": inner_product_loss}[kind]
 
     def loss(y, z):
-        labels, target = y[:, :n_labels], y[:, n_labels:]
+        labels = y[:, :n_labels]
         value = similarity(labels, z)
+        if quantization_weight is None:
+            target, weight = y[:, n_labels:-1], ops.mean(y[:, -1])
+            return value + weight * ops.mean(ops.square(z - target))
         if quantization_weight > 0:
-            value = value + quantization_weight * ops.mean(ops.square(z - target))
+            value = value + quantization_weight * ops.mean(ops.square(z - y[:, n_labels:]))
         return value
 
     return loss
@@ -169,13 +175,18 @@ def train_dqn(inputs, train_index: np.ndarray, labels: np.ndarray, bits: int, cf
         pq = ProductQuantizer(m, cfg.n_codewords).fit(z0, seed=seed, n_iter=cfg.kmeans_iter)
         state.update(codebooks=pq.codebooks, codes=pq.encode(z0))
 
-    def targets(epoch):
-        if "codebooks" not in state:       # warm-up (or DQN2+): the target columns are unused
-            return np.concatenate([y, np.zeros((len(y), cfg.width), np.float32)], axis=1)
+    def targets(epoch):   # [labels | C h | lambda]; zeros and lambda 0 before the codebooks
+        if "codebooks" not in state:
+            return np.concatenate([y, np.zeros((len(y), cfg.width + 1), np.float32)], axis=1)
         recon = ProductQuantizer.from_codebooks(state["codebooks"]).decode(state["codes"])
-        return np.concatenate([y, recon], axis=1)
+        weight = np.full((len(y), 1), cfg.quantization_weight, np.float32)
+        return np.concatenate([y, recon.astype(np.float32), weight], axis=1)
 
     def between(epoch):            # C (least squares given H), then H (nearest codeword given C)
+        if "codebooks" not in state:
+            if quantize and epoch + 1 == warmup:   # the warm-up's end: C and H start from PQ
+                start_codebooks()
+            return {}
         z = predict(network, x)
         state["codebooks"] = update_codebooks(z, state["codes"], cfg.n_codewords, state["codebooks"])
         state["codes"] = update_codes(z, state["codebooks"])
@@ -183,15 +194,12 @@ def train_dqn(inputs, train_index: np.ndarray, labels: np.ndarray, bits: int, cf
         return {"quantization_error": float(np.mean(np.sum((z - recon) ** 2, axis=1)))}
 
     name = f"[{'dqn' if loss == 'cosine' else 'dqnip'}{'' if quantize else '2+'} {bits} bits]"
-    opt = optimizer(head)
-    common = dict(seed=seed, verbose=verbose, log=log, what=name, opt=opt)
-    history = fit_epochs(network, x, targets, make_loss(loss, y.shape[1], 0.0), head,
-                         epochs=range(warmup), **common) if warmup else []
-    if quantize:
+    if quantize and warmup == 0:
         start_codebooks()
-        history += fit_epochs(network, x, targets,
-                              make_loss(loss, y.shape[1], cfg.quantization_weight), head,
-                              epochs=range(warmup, head.epochs), between=between, **common)
+    # one compiled step for every epoch: lambda travels in the targets (0 in the warm-up)
+    history = fit_epochs(network, x, targets, make_loss(loss, y.shape[1]), head, seed=seed,
+                         verbose=verbose, log=log, what=name, between=between,
+                         opt=optimizer(head))
     z = predict(network, x)
     if quantize:
         quantizer = ProductQuantizer.from_codebooks(state["codebooks"])
