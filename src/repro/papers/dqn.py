@@ -319,12 +319,15 @@ def _evaluate(cell, split, bits, ranking_of, extra) -> None:
     yq, yd = _labels(cell, split["query"]), _labels(cell, split["database"])
     n_db = len(split["database"])
     at = cfg.protocol.map_at or n_db
-    ranking = ranking_of(min(at, n_db))
+    curves = bits == cfg.curve_bits
+    # at curve_bits the PR curve needs the whole ranking: rank once (a partial ranking is the
+    # full one's first columns, repro.metrics.rank)
+    full = ranking_of(n_db) if curves else None
+    ranking = full[:, :min(at, n_db)] if curves else ranking_of(min(at, n_db))
     value = mean_average_precision(yq, yd, ranking)
     cell.record("map", value, unit="fraction", variant=bits)
-    if bits == cfg.curve_bits:
+    if curves:
         top_r = np.unique(np.linspace(1, ranking.shape[1], cfg.curve_points).astype(int))
-        full = ranking if ranking.shape[1] == n_db else ranking_of(n_db)
         cuts = np.unique(np.geomspace(1, n_db, cfg.curve_points * 2).astype(int))
         pr = precision_recall_at_top(yq, yd, full, cuts)
         cell.keep(f"curves/{cell.dataset}/{cell.method}/{cell.seed}", {
