@@ -38,9 +38,9 @@ def test_inner_product_loss_by_hand():
 
 def test_quantization_term_is_added_with_its_weight():
     target = np.zeros_like(Z)
-    y = np.concatenate([LABELS, target], axis=1)
+    y = np.concatenate([LABELS, target, np.full((len(Z), 1), 0.5, np.float32)], axis=1)
     q = float(np.mean(Z ** 2))   # Eq. 4 averaged over images and the width
-    value = _np(make_loss("cosine", 2, 0.5)(y, Z))
+    value = _np(make_loss("cosine", 2)(y, Z))
     assert value == pytest.approx(_np(cosine_loss(LABELS, Z)) + 0.5 * q, rel=1e-6)
 
 

@@ -98,24 +98,17 @@ def inner_product_loss(labels, z):
     return off_diagonal_mean(ops.square(pair_similarity(labels) - ops.matmul(z, ops.transpose(z)) / width))
 
 
-def make_loss(kind: str, n_labels: int, quantization_weight: float | None = None):
-    """Keras loss(y, z): y = [labels (n_labels columns) | reconstruction C h (width columns)]
-    and, with ``quantization_weight=None``, a last column holding lambda (the same in every
-    row): then one compiled training step serves the warm-up (lambda 0) and the epochs after
-    it (lambda > 0)."""
+def make_loss(kind: str, n_labels: int):
+    """Keras loss(y, z): y = [labels (n_labels columns) | reconstruction C h (width columns) |
+    lambda (one column, the same in every row)], so one compiled training step serves the
+    warm-up (lambda 0: the similarity loss alone) and the epochs after it (lambda > 0)."""
     from keras import ops
 
     similarity = {"cosine": cosine_loss, "inner_product": inner_product_loss}[kind]
 
     def loss(y, z):
-        labels = y[:, :n_labels]
-        value = similarity(labels, z)
-        if quantization_weight is None:
-            target, weight = y[:, n_labels:-1], ops.mean(y[:, -1])
-            return value + weight * ops.mean(ops.square(z - target))
-        if quantization_weight > 0:
-            value = value + quantization_weight * ops.mean(ops.square(z - y[:, n_labels:]))
-        return value
+        target, weight = y[:, n_labels:-1], ops.mean(y[:, -1])
+        return similarity(y[:, :n_labels], z) + weight * ops.mean(ops.square(z - target))
 
     return loss
 
@@ -156,7 +149,7 @@ def train_dqn(inputs, train_index: np.ndarray, labels: np.ndarray, bits: int, cf
     ``labels``: the training images' labels (classes or multi-hot)."""
     from keras import layers
 
-    from repro.methods.hash_heads import fit_epochs, head_model, label_matrix, optimizer, predict
+    from repro.methods.hash_heads import fit_epochs, head_model, label_matrix, predict
     from repro.quantization import ProductQuantizer
     from repro.quantization.dqn_codes import update_codebooks, update_codes
 
@@ -198,8 +191,7 @@ def train_dqn(inputs, train_index: np.ndarray, labels: np.ndarray, bits: int, cf
         start_codebooks()
     # one compiled step for every epoch: lambda travels in the targets (0 in the warm-up)
     history = fit_epochs(network, x, targets, make_loss(loss, y.shape[1]), head, seed=seed,
-                         verbose=verbose, log=log, what=name, between=between,
-                         opt=optimizer(head))
+                         verbose=verbose, log=log, what=name, between=between)
     z = predict(network, x)
     if quantize:
         quantizer = ProductQuantizer.from_codebooks(state["codebooks"])

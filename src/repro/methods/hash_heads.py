@@ -130,24 +130,20 @@ def optimizer(cfg: HeadConfig):
 
 
 def fit_epochs(model, x: np.ndarray, targets, loss, cfg: HeadConfig, *, seed: int,
-               verbose: int = 2, between=None, log=print, what: str = "",
-               epochs: range | None = None, opt=None) -> list[dict]:
-    """Train ``model`` one ``fit`` call per epoch, over ``epochs`` (default: all of
-    ``cfg.epochs``; a later range continues a training, e.g. after DQN's warm-up).
+               verbose: int = 2, between=None, log=print, what: str = "") -> list[dict]:
+    """Train ``model`` for ``cfg.epochs``, one ``fit`` call per epoch (one compile: one traced
+    step for the whole training).
 
     ``targets``: the target matrix, or a function of the epoch returning it (DQN's targets
-    change between epochs); ``opt``: the optimizer to (re)use (its state carries over from one
-    range of epochs to the next); ``between(epoch)``: called after each epoch (may return a
-    dict of numbers for the history). Returns the history rows (epoch, loss, ...)."""
+    change between epochs); ``between(epoch)``: called after each epoch (may return a dict of
+    numbers for the history). Returns the history rows (epoch, loss, ...)."""
     import keras
 
-    epochs = range(cfg.epochs) if epochs is None else epochs
-    keras.utils.set_random_seed(seed + epochs.start)
-    model.compile(optimizer=opt or optimizer(cfg), loss=loss,
-                  steps_per_execution=STEPS_PER_EXECUTION)
+    keras.utils.set_random_seed(seed)
+    model.compile(optimizer=optimizer(cfg), loss=loss, steps_per_execution=STEPS_PER_EXECUTION)
     history = []
     steps = -(-len(x) // cfg.batch_size)
-    for epoch in epochs:
+    for epoch in range(cfg.epochs):
         y = targets(epoch) if callable(targets) else targets
         if verbose:
             log(f"{what} epoch {epoch + 1}/{cfg.epochs}")

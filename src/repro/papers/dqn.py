@@ -320,10 +320,11 @@ def _evaluate(cell, split, bits, ranking_of, extra) -> None:
     n_db = len(split["database"])
     at = cfg.protocol.map_at or n_db
     curves = bits == cfg.curve_bits
-    # at curve_bits the PR curve needs the whole ranking: rank once (a partial ranking is the
-    # full one's first columns, repro.metrics.rank)
-    full = ranking_of(n_db) if curves else None
-    ranking = full[:, :min(at, n_db)] if curves else ranking_of(min(at, n_db))
+    if curves:   # the PR curve needs the whole ranking: rank once (a partial ranking is the
+        full = ranking_of(n_db)   # full one's first columns, repro.metrics.rank)
+        ranking = full[:, :min(at, n_db)]
+    else:
+        ranking = ranking_of(min(at, n_db))
     value = mean_average_precision(yq, yd, ranking)
     cell.record("map", value, unit="fraction", variant=bits)
     if curves:
