@@ -195,7 +195,9 @@ def test_ucnn_smoke_stage_reports_tables_and_the_scale_curve(smoke_run):
     results = pd.read_csv(report / "results.csv", keep_default_na=False, na_values={"value": [""]})
     table = results[results.metric.isin(["nmi", "time", "memory"])]
     methods = {"dec", "cnn_cm", "cnn_rc", "baseline_1", "baseline_2", "baseline_3", "ucnn"}
-    assert set(table.method) == methods and set(table.dataset) == {"mnist-train-59"}
+    assert set(table.dataset) == {"mnist-train-59", "usps"}
+    assert set(table[table.dataset == "mnist-train-59"].method) == methods
+    assert set(table[table.dataset == "usps"].method) == {"cnn_rc"}   # JULE's check only
     assert table[table.metric == "nmi"].value.between(0, 1).all()
     assert (table[table.metric == "time"].value > 0).all()
     scale = results[results.metric == "scale_time"]
@@ -217,8 +219,13 @@ def test_ucnn_smoke_stage_reports_tables_and_the_scale_curve(smoke_run):
     assert train.note.str.contains("stand-in data for Places-Train").all()
     # Places-Train's printed cells: NMI of Baselines I, II and UCNN (the others are N.A.)
     assert set(train[train.metric == "nmi"].method) == {"baseline_1", "baseline_2", "ucnn"}
+    # JULE's check: real USPS against JULE's published NMI, compared (not a stand-in)
+    jule = comparison[comparison.table == "jule_check"].set_index("dataset")
+    assert jule.loc["usps", "verdict"] in {"within", "deviates"}
+    assert "stand-in" not in jule.loc["usps", "note"]
+    assert jule.loc["mnist-full", "verdict"] == "not run"      # not in the smoke profile
     claims = pd.read_csv(report / "claims.csv").set_index("claim_id")
     assert set(claims.verdict) <= {"holds", "fails", "inconclusive"}
     assert claims.loc["compensation_matters", "paper_verdict"] == "holds"
     figures = {p.name for p in (root / "figures" / "ucnn" / "smoke").iterdir()}
-    assert {"table1.png", "table1_nmi.png", "scale_curve.png"} <= figures
+    assert {"table1.png", "table1_nmi.png", "jule_check_nmi.png", "scale_curve.png"} <= figures

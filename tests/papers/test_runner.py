@@ -144,6 +144,29 @@ def test_shared_work_is_timed_once_and_in_no_method(tmp_path):
     assert "blobs/shared: pretraining" in outcome.provenance["wall_time_s"]
 
 
+
+def test_per_dataset_methods_and_seeds_choose_the_cells_run(tmp_path):
+    module = _fake_module(tmp_path)
+    ran = []
+
+    def run_cell(cell):
+        ran.append((cell.dataset, cell.seed, cell.method))
+        cell.record("map", 0.5, unit="fraction", variant="8")
+
+    module.run_cell = run_cell
+    module.load_data = lambda name: types.SimpleNamespace(x=np.zeros((4, 2)), y=np.zeros(4),
+                                                          files={})
+    params = json.loads(json.dumps(PARAMS))
+    params["fakehash"]["base"]["datasets"] = ["blobs", "absent"]
+    params["fakehash"]["base"]["per_dataset"] = {"absent": {"methods": ["randcode"],
+                                                            "seeds": [5]}}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    run(module, params_path=path, report_dir=tmp_path / "r", figure_dir=tmp_path / "f",
+        log_file=False)
+    assert ran == [("blobs", 0, "signproj"), ("blobs", 0, "randcode"),
+                   ("blobs", 1, "signproj"), ("blobs", 1, "randcode"), ("absent", 5, "randcode")]
+
 def test_log_to_captures_python_and_file_descriptor_output(tmp_path, capfd):
     import os
 

@@ -268,7 +268,7 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
                              _settings(module, paper_cfg, dataset, data))
         for seed in settings[dataset][0].seeds:   # per_dataset may set its own seeds
             run_state.shared = {}
-            for method in cfg.methods:
+            for method in settings[dataset][0].methods:   # ... and its own methods
                 _run_cell(module, run_state, dataset, seed, method, settings[dataset][0], data, log)
     run_state.wall["total_s"] = time.perf_counter() - started
     histories = histories_frame(run_state.histories) if run_state.histories else None
