@@ -199,3 +199,18 @@ def test_vgg16_weights_offline_name_the_file(monkeypatch):
         build_ucnn((12, 12, 1), 4, VGG, seed=0)
     with pytest.raises(ValueError, match="trunk must be one of"):
         UCNNNetConfig(trunk="alexnet")
+
+
+def test_ucnn_trains_on_the_pretrained_vgg16_trunk(fake_vgg_weights):
+    from repro.methods.ucnn import UCNNConfig, train_ucnn
+
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(size=(16, 32, 32, 3)).astype(np.float32), np.arange(16) % 4
+    trained = pretrain_supervised(x, y, VGG, PretrainConfig(epochs=1, batch_size=8), seed=0,
+                                  scope="adaptation", k=4)
+    result = train_ucnn(x, UCNNConfig(k=4, batch_size=8, epochs=1), VGG, seed=0,
+                        pretrained=trained, labels=y, verbose=0)
+    assert result.labels.shape == (16,) and 0 <= result.labels.min() <= result.labels.max() < 4
+    net = result.info["net"].model       # fc9_softmax: the trunk and conv6-conv8 did not move
+    np.testing.assert_array_equal(net.get_layer("conv5").get_weights()[0], trained.weights["conv5"][0])
+    np.testing.assert_array_equal(net.get_layer("conv8").get_weights()[0], trained.weights["conv8"][0])
