@@ -4,7 +4,8 @@ profile's wall time projected from it.
 For each network the stages train -- DEC's dense autoencoder (d-500-500-2000-10, also IDEC,
 DCN, PQDEC), BQDEC's (d-500-500-2000-256), DCEC's / GAPDCEC's convolutional autoencoder, the
 DQN stage's AlexNet-style convnet (fine-tuned whole, as its paper profile does, batch 64) and
-DeepCluster's AlexNet-BN-Sobel (batch 256) -- a few warm-up steps, then ``--steps`` timed
+DeepCluster's AlexNet-BN-Sobel (batch 256), the UCNN stage's network at its paper widths
+(batch 50) and JULE's digit CNNs (28x28 and 16x16, batch 100, its triplet loss) -- a few warm-up steps, then ``--steps`` timed
 training steps on batches of the stage's size, three times; the median is the step time.
 Inputs are random arrays of MNIST's shape: this measures compute, not accuracy.
 
@@ -20,6 +21,12 @@ head at every code length (and the lambda sweep), all counted as convnet steps o
 training pass plus its feature pass (an inference pass counted as 1/3 of a training step),
 the supervised networks and the k ablation; the linear probes are not counted. Only the
 stand-in data that runs here (the paper's ImageNet / CIFAR-10 / NUS-WIDE runs are left out).
+UCNN: only JULE's check (CNN-RC on the real MNIST-70000 and USPS, its paper schedule), not an
+upper bound: JULE stops once the clusters reach k, so the epochs counted are its periods
+(``epochs_per_period`` each) until then, the clusters starting from C_0 = n / 6 (nearest-
+neighbour linking on raw pixels gives 11519 of 70000 MNIST digits, 1590 of 9298 USPS digits)
+and dropping by ``ceil(eta C)`` per period; the agglomeration and feature passes are not
+counted. The rest of the UCNN stage (the stand-in tables and the scale curve) is not projected.
 
     KERAS_BACKEND=jax python benchmarks/bench_steps.py [--steps 20] [--write-readme]
 
@@ -41,6 +48,8 @@ START, END = "<!-- steps:start (benchmarks/bench_steps.py) -->", "<!-- steps:end
 
 
 DQN_NET, DC_NET = "DQN convnet 28x28 (16-43-64-64-43, fc 256)", "DeepCluster AlexNet-BN-Sobel 28x28"
+JULE_NETS = {"mnist-full": "JULE CNN 28x28 (MNIST)", "usps": "JULE CNN 16x16 (USPS)"}
+JULE_SHAPES = {"mnist-full": (28, 28, 1), "usps": (16, 16, 1)}
 
 
 def networks():
@@ -69,6 +78,20 @@ def networks():
         return compiled(build_network((28, 28, 1), 100, NetConfig(), seed=0),
                         keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
+    def ucnn_net():
+        from repro.models.ucnn_net import UCNNNetConfig, build_ucnn
+
+        return compiled(build_ucnn((28, 28, 1), 5, UCNNNetConfig(), seed=0).model,
+                        keras.losses.SparseCategoricalCrossentropy())
+
+    def jule_net(shape):
+        from repro.methods.jule import JULEConfig, build_jule_network, triplet_loss
+
+        cfg = JULEConfig()
+        return compiled(build_jule_network(shape, 0), triplet_loss(cfg.gamma, cfg.margin))
+
+    jule = {JULE_NETS[d]: ((lambda shape=shape: jule_net(shape)), shape, 100, 10)
+            for d, shape in JULE_SHAPES.items()}
     return {
         "dense AE 784-500-500-2000-10": (lambda: compiled(dense_autoencoder(784)[0]), (784,), 256, "input"),
         "dense AE 784-500-500-2000-256": (lambda: compiled(dense_autoencoder(784, (500, 500, 2000, 256))[0]),
@@ -79,6 +102,8 @@ def networks():
                                     (28, 28, 1), 256, "input"),
         DQN_NET: (dqn_convnet, (28, 28, 1), 64, 32),
         DC_NET: (deepcluster_net, (28, 28, 1), 256, 100),
+        "UCNN 28x28 (paper widths)": (ucnn_net, (28, 28, 1), 50, 5),
+        **jule,
     }
 
 
@@ -115,6 +140,8 @@ def planned_steps(paper: str) -> dict[str, float]:
         return _dqn_steps(cfg)
     if paper == "deepcluster":
         return _deepcluster_steps(cfg)
+    if paper == "ucnn":
+        return _jule_check_steps(cfg)
     total: dict[str, float] = {}
     for dataset in (d for d in cfg.datasets if d in SIZES):
         c, n = cfg.for_dataset(dataset), SIZES[dataset]
@@ -163,6 +190,19 @@ def _deepcluster_steps(cfg) -> dict[str, float]:
     return {DC_NET: len(c.seeds) * (dc + supervised) + ablation}
 
 
+def _jule_check_steps(cfg) -> dict[str, float]:
+    """JULE's periods on MNIST-70000 and USPS until k clusters remain (see the docstring)."""
+    total = {}
+    for dataset in (d for d in cfg.datasets if d in JULE_NETS):
+        c = cfg.for_dataset(dataset)
+        clusters, periods = SIZES[dataset] / 6, 0
+        while clusters > 10:
+            clusters, periods = max(10, clusters - math.ceil(c.jule.eta * clusters)), periods + 1
+        epochs = min(periods * c.jule.epochs_per_period, c.jule.max_epochs)
+        total[JULE_NETS[dataset]] = len(c.seeds) * epochs * math.ceil(SIZES[dataset] / c.jule.batch_size)
+    return total
+
+
 def table(rows, projections) -> str:
     from repro.devices import compute_device
     from repro.report.provenance import keras_backend
@@ -176,7 +216,7 @@ def table(rows, projections) -> str:
               for name, (s, d) in rows.items()]
     lines += ["", "| stage | paper-profile training steps | projected wall time (upper bound) |",
               "|---|---|---|"]
-    lines += [f"| `{paper}` | {int(steps):,} | {hours:.1f} h |" for paper, (steps, hours) in projections.items()]
+    lines += [f"| {label} | {int(steps):,} | {hours:.1f} h |" for label, (steps, hours) in projections.items()]
     return "\n".join(lines)
 
 
@@ -190,7 +230,11 @@ def main(argv=None) -> int:
     projections = {}
     for paper in ("gapdcec", "pqdec", "dqn", "deepcluster"):
         steps = planned_steps(paper)
-        projections[paper] = (sum(steps.values()), sum(k * rows[net][0] for net, k in steps.items()) / 3600)
+        projections[f"`{paper}`"] = (sum(steps.values()),
+                                     sum(k * rows[net][0] for net, k in steps.items()) / 3600)
+    for net, k in planned_steps("ucnn").items():   # per set: JULE's schedule, not a bound
+        projections[f"`ucnn`, JULE's check only: {net}, its schedule (not a bound)"] = (
+            k, k * rows[net][0] / 3600)
     text = table(rows, projections)
     print(text)
     if args.write_readme:

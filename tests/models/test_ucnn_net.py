@@ -125,3 +125,92 @@ def test_adam_pretraining_learns_the_toy_classes():
                                                            learning_rate=0.01, dropout=0.0),
                                 seed=0, scope="adaptation", k=4)
     assert trunk.history["accuracy"][-1] >= 0.9
+
+
+@pytest.fixture
+def fake_vgg_weights(monkeypatch):
+    """VGG16's conv weights without the download: keras.applications' own VGG16 architecture,
+    randomly initialised (weights=None), standing in for the ImageNet file."""
+    import keras
+
+    from repro.models import ucnn_net
+
+    vgg = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    weights = [[np.asarray(w) for w in layer.get_weights()] for layer in vgg.layers
+               if isinstance(layer, keras.layers.Conv2D)]
+    monkeypatch.setattr(ucnn_net, "vgg16_imagenet_weights", lambda: weights)
+    return vgg, weights
+
+
+VGG = UCNNNetConfig(adaptation_widths=(8, 8), fc9_width=8, trunk="vgg16-imagenet")
+
+
+def test_vgg16_trunk_is_keras_applications_vgg16_with_its_preprocessing(fake_vgg_weights):
+    import keras
+
+    vgg, weights = fake_vgg_weights
+    net = build_ucnn((32, 32, 3), 4, VGG, seed=0)
+    convs = [layer.name for layer in net.model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convs[:13] == ["conv1_1", "conv1", "conv2_1", "conv2", "conv3_1", "conv3_2", "conv3",
+                          "conv4_1", "conv4_2", "conv4", "conv5_1", "conv5_2", "conv5"]
+    for name, (kernel, bias) in zip(convs[:13], weights):
+        np.testing.assert_array_equal(net.model.get_layer(name).get_weights()[0], kernel)
+    assert net.model.get_layer("conv5").output.shape[1:] == (2, 2, 512)   # no pool after block 5
+    x = np.random.default_rng(0).uniform(size=(2, 32, 32, 3)).astype(np.float32)
+    conv5 = chain_model(net.model, None, "conv5")
+    vgg_conv5 = keras.Model(vgg.input, vgg.get_layer("block5_conv3").output)
+    expected = vgg_conv5.predict_on_batch(keras.applications.vgg16.preprocess_input(x * 255.0))
+    np.testing.assert_allclose(np.asarray(conv5.predict_on_batch(x)), np.asarray(expected),
+                               rtol=1e-4, atol=1e-3)
+
+
+def test_vgg16_trunk_stays_frozen_in_pretraining_and_loads(fake_vgg_weights):
+    _, weights = fake_vgg_weights
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(size=(12, 32, 32, 3)).astype(np.float32), np.arange(12) % 3
+    trained = pretrain_supervised(x, y, VGG, PretrainConfig(epochs=1, batch_size=6), seed=0,
+                                  scope="adaptation", k=4)
+    assert set(trained.weights) >= {"conv1_1", "conv5", "conv6", "conv8", "fc9"}
+    np.testing.assert_array_equal(trained.weights["conv3_2"][0], weights[5][0])   # frozen
+    trunk_only = pretrain_supervised(x, y, VGG, PretrainConfig(epochs=1), seed=0, scope="trunk")
+    assert trunk_only.history == {} and "conv6" not in trunk_only.weights
+    net = build_ucnn((32, 32, 3), 4, VGG, seed=1)
+    load_trunk(net.model, trained)
+    np.testing.assert_array_equal(net.model.get_layer("fc9").get_weights()[0],
+                                  trained.weights["fc9"][0])
+    with pytest.raises(ValueError, match="missing layers"):
+        load_trunk(net.model, {"conv1": trained.weights["conv1"]})
+
+
+def test_vgg16_weights_offline_name_the_file(monkeypatch):
+    import keras
+
+    from repro.models import ucnn_net
+
+    def no_download(**kwargs):
+        raise OSError("URL fetch failure: no internet")
+
+    monkeypatch.setattr(keras.applications, "VGG16", no_download)
+    ucnn_net.vgg16_imagenet_weights.cache_clear()
+    with pytest.raises(RuntimeError, match="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"):
+        ucnn_net.vgg16_imagenet_weights()
+    ucnn_net.vgg16_imagenet_weights.cache_clear()
+    with pytest.raises(ValueError, match="at least 16 x 16"):
+        build_ucnn((12, 12, 1), 4, VGG, seed=0)
+    with pytest.raises(ValueError, match="trunk must be one of"):
+        UCNNNetConfig(trunk="alexnet")
+
+
+def test_ucnn_trains_on_the_pretrained_vgg16_trunk(fake_vgg_weights):
+    from repro.methods.ucnn import UCNNConfig, train_ucnn
+
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(size=(16, 32, 32, 3)).astype(np.float32), np.arange(16) % 4
+    trained = pretrain_supervised(x, y, VGG, PretrainConfig(epochs=1, batch_size=8), seed=0,
+                                  scope="adaptation", k=4)
+    result = train_ucnn(x, UCNNConfig(k=4, batch_size=8, epochs=1), VGG, seed=0,
+                        pretrained=trained, labels=y, verbose=0)
+    assert result.labels.shape == (16,) and 0 <= result.labels.min() <= result.labels.max() < 4
+    net = result.info["net"].model       # fc9_softmax: the trunk and conv6-conv8 did not move
+    np.testing.assert_array_equal(net.get_layer("conv5").get_weights()[0], trained.weights["conv5"][0])
+    np.testing.assert_array_equal(net.get_layer("conv8").get_weights()[0], trained.weights["conv8"][0])

@@ -41,7 +41,10 @@ def test_the_jule_check_sets_run_only_cnn_rc():
     with pytest.raises(ValueError, match="usps is the JULE check's set: only cnn_rc"):
         ucnn.Config(datasets=("usps",), per_dataset={"usps": {"methods": ["cnn_rc", "ucnn"]}})
     with pytest.raises(ValueError, match="mnist-full is the JULE check's set"):
-        ucnn.Config(datasets=("mnist-full",))        # every method by default
+        ucnn.Config(datasets=("usps", "mnist-full"), per_dataset={"usps": {"methods": ["cnn_rc"]}})
+    cell = types.SimpleNamespace(dataset="mnist-full", method="dec")   # no per_dataset at all
+    with pytest.raises(ValueError, match="mnist-full is the JULE check's set"):
+        ucnn.run_cell(cell)
 
 
 def test_cnn_rc_alone_pretrains_no_network(monkeypatch):

@@ -34,6 +34,15 @@ Here, as ``deepcluster_net`` scales AlexNet to 28 x 28 x 1:
   width is not given in the paper: 128 by default); ``softmax``: a dense layer of k units with
   softmax activation (the classifier trained on the pseudo-labels).
 
+``trunk="vgg16-imagenet"`` (the paper profile, on ILSVRC / Places images): conv1-conv5 are
+keras.applications VGG16's five convolutional blocks with its ImageNet weights (AlexNet is not
+in keras.applications: a stated difference) -- 13 3x3 convolutions, 2x2 max pooling after
+blocks 1-4 (none after block 5, as above), each block's last convolution named ``conv1`` ..
+``conv5`` and the others ``conv<b>_<i>`` -- behind a ``vgg_preprocess`` layer doing VGG16's
+own input preprocessing on images in [0, 1] (RGB -> BGR, x 255, minus the ImageNet channel
+means; grey images repeated to 3 channels). The weights are downloaded by Keras; offline, a
+clear error names the file. ``conv_widths`` is not used then.
+
 Layer names: ``conv1`` .. ``conv8`` (ReLU outputs for conv1-conv7), ``pool1``, ``pool2``,
 ``gmp``, ``fc9`` (the clustering features), ``softmax`` (probabilities). The network is a
 plain chain, so sub-models (``images -> fc9``, ``gmp output -> softmax`` ...) can be built by
@@ -44,6 +53,7 @@ Everything is ``keras`` / ``keras.ops``: it runs on the tensorflow, jax and torc
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -52,17 +62,27 @@ import numpy as np
 TRUNK_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 KERNELS = {"conv1": 5, "conv2": 5, "conv3": 3, "conv4": 3, "conv5": 3}
 POOLED = ("conv1", "conv2")
+TRUNKS = ("scaled", "vgg16-imagenet")
+ADAPTATION_LAYERS = ("conv6", "conv7", "conv8", "fc9")
+# keras.applications VGG16's convolutional blocks (widths of their 3x3 convolutions)
+VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+VGG16_NOTOP_WEIGHTS = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+VGG16_MEAN_BGR = (103.939, 116.779, 123.68)
 
 
 @dataclass
 class UCNNNetConfig:
-    """Widths of the scaled UCNN (see the module docstring)."""
+    """Widths of the scaled UCNN and its trunk: "scaled" (AlexNet-style, pretrained by the
+    stage) or "vgg16-imagenet" (see the module docstring)."""
 
     conv_widths: tuple[int, ...] = (12, 32, 48, 48, 32)
     adaptation_widths: tuple[int, ...] = (768, 256)
     fc9_width: int = 128
+    trunk: str = "scaled"
 
     def __post_init__(self):
+        if self.trunk not in TRUNKS:
+            raise ValueError(f"ucnn net: trunk must be one of {TRUNKS}, got {self.trunk!r}")
         self.conv_widths = tuple(int(w) for w in self.conv_widths)
         self.adaptation_widths = tuple(int(w) for w in self.adaptation_widths)
         if len(self.conv_widths) != 5 or len(self.adaptation_widths) != 2:
@@ -132,9 +152,53 @@ def _check_input_shape(input_shape) -> tuple[int, int, int]:
     return shape
 
 
+def trunk_layer_names(cfg: UCNNNetConfig) -> tuple[str, ...]:
+    """The names of the trunk's convolutions (the layers with weights below conv6)."""
+    if cfg.trunk == "scaled":
+        return TRUNK_LAYERS
+    return tuple(f"conv{b}" if i == len(block) else f"conv{b}_{i}"
+                 for b, block in enumerate(VGG16_BLOCKS, start=1)
+                 for i in range(1, len(block) + 1))
+
+
+@functools.lru_cache(maxsize=1)
+def vgg16_imagenet_weights() -> list:
+    """[kernel, bias] of VGG16's 13 convolutions in order, with its ImageNet weights
+    (keras.applications; downloaded into ~/.keras/models; read once per process). Offline
+    without the file: a clear error naming it."""
+    import keras
+
+    try:
+        vgg = keras.applications.VGG16(weights="imagenet", include_top=False)
+    except Exception as exc:  # the download failed: no internet and nothing cached
+        raise RuntimeError(
+            f"the ImageNet weights of VGG16 ({VGG16_NOTOP_WEIGHTS}) are not in the Keras cache "
+            f"(~/.keras/models) and could not be downloaded: {exc}") from exc
+    convs = [layer for layer in vgg.layers if isinstance(layer, keras.layers.Conv2D)]
+    return [[np.asarray(w) for w in layer.get_weights()] for layer in convs]
+
+
+def _vgg_preprocess(x):
+    """VGG16's ImageNet preprocessing ("caffe" mode) of images in [0, 1], keras.ops only."""
+    from keras import ops
+
+    if x.shape[-1] == 1:
+        x = ops.repeat(x, 3, axis=-1)
+    return ops.flip(x, axis=-1) * 255.0 - ops.convert_to_tensor(VGG16_MEAN_BGR, x.dtype)
+
+
 def _trunk_layers(cfg: UCNNNetConfig) -> list:
     from keras import layers
 
+    if cfg.trunk == "vgg16-imagenet":
+        names = iter(trunk_layer_names(cfg))
+        out = [layers.Lambda(_vgg_preprocess, name="vgg_preprocess")]
+        for b, block in enumerate(VGG16_BLOCKS, start=1):
+            out += [layers.Conv2D(width, 3, padding="same", activation="relu", name=next(names))
+                    for width in block]
+            if b < len(VGG16_BLOCKS):
+                out.append(layers.MaxPooling2D(2, name=f"pool{b}"))
+        return out
     out = []
     for name, width in zip(TRUNK_LAYERS, cfg.conv_widths):
         out.append(layers.Conv2D(width, KERNELS[name], padding="same", activation="relu",
@@ -153,6 +217,9 @@ def build_ucnn(input_shape, k: int, cfg: UCNNNetConfig | None = None, *, seed: i
 
     cfg = cfg or UCNNNetConfig()
     shape = _check_input_shape(input_shape)
+    if cfg.trunk == "vgg16-imagenet" and (min(shape[:2]) < 16 or shape[2] not in (1, 3)):
+        raise ValueError(f"the VGG16 trunk needs images of at least 16 x 16 with 1 or 3 channels "
+                         f"(four 2x2 poolings), got {shape}")
     if int(k) != k or k < 2:
         raise ValueError(f"k (the number of clusters) must be an integer >= 2, got {k!r}")
     k = int(k)
@@ -174,6 +241,9 @@ def build_ucnn(input_shape, k: int, cfg: UCNNNetConfig | None = None, *, seed: i
         if layer.name == "fc9":
             fc9 = h
     model = keras.Model(inputs, h, name="ucnn")
+    if cfg.trunk == "vgg16-imagenet":
+        for name, weights in zip(trunk_layer_names(cfg), vgg16_imagenet_weights()):
+            model.get_layer(name).set_weights(weights)
     return UCNNNet(model, keras.Model(inputs, fc9, name="ucnn_fc9"))
 
 
@@ -221,8 +291,13 @@ def layer_input_shape(model, name: str) -> tuple:
     raise ValueError(f"no layer {name!r} in the model")
 
 
-PRETRAIN_SCOPES = {"trunk": TRUNK_LAYERS,
-                   "adaptation": TRUNK_LAYERS + ("conv6", "conv7", "conv8", "fc9")}
+PRETRAIN_SCOPES = {"trunk": TRUNK_LAYERS, "adaptation": TRUNK_LAYERS + ADAPTATION_LAYERS}
+
+
+def scope_layers(scope: str, cfg: UCNNNetConfig) -> tuple[str, ...]:
+    """The layers a pretraining of ``scope`` returns: the trunk's convolutions (+ conv6-conv8
+    and fc9 for "adaptation")."""
+    return trunk_layer_names(cfg) + (ADAPTATION_LAYERS if scope == "adaptation" else ())
 
 
 def pretrain_supervised(x: np.ndarray, y: np.ndarray, net_cfg: UCNNNetConfig | None = None,
@@ -237,7 +312,10 @@ def pretrain_supervised(x: np.ndarray, y: np.ndarray, net_cfg: UCNNNetConfig | N
     softmax over the C classes); returns conv1-conv5. ``scope="adaptation"``: the whole UCNN
     up to FC9 (conv8 with ``k`` maps, needed then) + a temporary classifier on FC9 (dropout,
     dense softmax over C) in place of the k-way softmax; returns conv1-conv8 and fc9 (the
-    UCNN stage's choice: frozen, randomly initialised adaptation layers proved useless)."""
+    UCNN stage's choice: frozen, randomly initialised adaptation layers proved useless).
+
+    With the VGG16 trunk (``net_cfg.trunk``) the trunk already holds its ImageNet weights and
+    stays frozen: "trunk" returns them untrained, "adaptation" trains conv6-FC9 on top."""
     import keras
     from keras import layers
 
@@ -259,6 +337,11 @@ def pretrain_supervised(x: np.ndarray, y: np.ndarray, net_cfg: UCNNNetConfig | N
     n_classes = int(y.max(initial=0)) + 1
     if n_classes < 2:
         raise ValueError("pretrain: needs at least two label classes")
+    vgg = net_cfg.trunk == "vgg16-imagenet"
+    if vgg and scope == "trunk":   # nothing to train: ImageNet's weights are the pretraining
+        net = build_ucnn(shape, max(n_classes, 2), net_cfg, seed=seed)
+        return PretrainedTrunk({name: [np.array(w) for w in net.model.get_layer(name).get_weights()]
+                                for name in trunk_layer_names(net_cfg)}, {})
     if scope == "trunk":
         keras.utils.set_random_seed(seed)
         inputs = keras.Input(shape=shape, name="images")
@@ -269,6 +352,9 @@ def pretrain_supervised(x: np.ndarray, y: np.ndarray, net_cfg: UCNNNetConfig | N
     else:
         net = build_ucnn(shape, k, net_cfg, seed=seed)
         inputs, h = net.features.input, net.features.output
+        if vgg:
+            for name in trunk_layer_names(net_cfg):
+                net.model.get_layer(name).trainable = False
     if cfg.dropout > 0:
         h = layers.Dropout(cfg.dropout, name="pretrain_dropout")(h)
     out = layers.Dense(n_classes, activation="softmax", name="pretrain_classifier")(h)
@@ -285,20 +371,24 @@ def pretrain_supervised(x: np.ndarray, y: np.ndarray, net_cfg: UCNNNetConfig | N
                        batch_size=cfg.batch_size, epochs=cfg.epochs, shuffle=True,
                        verbose=verbose)
     weights = {name: [np.array(w) for w in model.get_layer(name).get_weights()]
-               for name in PRETRAIN_SCOPES[scope]}
+               for name in scope_layers(scope, net_cfg)}
     return PretrainedTrunk(weights, {key: [float(v) for v in values]
                                      for key, values in fitted.history.items()})
 
 
 def load_trunk(model, pretrained) -> None:
-    """Set the pretrained layers (conv1-conv5 at least; conv6-conv8, fc9 if present) of a UCNN
-    ``model`` from ``pretrained`` (a :class:`PretrainedTrunk` or its ``{name: [kernel,
-    bias]}`` dict); ValueError on a missing or unknown layer or a shape mismatch."""
+    """Set the pretrained layers (the trunk's convolutions at least; conv6-conv8, fc9 if
+    present) of a UCNN ``model`` from ``pretrained`` (a :class:`PretrainedTrunk` or its
+    ``{name: [kernel, bias]}`` dict); ValueError on a missing or unknown layer or a shape
+    mismatch."""
     weights = pretrained.weights if isinstance(pretrained, PretrainedTrunk) else pretrained
     if not isinstance(weights, dict):
         raise ValueError("pretrained weights must be a PretrainedTrunk or a {layer: weights} dict")
-    missing = [name for name in TRUNK_LAYERS if name not in weights]
-    unknown = [name for name in weights if name not in PRETRAIN_SCOPES["adaptation"]]
+    names = [layer.name for layer in chain_layers(model)]
+    trunk = [name for name in names[:names.index("conv6")]
+             if name.startswith("conv")]
+    missing = [name for name in trunk if name not in weights]
+    unknown = [name for name in weights if name not in trunk + list(ADAPTATION_LAYERS)]
     if missing or unknown:
         raise ValueError(f"pretrained weights: missing layers {missing}, unknown layers {unknown}")
     for name, values in weights.items():

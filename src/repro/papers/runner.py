@@ -19,7 +19,8 @@ A paper module (``repro.papers.<paper>``) holds only what differs between papers
 ==================  =====================================================================
 
 The runner owns the rest, once for every paper: both configs (the chosen profile and the
-``paper`` profile) from params.yaml; the dataset x seed x method loop; a dataset whose
+``paper`` profile) from params.yaml; the dataset x seed x method loop (``per_dataset`` may
+give a dataset its own seeds and methods); a dataset whose
 files are absent -> "not run: <dataset> data absent" cells; wall times; results and
 histories; the profile's differences from the paper's protocol; the re-run spread; the
 provenance; the atomic report write; the Table figure.

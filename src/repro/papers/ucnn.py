@@ -14,6 +14,13 @@ pretraining classes, unseen images), Places-Val (new classes) and Places-Train (
   ``mnist-train-59`` (MNIST-train 5-9: new classes, the larger set) for Places-Train;
   k = the number of classes of each set (5).
 
+On the paper's own sets (the ``paper`` profile, where ILSVRC12 / Places are present) the
+network's ImageNet initialisation is keras.applications VGG16's conv blocks with their
+ImageNet weights as conv1-conv5 (``net.trunk: vgg16-imagenet``; AlexNet is not in
+keras.applications: a stated difference), frozen, with conv6-FC9 pretrained supervised on
+ImageNet-train (100 images per class) on top; offline without the weights file, a clear error
+names it.
+
 **JULE's check.** CNN-RC is JULE (Yang et al., CVPR 2016), whose own paper reports NMI on
 data we do have: MNIST (all 70000 digits) and USPS. On ``mnist-full`` and ``usps`` (real
 data, not stand-ins; only ``cnn_rc`` runs there, ``per_dataset``) the stage compares our JULE
@@ -177,11 +184,16 @@ class Config(StageConfig):
         if self.pretrain_scope not in PRETRAIN_SCOPES:
             raise ValueError(f"pretrain_scope: unknown {self.pretrain_scope!r}; known: "
                              f"{', '.join(PRETRAIN_SCOPES)}")
-        for dataset in set(JULE_CHECK) & set(self.datasets):
-            extra = sorted(set(self.for_dataset(dataset).methods) - {"cnn_rc"})
-            if extra:
-                raise ValueError(f"{dataset} is the JULE check's set: only cnn_rc runs on it "
-                                 f"(per_dataset.{dataset}.methods: [cnn_rc]), not {extra}")
+        # (a config for_dataset derives has no per_dataset: run_cell guards those)
+        for dataset in (set(JULE_CHECK) & set(self.datasets) if self.per_dataset else ()):
+            _check_jule_methods(dataset, self.for_dataset(dataset).methods)
+
+
+def _check_jule_methods(dataset: str, methods) -> None:
+    extra = sorted(set(methods) - {"cnn_rc"})
+    if extra:
+        raise ValueError(f"{dataset} is the JULE check's set: only cnn_rc runs on it "
+                         f"(per_dataset.{dataset}.methods: [cnn_rc]), not {extra}")
 
 
 # ---------------------------------------------------------------------------------- data
@@ -225,8 +237,9 @@ def _mnist_part(split: str, digits):
 
 
 def _pretraining_set(cfg, dataset: str):
-    """The trunk's labelled pretraining images: MNIST-train digits 0-4 (stand-ins) or
-    ImageNet-train, 100 images per class (the paper's sets; the scaled UCNN, not AlexNet)."""
+    """The network's labelled pretraining images: MNIST-train digits 0-4 (stand-ins) or
+    ImageNet-train, 100 images per class (the paper's sets, where the trunk is VGG16 with its
+    ImageNet weights, frozen, and these images train conv6-FC9 on top of it)."""
     if dataset in DIGITS:
         x, y, _ = _mnist_part("train", (0, 1, 2, 3, 4))
     else:
@@ -313,6 +326,8 @@ def run_cell(cell) -> None:
     from repro.measure import measure
     from repro.metrics import nmi
 
+    if cell.dataset in JULE_CHECK:
+        _check_jule_methods(cell.dataset, [cell.method])
     x, y = _subset(cell)
     k = int(np.unique(y).size)
     trunk = (cell.shared("pretrained network", lambda: _trunk(cell, k))
