@@ -48,8 +48,10 @@ START, END = "<!-- steps:start (benchmarks/bench_steps.py) -->", "<!-- steps:end
 
 
 DQN_NET, DC_NET = "DQN convnet 28x28 (16-43-64-64-43, fc 256)", "DeepCluster AlexNet-BN-Sobel 28x28"
-JULE_NETS = {"mnist-full": "JULE CNN 28x28 (MNIST)", "usps": "JULE CNN 16x16 (USPS)"}
-JULE_SHAPES = {"mnist-full": (28, 28, 1), "usps": (16, 16, 1)}
+# JULE's check: set -> (network, input shape); both sets have 10 classes
+JULE_NETS = {"mnist-full": ("JULE CNN 28x28 (MNIST)", (28, 28, 1)),
+             "usps": ("JULE CNN 16x16 (USPS)", (16, 16, 1))}
+JULE_CLASSES = 10
 
 
 def networks():
@@ -90,8 +92,8 @@ def networks():
         cfg = JULEConfig()
         return compiled(build_jule_network(shape, 0), triplet_loss(cfg.gamma, cfg.margin))
 
-    jule = {JULE_NETS[d]: ((lambda shape=shape: jule_net(shape)), shape, 100, 10)
-            for d, shape in JULE_SHAPES.items()}
+    jule = {name: ((lambda shape=shape: jule_net(shape)), shape, 100, JULE_CLASSES)
+            for name, shape in JULE_NETS.values()}
     return {
         "dense AE 784-500-500-2000-10": (lambda: compiled(dense_autoencoder(784)[0]), (784,), 256, "input"),
         "dense AE 784-500-500-2000-256": (lambda: compiled(dense_autoencoder(784, (500, 500, 2000, 256))[0]),
@@ -196,10 +198,11 @@ def _jule_check_steps(cfg) -> dict[str, float]:
     for dataset in (d for d in cfg.datasets if d in JULE_NETS):
         c = cfg.for_dataset(dataset)
         clusters, periods = SIZES[dataset] / 6, 0
-        while clusters > 10:
-            clusters, periods = max(10, clusters - math.ceil(c.jule.eta * clusters)), periods + 1
+        while clusters > JULE_CLASSES:
+            clusters = max(JULE_CLASSES, clusters - math.ceil(c.jule.eta * clusters))
+            periods += 1
         epochs = min(periods * c.jule.epochs_per_period, c.jule.max_epochs)
-        total[JULE_NETS[dataset]] = len(c.seeds) * epochs * math.ceil(SIZES[dataset] / c.jule.batch_size)
+        total[JULE_NETS[dataset][0]] = len(c.seeds) * epochs * math.ceil(SIZES[dataset] / c.jule.batch_size)
     return total
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 VGG16_WEIGHTS = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
+VGG16_NOTOP_WEIGHTS = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
 @dataclass
@@ -159,17 +160,26 @@ def pretrain_backbone(x: np.ndarray, y: np.ndarray, cfg: BackboneConfig, *, seed
     return Backbone(trunk, weights, cfg, float((pred == y[held]).mean()))
 
 
+def vgg16_imagenet(include_top: bool):
+    """keras.applications VGG16 with its ImageNet weights (downloaded by Keras into
+    ~/.keras/models). Offline without the weights file: a clear error naming it."""
+    import keras
+
+    try:
+        return keras.applications.VGG16(weights="imagenet", include_top=include_top)
+    except Exception as exc:  # the download failed: no internet and nothing cached
+        name = VGG16_WEIGHTS if include_top else VGG16_NOTOP_WEIGHTS
+        raise RuntimeError(
+            f"the ImageNet weights of VGG16 ({name}) are not in the Keras cache "
+            f"(~/.keras/models) and could not be downloaded: {exc}") from exc
+
+
 def imagenet_backbone(cfg: BackboneConfig) -> Backbone:
     """keras.applications VGG16 with ImageNet weights: trunk = conv blocks + flatten, fc6 /
     fc7 = its fc1 / fc2. Offline without the weights file: a clear error naming it."""
     import keras
 
-    try:
-        vgg = keras.applications.VGG16(weights="imagenet", include_top=True)
-    except Exception as exc:  # the download failed: no internet and nothing cached
-        raise RuntimeError(
-            f"the ImageNet weights of VGG16 ({VGG16_WEIGHTS}) are not in the Keras cache "
-            f"(~/.keras/models) and could not be downloaded: {exc}") from exc
+    vgg = vgg16_imagenet(include_top=True)
     trunk = keras.Model(vgg.input, vgg.get_layer("flatten").output, name="trunk")
     weights = [tuple(vgg.get_layer(name).get_weights()) for name in ("fc1", "fc2")]
     return Backbone(trunk, weights, cfg)

@@ -39,8 +39,8 @@ keras.applications VGG16's five convolutional blocks with its ImageNet weights (
 in keras.applications: a stated difference) -- 13 3x3 convolutions, 2x2 max pooling after
 blocks 1-4 (none after block 5, as above), each block's last convolution named ``conv1`` ..
 ``conv5`` and the others ``conv<b>_<i>`` -- behind a ``vgg_preprocess`` layer doing VGG16's
-own input preprocessing on images in [0, 1] (RGB -> BGR, x 255, minus the ImageNet channel
-means; grey images repeated to 3 channels). The weights are downloaded by Keras; offline, a
+own input preprocessing (``keras.applications.vgg16.preprocess_input`` of the images in
+[0, 1] x 255; grey images repeated to 3 channels). The weights are downloaded by Keras; offline, a
 clear error names the file. ``conv_widths`` is not used then.
 
 Layer names: ``conv1`` .. ``conv8`` (ReLU outputs for conv1-conv7), ``pool1``, ``pool2``,
@@ -66,8 +66,6 @@ TRUNKS = ("scaled", "vgg16-imagenet")
 ADAPTATION_LAYERS = ("conv6", "conv7", "conv8", "fc9")
 # keras.applications VGG16's convolutional blocks (widths of their 3x3 convolutions)
 VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
-VGG16_NOTOP_WEIGHTS = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
-VGG16_MEAN_BGR = (103.939, 116.779, 123.68)
 
 
 @dataclass
@@ -164,27 +162,25 @@ def trunk_layer_names(cfg: UCNNNetConfig) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=1)
 def vgg16_imagenet_weights() -> list:
     """[kernel, bias] of VGG16's 13 convolutions in order, with its ImageNet weights
-    (keras.applications; downloaded into ~/.keras/models; read once per process). Offline
-    without the file: a clear error naming it."""
+    (:func:`repro.models.retrieval.vgg16_imagenet`: offline without the file, a clear error
+    naming it; read once per process)."""
     import keras
 
-    try:
-        vgg = keras.applications.VGG16(weights="imagenet", include_top=False)
-    except Exception as exc:  # the download failed: no internet and nothing cached
-        raise RuntimeError(
-            f"the ImageNet weights of VGG16 ({VGG16_NOTOP_WEIGHTS}) are not in the Keras cache "
-            f"(~/.keras/models) and could not be downloaded: {exc}") from exc
+    from repro.models.retrieval import vgg16_imagenet
+
+    vgg = vgg16_imagenet(include_top=False)
     convs = [layer for layer in vgg.layers if isinstance(layer, keras.layers.Conv2D)]
     return [[np.asarray(w) for w in layer.get_weights()] for layer in convs]
 
 
 def _vgg_preprocess(x):
-    """VGG16's ImageNet preprocessing ("caffe" mode) of images in [0, 1], keras.ops only."""
+    """keras.applications' VGG16 preprocessing of images in [0, 1] (grey: repeated to RGB)."""
+    import keras
     from keras import ops
 
     if x.shape[-1] == 1:
         x = ops.repeat(x, 3, axis=-1)
-    return ops.flip(x, axis=-1) * 255.0 - ops.convert_to_tensor(VGG16_MEAN_BGR, x.dtype)
+    return keras.applications.vgg16.preprocess_input(x * 255.0)
 
 
 def _trunk_layers(cfg: UCNNNetConfig) -> list:
@@ -339,9 +335,8 @@ def pretrain_supervised(x: np.ndarray, y: np.ndarray, net_cfg: UCNNNetConfig | N
         raise ValueError("pretrain: needs at least two label classes")
     vgg = net_cfg.trunk == "vgg16-imagenet"
     if vgg and scope == "trunk":   # nothing to train: ImageNet's weights are the pretraining
-        net = build_ucnn(shape, max(n_classes, 2), net_cfg, seed=seed)
-        return PretrainedTrunk({name: [np.array(w) for w in net.model.get_layer(name).get_weights()]
-                                for name in trunk_layer_names(net_cfg)}, {})
+        return PretrainedTrunk({name: [np.array(w) for w in weights] for name, weights
+                                in zip(trunk_layer_names(net_cfg), vgg16_imagenet_weights())}, {})
     if scope == "trunk":
         keras.utils.set_random_seed(seed)
         inputs = keras.Input(shape=shape, name="images")

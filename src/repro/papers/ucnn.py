@@ -24,8 +24,8 @@ names it.
 **JULE's check.** CNN-RC is JULE (Yang et al., CVPR 2016), whose own paper reports NMI on
 data we do have: MNIST (all 70000 digits) and USPS. On ``mnist-full`` and ``usps`` (real
 data, not stand-ins; only ``cnn_rc`` runs there, ``per_dataset``) the stage compares our JULE
-with JULE-RC's published NMI (0.913 on each, typed in the ``jule_check`` table of
-``ucnn.yaml`` from ``shared/papers/wave2_facts.md``) under the same 0.02 NMI tolerance. Our
+with JULE-RC's published NMI (the ``jule_check`` table of ``ucnn.yaml``, from
+``shared/papers/wave2_facts.md``) under the stage's NMI tolerance. Our
 USPS is the 9298-digit version (data/README.md); which version JULE used is not stated in
 what we have.
 
@@ -109,7 +109,8 @@ NOTES = {
     "jule_check": "CNN-RC (our JULE) against JULE's own published NMI on JULE's sets, the real "
                   "MNIST (70000) and USPS (9298 here): table jule_check; only cnn_rc runs on "
                   "them. Quick runs USPS with JULE's whole schedule; MNIST at that schedule "
-                  "(hours a seed on a 2-core CPU) is on the paper profile only",
+                  "(hours a seed on a 2-core CPU: benchmarks/bench_steps.py) is on the paper "
+                  "profile only",
     "scale_curve": "deformed copies of the real digits (repro.data.deformations, derived data); "
                    "scale_projected_memory cells are extrapolations (a power law through the "
                    "last two measured sizes), not measurements"}
