@@ -39,6 +39,15 @@ Schema (every key below is allowed; any other key is an error)::
                                     #   paper dataset's numbers
     claim_only_methods: [float_features]   # optional: references measured beside a method
                                     #   (not in the tables) that claims may name
+    departures:                     # optional list: every way a run departs from what the
+      - setting: backbone           #   paper's text states (budget reductions of a profile are
+        paper: "AlexNet (Sec. 4)"   #   computed by the runner and not listed here)
+        ours: "VGG16 (keras.applications, ImageNet weights)"
+        reason: "..."               # required: why
+        source: "ours"              # required: where our setting comes from: "ours", "authors'
+                                    #   code: <repo>/<path>", "reference code: <repo>/<path>",
+                                    #   "paper: Sec. 4.1" (stated elsewhere in the paper), ...
+        profiles: [paper, quick]    # optional: the profiles it applies to (default: every one)
     claims:                         # optional list
       - id: gapdcec_beats_dcec      # required, unique
         statement: "..."            # required: the claim in words
@@ -91,7 +100,11 @@ CLAIM_BASES = ("text", "table")
 TOLERANCE_SOURCES = ("paper", "ours")
 _TOP_KEYS = {"paper": True, "title": True, "source": True, "tolerance": False,
              "display": False, "tables": True, "claims": False, "claim_only_metrics": False,
-             "min_effect": False, "stand_ins": False, "claim_only_methods": False}
+             "min_effect": False, "stand_ins": False, "claim_only_methods": False,
+             "departures": False}
+_DEPARTURE_KEYS = {"setting": True, "paper": True, "ours": True, "reason": True, "source": True,
+                   "profiles": False}
+PROFILES = ("smoke", "quick", "paper")
 _TABLE_KEYS = {"caption": True, "results": True}
 _CELL_KEYS = {"dataset": True, "method": True, "metric": True, "value": True, "unit": True,
               "variant": False}
@@ -117,6 +130,18 @@ class ReportedCell:
     value: float
     unit: str
     variant: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Departure:
+    """One way a run departs from what the paper states, why, and where our setting comes from."""
+
+    setting: str
+    paper: str
+    ours: str
+    reason: str
+    source: str
+    profiles: tuple[str, ...] = ("smoke", "quick", "paper")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,6 +197,11 @@ class ReportedPaper:
     min_effect: Mapping[str, float] = dataclasses.field(default_factory=dict)
     stand_ins: Mapping[str, str] = dataclasses.field(default_factory=dict)
     claim_only_methods: tuple[str, ...] = ()
+    departures: tuple["Departure", ...] = ()
+
+    def departures_for(self, profile: str) -> tuple["Departure", ...]:
+        """The departures from the paper's text that apply to ``profile``."""
+        return tuple(d for d in self.departures if profile in d.profiles)
 
     def paper_dataset(self, dataset: str) -> str:
         """The paper's dataset ``dataset`` stands in for (itself if it is not a stand-in)."""
@@ -311,7 +341,28 @@ class _Validator:
             claims=self.claims(top.get("claims"), known),
             display=self.display(top.get("display"), known), claim_only_metrics=claim_only,
             min_effect=self.min_effect(top.get("min_effect"), known["metric"]),
-            stand_ins=stand_ins, claim_only_methods=extra_methods)
+            stand_ins=stand_ins, claim_only_methods=extra_methods,
+            departures=self.departures(top.get("departures")))
+
+    def departures(self, raw: Any) -> tuple[Departure, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.fail("departures", f"expected a list, got {type(raw).__name__}")
+        out = []
+        for i, item in enumerate(raw):
+            where = f"departures[{i}]"
+            item = self.mapping(item, where, _DEPARTURE_KEYS)
+            profiles = self.names(item.get("profiles", list(PROFILES)), f"{where}.profiles")
+            unknown = sorted(set(profiles) - set(PROFILES))
+            if unknown:
+                self.fail(f"{where}.profiles", f"unknown profile(s) {unknown}; known: "
+                          f"{', '.join(PROFILES)}")
+            out.append(Departure(*(self.text(str(item[k]) if isinstance(item[k], (int, float))
+                                             else item[k], f"{where}.{k}")
+                                   for k in ("setting", "paper", "ours", "reason", "source")),
+                                 profiles=profiles))
+        return tuple(out)
 
     def stand_ins(self, raw: Any, datasets: set[str]) -> dict[str, str]:
         raw = raw or {}
