@@ -1,15 +1,14 @@
-"""Measure how far a stage's numbers move when the same run is repeated on another machine.
+"""Record how a stage's numbers move when the same run is repeated (re-run data for the claims).
 
-Same code, same seeds, same package versions, another CPU: compare two results.csv of one
-paper and profile, cell by cell and seed by seed, and write the re-run spread the claims use
-(``benchmarks/results/rerun_spread/<paper>-<profile>.csv``, read by
-:mod:`repro.papers.runner`; format in :mod:`repro.report.rerun`). A reference may be a file
-or ``git:REV``, the committed report of that revision.
+Same code, same seeds, same package versions, another CPU -- or, where no second host is at
+hand, another thread count on this one (``TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREADS=1``):
+pair two results.csv of one paper and profile, cell by cell and seed by seed, and write
+``benchmarks/results/rerun/<paper>-<profile>.csv`` (format in :mod:`repro.report.rerun`),
+which every claim's test reads. A side is a report folder or ``git:REV`` (the committed
+report of that revision).
 
-    python benchmarks/rerun_spread.py gapdcec quick --reference git:26826be \\
-        --rerun /path/to/other/reports/gapdcec/quick
-
-Each side is a report folder (results.csv and provenance.json, whose CPU model is recorded).
+    python benchmarks/rerun_spread.py gapdcec quick --reference git:26826be --rerun git:1433da9 \\
+        --reference-run "Intel Xeon, 2 threads" --rerun-run "AMD EPYC, 2 threads"
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ import pandas as pd
 
 from repro.config import repo_root
 from repro.report.atomic import write_csv_atomic
-from repro.report.rerun import rerun_spread, rerun_spread_path
+from repro.report.rerun import rerun_pairs, rerun_path, rerun_summary
 
 
 def read_report(where: str, paper: str, profile: str) -> tuple[pd.DataFrame, dict]:
@@ -54,40 +53,29 @@ def main(argv=None) -> int:
     parser.add_argument("profile")
     parser.add_argument("--reference", required=True, help="report folder or git:REV")
     parser.add_argument("--rerun", required=True, help="report folder or git:REV")
+    parser.add_argument("--reference-run", default="", help="how the reference ran (CPU, threads)")
+    parser.add_argument("--rerun-run", default="", help="how the re-run ran (CPU, threads)")
     args = parser.parse_args(argv)
     (ref, ref_prov), (new, new_prov) = (read_report(w, args.paper, args.profile)
                                         for w in (args.reference, args.rerun))
     for prov, where in ((ref_prov, args.reference), (new_prov, args.rerun)):
         if prov.get("profile") != args.profile:
             sys.exit(f"{where}: profile {prov.get('profile')!r}, not {args.profile!r}")
-    spread = rerun_spread(ref, new, reference_cpu=ref_prov["device"]["cpu"],
-                          rerun_cpu=new_prov["device"]["cpu"])
-    path = write_csv_atomic(rerun_spread_path(args.paper, args.profile), spread)
-    print(f"{len(spread)} cells, {ref_prov['device']['cpu']} vs {new_prov['device']['cpu']} -> {path}")
-    wide = spread.pivot_table(index=["dataset", "method"], columns="metric", values="max_abs_diff")
-    print((wide * 100).round(2).to_string(), "\n(max |difference| over seeds, percentage points)")
-    print(verdict_check(args.paper, ref, new, path).to_string(index=False))
+
+    def describe(prov, given, where):
+        sha = (prov.get("git") or {}).get("sha", "")[:7]
+        return ", ".join(x for x in (given or prov["device"]["cpu"], f"git {sha}" if sha else "",
+                                     where) if x)
+
+    pairs = rerun_pairs(ref, new, reference_run=describe(ref_prov, args.reference_run, args.reference),
+                        rerun_run=describe(new_prov, args.rerun_run, args.rerun))
+    path = write_csv_atomic(rerun_path(args.paper, args.profile), pairs)
+    summary = rerun_summary(pairs)
+    moved = int((pairs["rerun"] != pairs["reference"]).sum())
+    print(f"{len(pairs)} (cell, seed) pairs, {moved} moved -> {path}")
+    wide = summary.pivot_table(index=["dataset", "method"], columns="metric", values="max_abs_diff")
+    print((wide * 100).round(2).to_string(), "\n(max |difference| over seeds, points)")
     return 0
-
-
-def verdict_check(paper: str, reference: pd.DataFrame, rerun: pd.DataFrame, spread_path: Path
-                  ) -> pd.DataFrame:
-    """Each claim's verdict on both runs, with and without the spread in the noise floor:
-    with it, a verdict must not flip between the two machines."""
-    from repro.report.claims import evaluate_claims
-    from repro.report.reported import load_reported
-    from repro.report.rerun import read_rerun_spread
-
-    reported, spread = load_reported(paper), read_rerun_spread(spread_path)
-    columns = {}
-    for name, results in (("reference", reference), ("rerun", rerun)):
-        for label, floor in (("", {}), (" + spread", spread)):
-            claims = evaluate_claims(reported, results, rerun_spread=floor)
-            columns[f"{name}{label}"] = claims.set_index("claim_id")["verdict"]
-    table = pd.DataFrame(columns)
-    table["flips without spread"] = table["reference"] != table["rerun"]
-    table["flips with spread"] = table["reference + spread"] != table["rerun + spread"]
-    return table.reset_index()
 
 
 if __name__ == "__main__":

@@ -14,15 +14,22 @@ reproduced_mean    mean over seeds; NaN if not run
 reproduced_std     sample std over seeds (ddof=1); NaN for a single seed
 n_seeds            number of seeds (0 = not run); n_values counts repeats too
 delta              reproduced_mean - reported
-verdict            "within"  |mean - reported| <= tolerance (both in the canonical unit,
-                              up to 1e-9 for float rounding),
-                   "deviates" otherwise,
+verdict            "within"  the (1 - alpha) interval of reproduced mean - reported (a
+                              one-sample t interval over the seeds, with the cell's re-run
+                              variance where a re-run measured it) lies inside
+                              +- tolerance (canonical unit, 1e-9 slack for float rounding),
+                   "deviates" the interval lies entirely outside +- tolerance,
+                   "inconclusive" it straddles the tolerance (a single seed always does:
+                              one run gives no estimate of its noise),
                    "not run"  no reproduced number for the cell,
                    "not comparable"  the paper gives no tolerance for the metric
                               (e.g. machine-dependent seconds) or does not report the cell,
                               or the cell is a stand-in's (the YAML's ``stand_ins``): its
                               number sits beside the printed number of the dataset it stands
                               in for, noted "stand-in data for <dataset>", never compared
+strength           "decisive" only under the paper profile with at least the paper's
+                   number of runs (the budget behind the printed number); "indicative"
+                   otherwise (a reduced budget, fewer seeds); "" where there is no verdict
 note               free text: the runner's notes for the cell (see :func:`compare`)
 =================  ==============================================================
 """
@@ -40,8 +47,8 @@ from repro.report.units import canonical_unit, convert
 
 COMPARISON_COLUMNS = ["table", "dataset", "method", "variant", "metric", "unit", "reported",
                       "reproduced_mean", "reproduced_std", "n_seeds", "n_values", "delta",
-                      "verdict", "note"]
-VERDICTS = ("within", "deviates", "not run", "not comparable")
+                      "verdict", "strength", "note"]
+VERDICTS = ("within", "deviates", "inconclusive", "not run", "not comparable")
 WILDCARD = "*"
 _FLOAT_SLACK = 1e-9
 
@@ -49,7 +56,8 @@ Notes = Mapping[tuple[str, str], str] | str | None
 
 
 def compare(reported: ReportedPaper, results_df: pd.DataFrame, notes: Notes = None, *,
-            include_unreported: bool = True) -> pd.DataFrame:
+            include_unreported: bool = True, profile: str = "paper",
+            rerun: pd.DataFrame | None = None) -> pd.DataFrame:
     """Reported vs reproduced for every cell; see the module docstring for the columns.
 
     ``notes`` maps (dataset, method) to a note; either may be ``"*"`` (any), so
@@ -58,8 +66,11 @@ def compare(reported: ReportedPaper, results_df: pd.DataFrame, notes: Notes = No
     general first. A notes key matching no row is an error (a typo would hide the note).
     """
     summary = _summary_by_cell(results_df)
+    reruns = _rerun_by_cell(rerun)
     rows = [_reported_row(reported, cell, summary.pop(
-                (cell.dataset, cell.method, cell.variant, cell.metric), None))
+                (cell.dataset, cell.method, cell.variant, cell.metric), None),
+                profile=profile, rerun=reruns.get((cell.dataset, cell.method, cell.variant,
+                                                   cell.metric)))
             for cell in reported.cells]
     rows += _stand_in_rows(reported, summary)
     if include_unreported:
@@ -79,10 +90,39 @@ def _summary_by_cell(results_df: pd.DataFrame | None) -> dict[tuple[str, str, st
             for r in summary.itertuples(index=False)}
 
 
-def _reported_row(reported: ReportedPaper, cell, stats: dict | None) -> dict:
+def _rerun_by_cell(rerun: pd.DataFrame | None) -> dict:
+    if rerun is None or len(rerun) == 0:
+        return {}
+    return {key: (part["rerun"] - part["reference"]).to_numpy(dtype=float)
+            for key, part in rerun.groupby(["dataset", "method", "variant", "metric"])}
+
+
+def _within(gap_mean: float, std: float, n: int, tolerance: float, alpha: float,
+            rerun_delta=None) -> str:
+    """within / deviates / inconclusive for reproduced mean - reported (canonical unit)."""
+    from repro.report.stats import Test, _rerun_var, _welch_df
+
+    if n < 2 or not np.isfinite(std):
+        return "inconclusive" if abs(gap_mean) <= tolerance + _FLOAT_SLACK or n < 2 else "deviates"
+    parts = [(std * std / n, n - 1)]
+    if rerun_delta is not None and len(rerun_delta):
+        v, df = _rerun_var(np.asarray(rerun_delta))
+        parts.append((v / n, df))
+    test = Test(gap_mean, float(np.sqrt(sum(v for v, _ in parts))), _welch_df(parts), n, False,
+                "difference", "one-sample t")
+    lo, hi = test.interval(1 - alpha)
+    if lo >= -tolerance - _FLOAT_SLACK and hi <= tolerance + _FLOAT_SLACK:
+        return "within"
+    if lo > tolerance + _FLOAT_SLACK or hi < -tolerance - _FLOAT_SLACK:
+        return "deviates"
+    return "inconclusive"
+
+
+def _reported_row(reported: ReportedPaper, cell, stats: dict | None, *, profile: str = "paper",
+                  rerun=None) -> dict:
     row = {"table": cell.table, "dataset": cell.dataset, "method": cell.method,
            "variant": cell.variant, "metric": cell.metric, "unit": cell.unit,
-           "reported": cell.value, "note": ""}
+           "reported": cell.value, "note": "", "strength": ""}
     row.update(_reproduced_in(cell.unit, stats,
                               where=(cell.dataset, cell.method, cell.variant, cell.metric)))
     row["delta"] = row["reproduced_mean"] - cell.value
@@ -92,8 +132,10 @@ def _reported_row(reported: ReportedPaper, cell, stats: dict | None) -> dict:
     elif tolerance is None:
         row["verdict"] = "not comparable"
     else:
-        gap = abs(stats["mean"] - reported_in_canonical(cell))
-        row["verdict"] = "within" if gap <= tolerance + _FLOAT_SLACK else "deviates"
+        row["verdict"] = _within(stats["mean"] - reported_in_canonical(cell), stats["std"],
+                                 int(stats["n_values"]), tolerance, reported.alpha, rerun)
+        decisive = profile == "paper" and int(stats["n_seeds"]) >= reported.runs
+        row["strength"] = "decisive" if decisive else "indicative"
     return row
 
 
@@ -109,7 +151,7 @@ def _stand_in_rows(reported: ReportedPaper, summary: dict) -> list[dict]:
                 continue
             stats = summary.pop((stand_in, cell.method, cell.variant, cell.metric), None)
             row = _reported_row(reported, cell, stats)
-            row.update(dataset=stand_in, delta=np.nan,
+            row.update(dataset=stand_in, delta=np.nan, strength="",
                        verdict="not run" if stats is None else "not comparable",
                        note=f"stand-in data for {reported.label(paper)}")
             rows.append(row)
@@ -122,7 +164,7 @@ def _unreported_row(reported: ReportedPaper, key: tuple[str, str, str, str], sta
     row = {"table": "", "dataset": dataset, "method": method, "variant": variant,
            "metric": metric, "unit": unit,
            "reported": np.nan, "delta": np.nan, "verdict": "not comparable",
-           "note": "not reported in the paper"}
+           "strength": "", "note": "not reported in the paper"}
     row.update(_reproduced_in(unit, stats, where=key))
     return row
 

@@ -39,6 +39,22 @@ Schema (every key below is allowed; any other key is an error)::
                                     #   paper dataset's numbers
     claim_only_methods: [float_features]   # optional: references measured beside a method
                                     #   (not in the tables) that claims may name
+    runs: 5                         # optional: how many runs the paper averages (default 5,
+                                    #   where it names none); a verdict is decisive only under
+                                    #   the paper profile with at least this many seeds
+    alpha: 0.05                     # optional: each claim's family-wise error level (default)
+    derived:                        # optional: metrics computed from other cells after the
+      - metric: supervised_gap      #   run (see repro.report.derived): `minus: [a, b]` or
+        method: deepcluster         #   `source_minus_target: {target dataset: source dataset}`
+        of: top1
+        minus: [imagenet_labels, deepcluster]
+    gates:                          # optional validity gates (see repro.report.gates)
+      chance: {map: relevance_rate} #   metric -> majority | relevance_rate | zero
+      chance_band: 0.1              #   (default 0.1, ours)
+      loss: {methods: [dqn], fraction: 0.05}   # final loss within 5% of the first: no training
+      dynamic_range:                #   a stand-in whose reference contrast is below `min`
+        - {datasets: [mnist-full], metric: top1, high: imagenet_labels, low: random,
+           min: 0.05, claims: [beats_random]}
     departures:                     # optional list: every way a run departs from what the
       - setting: backbone           #   paper's text states (budget reductions of a profile are
         paper: "AlexNet (Sec. 4)"   #   computed by the runner and not listed here)
@@ -101,7 +117,13 @@ TOLERANCE_SOURCES = ("paper", "ours")
 _TOP_KEYS = {"paper": True, "title": True, "source": True, "tolerance": False,
              "display": False, "tables": True, "claims": False, "claim_only_metrics": False,
              "min_effect": False, "stand_ins": False, "claim_only_methods": False,
-             "departures": False}
+             "departures": False, "runs": False, "alpha": False, "derived": False,
+             "gates": False}
+_DERIVED_KEYS = {"metric": True, "method": True, "of": True, "minus": False,
+                 "source_minus_target": False}
+_GATE_KEYS = {"chance": False, "chance_band": False, "loss": False, "dynamic_range": False}
+_RANGE_KEYS = {"datasets": True, "metric": True, "high": True, "low": True, "min": True,
+               "claims": True}
 _DEPARTURE_KEYS = {"setting": True, "paper": True, "ours": True, "reason": True, "source": True,
                    "profiles": False}
 PROFILES = ("smoke", "quick", "paper")
@@ -130,6 +152,27 @@ class ReportedCell:
     value: float
     unit: str
     variant: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Derived:
+    """A metric computed from other cells after the run (:mod:`repro.report.derived`)."""
+
+    metric: str
+    method: str
+    of: str
+    minus: tuple[str, str] | None = None
+    source_minus_target: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class GateSpec:
+    """The paper's validity gates (:mod:`repro.report.gates`)."""
+
+    chance: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    chance_band: float = 0.1
+    loss: Mapping[str, Any] | None = None
+    dynamic_range: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,6 +241,10 @@ class ReportedPaper:
     stand_ins: Mapping[str, str] = dataclasses.field(default_factory=dict)
     claim_only_methods: tuple[str, ...] = ()
     departures: tuple["Departure", ...] = ()
+    runs: int = 5
+    alpha: float = 0.05
+    derived: tuple["Derived", ...] = ()
+    gates: "GateSpec | None" = None
 
     def departures_for(self, profile: str) -> tuple["Departure", ...]:
         """The departures from the paper's text that apply to ``profile``."""
@@ -308,6 +355,7 @@ class _Validator:
 
     def paper(self, raw: Any) -> ReportedPaper:
         top = self.mapping(raw, "", _TOP_KEYS)
+        self._raw_claims = top.get("claims") if isinstance(top.get("claims"), list) else []
         name = self.text(top["paper"], "paper")
         if name != self.path.stem:
             self.fail("paper", f"{name!r} does not match the file name {self.path.name!r}")
@@ -342,7 +390,83 @@ class _Validator:
             display=self.display(top.get("display"), known), claim_only_metrics=claim_only,
             min_effect=self.min_effect(top.get("min_effect"), known["metric"]),
             stand_ins=stand_ins, claim_only_methods=extra_methods,
-            departures=self.departures(top.get("departures")))
+            departures=self.departures(top.get("departures")),
+            runs=self.runs(top.get("runs", 5)),
+            alpha=self.alpha(top.get("alpha", 0.05)),
+            derived=self.derived(top.get("derived"), known),
+            gates=self.gates(top.get("gates"), known))
+
+    def runs(self, raw: Any) -> int:
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+            self.fail("runs", f"expected a whole number >= 1, got {raw!r}")
+        return raw
+
+    def alpha(self, raw: Any) -> float:
+        value = self.number(raw, "alpha")
+        if not 0 < value < 0.5:
+            self.fail("alpha", f"expected a level in (0, 0.5), got {value}")
+        return value
+
+    def derived(self, raw: Any, known: dict[str, set[str]]) -> tuple[Derived, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.fail("derived", f"expected a list, got {type(raw).__name__}")
+        out = []
+        for i, item in enumerate(raw):
+            where = f"derived[{i}]"
+            item = self.mapping(item, where, _DERIVED_KEYS)
+            if ("minus" in item) == ("source_minus_target" in item):
+                self.fail(where, "give exactly one of minus, source_minus_target")
+            metric, method, of = (self.text(item[k], f"{where}.{k}") for k in ("metric", "method", "of"))
+            if metric not in known["metric"]:
+                self.fail(f"{where}.metric", f"unknown metric {metric!r}: declare it in the tables "
+                          "or claim_only_metrics")
+            minus = None
+            if "minus" in item:
+                minus = self.names(item["minus"], f"{where}.minus")
+                if len(minus) != 2:
+                    self.fail(f"{where}.minus", "expected two methods [a, b] (a - b)")
+            mapping = {}
+            if "source_minus_target" in item:
+                mapping = self.mapping(item["source_minus_target"], f"{where}.source_minus_target",
+                                       {d: False for d in sorted(known["dataset"])})
+            out.append(Derived(metric, method, of, minus, dict(mapping)))
+        return tuple(out)
+
+    def gates(self, raw: Any, known: dict[str, set[str]]) -> GateSpec | None:
+        from repro.report.gates import CHANCE_RULES
+
+        if raw is None:
+            return None
+        raw = self.mapping(raw, "gates", _GATE_KEYS)
+        chance = self.mapping(raw.get("chance") or {}, "gates.chance",
+                              {m: False for m in sorted(known["metric"])})
+        for metric, rule in chance.items():
+            if rule not in CHANCE_RULES:
+                self.fail(f"gates.chance.{metric}", f"unknown rule {rule!r} (known: "
+                          f"{', '.join(CHANCE_RULES)})")
+        band = self.number(raw.get("chance_band", 0.1), "gates.chance_band")
+        loss = raw.get("loss")
+        if loss is not None:
+            loss = self.mapping(loss, "gates.loss", {"methods": True, "fraction": True})
+            loss = {"methods": self.names(loss["methods"], "gates.loss.methods"),
+                    "fraction": self.number(loss["fraction"], "gates.loss.fraction")}
+        ranges = []
+        claim_ids = {c.get("id") for c in (self._raw_claims or []) if isinstance(c, dict)}
+        for i, rule in enumerate(raw.get("dynamic_range") or []):
+            where = f"gates.dynamic_range[{i}]"
+            rule = self.mapping(rule, where, _RANGE_KEYS)
+            claims = self.names(rule["claims"], f"{where}.claims")
+            unknown = sorted(set(claims) - claim_ids)
+            if unknown:
+                self.fail(f"{where}.claims", f"unknown claim id(s) {unknown}")
+            ranges.append({"datasets": self.names(rule["datasets"], f"{where}.datasets"),
+                           "metric": self.text(rule["metric"], f"{where}.metric"),
+                           "high": self.text(rule["high"], f"{where}.high"),
+                           "low": self.text(rule["low"], f"{where}.low"),
+                           "min": self.number(rule["min"], f"{where}.min"), "claims": claims})
+        return GateSpec(dict(chance), band, loss, tuple(ranges))
 
     def departures(self, raw: Any) -> tuple[Departure, ...]:
         if raw is None:
