@@ -53,8 +53,13 @@ def output_dirs(paper: str, profile: str, root: Path | None = None) -> tuple[Pat
 
 
 def run_stage(paper: str, profile: str | None = None, *, params_path: str | Path | None = None,
-              output_root: str | Path | None = None, log_output: bool = True) -> Path:
+              output_root: str | Path | None = None, log_output: bool = True,
+              rejudge: bool = False) -> Path:
     """Execute notebooks/<paper>.ipynb with papermill; return the final report folder.
+
+    ``rejudge``: train nothing; the notebook re-judges the stored run in the report folder
+    (its results.csv, histories.csv and provenance.json) with today's report layer
+    (:func:`repro.papers.runner.rejudge`).
 
     Outputs go to ``<output_root>/reports/...`` and ``<output_root>/figures/...``
     (default: the repository root; the tests use a temporary folder).
@@ -72,7 +77,8 @@ def run_stage(paper: str, profile: str | None = None, *, params_path: str | Path
     with staged_directory(report_dir) as report_tmp, staged_directory(figure_dir) as figure_tmp:
         executed = report_tmp / f"{paper}.ipynb"
         env = {"REPRO_REPORT_DIR": str(report_tmp), "REPRO_FIGURE_DIR": str(figure_tmp),
-               "REPRO_PARAMS": str(params_path), "TF_CPP_MIN_LOG_LEVEL": "2"}
+               "REPRO_PARAMS": str(params_path), "TF_CPP_MIN_LOG_LEVEL": "2",
+               "REPRO_REJUDGE": "1" if rejudge else "0"}
         with environment(env), follow(report_tmp / "run.log", enabled=log_output):
             papermill.execute_notebook(
                 str(notebook), str(executed), cwd=str(root), kernel_name="python3",
@@ -157,6 +163,8 @@ def register(subparsers) -> None:
     parser.add_argument("paper", choices=PAPERS)
     parser.add_argument("--profile", default=None, help="smoke | quick | paper (default: params.yaml)")
     parser.add_argument("--params", default=None, help="params file (default: <repo>/params.yaml)")
+    parser.add_argument("--rejudge", action="store_true",
+                        help="train nothing: re-judge the stored run in reports/<paper>/<profile>/")
     parser.set_defaults(func=_run_from_args)
 
 
@@ -168,5 +176,5 @@ def _run_from_args(args: argparse.Namespace) -> int:
     # its logger; without a handler a 25-minute run would print nothing.
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("papermill").setLevel(logging.INFO)
-    run_stage(args.paper, args.profile, params_path=args.params)
+    run_stage(args.paper, args.profile, params_path=args.params, rejudge=args.rejudge)
     return 0

@@ -160,6 +160,8 @@ class Outcome:
     figures: dict[str, Path] = field(default_factory=dict)
     artifacts: dict[str, Any] = field(default_factory=dict)
     cfg: Any = None
+    tests: Any = None              # pandas DataFrame, claim_tests.csv: every comparison's test
+    gates: Any = None              # repro.report.gates.Gates: the validity checks made
 
 
 def paper_module(paper: str, *, load: bool = True):
@@ -194,6 +196,9 @@ def run(paper, profile: str | None = None, *, params_path: str | Path | None = N
     """
     from repro.config import load_params, stage_params
 
+    if os.environ.get("REPRO_REJUDGE") == "1":
+        return rejudge(paper, profile, params_path=params_path, report_dir=report_dir,
+                       figure_dir=figure_dir)
     params = load_params(params_path or os.environ.get("REPRO_PARAMS") or None)
     name = paper if isinstance(paper, str) else paper.PAPER
     if isinstance(paper, str):
@@ -219,6 +224,88 @@ def run(paper, profile: str | None = None, *, params_path: str | Path | None = N
                        extra={"data_parallel": parallel})
     minutes = outcome.provenance["wall_time_s"]["total_s"] / 60
     print(f"{name} ({profile}): ran in {minutes:.1f} min; training log: run.log")
+    return outcome
+
+
+def rejudge(paper, profile: str | None = None, *, params_path: str | Path | None = None,
+            source_dir: str | Path | None = None, report_dir: str | Path | None = None,
+            figure_dir: str | Path | None = None) -> Outcome:
+    """Judge a stored run again, without training: read ``results.csv``, ``histories.csv``
+    and ``provenance.json`` of ``source_dir`` (default: the committed
+    reports/<paper>/<profile>/), apply today's report layer (verdict rule, gates, tables,
+    figures) and write a full report into ``report_dir``. The numbers, the settings that ran,
+    the wall times and the data hashes are the stored run's; ``provenance.extra.rejudged``
+    says when and at which commit the report was re-judged. Figures that need objects the run
+    did not store (curves, image grids) are carried over from the stored run's figure folder.
+    ``python -m repro stage PAPER --rejudge`` runs it through the notebook."""
+    import json
+    import shutil
+
+    import pandas as pd
+
+    from repro.config import build, load_params, stage_params
+    from repro.data import DatasetError, load as load_dataset
+    from repro.pipeline import output_dirs
+    from repro.report.provenance import git_state
+
+    params = load_params(params_path or os.environ.get("REPRO_PARAMS") or None)
+    name = paper if isinstance(paper, str) else paper.PAPER
+    profile, _ = stage_params(params, name, profile)
+    stored_report, stored_figures = output_dirs(name, profile)
+    source = Path(source_dir or stored_report)
+    defaults = default_dirs(name, profile)
+    report_dir, figure_dir = Path(report_dir or defaults[0]), Path(figure_dir or defaults[1])
+    missing = [f for f in ("results.csv", "provenance.json") if not (source / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{source}: no stored run to re-judge (missing {', '.join(missing)}); "
+                                f"run the stage first: python -m repro stage {name} --profile {profile}")
+    report_dir.mkdir(parents=True, exist_ok=True)
+    if (source / "run.log").is_file() and source.resolve() != report_dir.resolve():
+        shutil.copyfile(source / "run.log", report_dir / "run.log")
+    module = paper_module(paper) if isinstance(paper, str) else paper
+    provenance = json.loads((source / "provenance.json").read_text())
+    if provenance.get("profile") != profile:
+        raise ValueError(f"{source}/provenance.json: profile {provenance.get('profile')!r}, "
+                         f"not {profile!r}")
+    results = pd.read_csv(source / "results.csv", dtype={"variant": str}, keep_default_na=False,
+                          na_values={"value": [""]})
+    histories = pd.read_csv(source / "histories.csv", dtype={"variant": str},
+                            keep_default_na=False, na_values=[""]) \
+        if (source / "histories.csv").is_file() else None
+    if histories is not None and "variant" in histories:
+        histories["variant"] = histories["variant"].fillna("")
+    cfg, paper_cfg = (_config(module, p, params) for p in (profile, "paper"))
+    load = getattr(module, "load_data", load_dataset)
+    extra = provenance.setdefault("extra", {})
+    settings, chance = {}, dict(extra.get("chance_levels") or {})
+    for dataset, ran in (extra.get("settings_run") or {}).items():
+        try:
+            data = load(dataset)
+        except DatasetError as exc:
+            raise DatasetError(f"re-judging {name}: {dataset}, which the stored run used, is "
+                               f"absent here ({exc})") from exc
+        settings[dataset] = (build(module.Config, ran, where=f"{name} (stored run, {dataset})"),
+                             _settings(module, paper_cfg, dataset, data))
+        if dataset not in chance:
+            chance[dataset] = _chance_levels(module, data)
+    extra["chance_levels"] = chance
+    extra["rejudged"] = {
+        "at_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "git": git_state(ignore=own_outputs(name)),
+        "results_from": (provenance.get("git") or {}).get("sha", "unknown")}
+    _log_line(f"[{name}] re-judged from the stored run of {extra['rejudged']['results_from'][:12]} "
+              "(no training)")
+    run_state = _Collector()
+    outcome = _report(module, profile, cfg, paper_cfg, run_state, histories,
+                      provenance.get("datasets", {}), settings, dict(extra.get("not_run") or {}),
+                      provenance.get("started_utc"), provenance.get("git"), extra.get("compute_device"),
+                      report_dir, figure_dir, {}, results=results, provenance=provenance)
+    old_figures = Path(stored_figures)
+    if old_figures.is_dir() and old_figures.resolve() != figure_dir.resolve():
+        for png in sorted(old_figures.glob("*.png")):
+            if png.stem not in outcome.figures:
+                shutil.copyfile(png, figure_dir / png.name)
+                outcome.figures[png.stem] = figure_dir / png.name
     return outcome
 
 
@@ -254,7 +341,7 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
     device = check_device(keras_backend())  # a GPU asked for and absent: fail before any work
     started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     git = git_state(ignore=own_outputs(module.PAPER))
-    run_state, files, settings, not_run = _Collector(), {}, {}, {}
+    run_state, files, settings, not_run, chance = _Collector(), {}, {}, {}, {}
     started = time.perf_counter()
     load = getattr(module, "load_data", load_dataset)
     for dataset in cfg.datasets:
@@ -265,6 +352,7 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
             log(f"[{module.PAPER}] {dataset}: {not_run[dataset]} ({str(exc).splitlines()[0]})")
             continue
         files[dataset] = dict(data.files)
+        chance[dataset] = _chance_levels(module, data)
         settings[dataset] = (_settings(module, cfg, dataset, data),
                              _settings(module, paper_cfg, dataset, data))
         for seed in settings[dataset][0].seeds:   # per_dataset may set its own seeds
@@ -274,7 +362,24 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
     run_state.wall["total_s"] = time.perf_counter() - started
     histories = histories_frame(run_state.histories) if run_state.histories else None
     return _report(module, profile, cfg, paper_cfg, run_state, histories, files, settings,
-                   not_run, started_at, git, device, report_dir, figure_dir, dict(extra or {}))
+                   not_run, started_at, git, device, report_dir, figure_dir,
+                   {**dict(extra or {}), "chance_levels": chance})
+
+
+def _reported(module):
+    from repro.report.reported import load_reported
+
+    return load_reported(getattr(module, "REPORTED", module.PAPER))
+
+
+def _chance_levels(module, data) -> dict[str, float]:
+    """{metric: chance level} of a dataset for the paper's chance gates (from its labels)."""
+    from repro.report.gates import chance_levels
+
+    spec = _reported(module).gates
+    if spec is None or not spec.chance or getattr(data, "y", None) is None:
+        return {}
+    return chance_levels(spec.chance, data.y)
 
 
 def _settings(module, cfg, dataset: str, data):
@@ -304,56 +409,70 @@ def own_outputs(paper: str) -> tuple[str, ...]:
 
 
 def _report(module, profile, cfg, paper_cfg, run_state, histories, files, settings, not_run,
-            started_at, git, device, report_dir, figure_dir, extra) -> Outcome:
+            started_at, git, device, report_dir, figure_dir, extra, *, results=None,
+            provenance=None) -> Outcome:
+    """Judge and write the report of a run (or, with ``results`` and ``provenance`` given, of
+    a run made before: :func:`rejudge`)."""
     from repro.config import to_dict
     from repro.papers._common import (difference_frame, protocol_summary, reductions,
                                       reduction_notes)
+    from repro.report.derived import add_derived
+    from repro.report.gates import evaluate_gates
     from repro.report.provenance import collect_provenance
-    from repro.report.reported import load_reported
-    from repro.report.rerun import read_rerun_spread, rerun_spread_path
+    from repro.report.rerun import read_rerun, rerun_path
     from repro.report.writers import write_report
 
-    reported = load_reported(getattr(module, "REPORTED", module.PAPER))
+    reported = _reported(module)
     differences = reductions(settings)
     protocol = "" if profile == "paper" else protocol_summary(
         cfg, paper_cfg, settings, getattr(module, "BUDGET", {}))
     notes = {**reduction_notes(differences, profile),
              **{(dataset, "*"): why for dataset, why in not_run.items()},
              **{("*", method): note for method, note in getattr(module, "METHOD_NOTES", {}).items()}}
-    spread_file = rerun_spread_path(module.PAPER, profile)
-    spread = read_rerun_spread(spread_file) if spread_file.is_file() else {}
-    provenance = collect_provenance(
-        profile=profile, seeds=sorted({s for pair in settings.values() for s in pair[0].seeds}
-                                      or set(cfg.seeds)), datasets=files, wall_time_s=run_state.wall,
-        started_at=started_at, git=git,
-        extra={"paper": module.PAPER, "protocol": protocol or "the paper's protocol",
-               "compute_device": device,
-               "settings_run": {d: to_dict(pair[0]) for d, pair in settings.items()},
-               "differs_from_paper_profile": differences, "not_run": not_run,
-               "wall_time_definition": WALL_TIME_DEFINITION,
-               "rerun_spread": _spread_note(spread_file, spread), **extra,
-               **dict(getattr(module, "NOTES", {}))})
-    results = run_state.table.frame()
-    comparison, claims = write_report(
+    rerun_file = rerun_path(module.PAPER, profile)
+    rerun = read_rerun(rerun_file) if rerun_file.is_file() else None
+    if provenance is None:
+        provenance = collect_provenance(
+            profile=profile, seeds=sorted({s for pair in settings.values() for s in pair[0].seeds}
+                                          or set(cfg.seeds)), datasets=files,
+            wall_time_s=run_state.wall, started_at=started_at, git=git,
+            extra={"paper": module.PAPER, "protocol": protocol or "the paper's protocol",
+                   "compute_device": device,
+                   "settings_run": {d: to_dict(pair[0]) for d, pair in settings.items()},
+                   "differs_from_paper_profile": differences, "not_run": not_run,
+                   "wall_time_definition": WALL_TIME_DEFINITION, **extra,
+                   **dict(getattr(module, "NOTES", {}))})
+    provenance["extra"]["rerun_data"] = _rerun_note(rerun_file, rerun)
+    provenance["extra"]["verdict_rule"] = (
+        f"paired / Welch t intervals, family-wise level {reported.alpha} per claim "
+        "(repro.report.claims)")
+    if results is None:
+        results = run_state.table.frame()
+    results = add_derived(results, reported.derived)
+    chance = provenance["extra"].get("chance_levels") or {}
+    gates = evaluate_gates(reported.gates, results, histories, chance, label=reported.label)
+    comparison, claims, tests = write_report(
         report_dir, reported, results, notes=notes, histories_df=histories,
-        provenance=provenance, wall_time_s=run_state.wall,
+        provenance=provenance, wall_time_s=provenance["wall_time_s"],
         include_unreported=getattr(module, "INCLUDE_UNREPORTED", True), profile=profile,
-        protocol=protocol, rerun_spread=spread)
+        rerun=rerun, gates=gates)
     outcome = Outcome(module.PAPER, profile, protocol, results, histories, comparison, claims,
                       provenance, reported, differences, difference_frame(settings), not_run,
                       report_dir, figure_dir,
-                      artifacts=run_state.artifacts, cfg=cfg)
+                      artifacts=run_state.artifacts, cfg=cfg, tests=tests, gates=gates)
     outcome.figures = {**table_figure(outcome), **_module_figures(module, outcome)}
     return outcome
 
 
-def _spread_note(path: Path, spread: Mapping) -> str:
+def _rerun_note(path: Path, rerun) -> str:
     from repro.config import repo_root
 
-    if not spread:
+    if rerun is None:
         return "not measured for this profile"
     where = path.relative_to(repo_root()) if path.is_relative_to(repo_root()) else path.name
-    return f"{len(spread)} cells measured, from {where}; used in every claim's noise floor"
+    runs = f"{rerun['reference_run'].iloc[0]} vs {rerun['rerun_run'].iloc[0]}"
+    return (f"{len(rerun)} (cell, seed) pairs from {where} ({runs}); in the variance of every "
+            "claim's difference")
 
 
 def _module_figures(module, outcome: Outcome) -> dict[str, Path]:

@@ -44,7 +44,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from repro.report.formatting import fmt, printed_decimals
+from repro.report.formatting import count_text, fmt, printed_decimals
 from repro.report.reported import Claim, ReportedPaper, parse_side, reported_in_canonical
 from repro.report.stats import Test, compare_cells
 from repro.report.units import canonical_unit, convert
@@ -364,7 +364,7 @@ def _evidence(reported: ReportedPaper, row) -> str:
             sides.append(side_label(reported, side))
         else:
             sides.append(f"{side_label(reported, side)} {_number(mean, decimals)}"
-                         + (f" (n={n})" if n else ""))
+                         + (f" ({count_text(n)})" if n else ""))
     text = f"{where}: {sides[0]} {op} {sides[1]}"
     if row.test:
         level = int(round(100 * (1 - reported.alpha)))

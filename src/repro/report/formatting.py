@@ -48,12 +48,24 @@ def fmt_signed(value: float | None, decimals: int, missing: str = "-") -> str:
     return f"{value:+.{decimals}f}"
 
 
-def fmt_mean_std(mean: float, std: float, n: int, decimals: int, missing: str = "not run") -> str:
-    """"87.10 ± 1.20 (n=3)"; "87.10 (n=1)" for one seed; ``missing`` if not run."""
+def fmt_mean_std(mean: float, std: float, n: int, decimals: int, missing: str = "not run",
+                 n_seeds: int | None = None) -> str:
+    """"87.10 ± 1.20 (3 seeds)"; "41.2 ± 0.8 (1 seed x 5 repeats)" when the values are timing
+    repeats (``n_seeds`` given and smaller than ``n``); ``missing`` if not run."""
     if n == 0 or mean is None or math.isnan(mean):
         return missing
     spread = "" if std is None or math.isnan(std) else f" ± {std:.{decimals}f}"
-    return f"{mean:.{decimals}f}{spread} (n={n})"
+    return f"{mean:.{decimals}f}{spread} ({count_text(n, n_seeds)})"
+
+
+def count_text(n_values: int, n_seeds: int | None = None) -> str:
+    """"2 seeds", "1 seed x 3 repeats": what the values behind a mean are."""
+    seeds = n_seeds if n_seeds else n_values
+    text = f"{seeds} seed{'s' if seeds != 1 else ''}"
+    if n_seeds and n_values > n_seeds:
+        per = n_values / n_seeds
+        text += f" x {per:g} repeats" if per == int(per) else f", {n_values} values"
+    return text
 
 
 def markdown_table(df: pd.DataFrame) -> str:

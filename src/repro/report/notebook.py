@@ -18,7 +18,7 @@ from __future__ import annotations
 import pandas as pd
 
 from repro.report.formatting import decimals_by_metric, markdown_table
-from repro.report.writers import _paper_grid, basis_text, profile_banner
+from repro.report.writers import RULE_TEXT, _paper_grid, basis_text, profile_banner
 
 
 def _display(*objects) -> None:
@@ -36,12 +36,19 @@ def _markdown(text: str):
 def headline_markdown(outcome) -> str:
     """The profile banner, every claim with its verdict, then the paper-shaped table(s)."""
     reported, claims = outcome.reported, outcome.claims
-    lines = [profile_banner(outcome.profile, outcome.protocol), "", "### The paper's claims", ""]
+    lines = [profile_banner(outcome.profile, outcome.protocol), "", "### The paper's claims", "",
+             RULE_TEXT.format(alpha=f"{reported.alpha:g}", level=f"{100 * (1 - reported.alpha):g}"),
+             "Every comparison with its interval: `claims.md` and `claim_tests.csv`.", ""]
     lines.append(markdown_table(pd.DataFrame({
         "Claim": claims["statement"],
         "Basis": [basis_text(b, t) for b, t in zip(claims["basis"], claims["tolerance_source"])],
         "Verdict (this run)": claims["verdict_shown"],
         "On the paper's own numbers": claims["paper_verdict"]})))
+    rejudged = outcome.provenance.get("extra", {}).get("rejudged")
+    if rejudged:
+        lines += ["", f"*Re-judged* on {rejudged['at_utc']} at commit "
+                      f"`{rejudged['git'].get('sha', 'unknown')[:12]}` from the stored numbers of "
+                      f"the run at `{rejudged['results_from'][:12]}` (no training)."]
     comparison = outcome.comparison
     decimals = decimals_by_metric(comparison)
     for table_key, caption in reported.captions.items():
@@ -87,7 +94,8 @@ def conditions_markdown(outcome) -> str:
         f"- **git**: `{git.get('sha', 'unknown')[:12]}` ({dirty}); **started** "
         f"{prov['started_utc']} UTC",
         f"- **total wall time**: {prov['wall_time_s']['total_s'] / 60:.1f} min",
-        f"- **re-run spread** (same seeds on another machine): {prov['extra'].get('rerun_spread')}",
+        f"- **re-run data** (same seeds re-run on another CPU or thread count): "
+        f"{prov['extra'].get('rerun_data', prov['extra'].get('rerun_spread', 'not measured'))}",
         "- **packages**: " + ", ".join(f"{k} {v}" for k, v in prov["packages"].items() if v),
         "", "**Data actually used** (sha256 of each file):", ""]
     lines += [f"- {name}: " + ", ".join(f"`{f}` {h[:16]}…" for f, h in files.items())
@@ -103,43 +111,80 @@ def wall_time_frame(outcome) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["dataset", "what", "seconds"])
 
 
-def rerun_spread_frame(outcome) -> pd.DataFrame | None:
-    """The measured re-run spread of this paper and profile (percentage points), or None."""
-    from repro.report.rerun import rerun_spread_path
+def rerun_frame(outcome) -> pd.DataFrame | None:
+    """The measured re-run movement of this paper and profile (points), or None."""
+    from repro.report.rerun import read_rerun, rerun_path, rerun_summary
 
-    path = rerun_spread_path(outcome.paper, outcome.profile)
+    path = rerun_path(outcome.paper, outcome.profile)
     if not path.is_file():
         return None
-    spread = pd.read_csv(path, dtype={"variant": str}, keep_default_na=False)
-    cpus = f"{spread['reference_cpu'].iloc[0]} vs {spread['rerun_cpu'].iloc[0]}"
-    wide = spread.pivot_table(index=["dataset", "method"], columns="metric", values="max_abs_diff",
-                              sort=False)
-    return (wide * 100).round(2).rename_axis(columns=f"max |difference|, points ({cpus})")
+    frame = read_rerun(path)
+    runs = f"{frame['reference_run'].iloc[0]} vs {frame['rerun_run'].iloc[0]}"
+    wide = rerun_summary(frame).pivot_table(index=["dataset", "method"], columns="metric",
+                                            values="max_abs_diff", sort=False)
+    return (wide * 100).round(2).rename_axis(columns=f"max |re-run - run|, points ({runs})")
 
 
 def show_conditions(outcome) -> None:
     _display(_markdown(conditions_markdown(outcome)))
     _display(_markdown("**Wall time** -- " + outcome.provenance["extra"]["wall_time_definition"]))
     _display(wall_time_frame(outcome))
-    spread = rerun_spread_frame(outcome)
-    if spread is not None:
+    moved = rerun_frame(outcome)
+    if moved is None:
         _display(_markdown(
-            "**What a re-run elsewhere moves.** The same report (same code, seeds and package "
-            "versions) run on another CPU gave these differences per cell (largest over seeds; "
-            "`benchmarks/rerun_spread.py`). On one machine, re-runs are bit-identical, while "
-            "changing only TensorFlow's thread count changes the pretrained weights and the "
-            "k-means start (`benchmarks/results/nondeterminism.json`): the order of float sums, "
-            "which another CPU's kernels change too, is amplified by training. Every claim "
-            "comparison treats a difference below the cells' spread as noise."))
-        _display(spread)
+            "**What a re-run moves**: not measured for this stage and profile "
+            "(`benchmarks/rerun_spread.py` records it); the claims' intervals use the seed "
+            "variance alone."))
+    else:
+        _display(_markdown(
+            "**What a re-run moves.** The same report (same code, seeds and package versions) "
+            "re-run on another CPU or thread count moved these cells (largest over seeds). The "
+            "order of float sums, which another CPU's kernels or another thread count change, "
+            "is amplified by training. Every claim's test adds the re-run variance of its "
+            "difference, measured on these paired values."))
+        _display(moved)
+
+
+def departures_frame(outcome) -> pd.DataFrame:
+    """Every way this profile's run departs from the paper's text (the YAML's departures)."""
+    rows = [{"setting": d.setting, "the paper": d.paper, "this run": d.ours, "why": d.reason,
+             "our setting's source": d.source}
+            for d in outcome.reported.departures_for(outcome.profile)]
+    return pd.DataFrame(rows, columns=["setting", "the paper", "this run", "why",
+                                       "our setting's source"])
+
+
+def gates_frame(outcome) -> pd.DataFrame | None:
+    """The validity checks made (chance band, loss falls, dynamic range), failures first."""
+    gates = getattr(outcome, "gates", None)
+    if gates is None or not gates.table:
+        return None
+    frame = gates.frame().sort_values("passes", kind="stable")
+    return frame.round({"value": 4, "threshold": 4}).reset_index(drop=True)
 
 
 def show_differences(outcome) -> None:
-    """What this profile changed from the paper's protocol, as a table (settings that ran)."""
+    """How this run departs from the paper: its text (every profile), then this profile's
+    budget against the paper profile's, then the validity gates."""
+    departures = departures_frame(outcome)
+    _display(_markdown(
+        f"**Departures from the paper's text** ({len(departures)}): every way this run departs "
+        "from what the paper states, why, and where our setting comes from "
+        "(`src/repro/papers/<paper>.yaml`, `departures`)."))
+    if len(departures):
+        _display(_markdown(markdown_table(departures)))
     table = outcome.difference_table
     if table.empty:
-        _display(_markdown("The paper's protocol, unchanged."))
-        return
-    _display(_markdown(f"{len(table)} settings differ from the `paper` profile (the settings "
-                       "that ran, per dataset; every one also in provenance.json):"))
-    _display(table.set_index(["dataset", "setting"]))
+        _display(_markdown("**Budget**: the `paper` profile's, unchanged."))
+    else:
+        _display(_markdown(f"**Budget**: {len(table)} settings of this profile differ from the "
+                           "`paper` profile (the settings that ran, per dataset; also in "
+                           "provenance.json):"))
+        _display(table.set_index(["dataset", "setting"]))
+    gates = gates_frame(outcome)
+    if gates is not None:
+        failed = int((~gates["passes"]).sum())
+        _display(_markdown(
+            f"**Validity gates** ({failed} of {len(gates)} checks fail; a claim resting on a "
+            "failing cell is *untestable* there; thresholds in the paper's YAML, `gates`):"))
+        _display(gates)

@@ -51,7 +51,7 @@ Schema (every key below is allowed; any other key is an error)::
     gates:                          # optional validity gates (see repro.report.gates)
       chance: {map: relevance_rate} #   metric -> majority | relevance_rate | zero
       chance_band: 0.1              #   (default 0.1, ours)
-      loss: {methods: [dqn], fraction: 0.05}   # final loss within 5% of the first: no training
+      loss: {trivial: {dqn2plus: 1.0}, fraction: 0.05}   # final loss not 5% below trivial
       dynamic_range:                #   a stand-in whose reference contrast is below `min`
         - {datasets: [mnist-full], metric: top1, high: imagenet_labels, low: random,
            min: 0.05, claims: [beats_random]}
@@ -449,8 +449,11 @@ class _Validator:
         band = self.number(raw.get("chance_band", 0.1), "gates.chance_band")
         loss = raw.get("loss")
         if loss is not None:
-            loss = self.mapping(loss, "gates.loss", {"methods": True, "fraction": True})
-            loss = {"methods": self.names(loss["methods"], "gates.loss.methods"),
+            loss = self.mapping(loss, "gates.loss", {"trivial": True, "fraction": True})
+            trivial = self.mapping(loss["trivial"], "gates.loss.trivial",
+                                   {m: False for m in sorted(known["method"])})
+            loss = {"trivial": {m: self.number(v, f"gates.loss.trivial.{m}")
+                                for m, v in trivial.items()},
                     "fraction": self.number(loss["fraction"], "gates.loss.fraction")}
         ranges = []
         claim_ids = {c.get("id") for c in (self._raw_claims or []) if isinstance(c, dict)}

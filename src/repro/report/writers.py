@@ -4,6 +4,7 @@
 results.csv         reproduced numbers, long (:mod:`repro.report.results`)
 comparison.csv/.md  reported vs reproduced per cell (:func:`repro.report.compare.compare`)
 claims.csv/.md      claim verdicts (:func:`repro.report.claims.evaluate_claims`)
+claim_tests.csv     every comparison of every claim: the test, estimate, intervals, outcome
 metrics.json        DVC metrics: {dataset: {method: {acc_mean, acc_std, acc_n, ...}},
                     "wall_time_s": {...}} -- canonical units (fractions, s, MB); a cell
                     with a variant sits one level deeper: {dataset: {method: {variant: ...}}}
@@ -22,7 +23,7 @@ from typing import Mapping
 import pandas as pd
 
 from repro.report.atomic import write_csv_atomic, write_json_atomic, write_text_atomic
-from repro.report.claims import evaluate_claims
+from repro.report.claims import claim_comparisons, evaluate_claims
 from repro.report.compare import Notes, compare
 from repro.report.formatting import (decimals_by_metric, fmt, fmt_mean_std, fmt_signed,
                                      markdown_table)
@@ -36,10 +37,14 @@ def comparison_markdown(comparison: pd.DataFrame, reported: ReportedPaper) -> st
     decimals = decimals_by_metric(comparison)
     lines = [f"# {reported.title}: reproduced vs reported", "",
              f"Source: `{reported.source}`. All numbers in the paper's unit. Reproduced = mean "
-             "± sample std over seeds (n = number of seeds). Verdict *within* = |reproduced - "
-             f"reported| <= tolerance ({_tolerance_text(reported)}; ours: the paper states "
-             "none); *not comparable* = no "
-             "tolerance for the metric or not in the paper; *not run* = no reproduced number.", ""]
+             "± sample std over the values (seeds, and timing repeats where named). Verdict "
+             f"against the tolerance ({_tolerance_text(reported)}; ours: the paper states "
+             f"none), from the {100 * (1 - reported.alpha):g}% t interval of reproduced - "
+             "reported: *within* = the interval lies inside the tolerance, *deviates* = "
+             "entirely outside, *inconclusive* = it straddles it (always for one seed); "
+             "*not comparable* = no tolerance for the metric or not in the paper; *not run* = "
+             "no reproduced number. *Strength*: *decisive* only under the paper profile with "
+             "the paper's number of runs, else *indicative* (a reduced budget).", ""]
     for table_key, caption in list(reported.captions.items()) + [("", "Not reported in the paper")]:
         part = comparison[comparison["table"].fillna("") == table_key]
         if part.empty:
@@ -72,7 +77,7 @@ def _paper_grid(part: pd.DataFrame, reported: ReportedPaper, decimals: dict) -> 
     for r in part.itertuples(index=False):
         d = decimals[r.metric]
         reproduced = fmt_mean_std(r.reproduced_mean, r.reproduced_std, r.n_values, d)
-        text = reproduced.split(" (n=")[0]
+        text = reproduced.split(" (")[0]
         column = f"{label(r.dataset)} {label(r.metric)}" + (f" {r.variant}" if r.variant else "")
         cells.setdefault(label(r.method), {})[column] = f"{text} ({fmt(r.reported, d)})"
     grid = pd.DataFrame.from_dict(cells, orient="index").fillna("")
@@ -100,8 +105,10 @@ def _cell_rows(part: pd.DataFrame, reported: ReportedPaper, decimals: dict) -> p
         rows.append({"Dataset": label(r.dataset), "Method": label(r.method),
                      "Metric": metric, "Paper": fmt(r.reported, d),
                      "Reproduced": fmt_mean_std(r.reproduced_mean, r.reproduced_std,
-                                                r.n_values, d),
-                     "Delta": fmt_signed(r.delta, d), "Verdict": r.verdict, "Note": r.note})
+                                                r.n_values, d, n_seeds=r.n_seeds),
+                     "Delta": fmt_signed(r.delta, d),
+                     "Verdict": f"{r.verdict} ({r.strength})" if getattr(r, "strength", "") else r.verdict,
+                     "Note": r.note})
     return pd.DataFrame(rows)
 
 
@@ -119,30 +126,40 @@ def basis_text(basis: str, tolerance_source=None) -> str:
 def profile_banner(profile: str, protocol: str = "") -> str:
     """The sentence that heads claims.md and the notebook: which protocol the verdicts are on."""
     if profile == "paper":
-        return "**Profile: `paper`** -- these verdicts are on the paper's protocol."
-    return (f"**Profile: `{profile}`** -- a reduced protocol, NOT the paper's: every verdict "
-            f"below holds for this budget only ({protocol or 'see the report'}).")
+        return ("**Profile: `paper`** -- the paper's budget. A verdict is *decisive* only where "
+                "it also ran on the paper's own data with the paper's number of runs; the "
+                "departures from the paper's text are listed in the report.")
+    return (f"**Profile: `{profile}`** -- a reduced budget, NOT the paper's: every verdict is "
+            f"*indicative* at most. Budget: {protocol or 'see the report'}.")
 
 
-def claims_markdown(claims: pd.DataFrame, reported: ReportedPaper) -> str:
-    """claims.md: the profile, a summary table, then each claim's evidence as a bullet list."""
+RULE_TEXT = (
+    "Each comparison is a t interval for the difference (scores) or the ratio (seconds, MB), "
+    "paired across seeds where both cells share them, with the re-run variance of the "
+    "difference added where a re-run was measured. A claim of m comparisons is judged at "
+    "family-wise level {alpha}: a comparison *holds* when its {level}% interval lies on the "
+    "claim's side (beyond its margin), *fails* when its (1 - {alpha}/m) interval lies on the "
+    "other side; the claim holds when all hold, fails when one fails, else is *inconclusive*. "
+    "*Untestable*: a cell did not train or a stand-in has no dynamic range (a validity gate); "
+    "*not run*: no data. Strength: *decisive* only under the paper profile on the paper's "
+    "data with the paper's number of runs, else *indicative*. Details: `repro.report.claims`.")
+
+
+def claims_markdown(claims: pd.DataFrame, reported: ReportedPaper, protocol: str = "") -> str:
+    """claims.md: the profile, the rule, a summary table, then each claim's evidence."""
     profile = claims["profile"].iloc[0] if len(claims) else "paper"
-    protocol = claims["protocol"].iloc[0] if len(claims) else ""
     lines = [f"# {reported.title}: claims", "", profile_banner(profile, protocol), "",
-             "A claim is checked on every comparison it implies. A comparison is *inconclusive* "
-             "when a cell was not run, when a timing has fewer than 3 values, or when "
-             "|difference| <= its noise floor: the largest of the seed std of the two cells, "
-             "our minimum effect (1 point for scores, 10% for seconds and MB) and the measured "
-             "re-run spread on another machine (see `repro.report.claims`). The claim *fails* "
-             "if any comparison fails, else is *inconclusive* if any is, else *holds*. *On the "
-             "paper's numbers* applies the same test to the printed values. *Basis*: whether "
-             "the paper states the claim in words or we read the ordering off its table.", ""]
+             RULE_TEXT.format(alpha=f"{reported.alpha:g}",
+                              level=f"{100 * (1 - reported.alpha):g}"),
+             "*On the paper's numbers* checks the claim on the printed values (their sign). "
+             "*Basis*: whether the paper states the claim in words or we read it off its table.",
+             ""]
     summary = pd.DataFrame({
         "Claim": claims["claim_id"], "Statement": claims["statement"],
         "Basis": [basis_text(b, t) for b, t in zip(claims["basis"], claims["tolerance_source"])],
         "Verdict": claims["verdict_shown"], "On the paper's numbers": claims["paper_verdict"],
-        "holds / fails / inconclusive": [f"{h} / {f} / {i}" for h, f, i in zip(
-            claims["n_holds"], claims["n_fails"], claims["n_inconclusive"])]})
+        "holds / fails / inconclusive / untestable": [f"{h} / {f} / {i} / {u}" for h, f, i, u in zip(
+            claims["n_holds"], claims["n_fails"], claims["n_inconclusive"], claims["n_untestable"])]})
     lines.append(markdown_table(summary))
     for r in claims.itertuples(index=False):
         lines += [f"## `{r.claim_id}`: {r.verdict_shown}", "", r.statement,
@@ -194,37 +211,40 @@ def write_comparison(directory: str | Path, comparison: pd.DataFrame,
 
 
 def write_claims(directory: str | Path, claims: pd.DataFrame,
-                 reported: ReportedPaper) -> tuple[Path, Path]:
+                 reported: ReportedPaper, protocol: str = "") -> tuple[Path, Path]:
     """Write claims.csv and claims.md into ``directory``."""
     directory = Path(directory)
     return (write_csv_atomic(directory / "claims.csv", claims),
-            write_text_atomic(directory / "claims.md", claims_markdown(claims, reported)))
+            write_text_atomic(directory / "claims.md", claims_markdown(claims, reported, protocol)))
 
 
 def write_report(directory: str | Path, reported: ReportedPaper, results_df: pd.DataFrame, *,
                  notes: Notes = None, histories_df: pd.DataFrame | None = None,
                  provenance: Mapping | None = None,
                  wall_time_s: Mapping[str, float] | float | None = None,
-                 include_unreported: bool = True, profile: str = "paper", protocol: str = "",
-                 rerun_spread: Mapping[tuple, float] | None = None
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write every report file into ``directory``; return (comparison, claims) frames.
+                 include_unreported: bool = True, profile: str = "paper",
+                 rerun: pd.DataFrame | None = None, gates=None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Write every report file into ``directory``; return (comparison, claims, claim tests).
 
     ``include_unreported=False`` keeps reproduced metrics the paper does not report
     (e.g. ARI, seconds) out of the comparison; they stay in results.csv and metrics.json.
-    ``profile``, ``protocol`` and ``rerun_spread`` go to :func:`evaluate_claims`.
+    ``profile``, ``rerun`` (paired re-run data) and ``gates`` go to the claims' tests.
     """
     directory = Path(directory)
     results_df = validate_results(results_df)
     write_csv_atomic(directory / "results.csv", results_df)
-    comparison = compare(reported, results_df, notes, include_unreported=include_unreported)
-    claims = evaluate_claims(reported, results_df, profile=profile, protocol=protocol,
-                             rerun_spread=rerun_spread)
+    comparison = compare(reported, results_df, notes, include_unreported=include_unreported,
+                         profile=profile, rerun=rerun)
+    tests = claim_comparisons(reported, results_df, rerun=rerun, gates=gates)
+    claims = evaluate_claims(reported, results_df, profile=profile, comparisons=tests)
+    protocol = (provenance or {}).get("extra", {}).get("protocol", "") if provenance else ""
     write_comparison(directory, comparison, reported)
-    write_claims(directory, claims, reported)
+    write_claims(directory, claims, reported, "" if profile == "paper" else protocol)
+    write_csv_atomic(directory / "claim_tests.csv", tests)
     write_metrics_json(directory / "metrics.json", results_df, wall_time_s)
     if histories_df is not None:
         write_histories_csv(directory / "histories.csv", histories_df)
     if provenance is not None:
         write_json_atomic(directory / "provenance.json", provenance)
-    return comparison, claims
+    return comparison, claims, tests
