@@ -35,8 +35,11 @@ STAGES = {
     "ucnn": ("Hsu & Lin, ICIP 2017, UCNN", "NMI, run time and memory"),
     "deepcluster": ("Caron et al. 2018, DeepCluster", "linear probes on conv1..conv5"),
 }
-VERDICTS = ("within", "deviates", "not comparable", "not run")
+VERDICTS = ("within", "deviates", "inconclusive", "not comparable", "not run")
 OUTCOMES = ("holds", "fails", "inconclusive")
+CLAIM_COUNTS = "decisive claims holds / fails / inconclusive"
+INDICATIVE_COUNTS = "indicative claims holds / fails / inconclusive"
+OTHER_COUNTS = "claims untestable / not run"
 REQUIRED = {"comparison.csv": ["table", "dataset", "method", "metric", "unit", "reported",
                                "reproduced_mean", "verdict"],
             "claims.csv": ["claim_id", "statement", "verdict"],
@@ -113,15 +116,19 @@ def headline_frame(reports: list[StageReport], link_prefix: str = "", html: bool
         row["reproduced"] = str(int(paper_cells["reproduced_mean"].notna().sum()))
         row.update({v: str(int(counts.get(v, 0))) for v in VERDICTS})
         row["on stand-in data"] = str(int(stand_ins["reproduced_mean"].notna().sum()))
-        outcomes = r.claims["verdict"].value_counts()
-        row["claims holds / fails / inconclusive"] = " / ".join(str(int(outcomes.get(o, 0)))
-                                                                for o in OUTCOMES)
+        strength = r.claims["strength"] if "strength" in r.claims else \
+            pd.Series(["indicative"] * len(r.claims), index=r.claims.index)  # a report from before
+        for column, kind in ((CLAIM_COUNTS, "decisive"), (INDICATIVE_COUNTS, "indicative")):
+            outcomes = r.claims.loc[strength == kind, "verdict"].value_counts()
+            row[column] = " / ".join(str(int(outcomes.get(o, 0))) for o in OUTCOMES)
+        row[OTHER_COUNTS] = " / ".join(str(int((strength == k).sum()))
+                                       for k in ("untestable", "not run"))
         row.update(_conditions(r.provenance))
         row["report"] = f"[{r.link()}]({link_prefix}{r.link(html)})"
         rows.append(row)
     columns = ["paper", "profile", "reported cells", "reproduced", *VERDICTS,
-               "on stand-in data", "claims holds / fails / inconclusive", "data used", "seeds", "device",
-               "wall time", "report"]
+               "on stand-in data", CLAIM_COUNTS, INDICATIVE_COUNTS, OTHER_COUNTS, "data used",
+               "seeds", "device", "wall time", "report"]
     return pd.DataFrame(rows).reindex(columns=columns).astype(object).fillna("")
 
 
@@ -145,14 +152,51 @@ def claims_frame(reports: list[StageReport]) -> pd.DataFrame:
         from repro.report.claims import shown_verdict
 
         shown = r.claims["verdict_shown"] if "verdict_shown" in r.claims else \
-            [shown_verdict(v, r.profile) for v in r.claims["verdict"]]  # a report from before
+            [shown_verdict(v, "indicative", r.profile) for v in r.claims["verdict"]]
         basis = r.claims["basis"] if "basis" in r.claims else pd.Series([""] * len(r.claims))
         for statement, verdict, base in zip(r.claims["statement"], shown, basis):
             rows.append({"paper": r.stage, "profile": r.profile, "claim": statement,
                          "basis": {"text": "paper's text", "table": "read off its table"}.get(base, ""),
-                         "verdict (under the protocol named)": verdict})
+                         "verdict (strength, profile)": verdict})
     return pd.DataFrame(rows, columns=["paper", "profile", "claim", "basis",
-                                       "verdict (under the protocol named)"])
+                                       "verdict (strength, profile)"])
+
+
+def conclusions(reports: list[StageReport]) -> dict[str, str]:
+    """One computed sentence per paper: what can be concluded from its reports now."""
+    out = {}
+    for stage in STAGES:
+        mine = [r for r in reports if r.stage == stage and not r.problem]
+        if not mine:
+            out[stage] = "No report yet."
+            continue
+        parts = []
+        decisive = [(r, r.claims[r.claims.get("strength", pd.Series(dtype=str)) == "decisive"])
+                    for r in mine if "strength" in r.claims]
+        n_decisive = sum(len(c) for _, c in decisive)
+        if n_decisive:
+            counts = pd.concat([c["verdict"] for _, c in decisive]).value_counts()
+            parts.append(f"Decisive (paper profile): {_count_words(counts)}.")
+        else:
+            profiles = sorted({r.profile for r in mine})
+            why = "no paper-profile run yet" if "paper" not in profiles else \
+                "the paper-profile run lacks the paper's data or number of runs"
+            parts.append(f"Nothing decisive yet ({why}).")
+        for r in mine:
+            strength = r.claims["strength"] if "strength" in r.claims else \
+                pd.Series(["indicative"] * len(r.claims), index=r.claims.index)
+            indicative = r.claims.loc[strength == "indicative", "verdict"].value_counts()
+            other = {k: int((strength == k).sum()) for k in ("untestable", "not run")}
+            text = f"Under `{r.profile}`, indicative only: {_count_words(indicative) or 'none'}"
+            extra = [f"{n} {k}" for k, n in other.items() if n]
+            parts.append(text + (f"; {', '.join(extra)}" if extra else "") + ".")
+        out[stage] = " ".join(parts)
+    return out
+
+
+def _count_words(counts) -> str:
+    return ", ".join(f"{int(counts[o])} {o}" for o in ("holds", "fails", "inconclusive")
+                     if int(counts.get(o, 0)))
 
 
 def markdown(frame: pd.DataFrame) -> str:
@@ -204,11 +248,19 @@ def page(reports: list[StageReport], html: bool = False) -> str:
         "provenance.json (the `summary` DVC stage); nothing on this page is typed. A verdict "
         "holds for the profile named beside it: `quick` is a reduced budget, not the paper's "
         "protocol.", "",
+        "## What can be concluded now", "",
+        *[f"- **{STAGES[stage][0]}**: {text}" for stage, text in conclusions(reports).items()], "",
+        "A verdict is *decisive* only under the paper profile, on the paper's own data, with the "
+        "paper's number of runs (5 where it names none); a reduced profile or a stand-in gives "
+        "*indicative* verdicts; a claim resting on a cell that did not train or on a stand-in "
+        "without dynamic range is *untestable* (README: \"How a claim is judged\").", "",
         "## Per paper and profile", "", markdown(headline_frame(reports, html=html)),
-        "Reported cells: *within* the tolerance, *deviates*, *not comparable* (no tolerance: "
-        "machine-dependent seconds), *not run* (data absent or not in this profile). *On "
-        "stand-in data*: cells reproduced on a stand-in for the paper's dataset (same protocol, "
-        "data we have), shown beside the paper's number and never compared.", "",
+        "Reported cells, from the 95% interval of reproduced - reported against the tolerance: "
+        "*within*, *deviates*, *inconclusive* (the interval straddles the tolerance; always for "
+        "one seed), *not comparable* (no tolerance: machine-dependent seconds), *not run* (data "
+        "absent or not in this profile). *On stand-in data*: cells reproduced on a stand-in for "
+        "the paper's dataset (same protocol, data we have), shown beside the paper's number and "
+        "never compared.", "",
         "![reproduced vs reported](../figures/summary/overview.png)", "",
         "## Every claim", "", markdown(claims_frame(reports))])
 
@@ -228,8 +280,9 @@ def html_page(markdown_text: str) -> str:
 def readme_block(reports: list[StageReport]) -> str:
     """The headline table for the top-level README (links relative to the repository root)."""
     frame = headline_frame(reports, link_prefix="reports/")
-    keep = ["paper", "profile", "reported cells", "within", "deviates", "not comparable",
-            "not run", "on stand-in data", "claims holds / fails / inconclusive", "device", "wall time", "report"]
+    keep = ["paper", "profile", "reported cells", "within", "deviates", "inconclusive",
+            "not comparable", "not run", "on stand-in data", CLAIM_COUNTS, INDICATIVE_COUNTS,
+            OTHER_COUNTS, "device", "wall time", "report"]
     return markdown(frame[keep]).rstrip("\n")
 
 

@@ -100,7 +100,8 @@ def evaluate_claims(reported: ReportedPaper, results_df: pd.DataFrame | None, *,
             "claim_id": claim.id, "statement": claim.statement, "basis": claim.basis,
             "tolerance_source": claim.tolerance_source or "", "profile": profile,
             "verdict": verdict, "strength": strength,
-            "verdict_shown": shown_verdict(verdict, strength, profile) + _left_out(reported, mine),
+            "verdict_shown": shown_verdict(verdict, strength, profile) + _left_out(
+                reported, mine, whole=strength == "untestable"),
             "paper_verdict": _paper_aggregate(list(mine["paper_outcome"]) if len(mine) else []),
             "alpha": reported.alpha,
             **{f"n_{o.replace(' ', '_')}": outcomes.count(o) for o in OUTCOMES},
@@ -132,9 +133,12 @@ def _aggregate(outcomes: list[str], comparisons: pd.DataFrame, profile: str, run
     return verdict, "decisive" if decisive else "indicative"
 
 
-def _left_out(reported: ReportedPaper, mine: pd.DataFrame) -> str:
+def _left_out(reported: ReportedPaper, mine: pd.DataFrame, whole: bool = False) -> str:
     if not len(mine):
         return ""
+    if whole:
+        reasons = list(dict.fromkeys(mine.loc[mine["outcome"] == "untestable", "reason"]))
+        return ": " + "; ".join(reasons)
     ran = set(mine.loc[mine["outcome"].isin(["holds", "fails", "inconclusive"]), "dataset"])
     parts = []
     absent = [d for d in dict.fromkeys(mine.loc[mine["outcome"] == "not run", "dataset"])
@@ -177,8 +181,8 @@ def _cells(frame: pd.DataFrame | None, *, rerun: bool = False) -> dict:
     for key, part in frame.groupby(["dataset", "method", "variant", "metric"], sort=False):
         values = part.set_index(["seed", "repeat"])[columns]
         unit = part["unit"].iloc[0]
-        out[key] = convert(values, unit, canonical_unit(unit)) if unit != canonical_unit(unit) \
-            else values
+        out[key] = values * float(convert(1.0, unit, canonical_unit(unit))) \
+            if unit != canonical_unit(unit) else values
     return out
 
 
@@ -279,7 +283,8 @@ def _gate(gates, claim, dataset, variant, metric, sides) -> str:
     for side in sides:
         method, own_variant, constant = parse_side(side)
         if constant is None:
-            reason = gates.cell(dataset, method, variant if own_variant is None else own_variant)
+            reason = gates.cell(dataset, method, variant if own_variant is None else own_variant,
+                                metric)
             if reason:
                 return reason
     return ""
@@ -331,9 +336,10 @@ def _decide_exact(claim: Claim, left: float, right: float, canonical: str) -> st
         return "inconclusive"
     if claim.op == "within":
         return "holds" if abs(left - right) <= claim.tolerance + 1e-12 else "fails"
-    margin = claim.margin or 0.0
     diff = left - right if claim.op == ">" else right - left
-    return "holds" if diff > margin else "fails"
+    if claim.margin:   # "by 0.14-0.19": the printed gain reaches the stated one
+        return "holds" if diff >= claim.margin - 1e-9 else "fails"
+    return "holds" if diff > 0 else "fails"
 
 
 def side_label(reported: ReportedPaper, side: str) -> str:

@@ -67,12 +67,16 @@ class Gates:
     """The gates of one report: which cells did not train, which claims lack dynamic range."""
 
     cell_gates: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    quality_metrics: frozenset = frozenset()   # the metrics a "did not train" gate concerns
     claim_gates: dict[tuple[str, str], str] = field(default_factory=dict)
     table: list[dict] = field(default_factory=list)   # every check made, for the report
 
-    def cell(self, dataset: str, method: str, variant: str) -> str | None:
-        return self.cell_gates.get((dataset, method, variant)) or \
-            self.cell_gates.get((dataset, method, "*"))
+    def cell(self, dataset: str, method: str, variant: str, metric: str) -> str | None:
+        """Why a comparison on this cell's quality metric (the chance-gated ones: a cell's
+        bytes or timings do not depend on whether it trained) is no evidence, or None."""
+        if metric not in self.quality_metrics:
+            return None
+        return self.cell_gates.get((dataset, method, variant))
 
     def claim(self, claim_id: str, dataset: str) -> str | None:
         return self.claim_gates.get((claim_id, dataset))
@@ -86,7 +90,7 @@ def evaluate_gates(spec, results: pd.DataFrame | None, histories: pd.DataFrame |
                    chance: Mapping[str, Mapping[str, float]], label=lambda k: k) -> Gates:
     """Apply the YAML's ``gates`` (``spec``: :class:`repro.report.reported.GateSpec` or None)
     to a report's results and histories; ``chance``: dataset -> metric -> chance level."""
-    gates = Gates()
+    gates = Gates(quality_metrics=frozenset(spec.chance) if spec is not None else frozenset())
     if spec is None or results is None or len(results) == 0:
         return gates
     means = results.groupby(["dataset", "method", "variant", "metric"])["value"].mean()

@@ -74,8 +74,9 @@ Schema (every key below is allowed; any other key is an error)::
                                     #   "24", whatever for_each.variant says) or a number (a
                                     #   constant in the metric's canonical unit: 10.0)
         pairs: [[dqn@24, dqn@12]]   # instead of left/right: explicit (left, right) pairs
-        margin: 0.03                # optional for ">" / "<": left must beat right by more than
-                                    #   this (canonical unit); needs tolerance_source
+        margin: 0.03                # optional for ">" / "<": left must beat right by this
+                                    #   much (canonical unit; the paper's stated gain, or
+                                    #   ours); needs tolerance_source
         for_each:                   # required: the cells the claim is checked on
           dataset: [mnist-full, mnist-test, usps]   # a key or a list of keys
           metric: [acc, nmi]
