@@ -35,10 +35,12 @@ def test_counts_come_from_the_comparison_and_claims_files(tmp_path):
     assert row["reported cells"] == str(len(table1))
     assert row["within"] == str(int((table1.verdict == "within").sum()))
     claims = pd.read_csv(root / "reports/gapdcec/quick/claims.csv")
-    holds = int((claims.verdict == "holds").sum())
-    assert row["claims holds / fails / inconclusive"].startswith(f"{holds} / ")
-    shown = claims_frame(collect(root))["verdict (under the protocol named)"]
-    assert shown.str.contains("under quick").all()   # a quick verdict never reads as the paper's
+    indicative = claims[claims.strength == "indicative"]
+    holds = int((indicative.verdict == "holds").sum())
+    assert row["indicative claims holds / fails / inconclusive"].startswith(f"{holds} / ")
+    assert row["decisive claims holds / fails / inconclusive"] == "0 / 0 / 0"   # quick: never
+    shown = claims_frame(collect(root))["verdict (strength, profile)"]
+    assert shown[indicative.index].str.startswith("indicative (quick)").all()
 
 
 def test_a_stage_that_has_not_run_and_a_malformed_csv_are_rows_with_the_reason(tmp_path):

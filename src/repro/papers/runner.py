@@ -198,7 +198,7 @@ def run(paper, profile: str | None = None, *, params_path: str | Path | None = N
 
     if os.environ.get("REPRO_REJUDGE") == "1":
         return rejudge(paper, profile, params_path=params_path, report_dir=report_dir,
-                       figure_dir=figure_dir)
+                       figure_dir=figure_dir, log_file=log_file)
     params = load_params(params_path or os.environ.get("REPRO_PARAMS") or None)
     name = paper if isinstance(paper, str) else paper.PAPER
     if isinstance(paper, str):
@@ -229,7 +229,7 @@ def run(paper, profile: str | None = None, *, params_path: str | Path | None = N
 
 def rejudge(paper, profile: str | None = None, *, params_path: str | Path | None = None,
             source_dir: str | Path | None = None, report_dir: str | Path | None = None,
-            figure_dir: str | Path | None = None) -> Outcome:
+            figure_dir: str | Path | None = None, log_file: bool = True) -> Outcome:
     """Judge a stored run again, without training: read ``results.csv``, ``histories.csv``
     and ``provenance.json`` of ``source_dir`` (default: the committed
     reports/<paper>/<profile>/), apply today's report layer (verdict rule, gates, tables,
@@ -238,15 +238,10 @@ def rejudge(paper, profile: str | None = None, *, params_path: str | Path | None
     says when and at which commit the report was re-judged. Figures that need objects the run
     did not store (curves, image grids) are carried over from the stored run's figure folder.
     ``python -m repro stage PAPER --rejudge`` runs it through the notebook."""
-    import json
     import shutil
 
-    import pandas as pd
-
-    from repro.config import build, load_params, stage_params
-    from repro.data import DatasetError, load as load_dataset
+    from repro.config import load_params, stage_params
     from repro.pipeline import output_dirs
-    from repro.report.provenance import git_state
 
     params = load_params(params_path or os.environ.get("REPRO_PARAMS") or None)
     name = paper if isinstance(paper, str) else paper.PAPER
@@ -262,6 +257,22 @@ def rejudge(paper, profile: str | None = None, *, params_path: str | Path | None
     report_dir.mkdir(parents=True, exist_ok=True)
     if (source / "run.log").is_file() and source.resolve() != report_dir.resolve():
         shutil.copyfile(source / "run.log", report_dir / "run.log")
+    capture = log_to(report_dir / "run.log") if log_file else contextlib.nullcontext()
+    with capture:   # the paper's imports (Keras, TensorFlow) log into run.log, as in a run
+        return _rejudge(paper, name, profile, params, source, report_dir, figure_dir,
+                        stored_figures)
+
+
+def _rejudge(paper, name, profile, params, source, report_dir, figure_dir, stored_figures):
+    import json
+    import shutil
+
+    import pandas as pd
+
+    from repro.config import build
+    from repro.data import DatasetError, load as load_dataset
+    from repro.report.provenance import git_state
+
     module = paper_module(paper) if isinstance(paper, str) else paper
     provenance = json.loads((source / "provenance.json").read_text())
     if provenance.get("profile") != profile:
@@ -293,8 +304,8 @@ def rejudge(paper, profile: str | None = None, *, params_path: str | Path | None
         "at_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "git": git_state(ignore=own_outputs(name)),
         "results_from": (provenance.get("git") or {}).get("sha", "unknown")}
-    _log_line(f"[{name}] re-judged from the stored run of {extra['rejudged']['results_from'][:12]} "
-              "(no training)")
+    _log_line(f"[{name}] re-judged at {extra['rejudged']['at_utc']} from the stored run of "
+              f"{extra['rejudged']['results_from'][:12]} (no training)")
     run_state = _Collector()
     outcome = _report(module, profile, cfg, paper_cfg, run_state, histories,
                       provenance.get("datasets", {}), settings, dict(extra.get("not_run") or {}),
