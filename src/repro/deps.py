@@ -27,7 +27,7 @@ from pathlib import Path
 
 PACKAGE = "repro"
 DATA_PREFIX = "data/raw/"
-RERUN_SPREAD_DIR = "benchmarks/results/rerun_spread"
+RERUN_DIR = "benchmarks/results/rerun"
 
 
 def _root(root: Path | str | None) -> Path:
@@ -125,15 +125,15 @@ def stage_dependencies(paper: str, root: Path | None = None) -> list[str]:
     """The exact ``deps`` (data aside) of ``paper``'s DVC stage, sorted and unique.
 
     The notebook papermill runs, the paper's reported numbers, the stage runner, the
-    measured re-run spreads the claims use (``benchmarks/results/rerun_spread``, when the
+    measured re-run data the claims use (``benchmarks/results/rerun``, when the
     folder exists), and the import closures of the paper's module, of :mod:`repro.pipeline`
     and of the shared experiment runner ``repro.papers.runner`` and of whatever the notebook's
     code cells import (``repro.report.notebook``).
     """
     root = _root(root)
     deps = {f"notebooks/{paper}.ipynb", f"src/repro/papers/{paper}.yaml", "src/repro/pipeline.py"}
-    if (root / RERUN_SPREAD_DIR).is_dir():
-        deps.add(RERUN_SPREAD_DIR)
+    if (root / RERUN_DIR).is_dir():
+        deps.add(RERUN_DIR)
     modules = [f"repro.papers.{paper}", "repro.pipeline"]
     if (root / "src/repro/papers/runner.py").is_file():
         modules.append("repro.papers.runner")

@@ -255,8 +255,10 @@ def rejudge(paper, profile: str | None = None, *, params_path: str | Path | None
         raise FileNotFoundError(f"{source}: no stored run to re-judge (missing {', '.join(missing)}); "
                                 f"run the stage first: python -m repro stage {name} --profile {profile}")
     report_dir.mkdir(parents=True, exist_ok=True)
-    if (source / "run.log").is_file() and source.resolve() != report_dir.resolve():
-        shutil.copyfile(source / "run.log", report_dir / "run.log")
+    if source.resolve() != report_dir.resolve():   # run.log and what a figure kept (curves.csv)
+        for stored in source.iterdir():
+            if stored.is_file() and stored.suffix not in (".ipynb", ".html"):
+                shutil.copyfile(stored, report_dir / stored.name)
     capture = log_to(report_dir / "run.log") if log_file else contextlib.nullcontext()
     with capture:   # the paper's imports (Keras, TensorFlow) log into run.log, as in a run
         return _rejudge(paper, name, profile, params, source, report_dir, figure_dir,
