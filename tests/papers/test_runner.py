@@ -191,3 +191,32 @@ def test_unknown_parameter_of_the_paper_fails_before_running(tmp_path):
     with pytest.raises(Exception, match="n_pointz"):
         run(_fake_module(tmp_path), params_path=params, report_dir=tmp_path / "r",
             figure_dir=tmp_path / "f", log_file=False)
+
+
+def test_a_stored_run_is_rejudged_without_training_to_the_same_report(tmp_path, monkeypatch):
+    """``rejudge`` reads results.csv / histories.csv / provenance.json of a stored run and
+    writes the same comparison and claims, never calling run_cell; a missing store is a clear
+    error naming the command that makes one."""
+    from repro.papers.runner import rejudge
+
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(PARAMS))
+    module = _fake_module(tmp_path)
+    stored = tmp_path / "stored"
+    first = run(module, params_path=params, report_dir=stored, figure_dir=tmp_path / "f1")
+
+    def no_training(cell):
+        raise AssertionError("re-judging must not train")
+
+    module.run_cell = no_training
+    again = rejudge(module, "quick", params_path=params, source_dir=stored,
+                    report_dir=tmp_path / "again", figure_dir=tmp_path / "f2", log_file=False)
+    pd.testing.assert_frame_equal(again.claims, first.claims)
+    pd.testing.assert_frame_equal(again.comparison, first.comparison)
+    assert (tmp_path / "again" / "results.csv").read_text() == (stored / "results.csv").read_text()
+    provenance = json.loads((tmp_path / "again" / "provenance.json").read_text())
+    assert provenance["extra"]["rejudged"]["results_from"] == first.provenance["git"]["sha"]
+    assert provenance["wall_time_s"] == first.provenance["wall_time_s"]   # the run's, not ours
+    with pytest.raises(FileNotFoundError, match="python -m repro stage fakehash"):
+        rejudge(module, "quick", params_path=params, source_dir=tmp_path / "nothing",
+                report_dir=tmp_path / "x", figure_dir=tmp_path / "y", log_file=False)
