@@ -121,7 +121,12 @@ def plot_reported_vs_reproduced(comparison_df: pd.DataFrame, metric: str, path: 
         for i, kind in enumerate(kinds):
             ax = axes[i, j]
             _bar_panel(ax, coded, xs, groups, colors, kind)
-            ax.set_xticks(np.arange(len(xs)), _tick_labels(coded, xs, label, kind))
+            ax.set_xticks(np.arange(len(xs)), _tick_labels(coded, xs, label, kind,
+                                                           TICK_CHARS if x == "dataset" else 60))
+            if x == "method":           # method names side by side: slanted, not overlapping
+                ax.tick_params(axis="x", labelrotation=30)
+                for tick in ax.get_xticklabels():
+                    tick.set(ha="right", rotation_mode="anchor")
             if log_y:
                 ax.set_yscale("log")
             ax.grid(axis="y", alpha=0.3)
@@ -162,12 +167,13 @@ def _bar_cells(rows: pd.DataFrame, x: str) -> tuple[pd.DataFrame, list, list]:
     return coded.drop_duplicates(["_x", "_g"]), xs, groups
 
 
-def _tick_labels(rows: pd.DataFrame, xs: list, label, kind: str = "both") -> list[str]:
+def _tick_labels(rows: pd.DataFrame, xs: list, label, kind: str = "both",
+                 chars: int = TICK_CHARS) -> list[str]:
     """Each x category's label (wrapped), + " (not run)" where none of its cells has a
     number (not on the paper's panel)."""
     not_run = rows["reproduced_mean"].isna().groupby(rows["_x"]).all()
     return [wrap(with_variant(label(key), variant)
-                 + (f" ({NOT_RUN})" if not_run[i] and kind != "paper" else ""), TICK_CHARS)
+                 + (f" ({NOT_RUN})" if not_run[i] and kind != "paper" else ""), chars)
             for i, (key, variant) in enumerate(xs)]
 
 
