@@ -224,14 +224,10 @@ def _bar_legend(ax, rows: pd.DataFrame, colors: dict, label, spread: bool,
     handles = [Patch(color=color, label=with_variant(label(method), variant))
                for (method, variant), color in colors.items()]
     reproduced = "reproduced (mean ± std over seeds)" if spread else "reproduced (n=1)"
-    if not own_axes:
-        handles += [Patch(facecolor="lightgray", hatch=PAPER_HATCH, edgecolor="gray",
-                          label="paper (reported)"),
-                    Patch(facecolor="dimgray", label=reproduced)]
-    else:
-        handles += [Patch(facecolor="lightgray", hatch=PAPER_HATCH, edgecolor="gray",
-                          label="paper (reported): upper panel"),
-                    Patch(facecolor="dimgray", label=f"{reproduced}: lower panel")]
+    where = (": upper panel", ": lower panel") if own_axes else ("", "")
+    handles += [Patch(facecolor="white", hatch=PAPER_HATCH, edgecolor="black",
+                      label=f"paper (reported){where[0]}"),
+                Patch(facecolor="black", label=f"{reproduced}{where[1]}")]
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
@@ -384,9 +380,9 @@ def _variant_panel(ax, rows: pd.DataFrame, positions: dict[str, float], label) -
         else:
             _variant_level(ax, part.iloc[0], color, name)
     spread = ((rows["n_seeds"] > 1) & rows["reproduced_mean"].notna()).any()
-    styles = [Line2D([], [], color="gray", marker="o",
+    styles = [Line2D([], [], color="black", marker="o",
                      label="reproduced (mean ± std over seeds)" if spread else "reproduced (n=1)"),
-              Line2D([], [], color="gray", marker="o", markerfacecolor="none", linestyle="--",
+              Line2D([], [], color="black", marker="o", markerfacecolor="none", linestyle="--",
                      label="paper (reported)")]
     handles, _ = ax.get_legend_handles_labels()
     ax.legend(handles=handles + styles, fontsize=8)

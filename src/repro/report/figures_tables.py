@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from repro.report.figure_base import (CELL_COLORS, DPI, NOT_RUN, fit_title, labeler,
                                       new_figure, save_png, text_width_in, titled, variants,
                                       with_variant, wrap)
+from repro.report.units import UnitError, canonical_unit, convert
 
 DEFAULT_GRID_DECIMALS = 1
 _GRID_AXES = ("dataset", "metric", "variant")
@@ -211,6 +212,33 @@ def _grid_text(row, decimals: Mapping[str, int] | None) -> str:
     paper = f"({row.reported:.{places}f})"
     if math.isnan(row.reproduced_mean):
         return f"{NOT_RUN} {paper}"
+    readable = _readable_cost(row, places)
+    if readable:
+        return f"{readable} ({row.reported:.{places}f} {row.unit})"
     spread = (f" ± {row.reproduced_std:.{places}f}"
               if row.n_seeds > 1 and not math.isnan(row.reproduced_std) else "")
     return f"{row.reproduced_mean:.{places}f}{spread} {paper}"
+
+
+def _readable_cost(row, places: int) -> str:
+    """A time or memory too small to read in the paper's unit at ``places`` decimals (our
+    seconds as 0.00 h, our MB as 0 GB) in a unit that fits it: "54.4 ± 1.0 s"; "" if the
+    paper's unit reads fine or the unit is no time or memory."""
+    unit = getattr(row, "unit", None)
+    mean = row.reproduced_mean
+    if not isinstance(unit, str) or mean == 0 or abs(mean) >= 10.0 ** (1 - places):
+        return ""
+    try:
+        base = canonical_unit(unit)
+    except UnitError:
+        return ""
+    if base not in ("s", "MB"):
+        return ""
+    value = float(convert(mean, unit, base))
+    target = (("s" if abs(value) < 120 else "min" if abs(value) < 7200 else "h") if base == "s"
+              else ("MB" if abs(value) < 1024 else "GB"))
+    value = float(convert(mean, unit, target))
+    std = row.reproduced_std
+    spread = (f" ± {float(convert(std, unit, target)):.2g}"
+              if row.n_seeds > 1 and not math.isnan(std) else "")
+    return f"{value:.3g}{spread} {target}"

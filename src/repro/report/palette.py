@@ -41,7 +41,7 @@ METHOD_COLORS: dict[str, str] = {
     "dqnip": PURPLE, "dqn": RED, "float_features": BLACK, "aqd_lookup": PINK,
     "float_exhaustive": GREY, "faiss_indexpq": INDIGO, "faiss_flat": OCHRE,
     # DeepCluster (Caron et al. 2018) and the other papers' columns of its Table 1
-    "imagenet_labels": BLACK, "places_labels": MAROON, "random": GREY, "deepcluster": RED,
+    "imagenet_labels": INDIGO, "places_labels": MAROON, "random": GREY, "deepcluster": RED,
     "pathak": ORANGE, "doersch": GREEN, "zhang_color": PURPLE, "donahue": BROWN,
     "noroozi_jigsaw": PINK, "noroozi_counting": OLIVE, "split_brain": CYAN,
 }
