@@ -99,8 +99,8 @@ def test_own_axes_put_the_papers_numbers_and_ours_on_separate_panels(tmp_path):
     figure = plot_reported_vs_reproduced(hours, "time", tmp_path / "t.png", title="run time",
                                          own_axes=True, reproduced_unit="s", dpi=30)
     paper, ours = figure.axes[:2]
-    assert paper.get_ylabel() == "the paper: time (h)"
-    assert ours.get_ylabel() == "reproduced: time (s)"
+    assert paper.get_ylabel() == "the paper:\ntime (h)"
+    assert ours.get_ylabel() == "reproduced:\ntime (s)"
     heights = sorted(p.get_height() for p in ours.patches)
     assert heights == pytest.approx([4.32, 54.0])        # seconds, on their own axis
     assert sorted(p.get_height() for p in paper.patches) == pytest.approx([0.9, 1.2])

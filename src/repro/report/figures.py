@@ -146,9 +146,9 @@ def plot_reported_vs_reproduced(comparison_df: pd.DataFrame, metric: str, path: 
 
 def _bar_ylabel(metric: str, unit: str, ours_unit: str, kind: str) -> str:
     if kind == "paper":
-        return f"the paper: {metric} ({unit})"
+        return f"the paper:\n{wrap(f'{metric} ({unit})', 26)}"
     if kind == "ours":
-        return f"reproduced: {metric} ({ours_unit})"
+        return f"reproduced:\n{wrap(f'{metric} ({ours_unit})', 26)}"
     return f"{metric} ({unit})"
 
 
