@@ -36,7 +36,7 @@ MAX_WIDTH_IN = 16.0          # 1600 px at 100 dpi: wider tables are drawn in blo
 CELL_PAD_IN = 0.07           # space left and right of a cell's text
 LINE_IN = 0.17               # one text line at FONT_SIZE
 ROW_PAD_IN = 0.09            # space above and below a row's text
-MIN_HEADER_CHARS = 12
+MIN_HEADER_CHARS = 18
 
 
 def render_table_png(df: pd.DataFrame, path: str | Path, *, title: str,
