@@ -206,36 +206,74 @@ def markdown(frame: pd.DataFrame) -> str:
 
 
 def overview_figure(reports: list[StageReport], path: Path) -> Path:
-    """Reproduced vs reported, every comparable cell, one colour per paper; diagonal and
-    each paper's tolerance band (from its YAML). Values in each paper's printed unit."""
-    from repro.report.figures import PALETTE, _new_figure, save_png
+    """Reproduced vs reported for every comparable cell (verdict within or deviates): one
+    panel per paper and unit (each in the paper's printed unit, so fractions and
+    percentages never share an axis), points coloured by method (the project's palette,
+    :func:`repro.report.palette.method_color`), marker by metric; the diagonal and the
+    paper's tolerance band (from its YAML) in grey."""
+    import math
+
+    from matplotlib.lines import Line2D
+
+    from repro.report.figures import new_figure, save_png
+    from repro.report.palette import method_color
     from repro.report.reported import load_reported
     from repro.report.units import canonical_unit, convert
 
-    figure = _new_figure((7.0, 6.0))
-    ax = figure.add_subplot()
-    top = 1.0
-    for i, r in enumerate(x for x in reports if not x.problem):
+    panels = []
+    for r in (x for x in reports if not x.problem):
         cells = r.comparison[r.comparison["verdict"].isin(["within", "deviates"])]
-        if cells.empty:
-            continue
-        color = PALETTE[i % len(PALETTE)]
-        ax.scatter(cells["reported"], cells["reproduced_mean"], s=18, color=color,
-                   label=f"{r.stage} ({r.profile}, {len(cells)} cells)")
-        top = max(top, float(cells[["reported", "reproduced_mean"]].max().max()))
+        for unit, part in cells.groupby("unit", sort=False):
+            panels.append((r, unit, part))
+    cols = min(3, max(1, len(panels)))
+    rows = math.ceil(max(1, len(panels)) / cols)
+    figure = new_figure((4.8 * cols + 0.4, 4.6 * rows + 0.4))
+    axes = figure.subplots(rows, cols, squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    if not panels:
+        axes[0, 0].text(0.5, 0.5, "no comparable cell in any report yet", ha="center",
+                        va="center", transform=axes[0, 0].transAxes)
+    markers = ("o", "s", "^", "D", "v", "P")
+    for ax, (r, unit, part) in zip(axes.flat, panels):
         paper = load_reported(r.stage)
-        for unit, part in cells.groupby("unit"):
-            tolerances = [paper.tolerance_for(m) for m in part["metric"].unique()]
-            tol = max(t for t in tolerances if t is not None)
-            band = convert(tol, canonical_unit(unit), unit)
-            ax.fill_between([0, 1e9], [-band, 1e9 - band], [band, 1e9 + band], color=color,
-                            alpha=0.08, linewidth=0)
-    ax.plot([0, 1e9], [0, 1e9], color="black", linewidth=0.8, label="reproduced = reported")
-    ax.set_xlim(0, top * 1.05), ax.set_ylim(0, top * 1.05)
-    ax.set_xlabel("reported (the paper's unit)"), ax.set_ylabel("reproduced (mean over seeds)")
-    ax.set_title("Every comparable cell: reproduced vs reported (band: tolerance)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+        labels = paper.labels()
+        metrics = list(dict.fromkeys(part["metric"]))
+        for method, cells in part.groupby("method", sort=False):
+            for m, metric in enumerate(metrics):
+                pts = cells[cells["metric"] == metric]
+                if len(pts):
+                    ax.scatter(pts["reported"], pts["reproduced_mean"], s=30,
+                               color=method_color(method), marker=markers[m % len(markers)],
+                               edgecolor="white", linewidth=0.4, zorder=3)
+        tolerances = [t for t in (paper.tolerance_for(m) for m in metrics) if t is not None]
+        band = convert(max(tolerances), canonical_unit(unit), unit) if tolerances else 0.0
+        values = part[["reported", "reproduced_mean"]].to_numpy(float)
+        low, high = float(values.min()), float(values.max())
+        pad = max(0.08 * (high - low), band, 0.05 * max(abs(high), 1e-9))
+        low, high = low - pad, high + pad
+        if tolerances:
+            ax.fill_between([low, high], [low - band, high - band], [low + band, high + band],
+                            color="gray", alpha=0.15, linewidth=0,
+                            label=f"tolerance ± {band:g} {unit}")
+        ax.plot([low, high], [low, high], color="black", linewidth=0.8,
+                label="reproduced = reported")
+        ax.set_xlim(low, high), ax.set_ylim(low, high)
+        ax.set_aspect("equal", adjustable="box")
+        ax.set_xlabel(f"reported ({unit})"), ax.set_ylabel(f"reproduced, mean over seeds ({unit})")
+        ax.set_title(f"{r.stage} ({r.profile}): {len(part)} cell{'s' * (len(part) != 1)} in "
+                     f"{unit}", fontsize=10)
+        ax.grid(alpha=0.3)
+        handles, _ = ax.get_legend_handles_labels()
+        handles += [Line2D([], [], linestyle="none", marker="o", color=method_color(k),
+                           label=labels.get(k, k)) for k in dict.fromkeys(part["method"])]
+        if len(metrics) > 1:
+            handles += [Line2D([], [], linestyle="none", marker=markers[m % len(markers)],
+                               color="black", markerfacecolor="none",
+                               label=f"marker: {labels.get(k, k)}")
+                        for m, k in enumerate(metrics)]
+        ax.legend(handles=handles, fontsize=7, loc="best")
+    figure.suptitle("Every comparable cell: reproduced vs reported, one panel per paper and unit")
     save_png(figure, path)
     return path
 

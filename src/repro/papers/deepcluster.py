@@ -340,8 +340,7 @@ def _k_ablation(cell) -> None:
 
 def figures(outcome, figure_dir: Path) -> dict[str, Path]:
     """Table 1 as top-1 against the layer per column; Fig. 2a, 2b (per epoch) and 2c."""
-    from repro.report.figures import plot_histories
-    from repro.report.figures_tables import plot_metric_vs_variant
+    from repro.report.figures import plot_histories, plot_metric_vs_variant
 
     labels, out = outcome.reported.labels(), {}
     comparison = outcome.comparison

@@ -457,19 +457,22 @@ def _plot_curves(curves, dataset, labels, outcome, figure_dir) -> Path:
     import matplotlib.pyplot as plt
 
     from repro.report.figures import save_png
+    from repro.report.palette import method_color
 
-    fig, (ax_pr, ax_top) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax_pr, ax_top) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
     mean = curves.groupby(["method", "curve", "x"], sort=False)["y"].mean()
     for method in [m for m in METHODS if m in set(curves["method"])]:
-        name = labels.get(method, method)
+        name, color = labels.get(method, method), method_color(method)
         prec, rec = mean[method]["pr_precision"], mean[method]["pr_recall"]
-        ax_pr.plot(rec.values, prec.values, marker=".", label=name)
+        ax_pr.plot(rec.values, prec.values, marker=".", color=color, label=name)
         top = mean[method]["precision_at_top_r"]
-        ax_top.plot(top.index, top.values, marker=".", label=name)
+        ax_top.plot(top.index, top.values, marker=".", color=color, label=name)
     bits = outcome.cfg.curve_bits if outcome.cfg is not None else ""
     ax_pr.set(xlabel="recall", ylabel="precision", title="precision-recall (rank cut-offs)")
     ax_top.set(xlabel="R (top retrieved)", ylabel="precision", title="precision at top R")
-    ax_top.legend(fontsize=8)
+    for ax in (ax_pr, ax_top):
+        ax.grid(alpha=0.3)
+    ax_top.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(f"{labels.get(dataset, dataset)}, {bits} bits, mean over seeds "
                  f"[{outcome.profile} profile]")
     path = figure_dir / f"curves_{dataset}.png"
@@ -482,15 +485,20 @@ def _plot_lambda_sweep(sweep, labels, outcome, figure_dir) -> Path:
     import matplotlib.pyplot as plt
 
     from repro.report.figures import save_png
+    from repro.report.palette import method_color
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for dataset, part in sweep.groupby("dataset"):
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
+    styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D")]
+    for i, (dataset, part) in enumerate(sweep.groupby("dataset")):
         part = part.assign(lam=part["variant"].astype(float)).sort_values("lam")
-        ax.plot(part["lam"].astype(str), part["value"], marker="o", label=labels.get(dataset, dataset))
+        line, marker = styles[i % len(styles)]
+        ax.plot(part["lam"].astype(str), part["value"], color=method_color("dqn"),
+                linestyle=line, marker=marker, label=labels.get(dataset, dataset))
     bits = outcome.cfg.curve_bits if outcome.cfg is not None else ""
     ax.set(xlabel="lambda (weight of the quantization loss; ours)", ylabel="mAP",
            title=f"DQN at {bits} bits against lambda, first seed [{outcome.profile}]")
-    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, title="dataset (line style)", title_fontsize=8)
     path = figure_dir / "map_vs_lambda.png"
     save_png(fig, path)
     plt.close(fig)
@@ -501,16 +509,21 @@ def _plot_query_times(timing, labels, outcome, figure_dir) -> Path:
     import matplotlib.pyplot as plt
 
     from repro.report.figures import save_png
+    from repro.report.palette import method_color
 
-    stats = timing.groupby(["dataset", "method"])["value"].agg(["median", "min", "max"]).reset_index()
+    stats = timing.groupby(["dataset", "method"], sort=False)["value"].agg(
+        ["median", "min", "max"]).reset_index()
     datasets = sorted(set(stats["dataset"]))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4.2), squeeze=False,
+                             layout="constrained")
     for ax, dataset in zip(axes[0], datasets):
         part = stats[stats["dataset"] == dataset]
-        ax.bar(part["method"], part["median"], yerr=[part["median"] - part["min"],
-                                                     part["max"] - part["median"]], capsize=3)
+        names = [labels.get(m, m).replace(" (", "\n(") for m in part["method"]]
+        ax.bar(names, part["median"], color=[method_color(m) for m in part["method"]],
+               yerr=[part["median"] - part["min"], part["max"] - part["median"]], capsize=3)
         ax.set(title=labels.get(dataset, dataset), ylabel="seconds (median, min-max)", yscale="log")
-        ax.tick_params(axis="x", rotation=30)
+        ax.tick_params(axis="x", labelsize=8, rotation=20)
+        ax.grid(axis="y", alpha=0.3)
     fig.suptitle(f"All queries over the database: distances + top R [{outcome.profile} profile]")
     path = figure_dir / "query_time.png"
     save_png(fig, path)

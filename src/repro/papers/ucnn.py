@@ -418,23 +418,26 @@ def _deformed_source(x, n: int, seed: int, deform_cfg):
 
 def figures(outcome, figure_dir: Path) -> dict[str, Path]:
     """Table I / II as bars (per set), JULE's check (CNN-RC against JULE's published NMI on
-    its own sets) and the scale curve (time and memory against N)."""
+    its own sets) and the scale curve (time and memory against N). Run time and memory:
+    the paper's hours / GB and our seconds / MB on separate panels. A paper set with a
+    stand-in that ran is shown once, as the stand-in (its bars carry the paper's number)."""
     from repro.report.figures import plot_reported_vs_reproduced
 
     labels, out = outcome.reported.labels(), {}
-    comparison = outcome.comparison
+    comparison = _with_stand_ins_only(outcome.comparison, outcome.reported.stand_ins)
     jule = comparison["dataset"].isin(JULE_CHECK)
-    for metric, name, rows, title, size in (
-            ("nmi", "table1_nmi", comparison[~jule], None, None),
-            ("time", "table2_time", comparison[~jule], None, None),
-            ("memory", "table2_memory", comparison[~jule], None, None),
+    for metric, name, rows, title, size, own in (
+            ("nmi", "table1_nmi", comparison[~jule], None, None, None),
+            ("time", "table2_time", comparison[~jule], None, None, "s"),
+            ("memory", "table2_memory", comparison[~jule], None, None, "MB"),
             ("nmi", "jule_check_nmi", comparison[jule], "Our JULE vs JULE's published NMI",
-             (8.0, 4.8))):
+             (8.0, 4.8), None)):
         part = rows[rows["metric"] == metric]
         if len(part) and part["n_seeds"].max() > 0:
             path = figure_dir / f"{name}.png"
             plot_reported_vs_reproduced(
                 rows, metric, path, labels=labels, profile=outcome.profile, figsize=size,
+                own_axes=own is not None, reproduced_unit=own,
                 title=title or f"{labels.get(metric, metric)}: paper vs reproduced").clear()
             out[name] = path
     results = outcome.results
@@ -444,15 +447,25 @@ def figures(outcome, figure_dir: Path) -> dict[str, Path]:
     return out
 
 
+def _with_stand_ins_only(comparison, stand_ins):
+    """``comparison`` without the rows of a paper dataset whose stand-in has a reproduced
+    number (the stand-in's rows carry the paper's number beside ours)."""
+    ran = set(comparison.loc[comparison["reproduced_mean"].notna(), "dataset"])
+    covered = {paper for stand_in, paper in stand_ins.items() if stand_in in ran}
+    keep = ~comparison["dataset"].isin(covered) | comparison["reproduced_mean"].notna()
+    return comparison[keep]
+
+
 def _plot_scale(scale, labels, outcome, figure_dir) -> Path:
     import matplotlib.pyplot as plt
 
     from repro.report.figures import save_png
+    from repro.report.palette import method_color
 
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 5.0))
-    for i, method in enumerate(m for m in METHODS if m in set(scale["method"])):
+    for method in (m for m in METHODS if m in set(scale["method"])):
         part = scale[scale["method"] == method]
-        color = f"C{i}"
+        color = method_color(method)
         for ax, metric in ((ax_t, "scale_time"), (ax_m, "scale_memory")):
             rows = part[part["metric"] == metric]
             n = rows["variant"].astype(int).to_numpy()
