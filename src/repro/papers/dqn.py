@@ -407,9 +407,13 @@ def _query_timings(cell, zq, zd, codes, quantizer):
 # ---------------------------------------------------------------------------- figures
 
 def curves_frame(outcome):
-    """Every kept curve as one long table: dataset, method, seed, curve, x, y."""
+    """Every kept curve as one long table: dataset, method, seed, curve, x, y (from the run's
+    artifacts, or from the curves.csv a re-judged run kept)."""
     import pandas as pd
 
+    stored = Path(outcome.report_dir) / "curves.csv"
+    if not any(key.startswith("curves/") for key in outcome.artifacts) and stored.is_file():
+        return pd.read_csv(stored)   # a re-judged run: the curves its run kept
     rows = []
     for key, curve in outcome.artifacts.items():
         if not key.startswith("curves/"):
