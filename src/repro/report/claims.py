@@ -62,7 +62,7 @@ def claim_comparisons(reported: ReportedPaper, results_df: pd.DataFrame | None, 
 
     Columns: claim_id, dataset, variant, metric, left, op, right, unit (the paper's; means,
     stds, estimate and interval in it, a ratio for seconds and megabytes), left_mean,
-    left_std, left_n, right_mean, right_std, right_n, test (paired t, ...), scale, estimate,
+    left_std, left_n, right_mean, right_std, right_n (values), left_seeds, right_seeds, test (paired t, ...), scale, estimate,
     lo, hi (the 1 - alpha interval), lo_family, hi_family (1 - alpha / m), df, outcome,
     reason, paper_left, paper_right, paper_outcome, tolerance, margin, stand_in.
     """
@@ -128,8 +128,10 @@ def _aggregate(outcomes: list[str], comparisons: pd.DataFrame, profile: str, run
     verdict = "fails" if "fails" in tested else "holds" if all(o == "holds" for o in tested) \
         else "inconclusive"
     part = comparisons[comparisons["outcome"].isin(["holds", "fails", "inconclusive"])]
-    n_min = int(min(part["left_n"].min(), part["right_n"].min())) if len(part) else 0
-    decisive = profile == "paper" and not part["stand_in"].any() and n_min >= runs
+    # a constant side has no seeds: the measured side's count decides
+    seeds = [s for pair in zip(part["left_seeds"], part["right_seeds"]) for s in pair if s]
+    decisive = profile == "paper" and not part["stand_in"].any() and bool(seeds) and \
+        min(seeds) >= runs
     return verdict, "decisive" if decisive else "indicative"
 
 
@@ -219,13 +221,15 @@ def _side_paper(reported: ReportedPaper, derived: dict, side: str, dataset: str,
     return convert(value, canonical_unit(unit), unit), value
 
 
-def _stats(values) -> tuple[float, float, int]:
+def _stats(values) -> tuple[float, float, int, int]:
+    """(mean, std, number of values, number of seeds) of a side."""
     if values is None:
-        return np.nan, np.nan, 0
+        return np.nan, np.nan, 0, 0
     if not isinstance(values, pd.Series):
-        return float(values), 0.0, 0
+        return float(values), 0.0, 0, 0
     x = values.to_numpy(dtype=float)
-    return float(x.mean()), float(x.std(ddof=1)) if x.size > 1 else np.nan, int(x.size)
+    seeds = int(values.index.get_level_values("seed").nunique())
+    return float(x.mean()), float(x.std(ddof=1)) if x.size > 1 else np.nan, int(x.size), seeds
 
 
 def _comparison(reported, claim, cells, reruns, gates, paper_derived, left, right, dataset,
@@ -233,7 +237,7 @@ def _comparison(reported, claim, cells, reruns, gates, paper_derived, left, righ
     unit = reported.metric_unit(metric)
     canonical = canonical_unit(unit)
     lv, rv = (_side(cells, s, dataset, variant, metric) for s in (left, right))
-    (l_mean, l_std, l_n), (r_mean, r_std, r_n) = _stats(lv), _stats(rv)
+    (l_mean, l_std, l_n, l_seeds), (r_mean, r_std, r_n, r_seeds) = _stats(lv), _stats(rv)
     shown = {name: convert(value, canonical, unit) for name, value in
              (("left_mean", l_mean), ("left_std", l_std), ("right_mean", r_mean),
               ("right_std", r_std))}
@@ -241,7 +245,8 @@ def _comparison(reported, claim, cells, reruns, gates, paper_derived, left, righ
         _side_paper(reported, paper_derived, s, dataset, variant, metric) for s in (left, right))
     row = {"claim_id": claim.id, "dataset": dataset, "variant": variant, "metric": metric,
            "left": left, "op": claim.op, "right": right, "unit": unit, **shown,
-           "left_n": l_n, "right_n": r_n, "test": "", "scale": "", "estimate": np.nan,
+           "left_n": l_n, "right_n": r_n, "left_seeds": l_seeds, "right_seeds": r_seeds,
+           "test": "", "scale": "", "estimate": np.nan,
            "lo": np.nan, "hi": np.nan, "lo_family": np.nan, "hi_family": np.nan, "df": np.nan,
            "outcome": "", "reason": "",
            "paper_left": np.nan if paper_left is None else paper_left,
@@ -365,14 +370,19 @@ def _evidence(reported: ReportedPaper, row) -> str:
         op = f"{op} (by > {margin:g})"
     where = f"{label(row.dataset)} {label(row.metric)}" + (f" {row.variant}" if row.variant else "")
     sides = []
-    for side, mean, n in ((row.left, row.left_mean, row.left_n), (row.right, row.right_mean, row.right_n)):
+    for side, mean, n, seeds in ((row.left, row.left_mean, row.left_n, row.left_seeds),
+                                 (row.right, row.right_mean, row.right_n, row.right_seeds)):
         if parse_side(side)[2] is not None:
             sides.append(side_label(reported, side))
         else:
             sides.append(f"{side_label(reported, side)} {_number(mean, decimals)}"
-                         + (f" ({count_text(n)})" if n else ""))
+                         + (f" ({count_text(n, seeds)})" if n else ""))
     text = f"{where}: {sides[0]} {op} {sides[1]}"
-    if row.test:
+    if row.test and not (np.isfinite(row.lo) and np.isfinite(row.hi)):
+        est = f"ratio {row.estimate:.3g}" if row.scale == "ratio" else \
+            f"{'+' if row.estimate >= 0 else ''}{row.estimate:.{decimals + 1}f}"
+        text += f": {est}, {row.test}"
+    elif row.test:
         level = int(round(100 * (1 - reported.alpha)))
         if row.scale == "ratio":
             est = f"ratio {row.estimate:.3g} [{level}%: {row.lo:.3g}, {row.hi:.3g}]"
