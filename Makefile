@@ -2,6 +2,9 @@
 #   make repro               set up .venv (or reuse it) and run the DVC pipeline (profile from
 #                            params.yaml); on a fresh clone every stage is up to date
 #   make rerun [STAGE=name]  re-run one stage (or all of them) even if up to date
+#   make rejudge STAGE=name [PROFILE=quick]  re-judge a stage's stored run with today's report
+#                            layer (verdicts, tables, figures), training nothing; then
+#                            `dvc commit STAGE` records it
 #   make test                set up .venv (or reuse it) and run the test suite (what CI runs)
 #   make setup-gpu           add requirements-gpu.txt (JAX with CUDA) to .venv
 #   make repro DEVICE=gpu    the pipeline on the GPU: KERAS_BACKEND=jax, REPRO_DEVICE=gpu
@@ -21,7 +24,7 @@ GPU_ENV :=
 SETUP   := setup
 endif
 
-.PHONY: setup setup-gpu repro rerun test
+.PHONY: setup setup-gpu repro rerun rejudge test
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -44,6 +47,11 @@ repro: $(SETUP)
 STAGE ?=
 rerun: $(SETUP)
 	$(GPU_ENV) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro --force $(if $(STAGE),--single-item $(STAGE),)
+
+PROFILE ?= quick
+rejudge: $(SETUP)
+	@test -n "$(STAGE)" || { echo "name the stage: make rejudge STAGE=gapdcec"; exit 1; }
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m repro stage $(STAGE) --profile $(PROFILE) --rejudge
 
 test: setup
 	PATH="$(abspath $(BIN)):$$PATH" REPRO_OFFLINE=1 $(BIN)/python -m pytest
