@@ -1,110 +1,277 @@
+"""Claims: YAML expansion (variants, pairs, constants, margins, stand-ins, claim-only metrics),
+the interval rule of each comparison (paired / Welch / one-sample t, ratio for seconds),
+family-wise control over a claim's comparisons, strengths, untestable and not-run claims."""
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from repro.report.claims import claim_comparisons, decide, evaluate_claims
+from repro.report.claims import CLAIM_COLUMNS, claim_comparisons, evaluate_claims
+from repro.report.gates import Gates
 from repro.report.reported import ReportedSchemaError, load_reported
+from repro.report.stats import compare_cells
+
+COLUMNS = ["dataset", "method", "variant", "metric", "seed", "repeat", "value", "unit"]
 
 
-@pytest.mark.parametrize("op, left, right, noise, tol, expected", [
-    (">", 0.9, 0.8, 0.05, None, "holds"),
-    (">", 0.8, 0.9, 0.05, None, "fails"),
-    (">", 0.85, 0.8, 0.05, None, "inconclusive"),   # |diff| == noise -> inconclusive
-    (">", 0.8, 0.8, 0.0, None, "inconclusive"),     # a tie, no noise estimate
-    ("<", 0.7, 0.8, 0.01, None, "holds"),
-    ("within", 0.80, 0.81, 0.0, 0.02, "holds"),
-    ("within", 0.80, 0.85, 0.0, 0.02, "fails"),
-    ("within", 0.80, 0.815, 0.01, 0.02, "inconclusive"),  # margin 0.005 <= noise 0.01
-    (">", np.nan, 0.8, 0.0, None, "inconclusive"),
-])
-def test_decide(op, left, right, noise, tol, expected):
-    assert decide(op, left, right, noise, tol)[0] == expected
+def _rows(dataset, method, values, *, metric="acc", unit="fraction", variant="", seeds=None,
+          repeats=None):
+    """One cell's results rows: ``values`` over ``seeds`` (default 0, 1, ...) or repeats."""
+    seeds = list(seeds if seeds is not None else range(len(values)))
+    repeats = list(repeats if repeats is not None else [0] * len(values))
+    if len(seeds) == 1 and len(values) > 1:
+        seeds = seeds * len(values)
+    return [(dataset, method, variant, metric, s, r, v, unit)
+            for s, r, v in zip(seeds, repeats, values)]
 
 
-def _claims(toy_dict, write_paper, claims):
+def _frame(*cells):
+    return pd.DataFrame([row for cell in cells for row in cell], columns=COLUMNS)
+
+
+def _claims(toy_dict, write_paper, claims, **top):
     toy_dict["claims"] = claims
+    toy_dict.update(top)
     return load_reported(write_paper(toy_dict))
 
 
-def _claim(cid, left, op, right, datasets="d1", tolerance=None):
+def _claim(cid, left, op, right, datasets="d1", tolerance=None, metric="acc", **extra):
     claim = {"id": cid, "statement": cid, "left": left, "op": op, "right": right,
-             "for_each": {"dataset": datasets, "metric": "acc"}, "basis": "table"}
+             "for_each": {"dataset": datasets, "metric": metric}, "basis": "table", **extra}
     if tolerance is not None:
         claim["tolerance"], claim["tolerance_source"] = tolerance, "ours"
     return claim
 
 
-def test_holds_fails_inconclusive(toy_dict, write_paper, toy_results):
-    # d1 acc: a = 0.82 ± 0.02 (n=3), b = 0.70 (n=1), c = 0.81 ± 0.014 (n=2); d2 not run
+def _by_id(paper, results, **kw):
+    return evaluate_claims(paper, results, **kw).set_index("claim_id")
+
+
+# Paired example: seed effects of 10 points move both methods together; A - B is 2 points
+# at every seed, give or take half a point.
+B_SEEDS = [0.60, 0.70, 0.80]
+A_SEEDS = [0.625, 0.715, 0.825]          # A - B = 2.5, 1.5, 2.5 points
+
+
+# ---------------------------------------------------------------- the interval of a comparison
+
+def test_paired_comparison_is_decided_where_welch_on_the_same_numbers_is_not(toy_paper):
+    paired = _frame(_rows("d1", "a", A_SEEDS), _rows("d1", "b", B_SEEDS))
+    row = claim_comparisons(toy_paper, paired).iloc[0]
+    assert (row.test, row.outcome) == ("paired t", "holds")
+    assert row.estimate == pytest.approx(2.1667, abs=1e-3)          # points (the paper's %)
+    assert row.lo > 0 and row.df == pytest.approx(2.0)
+    # the same numbers, but B measured on other seeds: nothing is shared, Welch's t
+    unpaired = _frame(_rows("d1", "a", A_SEEDS), _rows("d1", "b", B_SEEDS, seeds=[10, 11, 12]))
+    row = claim_comparisons(toy_paper, unpaired).iloc[0]
+    assert (row.test, row.outcome) == ("Welch t", "inconclusive")
+    assert row.estimate == pytest.approx(2.1667, abs=1e-3) and row.lo < 0 < row.hi
+    verdicts = [evaluate_claims(toy_paper, f).loc[0, "verdict"] for f in (paired, unpaired)]
+    assert verdicts == ["holds", "inconclusive"]
+
+
+def test_a_single_seed_is_inconclusive_however_large_the_difference(toy_paper):
+    one = _frame(_rows("d1", "a", [0.95]), _rows("d1", "b", [0.10]))
+    row = claim_comparisons(toy_paper, one).iloc[0]
+    assert row.outcome == "inconclusive" and row.reason == "one run: no estimate of its noise"
+    assert row.test == "no noise estimate" and np.isinf(row.hi) and np.isinf(row.lo)
+    # one side with three seeds, the other with one: still no noise estimate for that side
+    mixed = _frame(_rows("d1", "a", [0.95, 0.96, 0.94]), _rows("d1", "b", [0.10]))
+    assert claim_comparisons(toy_paper, mixed).iloc[0].outcome == "inconclusive"
+    claim = evaluate_claims(toy_paper, one).iloc[0]
+    assert claim.verdict == "inconclusive" and "one run: no estimate of its noise" in claim.evidence
+
+
+def test_identical_values_across_seeds_decide_by_the_point_estimate(toy_dict, write_paper):
+    paper = _claims(toy_dict, write_paper, [_claim("ab", "a", ">", "b"), _claim("ba", "b", ">", "a"),
+                                            _claim("ac", "a", ">", "c")])
+    results = _frame(_rows("d1", "a", [0.82, 0.82]), _rows("d1", "b", [0.80, 0.80]),
+                     _rows("d1", "c", [0.82, 0.82]))
+    rows = claim_comparisons(paper, results).set_index("claim_id")
+    assert rows.loc["ab", "lo"] == rows.loc["ab", "hi"] == pytest.approx(2.0)   # zero width
+    assert rows.loc[["ab", "ba", "ac"], "outcome"].tolist() == ["holds", "fails", "fails"]
+    # (a tie without noise is not "greater")
+
+
+def test_seconds_are_compared_as_a_ratio_on_the_log_scale(toy_dict, write_paper):
+    paper = _claims(toy_dict, write_paper, [_claim("a_faster", "a", "<", "b", metric="sec")])
+    a, b = [10.0, 21.0, 39.0], [20.0, 40.0, 80.0]          # a takes about half b's time
+    results = _frame(_rows("d1", "a", a, metric="sec", unit="s"),
+                     _rows("d1", "b", b, metric="sec", unit="s"))
+    row = claim_comparisons(paper, results).iloc[0]
+    assert row.scale == "ratio" and row.outcome == "holds"
+    assert row.estimate == pytest.approx(np.exp(np.mean(np.log(np.divide(a, b)))))
+    assert row.lo < row.estimate < row.hi < 1
+    # the same run on a machine three times slower: the same ratio, the same interval
+    slow = results.assign(value=results["value"] * 3)
+    again = claim_comparisons(paper, slow).iloc[0]
+    assert (again.estimate, again.lo, again.hi) == pytest.approx((row.estimate, row.lo, row.hi))
+    # as a difference of seconds the same numbers would not be decided: the ratio is the test
+    diff = compare_cells(pd.Series(a), pd.Series(b), unit="s", scale="difference")
+    assert diff.interval(0.95)[1] > 0 > diff.estimate
+
+
+def test_a_paper_margin_turns_a_positive_difference_into_fails(toy_dict, write_paper):
+    margins = {"none": None, "small": 0.05, "near": 0.11, "paper": 0.2}
     paper = _claims(toy_dict, write_paper, [
-        _claim("holds", "a", ">", "b"),
-        _claim("fails", "b", ">", "a"),
-        _claim("noise", "a", ">", "c"),                     # 0.01 <= max std 0.02
-        _claim("missing", "a", ">", "b", ["d1", "d2"]),
-        _claim("fail_wins", ["a", "b"], ">", ["b", "c"]),   # a>c noise, b>c fails, b>b skipped
-        _claim("within", "a", "within", "c", tolerance=0.05),
-    ])
-    claims = evaluate_claims(paper, toy_results).set_index("claim_id")
-    assert claims.loc["holds", "verdict"] == "holds"
-    assert claims.loc["fails", "verdict"] == "fails"
-    assert claims.loc["noise", "verdict"] == "inconclusive"
-    assert "|margin| <= std over seeds/repeats" in claims.loc["noise", "evidence"]
-    # d2 was not run: the verdict is reached on d1 alone and says so
-    assert claims.loc["missing", "verdict"] == "holds"
-    assert claims.loc["missing", "verdict_shown"].endswith("not run on d2")
-    assert claims.loc["missing", "n_inconclusive"] == 0
-    assert claims.loc["missing", "n_holds"] == 1
-    assert "Method A not run" in claims.loc["missing", "evidence"]
+        dict(_claim(k, "a", ">", "b"), **({"margin": m, "tolerance_source": "paper"} if m else {}))
+        for k, m in margins.items()])
+    # A - B = 11, 12, 13 points: an interval of about [9.5, 14.5]
+    results = _frame(_rows("d1", "a", [0.81, 0.83, 0.85]), _rows("d1", "b", [0.70, 0.71, 0.72]))
+    claims = _by_id(paper, results)
+    assert claims.loc[list(margins), "verdict"].tolist() == ["holds", "holds", "inconclusive",
+                                                             "fails"]
+    assert "(by > 20)" in claims.loc["paper", "evidence"]        # the margin, in the paper's %
+    row = claim_comparisons(paper, results).set_index("claim_id").loc["paper"]
+    assert 0 < row.lo and row.hi_family < 20 and row.margin == pytest.approx(20)
+
+
+def _wide(toy_dict, datasets):
+    toy_dict["tables"]["t1"]["results"] += [
+        {"dataset": d, "method": m, "metric": "acc", "value": 50.0, "unit": "%"}
+        for d in datasets if d not in ("d1", "d2") for m in ("a", "b")]
+
+
+def test_bonferroni_a_comparison_that_fails_alone_not_among_six(toy_dict, write_paper):
+    datasets = [f"d{i}" for i in range(1, 7)]
+    _wide(toy_dict, datasets)
+    paper = _claims(toy_dict, write_paper, [_claim("alone", "a", ">", "b", "d1"),
+                                            _claim("six", "a", ">", "b", datasets)])
+    b = [0.60, 0.70, 0.80]
+    a = [v + d for v, d in zip(b, (-0.006, -0.008, -0.010))]   # A - B = -0.8 +- 0.2 points
+    results = _frame(*[cell for d in datasets for cell in (_rows(d, "a", a), _rows(d, "b", b))])
+    rows = claim_comparisons(paper, results)
+    alone = rows[rows.claim_id == "alone"].iloc[0]
+    assert alone.outcome == "fails" and alone.hi < 0
+    assert (alone.lo_family, alone.hi_family) == pytest.approx((alone.lo, alone.hi))   # m = 1
+    six = rows[rows.claim_id == "six"]
+    assert len(six) == 6 and (six.outcome == "inconclusive").all()
+    # the same 95% interval, but the claim's family interval (1 - 0.05 / 6) crosses zero
+    assert six.iloc[0].hi == pytest.approx(alone.hi) and six.iloc[0].hi_family > 0
+    claims = _by_id(paper, results)
+    assert claims.loc[["alone", "six"], "verdict"].tolist() == ["fails", "inconclusive"]
+    assert (claims["alpha"] == 0.05).all()
+
+
+# ---------------------------------------------------------------- strength, untestable, not run
+
+def test_strength_decisive_only_under_the_paper_profile_with_the_papers_runs(toy_dict, write_paper):
+    toy_dict["stand_ins"] = {"s1": "d2"}
+    paper = _claims(toy_dict, write_paper, [_claim("d1", "a", ">", "b"),
+                                            _claim("s1", "a", ">", "b", "s1")])
+    five_a, five_b = [0.80, 0.81, 0.82, 0.83, 0.84], [0.70, 0.72, 0.71, 0.73, 0.72]
+    results = _frame(_rows("d1", "a", five_a), _rows("d1", "b", five_b),
+                     _rows("s1", "a", five_a), _rows("s1", "b", five_b))
+    claims = _by_id(paper, results)
+    assert claims.loc["d1", ["verdict", "strength", "verdict_shown"]].tolist() == [
+        "holds", "decisive", "decisive: holds"]
+    # the same numbers on a stand-in: indicative
+    assert claims.loc["s1", ["verdict", "strength"]].tolist() == ["holds", "indicative"]
+    quick = _by_id(paper, results, profile="quick").loc["d1"]
+    assert (quick.strength, quick.verdict_shown) == ("indicative", "indicative (quick): holds")
+    three = results[results["seed"] < 3]                  # fewer runs than the paper's 5
+    assert _by_id(paper, three).loc["d1", "strength"] == "indicative"
+    toy_dict["runs"] = 3                                  # a paper that averages 3 runs
+    assert _by_id(load_reported(write_paper(toy_dict)), three).loc["d1", "strength"] == "decisive"
+    assert set(evaluate_claims(paper, results).columns) == set(CLAIM_COLUMNS)
+
+
+def test_not_run_and_untestable_claims(toy_dict, write_paper):
+    paper = _claims(toy_dict, write_paper, [_claim("d1", "a", ">", "b"),
+                                            _claim("d2", "a", ">", "b", "d2"),
+                                            _claim("both", "a", ">", "b", ["d1", "d2"]),
+                                            _claim("half", "a", ">", "c")])
+    results = _frame(_rows("d1", "a", A_SEEDS), _rows("d1", "b", B_SEEDS),
+                     _rows("d2", "a", A_SEEDS), _rows("d2", "b", B_SEEDS))
+    claims = _by_id(paper, results[results.dataset == "d1"])
+    assert claims.loc["d2", ["verdict", "strength", "verdict_shown"]].tolist() == [
+        "not run", "not run", "not run"]
+    assert claims.loc["both", "verdict"] == "holds"
+    assert claims.loc["both", "verdict_shown"] == "indicative (paper): holds; not run on d2"
+    # one side ran, the other did not: no test, inconclusive
+    half = claim_comparisons(paper, results).set_index("claim_id").loc["half"]
+    assert (half.outcome, half.reason) == ("inconclusive", "one side has no reproduced number")
+    # a gate on b's d1 cell: the d1 comparison is untestable and left out of the verdict
+    gates = Gates(cell_gates={("d1", "b", ""): "did not train: b at chance"},
+                  quality_metrics=frozenset({"acc"}))
+    claims = _by_id(paper, results, gates=gates)
+    assert claims.loc["d1", ["verdict", "strength"]].tolist() == ["untestable", "untestable"]
+    assert claims.loc["d1", "verdict_shown"] == "untestable: did not train: b at chance"
+    assert claims.loc["both", ["verdict", "n_holds", "n_untestable"]].tolist() == ["holds", 1, 1]
+    assert claims.loc["both", "verdict_shown"].endswith(
+        "untestable on Data 1 (did not train: b at chance)")
+    # a claim gate (no dynamic range) on d2
+    gates = Gates(claim_gates={("both", "d2"): "no dynamic range on d2"})
+    claims = _by_id(paper, results, gates=gates)
+    assert claims.loc["both", ["n_holds", "n_untestable"]].tolist() == [1, 1]
+    assert claims.loc["d2", "verdict"] == "holds"           # the gate names claim "both" only
+
+
+def test_a_cell_gate_does_not_touch_seconds(toy_dict, write_paper):
+    paper = _claims(toy_dict, write_paper, [_claim("fast", "a", "<", "b", metric="sec")])
+    results = _frame(_rows("d1", "a", [10.0, 10.0], metric="sec", unit="s"),
+                     _rows("d1", "b", [20.0, 20.0], metric="sec", unit="s"))
+    gates = Gates(cell_gates={("d1", "b", ""): "did not train"}, quality_metrics=frozenset({"acc"}))
+    assert evaluate_claims(paper, results, gates=gates).loc[0, "verdict"] == "holds"
+
+
+# ---------------------------------------------------------------- YAML expansion and paper side
+
+def test_holds_fails_inconclusive_and_evidence(toy_dict, write_paper):
+    paper = _claims(toy_dict, write_paper, [
+        _claim("holds", "a", ">", "b"), _claim("fails", "b", ">", "a"),
+        _claim("fail_wins", ["a", "b"], ">", ["b", "c"]),   # a>b holds, a>c inconclusive, b>c fails
+        _claim("within", "a", "within", "c", tolerance=0.05)])
+    results = _frame(_rows("d1", "a", A_SEEDS), _rows("d1", "b", B_SEEDS),
+                     _rows("d1", "c", [0.62, 0.72, 0.82]))
+    claims = _by_id(paper, results)
+    assert claims.loc["holds", "verdict"] == "holds" and claims.loc["fails", "verdict"] == "fails"
     assert claims.loc["fail_wins", "verdict"] == "fails"
     assert claims.loc["fail_wins", ["n_holds", "n_fails", "n_inconclusive"]].tolist() == [1, 1, 1]
     assert claims.loc["within", "verdict"] == "holds"
+    evidence = claims.loc["holds", "evidence"]
+    # by hand: A - B = 2.5, 1.5, 2.5 points; 2.17 +- t(0.975, 2) 4.303 x 0.577 / sqrt(3)
+    assert evidence == ("Data 1 acc: Method A 72 (3 seeds) > b 70 (3 seeds): +2.2 "
+                        "[95%: 0.7, 3.6], paired t: holds")
 
 
-def test_paper_verdict_uses_the_printed_numbers(toy_dict, write_paper, toy_results):
+def test_paper_verdict_uses_the_printed_numbers(toy_dict, write_paper):
     # printed: a 81 > c 80 holds; b 75 > a 81 fails; d2 has no c printed -> inconclusive
     paper = _claims(toy_dict, write_paper, [
         _claim("ac", "a", ">", "c"), _claim("ba", "b", ">", "a"),
         _claim("ac_d2", "a", ">", "c", ["d1", "d2"])])
-    claims = evaluate_claims(paper, toy_results).set_index("claim_id")
+    claims = _by_id(paper, None)
     assert claims.loc["ac", "paper_verdict"] == "holds"
     assert claims.loc["ac", "paper_evidence"] == "all 1 comparisons hold on the printed numbers"
     assert claims.loc["ba", "paper_verdict"] == "fails"
-    assert "b 75 > Method A 81: fails" in claims.loc["ba", "paper_evidence"]
+    assert claims.loc["ba", "paper_evidence"] == "Data 1 acc: b 75 > Method A 81: fails"
     assert claims.loc["ac_d2", "paper_verdict"] == "inconclusive"
     assert "not printed" in claims.loc["ac_d2", "paper_evidence"]
-
-
-def test_evidence_is_readable_in_the_papers_unit(toy_paper, toy_results):
-    evidence = evaluate_claims(toy_paper, toy_results).loc[0, "evidence"]
-    assert evidence == "Data 1 acc: Method A 82 ± 2 (n=3) > b 70 (n=1): holds"
-
-
-def test_comparisons_frame(toy_paper, toy_results):
-    rows = claim_comparisons(toy_paper, toy_results)
-    assert len(rows) == 1
-    row = rows.iloc[0]
-    assert (row.left_mean, row.right_mean) == (pytest.approx(82.0), pytest.approx(70.0))
-    assert (row.left_n, row.right_n, row.outcome) == (3, 1, "holds")
+    assert (claims["verdict"] == "not run").all()
 
 
 def test_gapdcec_claims_on_reproduced_numbers_that_break_one_link():
+    """The paper's own numbers at two seeds, moved together by a seed effect (paired
+    differences without noise: decided by the point estimate); IDEC then drops below DEC."""
     paper = load_reported("gapdcec")
-    frame = paper.frame()
-    results = frame.assign(seed=0, value=frame["value"] / 100, unit="fraction").drop(columns="table")
+    frame = paper.frame().drop(columns="table")
+    results = pd.concat([frame.assign(seed=s, repeat=0, value=frame["value"] / 100 + shift,
+                                      unit="fraction") for s, shift in ((0, 0.0), (1, 0.005))],
+                        ignore_index=True)
+    assert (_by_id(paper, results)["verdict"] == "holds").all()
     swap = (results.method == "idec") & (results.dataset == "usps") & (results.metric == "acc")
-    results.loc[swap, "value"] = 0.60                        # IDEC now below DEC on USPS ACC
-    claims = evaluate_claims(paper, results).set_index("claim_id")
+    results.loc[swap, "value"] = 0.60 + results.loc[swap, "seed"] * 0.005
+    claims = _by_id(paper, results)
     assert claims.loc["idec_beats_dec", "verdict"] == "fails"
     assert claims.loc["dcec_beats_idec", "verdict"] == "holds"
-    # GAPDCEC - DCEC on MNIST-full ACC is 0.57 points: below the 1-point minimum effect
-    assert claims.loc["gapdcec_beats_dcec", "verdict"] == "inconclusive"
-    assert "|margin| <= min effect" in claims.loc["gapdcec_beats_dcec", "evidence"]
-    assert claims.loc["deep_beats_kmeans", "verdict"] == "fails"   # 60.00 < K-means 66.82
+    assert claims.loc["gapdcec_beats_dcec", "verdict"] == "holds"   # 0.57 points, no noise
+    assert claims.loc["deep_beats_kmeans", "verdict"] == "fails"    # 60.00 < K-means 66.82
     assert (claims["paper_verdict"] == "holds").all()
+    assert (claims["strength"] == "indicative").all()               # 2 seeds < 5
 
 
-def test_pqdec_style_speed_and_memory(write_paper):
-    """Second user: seconds/MB cells are not comparable, the speed ordering is a claim."""
+def test_pqdec_style_timing_repeats_and_memory(write_paper):
+    """Seconds and MB are claims, not comparable cells; repeats of one seed are paired."""
     cells = [{"dataset": "mnist-test", "method": m, "metric": metric, "value": v, "unit": u}
              for m, secs, mb in (("dec", 102.12, 8.7), ("pqdec", 63.25, 6.5))
              for metric, v, u in (("seconds", secs, "s"), ("memory", mb, "MB"))]
@@ -116,22 +283,22 @@ def test_pqdec_style_speed_and_memory(write_paper):
                     "left": "pqdec", "op": "<", "right": "dec",
                     "for_each": {"dataset": "mnist-test", "metric": ["seconds", "memory"]},
                     "basis": "text"}]}))
-    results = pd.DataFrame(  # three repeated timings of one seed per method
-        [("mnist-test", "dec", "seconds", 0, r, 30.0 + r, "s") for r in range(3)]
-        + [("mnist-test", "pqdec", "seconds", 0, r, 20.0 + r, "s") for r in range(3)]
-        + [("mnist-test", m, "memory", 0, 0, v, "MB") for m, v in (("dec", 9.0), ("pqdec", 9.0))],
-        columns=["dataset", "method", "metric", "seed", "repeat", "value", "unit"])
+    results = _frame(  # three timings of one seed per method; one memory reading each
+        _rows("mnist-test", "dec", [30.0, 31.0, 32.5], metric="seconds", unit="s", seeds=[0],
+              repeats=[0, 1, 2]),
+        _rows("mnist-test", "pqdec", [20.0, 21.0, 22.0], metric="seconds", unit="s", seeds=[0],
+              repeats=[0, 1, 2]),
+        _rows("mnist-test", "dec", [9.0], metric="memory", unit="MB"),
+        _rows("mnist-test", "pqdec", [9.0], metric="memory", unit="MB"))
     from repro.report.compare import compare
     assert set(compare(paper, results)["verdict"]) == {"not comparable"}
+    rows = claim_comparisons(paper, results).set_index("metric")
+    assert rows.loc["seconds", ["test", "scale", "outcome"]].tolist() == ["paired t", "ratio", "holds"]
+    assert rows.loc["memory", "outcome"] == "inconclusive"          # one reading: no noise
     claim = evaluate_claims(paper, results).iloc[0]
-    assert claim.verdict == "inconclusive"           # seconds hold, memory is a tie
+    assert claim.verdict == "inconclusive" and claim.paper_verdict == "holds"
     assert claim[["n_holds", "n_inconclusive"]].tolist() == [1, 1]
-    assert claim.paper_verdict == "holds"
-    assert "mnist-test seconds: pqdec 21.00 ± 1.00 (n=3) < dec 31.00 ± 1.00 (n=3): holds" \
-        in claim.evidence
-    two = results[results["repeat"] < 2]                    # two timings: no decision on speed
-    claim = evaluate_claims(paper, two).iloc[0]
-    assert claim.n_inconclusive == 2 and "fewer than 3 timings" in claim.evidence
+    assert "(1 seed x 3 repeats)" in claim.evidence or "(3 seeds)" in claim.evidence
 
 
 def test_claim_on_a_metric_the_paper_does_not_print(toy_dict, write_paper):
@@ -143,44 +310,18 @@ def test_claim_on_a_metric_the_paper_does_not_print(toy_dict, write_paper):
                                "for_each": {"dataset": "d1", "metric": "nmi"}})
     paper = load_reported(write_paper(toy_dict))
     assert paper.metric_unit("nmi") == "%"
-    results = pd.DataFrame([("d1", m, "nmi", s, v, "fraction") for m, s, v in
-                            [("a", 0, 0.70), ("a", 1, 0.70), ("b", 0, 0.705), ("b", 1, 0.705)]],
-                           columns=["dataset", "method", "metric", "seed", "value", "unit"])
-    row = evaluate_claims(paper, results).set_index("claim_id").loc["a_close_to_b"]
+    results = _frame(_rows("d1", "a", [0.70, 0.70], metric="nmi"),
+                     _rows("d1", "b", [0.705, 0.705], metric="nmi"))
+    row = _by_id(paper, results).loc["a_close_to_b"]
     assert row.verdict == "holds" and row.paper_verdict == "inconclusive"
     results.loc[results.method == "b", "value"] = 0.75
-    assert evaluate_claims(paper, results).set_index("claim_id").loc["a_close_to_b"].verdict == "fails"
+    assert _by_id(paper, results).loc["a_close_to_b"].verdict == "fails"
 
 
 def test_claim_only_metric_must_not_be_printed(toy_dict, write_paper):
     toy_dict["claim_only_metrics"] = {"acc": "%"}
     with pytest.raises(ReportedSchemaError, match="claim_only_metrics.acc"):
         load_reported(write_paper(toy_dict))
-
-
-def test_noise_floor_takes_the_largest_of_seed_std_min_effect_and_rerun_spread(toy_paper):
-    # A 0.84 vs B 0.80 (one seed each): 4 points beat the 1-point minimum effect ...
-    results = pd.DataFrame([("d1", "a", "acc", 0, 0.84, "fraction"),
-                            ("d1", "b", "acc", 0, 0.80, "fraction")],
-                           columns=["dataset", "method", "metric", "seed", "value", "unit"])
-    assert evaluate_claims(toy_paper, results).loc[0, "verdict"] == "holds"
-    # ... but not a 5-point difference that the same cell showed between two machines
-    spread = {("d1", "b", "", "acc"): 0.05}
-    row = claim_comparisons(toy_paper, results, spread).iloc[0]
-    assert row.outcome == "inconclusive" and row.noise_source == "re-run spread"
-    assert row.noise == pytest.approx(5.0)  # in the paper's unit (%)
-    close = results.assign(value=[0.805, 0.80])  # half a point: below the minimum effect
-    assert claim_comparisons(toy_paper, close).iloc[0].noise_source == "min effect"
-
-
-def test_a_reduced_profile_is_named_beside_every_verdict(toy_paper, toy_results):
-    claims = evaluate_claims(toy_paper, toy_results, profile="quick",
-                             protocol="pretraining epochs 5 of 200")
-    row = claims.iloc[0]
-    assert row.verdict == "holds" and row.profile == "quick"
-    assert row.verdict_shown == "holds under quick: pretraining epochs 5 of 200"
-    paper = evaluate_claims(toy_paper, toy_results).iloc[0]
-    assert paper.verdict_shown == "holds" and paper.protocol == "the paper's protocol"
 
 
 def test_claims_over_a_variant_dimension(toy_dict, write_paper):
@@ -195,46 +336,45 @@ def test_claims_over_a_variant_dimension(toy_dict, write_paper):
                            "for_each": {"dataset": "d1", "metric": "acc", "variant": [12, 24]}}]
     paper = load_reported(write_paper(toy_dict))
     assert paper.cell("d1", "a", "acc", "24").value == 70.0
-    results = pd.DataFrame([("d1", m, bits, "acc", 0, v, "fraction") for m, bits, v in
-                            [("a", "12", 0.6), ("b", "12", 0.5), ("a", "24", 0.6), ("b", "24", 0.7)]],
-                           columns=["dataset", "method", "variant", "metric", "seed", "value", "unit"])
+    results = _frame(_rows("d1", "a", [0.60, 0.61], variant="12"),
+                     _rows("d1", "b", [0.50, 0.51], variant="12"),
+                     _rows("d1", "a", [0.60, 0.61], variant="24"),
+                     _rows("d1", "b", [0.70, 0.71], variant="24"))
     rows = claim_comparisons(paper, results)
     assert rows.set_index("variant").outcome.to_dict() == {"12": "holds", "24": "fails"}
     assert "d1 acc 24: a" in evaluate_claims(paper, results).loc[0, "evidence"]
 
 
-def test_margin_constants_and_variant_sides(toy_dict, write_paper, toy_results):
+def test_margin_constants_and_variant_sides(toy_dict, write_paper):
     """``margin`` (by more than), a constant side, a "method@variant" side, explicit pairs."""
     toy_dict["tables"]["t1"]["results"] += [
         {"dataset": "d1", "method": "a", "metric": "map", "variant": v, "value": x, "unit": "fraction"}
         for v, x in (("8", 0.50), ("16", 0.60))]
     paper = _claims(toy_dict, write_paper, [
-        dict(_claim("by_small", "a", ">", "b"), margin=0.05, tolerance_source="ours"),  # 0.12 > 0.05
-        dict(_claim("by_large", "a", ">", "b"), margin=0.2, tolerance_source="ours"),   # 0.12 < 0.2
         _claim("over_constant", "a", ">", 0.5),
         _claim("under_constant", "a", "<", 0.5),
         {"id": "grows", "statement": "grows", "pairs": [["a@16", "a@8"]], "op": ">",
          "for_each": {"dataset": "d1", "metric": "map"}, "basis": "table"},
     ])
-    results = pd.concat([toy_results, pd.DataFrame(
-        [("d1", "a", "map", s, v, "fraction", variant) for variant, values in
-         (("8", (0.40, 0.41)), ("16", (0.50, 0.52))) for s, v in enumerate(values)],
-        columns=["dataset", "method", "metric", "seed", "value", "unit", "variant"])],
-        ignore_index=True)
-    results["variant"] = results["variant"].fillna("")
-    claims = evaluate_claims(paper, results).set_index("claim_id")
-    assert claims.loc["by_small", "verdict"] == "holds"
-    assert claims.loc["by_large", "verdict"] == "fails"
-    assert "(by > 20)" in claims.loc["by_large", "evidence"]   # in the paper's unit (%)
-    assert claims.loc["over_constant", "verdict"] == "holds"
+    results = _frame(_rows("d1", "a", [0.80, 0.81, 0.82]),
+                     _rows("d1", "a", [0.40, 0.41, 0.42], metric="map", variant="8"),
+                     _rows("d1", "a", [0.50, 0.52, 0.51], metric="map", variant="16"))
+    claims = _by_id(paper, results)
+    rows = claim_comparisons(paper, results).set_index("claim_id")
+    assert rows.loc["over_constant", "test"] == "one-sample t"
+    assert claims.loc["over_constant", "verdict"] == "holds"      # 81 +- 1 (3 seeds) vs 50
     assert claims.loc["under_constant", "verdict"] == "fails"
     assert claims.loc["grows", ["verdict", "paper_verdict"]].tolist() == ["holds", "holds"]
+    assert rows.loc["grows", "test"] == "paired t"                # same seeds, two variants
     assert "Method A (16)" in claims.loc["grows", "evidence"]
 
 
 def test_margin_needs_its_source_and_pairs_exclude_left_right(toy_dict, write_paper):
     with pytest.raises(ReportedSchemaError, match="margin names its source"):
         _claims(toy_dict, write_paper, [dict(_claim("m", "a", ">", "b"), margin=0.1)])
+    with pytest.raises(ReportedSchemaError, match=r"claims\[0\].margin"):
+        _claims(toy_dict, write_paper, [dict(_claim("m", "a", "within", "b", tolerance=0.1),
+                                             margin=0.1)])
     both = dict(_claim("p", "a", ">", "b"), pairs=[["a", "b"]])
     with pytest.raises(ReportedSchemaError, match="either left and right, or pairs"):
         _claims(toy_dict, write_paper, [both])
@@ -244,12 +384,41 @@ def test_margin_needs_its_source_and_pairs_exclude_left_right(toy_dict, write_pa
                                          "basis": "table"}])
 
 
-def test_stand_in_claims_use_the_paper_datasets_numbers(toy_dict, write_paper, toy_results):
+def test_stand_in_claims_use_the_paper_datasets_numbers(toy_dict, write_paper):
     toy_dict["stand_ins"] = {"s1": "d2"}
     paper = _claims(toy_dict, write_paper, [_claim("on_stand_in", "a", ">", "b", "s1")])
-    results = toy_results.assign(dataset=toy_results["dataset"].replace({"d1": "s1"}))
-    claims = evaluate_claims(paper, results).set_index("claim_id")
-    assert claims.loc["on_stand_in", "verdict"] == "holds"           # s1: 0.82 vs 0.70
+    results = _frame(_rows("s1", "a", A_SEEDS), _rows("s1", "b", B_SEEDS))
+    claims = _by_id(paper, results)
+    assert claims.loc["on_stand_in", "verdict"] == "holds"
     assert claims.loc["on_stand_in", "paper_verdict"] == "holds"     # d2's printed 60 vs 50
     rows = claim_comparisons(paper, results)
     assert rows[["paper_left", "paper_right"]].values.tolist() == [[60.0, 50.0]]
+    assert rows["stand_in"].tolist() == [True]
+
+
+# ---------------------------------------------------------------- strength counts seeds; edge cases
+
+def test_a_frame_without_variant_and_repeat_columns(toy_paper, toy_results):
+    assert evaluate_claims(toy_paper, toy_results).loc[0, "verdict"] == "inconclusive"
+
+
+def test_a_claim_against_a_constant_can_be_decisive(toy_dict, write_paper):
+    paper = _claims(toy_dict, write_paper, [_claim("over", "a", ">", 0.5)])
+    results = _frame(_rows("d1", "a", [0.80, 0.81, 0.82, 0.83, 0.84]))
+    assert _by_id(paper, results).loc["over", "strength"] == "decisive"
+
+
+def test_timing_repeats_are_not_runs(toy_dict, write_paper):
+    paper = _claims(toy_dict, write_paper, [_claim("fast", "a", "<", "b", metric="sec")])
+    results = _frame(_rows("d1", "a", [10.0, 10.5, 11.0, 10.2, 10.7], metric="sec", unit="s",
+                           seeds=[0], repeats=range(5)),
+                     _rows("d1", "b", [20.0, 20.5, 21.0, 20.2, 20.7], metric="sec", unit="s",
+                           seeds=[0], repeats=range(5)))
+    assert _by_id(paper, results).loc["fast", "strength"] == "indicative"
+
+
+def test_within_at_the_tolerance_boundary_holds(toy_dict, write_paper):
+    paper = _claims(toy_dict, write_paper, [_claim("w", "a", "within", "c", tolerance=0.02)])
+    results = _frame(_rows("d1", "a", [0.72, 0.72]), _rows("d1", "c", [0.70, 0.70]))
+    assert 0.72 - 0.70 > 0.02                      # 0.020000000000000018 in floats
+    assert _by_id(paper, results).loc["w", "verdict"] == "holds"

@@ -29,13 +29,50 @@ def test_mean_std_delta_verdict_by_hand(toy_paper, toy_results):
     assert a.reproduced_mean == pytest.approx(82.0)
     assert a.reproduced_std == pytest.approx(2.0)   # sample std (ddof=1), in points
     assert a.delta == pytest.approx(1.0)
-    assert a.verdict == "within"                    # |0.82 - 0.81| = 0.01 <= 0.02
+    # 1 +- t(0.975, 2) 4.30 x 2 / sqrt(3) = [-3.97, 5.97] straddles the 2-point tolerance
+    assert (a.verdict, a.strength) == ("inconclusive", "indicative")    # 3 seeds < 5 runs
     b = _row(table, "d1", "b", "acc")          # one seed 0.70 vs 75.0 %
     assert b.reproduced_mean == pytest.approx(70.0) and np.isnan(b.reproduced_std)
-    assert b.delta == pytest.approx(-5.0) and b.verdict == "deviates"
+    assert b.delta == pytest.approx(-5.0) and b.verdict == "inconclusive"   # one run
     c = _row(table, "d1", "c", "acc")          # 0.80, 0.82 vs 80.0 %
     assert c.reproduced_std == pytest.approx(np.sqrt(2.0))
-    assert c.verdict == "within"
+    assert c.verdict == "inconclusive"
+
+
+def _seeds(method, values, dataset="d1", metric="acc"):
+    return pd.DataFrame({"dataset": dataset, "method": method, "metric": metric,
+                         "seed": range(len(values)), "value": values, "unit": "fraction"})
+
+
+def test_within_deviates_inconclusive_from_the_interval(toy_paper):
+    """The (1 - alpha) one-sample interval of reproduced - reported against +- tolerance."""
+    results = pd.concat([
+        _seeds("a", [0.805, 0.81, 0.815, 0.81, 0.81]),    # 81.0 printed: [-0.3, +0.3] points
+        _seeds("b", [0.70, 0.705, 0.71, 0.70, 0.705]),    # 75.0 printed: about -4.6 +- 0.5
+        _seeds("c", [0.78, 0.83, 0.80, 0.76, 0.84])])     # 80.0 printed: 0.2 +- 4 points
+    table = compare(toy_paper, results)
+    assert [_row(table, "d1", m, "acc").verdict for m in "abc"] == [
+        "within", "deviates", "inconclusive"]
+    assert set(table.loc[table.verdict.isin(["within", "deviates", "inconclusive"]),
+                         "strength"]) == {"decisive"}                  # paper, 5 seeds
+    quick = compare(toy_paper, results, profile="quick")
+    assert _row(quick, "d1", "a", "acc").strength == "indicative"
+    assert _row(quick, "d1", "a", "sec").strength == ""                # no verdict, no strength
+    # the same mean with a larger spread is no longer "within": the standard error counts
+    wide = results.copy()
+    wide.loc[wide.method == "a", "value"] = [0.78, 0.84, 0.81, 0.79, 0.83]
+    assert _row(compare(toy_paper, wide), "d1", "a", "acc").verdict == "inconclusive"
+
+
+def test_rerun_variance_widens_the_comparison_with_the_paper(toy_paper):
+    results = _seeds("a", [0.815, 0.82, 0.825, 0.82, 0.82])     # 81.0 printed: +1 +- 0.3
+    assert _row(compare(toy_paper, results), "d1", "a", "acc").verdict == "within"
+    rerun = pd.DataFrame({"dataset": "d1", "method": "a", "variant": "", "metric": "acc",
+                          "seed": range(5), "repeat": 0, "unit": "fraction",
+                          "reference": [0.815, 0.82, 0.825, 0.82, 0.82],
+                          "rerun": [0.87, 0.77, 0.88, 0.76, 0.82]})
+    assert _row(compare(toy_paper, results, rerun=rerun), "d1", "a", "acc").verdict == \
+        "inconclusive"
 
 
 def test_not_run_not_comparable_and_unreported(toy_paper, toy_results):
@@ -52,17 +89,19 @@ def test_not_run_not_comparable_and_unreported(toy_paper, toy_results):
 
 
 def test_tolerance_boundary_counts_as_within(toy_paper):
-    # |0.82 - 0.80| is 0.02 up to float rounding: exactly at the tolerance -> within
-    results = pd.DataFrame({"dataset": ["d1", "d1"], "method": ["c", "b"], "metric": ["acc"] * 2,
-                            "seed": [0, 0], "value": [0.82, 0.7701], "unit": ["fraction"] * 2})
+    # |0.82 - 0.80| is 0.02 up to float rounding: exactly at the tolerance -> within (two
+    # identical seeds: a zero-width interval)
+    results = pd.DataFrame({"dataset": ["d1"] * 4, "method": ["c", "c", "b", "b"],
+                            "metric": ["acc"] * 4, "seed": [0, 1, 0, 1],
+                            "value": [0.82, 0.82, 0.7701, 0.7701], "unit": ["fraction"] * 4})
     table = compare(toy_paper, results)
     assert _row(table, "d1", "c", "acc").verdict == "within"
     assert _row(table, "d1", "b", "acc").verdict == "deviates"   # 2.01 points off
 
 
 def test_percent_results_are_converted(toy_paper):
-    results = pd.DataFrame({"dataset": ["d1"], "method": ["a"], "metric": ["acc"], "seed": [0],
-                            "value": [81.5], "unit": ["%"]})
+    results = pd.DataFrame({"dataset": ["d1"] * 2, "method": ["a"] * 2, "metric": ["acc"] * 2,
+                            "seed": [0, 1], "value": [81.5, 81.5], "unit": ["%"] * 2})
     a = _row(compare(toy_paper, results), "d1", "a", "acc")
     assert a.reproduced_mean == pytest.approx(81.5) and a.verdict == "within"
 
@@ -93,11 +132,14 @@ def test_incompatible_unit_is_an_error(toy_paper):
 
 def test_gapdcec_paper_numbers_compare_as_within():
     paper = load_reported("gapdcec")
-    frame = paper.frame()
-    results = frame.assign(seed=0, value=frame["value"] / 100, unit="fraction")
-    table = compare(paper, results.drop(columns="table"))
-    assert (table.verdict == "within").all()
+    frame = paper.frame().drop(columns="table")
+    one = frame.assign(seed=0, value=frame["value"] / 100, unit="fraction")
+    assert (compare(paper, one).verdict == "inconclusive").all()     # one seed: no noise
+    five = pd.concat([one.assign(seed=s) for s in range(5)], ignore_index=True)
+    table = compare(paper, five)
+    assert (table.verdict == "within").all() and (table.strength == "decisive").all()
     np.testing.assert_allclose(table.delta, 0.0, atol=1e-9)
+    assert (compare(paper, five, profile="quick").strength == "indicative").all()
 
 
 def test_stand_in_rows_sit_beside_the_paper_dataset(toy_dict, write_paper, toy_results):

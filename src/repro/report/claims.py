@@ -176,8 +176,13 @@ def _cells(frame: pd.DataFrame | None, *, rerun: bool = False) -> dict:
     """(dataset, method, variant, metric) -> observations indexed by (seed, repeat)."""
     if frame is None or len(frame) == 0:
         return {}
-    frame = frame.copy()
-    frame["variant"] = frame["variant"].fillna("").astype(str)
+    if rerun:
+        frame = frame.copy()
+        frame["variant"] = frame["variant"].fillna("").astype(str)
+    else:
+        from repro.report.results import validate_results
+
+        frame = validate_results(frame)   # fills variant "" and repeat 0 where absent
     out = {}
     columns = ["reference", "rerun"] if rerun else "value"
     for key, part in frame.groupby(["dataset", "method", "variant", "metric"], sort=False):
@@ -318,9 +323,9 @@ def _decide(row: dict, claim: Claim, alpha: float, m: int) -> None:
     if claim.op == "within":
         tol = claim.tolerance
         if lo == hi:
-            outcome = "holds" if abs(estimate) <= tol else "fails"
+            outcome = "holds" if abs(estimate) <= tol + 1e-9 else "fails"
         else:
-            outcome = "holds" if (lo >= -tol and hi <= tol) else \
+            outcome = "holds" if (lo >= -tol - 1e-9 and hi <= tol + 1e-9) else \
                 "fails" if (lo_f > tol or hi_f < -tol) else "inconclusive"
     else:
         target = _target(claim, test.scale)

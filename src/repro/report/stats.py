@@ -18,8 +18,9 @@ metric's canonical unit. :func:`compare_cells` returns a :class:`Test`:
   estimated from the paired re-run data: for each key shared by both runs,
   delta = (left' - right') - (left - right), and var_rerun = mean(delta^2) / 2 (each run's
   difference carries half of it), with as many degrees of freedom as keys. It is added to
-  the sampling variance of the mean difference (var_rerun / n), and the degrees of freedom of
-  the sum come from Welch-Satterthwaite. Unpaired, each cell gets its own re-run variance.
+  the sampling variance of the mean difference (var_rerun / n). The degrees of freedom stay
+  those of the seeds (Welch-Satterthwaite, never more): re-run data widen an interval, never
+  narrow it. Unpaired, each cell gets its own re-run variance.
 * **One run** (n = 1 on a side with no constant) gives no estimate of its own noise: the
   interval is infinite and the comparison cannot be decided. Identical values (zero variance
   and no re-run noise) give a zero-width interval at the estimate.
@@ -143,6 +144,7 @@ def compare_cells(left: pd.Series | float, right: pd.Series | float, *, unit: st
             d = (pl - pr.reindex(pl.index)).to_numpy()
             n = d.size
             parts = [(float(np.var(d, ddof=1)) / n, n - 1)]
+            seed_df = float(n - 1)
             if rl is not None and rr is not None:
                 diff = rl - rr.reindex(rl.index)
                 if by_seed:
@@ -152,10 +154,10 @@ def compare_cells(left: pd.Series | float, right: pd.Series | float, *, unit: st
                     v, df = _rerun_var(delta)
                     parts.append((v / n, df))
             se2 = sum(v for v, _ in parts)
-            return Test(back(d.mean()), float(np.sqrt(se2)), _welch_df(parts), n, True, scale,
-                        "paired t")
+            return Test(back(d.mean()), float(np.sqrt(se2)), min(seed_df, _welch_df(parts)), n,
+                        True, scale, "paired t")
     # unpaired (Welch) or one-sample against a constant
-    parts, means, ns = [], [], []
+    parts, seed_parts, means, ns = [], [], [], []
     for side, re in ((L, rl), (R, rr)):
         if not isinstance(side, pd.Series):
             means.append(side)
@@ -167,6 +169,7 @@ def compare_cells(left: pd.Series | float, right: pd.Series | float, *, unit: st
             parts.append((np.inf, 0.0))
             continue
         parts.append((float(np.var(x, ddof=1)) / x.size, x.size - 1))
+        seed_parts.append(parts[-1])
         if re is not None:
             delta = (re["rerun"] - re["reference"]).dropna().to_numpy()
             if delta.size:
@@ -177,7 +180,8 @@ def compare_cells(left: pd.Series | float, right: pd.Series | float, *, unit: st
         return Test(estimate, np.inf, 0.0, min(ns), False, scale, "no noise estimate")
     se2 = sum(v for v, _ in parts)
     kind = "one-sample t" if any(constant) else "Welch t"
-    return Test(estimate, float(np.sqrt(se2)), _welch_df(parts), min(ns), False, scale, kind)
+    df = min(_welch_df(seed_parts), _welch_df(parts))
+    return Test(estimate, float(np.sqrt(se2)), df, min(ns), False, scale, kind)
 
 
 def one_sample(values: pd.Series, reference: float, *, rerun: pd.DataFrame | None = None) -> Test:
