@@ -279,3 +279,11 @@ def test_unknown_parameter_of_the_paper_fails_before_running(tmp_path):
     with pytest.raises(Exception, match="n_pointz"):
         run(_fake_module(tmp_path), params_path=params, report_dir=tmp_path / "r",
             figure_dir=tmp_path / "f", log_file=False)
+
+
+def test_the_runner_does_not_import_the_pipeline_that_launches_it():
+    from repro.deps import import_closure
+
+    closure = import_closure("repro.papers.runner")
+    assert "src/repro/papers/__init__.py" in closure      # PAPERS and output_dirs live there
+    assert "src/repro/pipeline.py" not in closure
