@@ -21,35 +21,18 @@ import threading
 import time
 from pathlib import Path
 
-from repro.config import ConfigError, build, load_params, repo_root, stage_params
-
-def _discover_papers() -> tuple[str, ...]:
-    """Every paper of :mod:`repro.papers`: a module with its reported-numbers YAML beside it
-    (``<paper>.py`` + ``<paper>.yaml``), so adding a paper does not touch this file (which
-    every stage imports: editing it would re-run them all)."""
-    folder = Path(__file__).parent / "papers"
-    return tuple(sorted(path.stem for path in folder.glob("*.py")
-                        if not path.stem.startswith("_") and (folder / f"{path.stem}.yaml").is_file()))
-
-
-PAPERS = _discover_papers()
+from repro.config import build, load_params, repo_root, stage_params
+from repro.papers import PAPERS, check_paper, output_dirs
 
 
 def stage_config(paper: str, profile: str | None = None, params: dict | None = None):
     """(profile, typed config) of ``paper``: params.yaml's base merged with the profile."""
     import importlib
 
-    if paper not in PAPERS:
-        raise ConfigError(f"unknown paper {paper!r}; known: {', '.join(PAPERS)}")
+    check_paper(paper)
     module = importlib.import_module(f"repro.papers.{paper}")
     profile, merged = stage_params(params if params is not None else load_params(), paper, profile)
     return profile, build(module.Config, merged, where=paper)
-
-
-def output_dirs(paper: str, profile: str, root: Path | None = None) -> tuple[Path, Path]:
-    """(reports/<paper>/<profile>, figures/<paper>/<profile>) under the repository root."""
-    root = root or repo_root()
-    return root / "reports" / paper / profile, root / "figures" / paper / profile
 
 
 def run_stage(paper: str, profile: str | None = None, *, params_path: str | Path | None = None,

@@ -5,16 +5,11 @@ import types
 
 import numpy as np
 
+from repro.papers.runner import Cell, RunState
 
-def _cell(dqn, cfg, data, seed, store):
-    def shared(name, compute):
-        key = (seed, name)
-        if key not in store:
-            store[key] = compute()
-        return store[key]
 
-    return types.SimpleNamespace(cfg=cfg, data=data, dataset="mnist-full", seed=seed,
-                                 method="dqn", shared=shared, log=lambda *a, **k: None)
+def _cell(cfg, data, dataset, seed, state):
+    return Cell("dqn", dataset, seed, "dqn", cfg, data, lambda *a, **k: None, state)
 
 
 def test_one_pretraining_and_one_feature_pass_serve_every_seed(monkeypatch):
@@ -34,16 +29,24 @@ def test_one_pretraining_and_one_feature_pass_serve_every_seed(monkeypatch):
 
     monkeypatch.setattr(retrieval, "pretrain_backbone", fake_pretrain)
     monkeypatch.setattr(dqn, "_source", lambda cell: (np.zeros((4, 28, 28, 1)), np.arange(4)))
-    monkeypatch.setattr(dqn, "_BACKBONES", {})
-    monkeypatch.setattr(dqn, "_INPUTS", {})
     cfg = dqn.Config(seeds=(0, 1), head=dqn.HeadConfig(finetune_trunk=False),
                      backbone=dqn.BackboneConfig(pretrain_seed=7))
     data = types.SimpleNamespace(x=np.zeros((10, 28, 28, 1), np.float32), y=np.arange(10) % 2)
-    store = {}
-    first, second = (dqn._inputs(_cell(dqn, cfg, data, seed, store)) for seed in (0, 1))
+    state = RunState()   # the runner's run state; its scopes end as the runner ends them
+    first = dqn._inputs(_cell(cfg, data, "mnist-full", 0, state))
+    state.end("seed")
+    second = dqn._inputs(_cell(cfg, data, "mnist-full", 1, state))
     assert first is second
     assert calls == [("pretrain", 7), ("features", 10)]
+    state.end("seed")
+    state.end("dataset")                 # another dataset: its own features, the same pretraining
     other = types.SimpleNamespace(x=np.ones((6, 28, 28, 1), np.float32), y=np.arange(6) % 2)
-    third = dqn._inputs(_cell(dqn, cfg, other, 0, {}))   # another dataset: its own features,
-    assert third is not first and calls[-1] == ("features", 6)   # the same pretraining
+    third = dqn._inputs(_cell(cfg, other, "mnist-pairs", 0, state))
+    assert third is not first and calls[-1] == ("features", 6)
     assert [c for c in calls if c[0] == "pretrain"] == [("pretrain", 7)]
+    assert set(state.wall) == {"mnist-full/shared: pretrained backbone",
+                               "mnist-full/shared: backbone features",
+                               "mnist-pairs/shared: backbone features"}
+    state.end("run")                     # a new run pretrains again
+    dqn._inputs(_cell(cfg, data, "mnist-full", 0, state))
+    assert [c for c in calls if c[0] == "pretrain"] == [("pretrain", 7), ("pretrain", 7)]

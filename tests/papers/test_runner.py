@@ -49,13 +49,13 @@ def _fake_module(tmp_path) -> types.ModuleType:
         n_points: int = 400
         per_dataset: dict[str, dict] = field(default_factory=dict)
         PAPER: ClassVar[str] = "fakehash"
-        KNOWN_DATASETS: ClassVar[tuple[str, ...]] = ("blobs", "absent")
+        KNOWN_DATASETS: ClassVar[tuple[str, ...]] = ("blobs", "moons", "absent")
         KNOWN_METHODS: ClassVar[tuple[str, ...]] = ("signproj", "randcode")
 
     def load_data(name):
         if name == "absent":
             raise DatasetError("absent: 1 file(s) missing")
-        rng = np.random.default_rng(0)  # synthetic test blobs, not a dataset of the paper
+        rng = np.random.default_rng(("blobs", "moons").index(name))  # synthetic, not the paper's
         y = np.repeat(np.arange(4), 100)
         x = (rng.normal(0, 1, (4, 32))[y] + rng.normal(0, 0.3, (400, 32))).astype(np.float32)
         return types.SimpleNamespace(x=x, y=y, files={"blobs.npy": "0" * 64})
@@ -147,6 +147,96 @@ def test_shared_work_is_timed_once_and_in_no_method(tmp_path):
 
 
 
+def _params(tmp_path, **base) -> Path:
+    params = json.loads(json.dumps(PARAMS))
+    params["fakehash"]["base"].update(base)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def test_shared_values_live_as_long_as_their_scope(tmp_path):
+    module = _fake_module(tmp_path)
+    calls = []
+
+    def run_cell(cell):
+        for scope in ("seed", "dataset", "run"):
+            cell.shared(f"{scope} value", lambda: calls.append((scope, cell.dataset, cell.seed)),
+                        scope=scope)
+        cell.shared("run value", lambda: calls.append(("other key", cell.dataset, cell.seed)),
+                    scope="run", key=("another setting",))
+        cell.record("map", 0.5, unit="fraction", variant="8")
+
+    module.run_cell = run_cell
+    params = _params(tmp_path, datasets=["blobs", "moons"])
+    outcome = run(module, params_path=params, report_dir=tmp_path / "r", figure_dir=tmp_path / "f",
+                  log_file=False)
+    assert calls == [("seed", "blobs", 0), ("dataset", "blobs", 0), ("run", "blobs", 0),
+                     ("other key", "blobs", 0), ("seed", "blobs", 1),
+                     ("seed", "moons", 0), ("dataset", "moons", 0), ("seed", "moons", 1)]
+    wall = outcome.provenance["wall_time_s"]
+    assert {"blobs/shared: run value", "blobs/shared: dataset value",
+            "moons/shared: dataset value"} <= set(wall)
+    assert "moons/shared: run value" not in wall          # timed once, where it was computed
+    calls.clear()   # a new run shares nothing with the last one
+    run(module, params_path=params, report_dir=tmp_path / "r", figure_dir=tmp_path / "f",
+        log_file=False)
+    assert calls[:4] == [("seed", "blobs", 0), ("dataset", "blobs", 0), ("run", "blobs", 0),
+                         ("other key", "blobs", 0)]
+
+
+def test_a_bad_scope_or_an_unhashable_key_is_a_clear_error(tmp_path):
+    from repro.papers.runner import Cell, RunState
+
+    cell = Cell("fakehash", "blobs", 0, "signproj", None, None, lambda *a: None, RunState())
+    with pytest.raises(ValueError, match="unknown scope 'paper'; known: seed, dataset, run"):
+        cell.shared("net", lambda: 1, scope="paper")
+    with pytest.raises(TypeError, match="shared\\('net'\\): key must be hashable"):
+        cell.shared("net", lambda: 1, scope="run", key={"epochs": 3})
+
+
+def test_the_order_of_methods_and_datasets_changes_no_result(tmp_path):
+    """Every result of a cell depends on its own (dataset, seed, method) only: values shared
+    at every scope are keyed so that the order of the config's lists does not matter."""
+    module = _fake_module(tmp_path)
+
+    def run_cell(cell):
+        x = cell.shared("standardized", lambda: (cell.data.x - cell.data.x.mean(0))
+                        / cell.data.x.std(0), scope="dataset")
+        order = cell.shared("query order", lambda: np.random.default_rng(cell.seed).permutation(
+            len(x)))
+        for bits in cell.cfg.bits:
+            projection = cell.shared("projection", lambda: np.random.default_rng(bits).normal(
+                size=(x.shape[1], bits)), scope="run", key=bits)
+            if cell.method == "signproj":
+                codes = np.sign(x @ projection)
+            else:
+                codes = np.sign(np.random.default_rng(cell.seed).normal(size=(len(x), bits)))
+            y, codes = cell.data.y[order], codes[order]
+            ranking = rank(hamming_distance(codes[:40], codes[40:]))
+            cell.record("map", mean_average_precision(y[:40], y[40:], ranking), unit="fraction",
+                        variant=str(bits))
+            cell.record("seconds", float(len(cell.method)), unit="s", variant=str(bits))
+
+    from repro.metrics import hamming_distance, mean_average_precision, rank
+
+    module.run_cell = run_cell
+    frames = []
+    for order in (1, -1):
+        params = _params(tmp_path, datasets=["blobs", "moons"][::order],
+                         methods=["signproj", "randcode"][::order])
+        report = tmp_path / f"r{order}"
+        run(module, params_path=params, report_dir=report, figure_dir=tmp_path / "f",
+            log_file=False)
+        results = pd.read_csv(report / "results.csv", dtype={"variant": str})
+        results = results[~results.unit.isin(["s", "MB"])]
+        frames.append(results.set_index(["dataset", "method", "variant", "metric", "seed"])
+                      ["value"].sort_index())
+    assert len(frames[0]) == 2 * 2 * 2 * 2   # datasets x methods x bits x seeds
+    assert frames[0]["moons"].ne(frames[0]["blobs"]).any()   # the datasets differ
+    pd.testing.assert_series_equal(frames[0], frames[1])
+
+
 def test_per_dataset_methods_and_seeds_choose_the_cells_run(tmp_path):
     module = _fake_module(tmp_path)
     ran = []
@@ -220,3 +310,11 @@ def test_a_stored_run_is_rejudged_without_training_to_the_same_report(tmp_path, 
     with pytest.raises(FileNotFoundError, match="python -m repro stage fakehash"):
         rejudge(module, "quick", params_path=params, source_dir=tmp_path / "nothing",
                 report_dir=tmp_path / "x", figure_dir=tmp_path / "y", log_file=False)
+
+
+def test_the_runner_does_not_import_the_pipeline_that_launches_it():
+    from repro.deps import import_closure
+
+    closure = import_closure("repro.papers.runner")
+    assert "src/repro/papers/__init__.py" in closure      # PAPERS and output_dirs live there
+    assert "src/repro/pipeline.py" not in closure

@@ -1,9 +1,12 @@
 """The UCNN stage: one pretraining (``pretrain_seed``) for every seed and set of a run with the
 same k (the paper's one ImageNet model); JULE's check on JULE's own sets (cnn_rc only)."""
 
+import dataclasses
 import types
 
 import numpy as np
+
+from repro.papers.runner import Cell, RunState
 
 
 def test_one_pretraining_serves_every_seed_and_set(monkeypatch):
@@ -19,16 +22,24 @@ def test_one_pretraining_serves_every_seed_and_set(monkeypatch):
     monkeypatch.setattr(ucnn_net, "pretrain_supervised", fake_pretrain)
     monkeypatch.setattr(ucnn, "_pretraining_set", lambda cfg, dataset: (np.zeros((4, 28, 28, 1)),
                                                                          np.arange(4) % 2))
-    monkeypatch.setattr(ucnn, "_TRUNKS", {})
     cfg = ucnn.Config(datasets=("mnist-test-04", "mnist-test-59"), seeds=(0, 1), pretrain_seed=3)
+    state = RunState()
 
-    def cell(dataset, seed):
-        return types.SimpleNamespace(cfg=cfg, dataset=dataset, seed=seed, log=lambda *a: None)
+    def trunk(dataset, seed, k):
+        return ucnn._trunk(Cell("ucnn", dataset, seed, "ucnn", cfg, None, lambda *a: None, state), k)
 
-    trunks = {ucnn._trunk(cell(d, s), 5) for d in ("mnist-test-04", "mnist-test-59") for s in (0, 1)}
+    trunks = set()
+    for dataset in ("mnist-test-04", "mnist-test-59"):
+        for seed in (0, 1):
+            trunks.add(trunk(dataset, seed, 5))
+            state.end("seed")
+        state.end("dataset")
     assert len(trunks) == 1 and calls == [(3, 5)]
-    ucnn._trunk(cell("mnist-test-04", 0), 6)        # another k: conv8 has k maps
+    trunk("mnist-test-04", 0, 6)                    # another k: conv8 has k maps
     assert calls == [(3, 5), (3, 6)]
+    other = dataclasses.replace(cfg, pretrain_images=2)   # another setting: its own pretraining
+    ucnn._trunk(Cell("ucnn", "mnist-test-04", 0, "ucnn", other, None, lambda *a: None, state), 5)
+    assert calls == [(3, 5), (3, 6), (3, 5)]
 
 
 def test_the_jule_check_sets_run_only_cnn_rc():
@@ -57,7 +68,7 @@ def test_cnn_rc_alone_pretrains_no_network(monkeypatch):
     cfg = ucnn.Config(datasets=("usps",), per_dataset={"usps": {"methods": ["cnn_rc"]}})
     recorded = {}
 
-    def shared(name, compute):
+    def shared(name, compute, **scope):
         raise AssertionError(f"{name} asked for by cnn_rc")
 
     y = np.arange(40) % 10

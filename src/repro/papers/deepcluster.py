@@ -21,8 +21,8 @@ Rows (methods): ``imagenet_labels`` -- the network trained supervised on the sou
 labels, transfer columns only (stand-in: USPS labels); ``random`` -- the untrained network;
 ``deepcluster``. The other methods of the paper's table (Pathak et al., ...) are other papers'
 methods: shown with their printed numbers, not run. A network depends on (source, method,
-seed) only, so both columns of a run share it: trained once, timed under the first column's
-cell (the wall times say so).
+seed) only, so both columns of a run share it: trained once (``shared: <method> network``, in
+the runner's run scope), its training history recorded on the column it trained on.
 
 **Fig. 2.** (a) ``nmi_labels``: NMI between each epoch's clusters of the source's training
 images and their labels; (b) ``nmi_epochs``: NMI between the assignments of epochs t-1 and t;
@@ -33,10 +33,10 @@ k = ``ablation.k_over_classes`` x the source's classes, first seed only, ``ablat
 epochs; variant = k / classes (the paper's k = 100 ... 100k over 1000 classes: 0.1 ... 100).
 
 Derived numbers the claims need, recorded as claim-only metrics (the paper prints none):
-``supervised_gap`` = imagenet_labels - deepcluster top-1 per layer and column;
-``transfer_gap_reduction`` = in-domain gap - transfer gap per layer (on the transfer column);
 ``nmi_epochs_gain`` = the rise of nmi_epochs over the first half (variant ``first``) and the
-second half (``last``) of training.
+second half (``last``) of training. A cell reads no other cell's results: the gaps between
+rows (imagenet_labels - deepcluster top-1, and how much smaller it is on the transfer column)
+are computed from the top1 rows after the run, by the report.
 
 See :mod:`repro.methods.deepcluster` (the method and its readings),
 :mod:`repro.methods.linear_probe` (the probes) and :mod:`repro.models.deepcluster_net` (the
@@ -62,7 +62,6 @@ METHODS = ("imagenet_labels", "places_labels", "random", "deepcluster")
 OTHER_PAPERS = ("pathak", "doersch", "zhang_color", "donahue", "noroozi_jigsaw",
                 "noroozi_counting", "split_brain")
 DATASETS = ("imagenet", "places205", "mnist-full", "usps")
-STAND_INS = {"mnist-full": "imagenet", "usps": "places205"}
 BUDGET = {"train.epochs": "DeepCluster epochs", "supervised.epochs": "supervised epochs",
           "probe.epochs": "probe epochs", "train_images": "training images (0 = all)",
           "ablation.epochs": "k-ablation epochs"}
@@ -73,8 +72,8 @@ NOTES = {
                  "train, probes on MNIST train/test), usps for the Places column (transfer: "
                  "probes on USPS train/test of the MNIST-trained networks); USPS digits are "
                  "placed on MNIST's 28 x 28 canvas (repro.data.derived.usps_on_mnist_canvas)",
-    "shared_networks": "a network depends on (source, method, seed): trained once, in the first "
-                       "column's cell, and reused by the other column",
+    "shared_networks": "a network depends on (source, method, seed): trained once (timed as "
+                       "<column>/shared: <method> network) and reused by the other column",
     "measurement": "top1: the best probe epoch's test top-1 (the paper's reading); "
                    "nmi_labels / nmi_epochs: geometric-mean NMI (repro.metrics.nmi)"}
 
@@ -177,61 +176,53 @@ def _paper_column(name: str):
 
 # ------------------------------------------------------------------------------ networks
 
-_NETWORKS: dict = {}     # (source, method, k, epochs, seed, config) -> trained keras model
-_PROBES: dict = {}       # (dataset, method, seed) -> {layer: best top-1}
-
-
 def _source_name(cfg, dataset: str) -> str:
     return cfg.source or dataset
 
 
 def _source_data(cell):
     name = _source_name(cell.cfg, cell.dataset)
-    return cell.data if name == cell.dataset else cell.shared(f"source data ({name})",
-                                                             lambda: load_data(name))
+    return cell.data if name == cell.dataset else cell.shared(
+        f"source data ({name})", lambda: load_data(name), scope="dataset")
 
 
 def _train_split(cfg, data) -> np.ndarray:
     return data.train[:cfg.train_images] if cfg.train_images else data.train
 
 
-def _network(cell, method: str, *, k: int | None = None, epochs: int | None = None,
-             history: bool = True):
-    """The trained network of ``method`` for this seed (cached: both columns share it)."""
+def _network(cell, method: str, *, k: int | None = None, epochs: int | None = None):
+    """(the trained network of ``method`` for this seed, its DeepCluster training history or
+    None); shared by the columns for the whole run, keyed by every setting it depends on."""
+    cfg = cell.cfg
+    default_k = cfg.deepcluster.k
+    default_epochs = cfg.supervised.epochs if method.endswith("_labels") else cfg.train.epochs
+    k, epochs = k or default_k, epochs or default_epochs
+    train_set = cell.dataset if method == "places_labels" else _source_name(cfg, cell.dataset)
+    key = (train_set, method, k, epochs, cell.seed,
+           repr((cfg.net, cfg.train, cfg.supervised, cfg.deepcluster, cfg.train_images)))
+    name = f"{method} network" + ("" if (k, epochs) == (default_k, default_epochs)
+                                  else f" (k = {k}, {epochs} epochs)")
+    return cell.shared(name, lambda: _train(cell, method, k, epochs), scope="run", key=key)
+
+
+def _train(cell, method: str, k: int, epochs: int):
     from repro.methods.deepcluster import train_deepcluster, train_supervised
     from repro.models.deepcluster_net import build_network
 
     cfg = cell.cfg
-    source = _source_name(cfg, cell.dataset)
-    k = k or cfg.deepcluster.k
-    epochs = epochs or (cfg.supervised.epochs if method.endswith("_labels") else cfg.train.epochs)
-    own = method == "places_labels"
-    key = (cell.dataset if own else source, method, k, epochs, cell.seed,
-           repr((cfg.net, cfg.train, cfg.supervised, cfg.deepcluster, cfg.train_images)))
-    if key in _NETWORKS:
-        cell.log(f"[{PAPER}] {method}: the network trained on {key[0]} for seed {cell.seed} "
-                 f"(shared by the columns)")
-        return _NETWORKS[key]
-    data = cell.data if own else _source_data(cell)
+    data = cell.data if method == "places_labels" else _source_data(cell)
     index = _train_split(cfg, data)
     x, y = data.x[index], data.y[index]
     if method == "random":
-        model = build_network(x.shape[1:], k, cfg.net, seed=cell.seed)
-    elif method.endswith("_labels"):
+        return build_network(x.shape[1:], k, cfg.net, seed=cell.seed), None
+    if method.endswith("_labels"):
         train = cfg.supervised if epochs == cfg.supervised.epochs else \
             _replace(cfg.supervised, epochs=epochs)
-        model = train_supervised(x, y, train, cfg.net, seed=cell.seed, verbose=cfg.verbose,
-                                 log=cell.log)
-    else:
-        dc_cfg = _replace(cfg.deepcluster, k=k)
-        train = _replace(cfg.train, epochs=epochs)
-        result = train_deepcluster(x, dc_cfg, train, cfg.net, seed=cell.seed, labels=y,
-                                   verbose=cfg.verbose, log=cell.log)
-        model = result.model
-        if history:
-            _record_training(cell, result.history)
-    _NETWORKS[key] = model
-    return model
+        return train_supervised(x, y, train, cfg.net, seed=cell.seed, verbose=cfg.verbose,
+                                log=cell.log), None
+    result = train_deepcluster(x, _replace(cfg.deepcluster, k=k), _replace(cfg.train, epochs=epochs),
+                               cfg.net, seed=cell.seed, labels=y, verbose=cfg.verbose, log=cell.log)
+    return result.model, result.history
 
 
 def _replace(obj, **changes):
@@ -288,49 +279,31 @@ def run_cell(cell) -> None:
     if method == "places_labels" and source == cell.dataset:
         cell.log(f"[{PAPER}] {cell.dataset}: places_labels is a transfer-column row only")
         return
-    model = _network(cell, method)
+    model, history = _network(cell, method)
+    # Fig. 2a/b belong to the set the network trained on: recorded on that column (or, when
+    # it is not one of the run's columns, on this one), whatever the order of the columns
+    if history is not None and (source == cell.dataset or source not in cfg.datasets):
+        _record_training(cell, history)
     top1 = _probe(cell, model, cell.data)
-    _PROBES[(cell.dataset, method, cell.seed)] = top1
     for layer, value in top1.items():
         cell.record("top1", value, unit="fraction", variant=layer)
-    if method == "deepcluster":
-        _record_gaps(cell, source)
-        if cfg.transfer and cell.seed == cfg.seeds[0]:
-            _k_ablation(cell)
-
-
-def _record_gaps(cell, source: str) -> None:
-    """supervised_gap per layer; on a transfer column also how much smaller it is than the
-    in-domain column's (transfer_gap_reduction)."""
-    here = _PROBES.get((cell.dataset, "imagenet_labels", cell.seed))
-    mine = _PROBES[(cell.dataset, "deepcluster", cell.seed)]
-    if here is None:
-        return
-    for layer in mine:
-        cell.record("supervised_gap", here[layer] - mine[layer], unit="fraction", variant=layer)
-    if source == cell.dataset:
-        return
-    home_sup = _PROBES.get((source, "imagenet_labels", cell.seed))
-    home_dc = _PROBES.get((source, "deepcluster", cell.seed))
-    if home_sup is None or home_dc is None:
-        return
-    for layer in mine:
-        reduction = (home_sup[layer] - home_dc[layer]) - (here[layer] - mine[layer])
-        cell.record("transfer_gap_reduction", reduction, unit="fraction", variant=layer)
+    if method == "deepcluster" and cfg.transfer and cell.seed == cfg.seeds[0]:
+        _k_ablation(cell)
 
 
 def _k_ablation(cell) -> None:
     """Fig. 2c on the source column's cell: networks with k = multiple x classes, probed at
     ``ablation.layer`` on the transfer column (variant: k / classes)."""
     cfg = cell.cfg
-    transfer = cell.shared(f"transfer data ({cfg.transfer})", lambda: load_data(cfg.transfer))
+    transfer = cell.shared(f"transfer data ({cfg.transfer})", lambda: load_data(cfg.transfer),
+                           scope="dataset")
     n_classes = int(np.unique(cell.data.y).size)
     epochs = cfg.ablation.epochs or cfg.train.epochs
     for multiple in cfg.ablation.k_over_classes:
         k = max(2, int(round(multiple * n_classes)))
         cell.log(f"[{PAPER}] k ablation: k = {k} ({multiple:g} x {n_classes} classes), "
                  f"{epochs} epochs")
-        model = _network(cell, "deepcluster", k=k, epochs=epochs, history=False)
+        model, _ = _network(cell, "deepcluster", k=k, epochs=epochs)
         score = _probe(cell, model, transfer, layers=(cfg.ablation.layer,),
                        name=cfg.transfer)[cfg.ablation.layer]
         cell.record("downstream", score, unit="fraction", variant=f"{multiple:g}")

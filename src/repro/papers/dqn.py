@@ -62,7 +62,6 @@ from repro.papers._common import StageConfig
 PAPER = "dqn"
 METHODS = ("ksh", "ksh_d", "cnnh", "dnnh", "dqn2plus", "dqnip", "dqn")
 DATASETS = ("nus-wide", "cifar-10", "mirflickr-25k", "mnist-full", "mnist-pairs")
-STAND_INS = {"mnist-full": "cifar-10", "mnist-pairs": "nus-wide"}
 JPEG_DATASETS = ("nus-wide", "mirflickr-25k")
 JPEG_SIZE = 128   # decoded size of their JPEGs (224 x 224 float copies of NUS-WIDE: ~30 GB)
 BUDGET = {"head.epochs": "fine-tuning epochs", "head.finetune_trunk": "conv1-conv5 fine-tuned",
@@ -173,30 +172,25 @@ def _data(cell):
     return types.SimpleNamespace(x=cell.data.x[:n], y=cell.data.y[:n], files=cell.data.files)
 
 
-_BACKBONES: dict = {}   # backbone config -> Backbone: one pretraining per run
-_INPUTS: dict = {}      # (dataset images, subset, backbone and head configs) -> HeadInputs
-
-
 def _backbone(cell):
-    """The pretrained backbone: it depends on the source set and ``backbone.pretrain_seed``
-    only, so every seed and stand-in of a run shares it (timed under the first cell's
-    ``shared: pretrained backbone``)."""
+    """The pretrained backbone: it depends on the source set and ``backbone`` (with its
+    ``pretrain_seed``) only, so every seed and stand-in of a run shares it (timed once, as
+    ``<dataset>/shared: pretrained backbone``)."""
+    cfg = cell.cfg
+    return cell.shared("pretrained backbone", lambda: _pretrained_backbone(cell), scope="run",
+                       key=repr(cfg.backbone))
+
+
+def _pretrained_backbone(cell):
     from repro.models.retrieval import imagenet_backbone, pretrain_backbone
 
     cfg = cell.cfg
-    key = repr(cfg.backbone)
-    if key in _BACKBONES:
-        cell.log(f"[{PAPER}] backbone: the one pretrained with seed {cfg.backbone.pretrain_seed} "
-                 f"(shared by every seed and dataset)")
-        return _BACKBONES[key]
     if cfg.backbone.kind == "vgg16-imagenet":
-        _BACKBONES[key] = imagenet_backbone(cfg.backbone)
-        return _BACKBONES[key]
+        return imagenet_backbone(cfg.backbone)
     x, y = _source(cell)
     backbone = pretrain_backbone(x, y, cfg.backbone, seed=cfg.backbone.pretrain_seed,
                                  verbose=cfg.verbose, log=cell.log)
     cell.log(f"[{PAPER}] backbone: USPS held-out top-1 {backbone.source_accuracy:.3f}")
-    _BACKBONES[key] = backbone
     return backbone
 
 
@@ -215,24 +209,21 @@ def _split(cell):
 
 def _inputs(cell):
     """What the heads read (conv5 features of every image when the trunk is frozen): the same
-    for every seed, so computed once per dataset (timed under its first seed's ``shared:
-    backbone features``)."""
+    for every seed, so computed once per dataset (``shared: backbone features``, dropped when
+    the dataset's seeds end: one dataset's features held at a time)."""
     from repro.methods.hash_heads import HeadInputs
 
     cfg = cell.cfg
-    key = (id(cell.data.x), cfg.subset, repr(cfg.backbone), repr(cfg.head))
-    if key not in _INPUTS:
-        backbone = cell.shared("pretrained backbone", lambda: _backbone(cell))
-        _INPUTS.clear()   # one dataset's features held at a time
-        _INPUTS[key] = HeadInputs(backbone, _data(cell).x, cfg.head)
-    return _INPUTS[key]
+    return cell.shared("backbone features",
+                       lambda: HeadInputs(_backbone(cell), _data(cell).x, cfg.head),
+                       scope="dataset", key=(cfg.subset, repr(cfg.backbone), repr(cfg.head)))
 
 
 def run_cell(cell) -> None:
     """One method on one dataset and seed, at every code length."""
     cfg = cell.cfg
     split = cell.shared("split", lambda: _split(cell))
-    inputs = cell.shared("backbone features", lambda: _inputs(cell)) if cell.method != "ksh" else None
+    inputs = _inputs(cell) if cell.method != "ksh" else None
     maps = {}
     for bits in cfg.bits:
         cell.log(f"[{PAPER}] {cell.dataset} seed {cell.seed}: {cell.method} at {bits} bits")

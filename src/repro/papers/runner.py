@@ -23,7 +23,11 @@ The runner owns the rest, once for every paper: both configs (the chosen profile
 give a dataset its own seeds and methods); a dataset whose
 files are absent -> "not run: <dataset> data absent" cells; wall times; results and
 histories; the profile's differences from the paper's protocol; the re-run spread; the
-provenance; the atomic report write; the Table figure.
+provenance; the atomic report write; the Table figure; and all run state: work several cells
+use (a pretrained network, a dataset's features) is ``cell.shared(name, compute, scope=...,
+key=...)``, computed once per scope ("seed": the (dataset, seed); "dataset": its seeds; "run")
+and key (every setting the value depends on), dropped when its scope ends. A paper module
+keeps no mutable state of its own, and no cell reads another cell's results.
 
 **Wall time, one definition for every stage** (``provenance.wall_time_s``): the wall-clock
 seconds of a method's own work in its cells, summed over seeds, as ``<dataset>/<method>``;
@@ -50,7 +54,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Hashable, Mapping
 
 from repro.report.results import ResultsTable
 
@@ -58,6 +62,7 @@ WALL_TIME_DEFINITION = (
     "<dataset>/<method>: wall-clock seconds of the method's own work in its cells, summed over "
     "seeds (and repeats); work shared by several methods (a pretrained autoencoder) is timed "
     "once as <dataset>/shared: <name> and counted in no method; total_s: the whole run")
+SHARED_SCOPES = ("seed", "dataset", "run")   # how long a Cell.shared value lives
 
 
 @dataclass
@@ -76,7 +81,7 @@ class Cell:
     cfg: Any
     data: Any                      # repro.data.Dataset: x, y, files
     log: Callable[[str], None]
-    _run: "_Collector"
+    _run: "RunState"
 
     def record(self, metric: str, value: float, *, unit: str, variant: str = "",
                repeat: int = 0, method: str | None = None) -> None:
@@ -105,19 +110,39 @@ class Cell:
                 self.record(name, float(result.timings[name]), unit="s", variant=variant)
         self.record_history(result.history, variant=variant)
 
-    def shared(self, name: str, compute: Callable[[], Any]) -> Any:
-        """``compute()`` once per (dataset, seed), shared by every method that asks for
-        ``name``; its time is ``<dataset>/shared: <name>`` and no method's."""
+    def shared(self, name: str, compute: Callable[[], Any], *, scope: str = "seed",
+               key: Hashable = ()) -> Any:
+        """``compute()`` once per ``scope`` and ``key``, shared by every cell that asks for
+        ``name`` with that ``key``; its time is ``<dataset>/shared: <name>`` (the dataset of
+        the cell that computed it) and no method's.
+
+        ``scope``: "seed" -- this (dataset, seed), dropped when the seed's cells end;
+        "dataset" -- kept across the dataset's seeds, dropped when they end; "run" -- kept
+        for every dataset and seed of the run. All are dropped when the run ends. ``key``:
+        a hashable of every setting the value depends on beyond its scope (``repr`` of the
+        config sections it reads; the seed too, in a wider scope, if it depends on it).
+        """
+        if scope not in SHARED_SCOPES:
+            raise ValueError(f"shared({name!r}): unknown scope {scope!r}; "
+                             f"known: {', '.join(SHARED_SCOPES)}")
+        owner = {"seed": (self.dataset, self.seed), "dataset": (self.dataset,), "run": ()}[scope]
+        entry = (scope, owner, name, key)
+        try:
+            hash(entry)
+        except TypeError as exc:
+            raise TypeError(f"shared({name!r}): key must be hashable (e.g. repr() of a "
+                            f"config), got {key!r}") from exc
         store = self._run.shared
-        if name not in store:
-            self.log(f"[{self.paper}] {self.dataset} seed {self.seed}: {name} (shared)")
+        if entry not in store:
+            where = f"seed {self.seed}" if scope == "seed" else f"for the {scope}"
+            self.log(f"[{self.paper}] {self.dataset} {where}: {name} (shared)")
             started, nested = time.perf_counter(), self._run.shared_seconds
-            store[name] = compute()
+            store[entry] = compute()
             # a shared computation may ask for another one: each is timed once, on its own
             seconds = time.perf_counter() - started - (self._run.shared_seconds - nested)
             self._run.add_wall(f"{self.dataset}/shared: {name}", seconds)
             self._run.shared_seconds += seconds
-        return store[name]
+        return store[entry]
 
     def keep(self, name: str, value: Any) -> None:
         """An object a figure needs later (e.g. Fig. 2's top images): ``outcome.artifacts``."""
@@ -125,8 +150,9 @@ class Cell:
 
 
 @dataclass
-class _Collector:
-    """Everything the cells of one run record."""
+class RunState:
+    """Everything the cells of one run record, and the work they share (:meth:`Cell.shared`:
+    ``shared`` maps (scope, owner, name, key) to the value)."""
 
     table: ResultsTable = field(default_factory=ResultsTable)
     histories: list = field(default_factory=list)
@@ -137,6 +163,12 @@ class _Collector:
 
     def add_wall(self, key: str, seconds: float) -> None:
         self.wall[key] = self.wall.get(key, 0.0) + seconds
+
+    def end(self, scope: str) -> None:
+        """Drop the shared values of ``scope`` (its seed's or dataset's cells have ended; "run":
+        every value)."""
+        self.shared = {} if scope == "run" else {
+            entry: value for entry, value in self.shared.items() if entry[0] != scope}
 
 
 @dataclass
@@ -167,18 +199,16 @@ class Outcome:
 def paper_module(paper: str, *, load: bool = True):
     """``repro.papers.<paper>`` (``load=False``: only check the name); error naming the known
     papers if there is none."""
-    from repro.config import ConfigError
-    from repro.pipeline import PAPERS
+    from repro.papers import check_paper
 
-    if paper not in PAPERS:
-        raise ConfigError(f"unknown paper {paper!r}; known: {', '.join(PAPERS)}")
+    check_paper(paper)
     return importlib.import_module(f"repro.papers.{paper}") if load else None
 
 
 def default_dirs(paper: str, profile: str) -> tuple[Path, Path]:
     """Where a run writes: $REPRO_REPORT_DIR / $REPRO_FIGURE_DIR (the stage's staging folders)
     or reports/<paper>/<profile> and figures/<paper>/<profile> under the repository."""
-    from repro.pipeline import output_dirs
+    from repro.papers import output_dirs
 
     report, figure = output_dirs(paper, profile)
     return (Path(os.environ.get("REPRO_REPORT_DIR") or report),
@@ -241,7 +271,7 @@ def rejudge(paper, profile: str | None = None, *, params_path: str | Path | None
     import shutil
 
     from repro.config import load_params, stage_params
-    from repro.pipeline import output_dirs
+    from repro.papers import output_dirs
 
     params = load_params(params_path or os.environ.get("REPRO_PARAMS") or None)
     name = paper if isinstance(paper, str) else paper.PAPER
@@ -308,7 +338,7 @@ def _rejudge(paper, name, profile, params, source, report_dir, figure_dir, store
         "results_from": (provenance.get("git") or {}).get("sha", "unknown")}
     _log_line(f"[{name}] re-judged at {extra['rejudged']['at_utc']} from the stored run of "
               f"{extra['rejudged']['results_from'][:12]} (no training)")
-    run_state = _Collector()
+    run_state = RunState()
     outcome = _report(module, profile, cfg, paper_cfg, run_state, histories,
                       provenance.get("datasets", {}), settings, dict(extra.get("not_run") or {}),
                       provenance.get("started_utc"), provenance.get("git"), extra.get("compute_device"),
@@ -354,7 +384,7 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
     device = check_device(keras_backend())  # a GPU asked for and absent: fail before any work
     started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     git = git_state(ignore=own_outputs(module.PAPER))
-    run_state, files, settings, not_run, chance = _Collector(), {}, {}, {}, {}
+    run_state, files, settings, not_run, chance = RunState(), {}, {}, {}, {}
     started = time.perf_counter()
     load = getattr(module, "load_data", load_dataset)
     for dataset in cfg.datasets:
@@ -369,9 +399,11 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
         settings[dataset] = (_settings(module, cfg, dataset, data),
                              _settings(module, paper_cfg, dataset, data))
         for seed in settings[dataset][0].seeds:   # per_dataset may set its own seeds
-            run_state.shared = {}
             for method in settings[dataset][0].methods:   # ... and its own methods
                 _run_cell(module, run_state, dataset, seed, method, settings[dataset][0], data, log)
+            run_state.end("seed")
+        run_state.end("dataset")
+    run_state.end("run")
     run_state.wall["total_s"] = time.perf_counter() - started
     histories = histories_frame(run_state.histories) if run_state.histories else None
     return _report(module, profile, cfg, paper_cfg, run_state, histories, files, settings,
@@ -400,7 +432,7 @@ def _settings(module, cfg, dataset: str, data):
     return module.settings(merged, data) if hasattr(module, "settings") else merged
 
 
-def _run_cell(module, run_state: _Collector, dataset, seed, method, cfg, data, log) -> None:
+def _run_cell(module, run_state: RunState, dataset, seed, method, cfg, data, log) -> None:
     cell = Cell(module.PAPER, dataset, seed, method, cfg, data, log, run_state)
     log(f"[{module.PAPER}] {dataset} seed {seed}: {method}")
     shared_before, started = run_state.shared_seconds, time.perf_counter()

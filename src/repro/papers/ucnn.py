@@ -92,8 +92,6 @@ DATASETS = ("ilsvrc-val", "places-val", "places-train", "mnist-test-04", "mnist-
 # (real MNIST, all 70000 digits, and real USPS): only cnn_rc runs on them
 JULE_CHECK = ("mnist-full", "usps")
 NEEDS_TRUNK = ("baseline_1", "baseline_2", "baseline_3", "ucnn")
-STAND_INS = {"mnist-test-04": "ilsvrc-val", "mnist-test-59": "places-val",
-             "mnist-train-59": "places-train"}
 BUDGET = {"ucnn.epochs": "UCNN / Baseline-I / II epochs", "subset": "images per set (0 = all)",
           "pretrain.epochs": "trunk pretraining epochs", "jule.max_epochs": "JULE epochs (cap)",
           "dense_pretrain.epochs": "DEC autoencoder epochs", "dec.max_iter": "DEC iterations (cap)",
@@ -265,27 +263,28 @@ def _subset(cell):
 
 # ------------------------------------------------------------------------------- methods
 
-_TRUNKS: dict = {}   # (pretraining config, pretrain_seed, source, k) -> PretrainedTrunk
-
-
 def _trunk(cell, k: int):
     """The supervised pretrained network (``pretrain_scope``: conv1-FC9 with conv8's k maps,
     or conv1-conv5), pretrained once with ``pretrain_seed`` and shared by every seed and set
-    of a run with that k."""
-    from repro.models.ucnn_net import pretrain_supervised
-
+    of a run with that k (``shared: pretrained network``)."""
     cfg = cell.cfg
     source = "mnist" if cell.dataset in DIGITS else "imagenet"
     key = (repr((cfg.net, cfg.pretrain, cfg.pretrain_images, cfg.pretrain_scope)),
            cfg.pretrain_seed, source, k)
-    if key not in _TRUNKS:
-        x, y = _pretraining_set(cfg, cell.dataset)
-        layers = "conv1-FC9" if cfg.pretrain_scope == "adaptation" else "conv1-conv5"
-        cell.log(f"[{PAPER}] pretraining {layers} supervised on {len(x)} {source} images "
-                 f"({cfg.pretrain.epochs} epochs)")
-        _TRUNKS[key] = pretrain_supervised(x, y, cfg.net, cfg.pretrain, seed=cfg.pretrain_seed,
-                                           scope=cfg.pretrain_scope, k=k, verbose=cfg.verbose)
-    return _TRUNKS[key]
+    return cell.shared("pretrained network", lambda: _pretrain(cell, source, k), scope="run",
+                       key=key)
+
+
+def _pretrain(cell, source: str, k: int):
+    from repro.models.ucnn_net import pretrain_supervised
+
+    cfg = cell.cfg
+    x, y = _pretraining_set(cfg, cell.dataset)
+    layers = "conv1-FC9" if cfg.pretrain_scope == "adaptation" else "conv1-conv5"
+    cell.log(f"[{PAPER}] pretraining {layers} supervised on {len(x)} {source} images "
+             f"({cfg.pretrain.epochs} epochs)")
+    return pretrain_supervised(x, y, cfg.net, cfg.pretrain, seed=cfg.pretrain_seed,
+                               scope=cfg.pretrain_scope, k=k, verbose=cfg.verbose)
 
 
 def _cluster(cell, method: str, data, k: int, labels, trunk, *, epochs: int | None = None):
@@ -331,8 +330,7 @@ def run_cell(cell) -> None:
         _check_jule_methods(cell.dataset, [cell.method])
     x, y = _subset(cell)
     k = int(np.unique(y).size)
-    trunk = (cell.shared("pretrained network", lambda: _trunk(cell, k))
-             if cell.method in NEEDS_TRUNK else None)
+    trunk = _trunk(cell, k) if cell.method in NEEDS_TRUNK else None
     cell.log(f"[{PAPER}] {cell.dataset}: {cell.method} on {len(x)} images, k = {k}")
     meas = measure(_cluster, cell, cell.method, x, k, y, trunk)   # labels only score
     result = meas.result
