@@ -11,7 +11,7 @@ page. Written (the ``summary`` DVC stage):
   device, wall time; links), then every claim with its verdict and the protocol it was judged
   under;
 * ``figures/summary/overview.png``: reproduced against reported for every comparable cell
-  (verdict within or deviates) of every paper, the diagonal and each paper's tolerance band;
+  (verdict within, deviates or inconclusive) of every paper, the diagonal and each paper's tolerance band;
 * the headline table in the top-level README.md, between its markers (``--check`` fails when
   it is stale; the tests run it).
 """
@@ -206,7 +206,7 @@ def markdown(frame: pd.DataFrame) -> str:
 
 
 def overview_figure(reports: list[StageReport], path: Path) -> Path:
-    """Reproduced vs reported for every comparable cell (verdict within or deviates): one
+    """Reproduced vs reported for every comparable cell (verdict within, deviates or inconclusive): one
     panel per paper and unit (each in the paper's printed unit, so fractions and
     percentages never share an axis), points coloured by method (the project's palette,
     :func:`repro.report.palette.method_color`), marker by metric; the diagonal and the
@@ -222,7 +222,7 @@ def overview_figure(reports: list[StageReport], path: Path) -> Path:
 
     panels = []
     for r in (x for x in reports if not x.problem):
-        cells = r.comparison[r.comparison["verdict"].isin(["within", "deviates"])]
+        cells = r.comparison[r.comparison["verdict"].isin(["within", "deviates", "inconclusive"])]
         for unit, part in cells.groupby("unit", sort=False):
             panels.append((r, unit, part))
     cols = min(3, max(1, len(panels)))

@@ -336,8 +336,26 @@ def _decide(row: dict, claim: Claim, alpha: float, m: int) -> None:
             outcome = "holds" if lo > target else "fails" if hi_f < target else "inconclusive"
         else:
             outcome = "holds" if hi < target else "fails" if lo_f > target else "inconclusive"
-    reason = "" if outcome != "inconclusive" else "the interval covers the claim's boundary"
+    reason = ""
+    if outcome == "inconclusive":
+        wrong_side = (claim.op == ">" and hi < _target(claim, test.scale)) or \
+            (claim.op == "<" and lo > _target(claim, test.scale)) or \
+            (claim.op == "within" and (lo > claim.tolerance or hi < -claim.tolerance))
+        reason = (f"against the claim at {100 * (1 - alpha):g}%, but not at the claim's "
+                  f"family-wise level ({100 * (1 - alpha / m):.3g}% interval "
+                  f"[{_shown(row, lo_f, test.scale)}, {_shown(row, hi_f, test.scale)}], "
+                  f"{m} comparisons)"
+                  if wrong_side else "the interval covers the claim's boundary")
     row.update(outcome=outcome, reason=reason)
+
+
+def _shown(row: dict, value: float, scale: str) -> str:
+    """An interval end in the row's unit (a ratio as it is), for a reason text."""
+    if not np.isfinite(value):
+        return f"{value}"
+    if scale == "ratio":
+        return f"{value:.3g}"
+    return f"{convert(value, canonical_unit(row['unit']), row['unit']):.4g}"
 
 
 def _decide_exact(claim: Claim, left: float, right: float, canonical: str) -> str:
