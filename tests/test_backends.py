@@ -52,6 +52,7 @@ def _results(paper: str, root, backend: str) -> pd.DataFrame:
 @pytest.mark.parametrize("paper", ["gapdcec", "pqdec", "dqn", "deepcluster", "ucnn"])
 def test_smoke_stage_on_jax_matches_tensorflow_where_keras_is_not_involved(paper, real_data,
                                                                             smoke_run, tmp_path):
+    real_data("mnist-test"), real_data("usps")   # the jax process reads the same mirror
     jax = _run_stage(paper, tmp_path / "jax", "jax")
     tf = _results(paper, smoke_run(paper), "tensorflow")   # the run test_pipeline checks
     keys = ["dataset", "method", "variant", "metric", "seed", "repeat"]

@@ -49,7 +49,7 @@ def test_gapdcec_smoke_stage_writes_the_whole_report(smoke_run):
 
 
 @pytest.mark.slow
-def test_a_failing_run_keeps_the_previous_report(real_data, tmp_path, monkeypatch):
+def test_a_failing_run_keeps_the_previous_report(no_data, tmp_path, monkeypatch):
     previous = tmp_path / "reports" / "gapdcec" / "smoke"
     previous.mkdir(parents=True)
     (previous / "results.csv").write_text("the previous complete report\n")
@@ -63,15 +63,23 @@ def test_a_failing_run_keeps_the_previous_report(real_data, tmp_path, monkeypatc
 
 
 @pytest.mark.slow
-def test_absent_data_gives_not_run_cells_not_a_crash(real_data, tmp_path, monkeypatch):
+def test_absent_data_gives_not_run_cells_not_a_crash(no_data, tmp_path):
     from repro.papers.runner import run
 
-    monkeypatch.setenv("REPRO_DATA_MIRRORS", str(tmp_path / "empty"))  # no MNIST, no USPS
     report = tmp_path / "report"
     run("pqdec", "smoke", report_dir=report, figure_dir=tmp_path / "figures")
     comparison = pd.read_csv(report / "comparison.csv")
     assert set(comparison.verdict) == {"not run"}
     assert comparison[comparison.dataset == "mnist-test"].note.str.contains("mnist-test data absent").all()
+
+
+@pytest.fixture
+def no_data(monkeypatch, tmp_path):
+    """No dataset anywhere: an empty mirror, a private empty data/raw, offline (these tests need
+    no data; a run that got as far as loading would find none rather than train on it)."""
+    monkeypatch.setenv("REPRO_DATA_MIRRORS", str(tmp_path / "empty"))
+    monkeypatch.setenv("REPRO_DATA_DIR", str(tmp_path / "raw"))
+    monkeypatch.setenv("REPRO_OFFLINE", "1")
 
 
 def test_unknown_profile_fails_before_running_anything(tmp_path):

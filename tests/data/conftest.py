@@ -2,9 +2,8 @@
 
 Every test runs with ``REPRO_DATA_DIR`` in its own temporary folder, ``REPRO_OFFLINE=1`` and
 no mirror, so nothing touches the project's ``data/raw`` or the network. Tests on the real
-MNIST / USPS files ask for ``real_data``, which points ``REPRO_DATA_MIRRORS`` at
-``$REPRO_DATA_MIRRORS`` (as set when pytest started) or ``<repo>/../shared/data``; when the
-files are not there the test is skipped, or fails if ``REPRO_REQUIRE_REAL_DATA=1``.
+MNIST / USPS files ask for the suite-wide ``real_data`` (tests/conftest.py), which points
+``REPRO_DATA_MIRRORS`` back at the real mirror and returns the loaded dataset.
 
 Builders of tiny files in the exact official formats (IDX, CIFAR-10 python / binary
 archives, STL-10 binary archive, NUS-WIDE's Groundtruth.zip / ImageList.zip / Flickr folder,
@@ -17,7 +16,6 @@ import dataclasses
 import gzip
 import hashlib
 import io
-import os
 import pickle
 import tarfile
 import zipfile
@@ -27,12 +25,6 @@ import numpy as np
 import pytest
 
 from repro.data import registry
-from repro.data.files import candidate_paths
-
-REPO = Path(__file__).resolve().parents[2]
-ORIGINAL_MIRRORS = os.environ.get("REPRO_DATA_MIRRORS")
-REAL_MIRRORS = ORIGINAL_MIRRORS or str(REPO.parent / "shared" / "data")
-
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
@@ -50,44 +42,6 @@ def isolated_data_env(monkeypatch, tmp_path) -> Path:
     monkeypatch.setenv("REPRO_OFFLINE", "1")
     monkeypatch.delenv("REPRO_DATA_MIRRORS", raising=False)
     return raw
-
-
-def require_real_files(name: str) -> None:
-    """Skip (or fail with REPRO_REQUIRE_REAL_DATA=1) unless ``name``'s real files exist."""
-    missing = [f.filename for f in registry.DATASETS[name].all_files
-               if not any(p.is_dir() if f.folder else p.is_file()
-                          for p in candidate_paths(f.subfolder, f.filename))]
-    if missing:
-        reason = f"real {name} files {missing} not found in {REAL_MIRRORS!r}"
-        if os.environ.get("REPRO_REQUIRE_REAL_DATA") == "1":
-            pytest.fail(reason + " and REPRO_REQUIRE_REAL_DATA=1")
-        pytest.skip(reason)
-
-
-@pytest.fixture
-def real_data(monkeypatch):
-    """Point REPRO_DATA_MIRRORS at the real files; returns ``require(name)``."""
-    monkeypatch.setenv("REPRO_DATA_MIRRORS", REAL_MIRRORS)
-    return require_real_files
-
-
-@pytest.fixture(scope="module")
-def real_loaded(tmp_path_factory):
-    """``get(name)``: the real dataset, loaded once per test module (skips if absent)."""
-    cache = {}
-
-    def get(name: str):
-        if name not in cache:
-            with pytest.MonkeyPatch.context() as patch:
-                patch.setenv("REPRO_DATA_MIRRORS", REAL_MIRRORS)
-                patch.setenv("REPRO_OFFLINE", "1")
-                patch.setenv("REPRO_DATA_DIR", str(tmp_path_factory.mktemp("raw")))
-                require_real_files(name)
-                from repro.data import load
-                cache[name] = load(name)
-        return cache[name]
-
-    return get
 
 
 @pytest.fixture

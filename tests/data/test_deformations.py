@@ -136,8 +136,8 @@ def test_a_deformed_shape_stays_close_to_its_source_but_changes():
     assert (np.abs(images - x[sources]).max(axis=(1, 2, 3)) > 0.1).all()   # never unchanged
 
 
-def test_deformed_mnist_digits_stay_close_to_their_sources(real_loaded):
-    ds = real_loaded("mnist-test")
+def test_deformed_mnist_digits_stay_close_to_their_sources(real_data):
+    ds = real_data("mnist-test")
     x, y = ds.x[:400], ds.y[:400]
     stream = DeformationStream(x, y, 400, 128, 0)
     images, labels = _stack(stream)

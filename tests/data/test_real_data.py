@@ -22,8 +22,8 @@ def check_images(ds, shape):
     assert ds.n_classes == 10 and ds.image_shape == shape[1:]
 
 
-def test_mnist_full(real_loaded):
-    ds = real_loaded("mnist-full")
+def test_mnist_full(real_data):
+    ds = real_data("mnist-full")
     check_images(ds, (70000, 28, 28, 1))
     assert np.bincount(ds.y[:60000]).tolist() == MNIST_TRAIN_COUNTS
     assert np.bincount(ds.y[60000:]).tolist() == MNIST_TEST_COUNTS
@@ -32,8 +32,8 @@ def test_mnist_full(real_loaded):
     np.testing.assert_allclose(pixels, np.round(pixels), atol=1e-4)
 
 
-def test_mnist_test_is_the_tail_of_mnist_full(real_loaded):
-    test, full = real_loaded("mnist-test"), real_loaded("mnist-full")
+def test_mnist_test_is_the_tail_of_mnist_full(real_data):
+    test, full = real_data("mnist-test"), real_data("mnist-full")
     check_images(test, (10000, 28, 28, 1))
     assert np.bincount(test.y).tolist() == MNIST_TEST_COUNTS
     np.testing.assert_array_equal(test.x, full.x[60000:])
@@ -41,8 +41,8 @@ def test_mnist_test_is_the_tail_of_mnist_full(real_loaded):
     assert test.files.items() <= full.files.items()
 
 
-def test_usps(real_loaded):
-    ds = real_loaded("usps")
+def test_usps(real_data):
+    ds = real_data("usps")
     check_images(ds, (9298, 16, 16, 1))
     assert np.bincount(ds.y[:7291]).tolist() == USPS_TRAIN_COUNTS
     assert np.bincount(ds.y[7291:]).tolist() == USPS_TEST_COUNTS

@@ -1,10 +1,12 @@
-"""DCEC and GAPDCEC end to end on tiny 16x16 synthetic images (small filters, 1-2 epochs)."""
+"""DCEC and GAPDCEC end to end on tiny 16x16 synthetic images (small filters, 1-2 epochs),
+with a quality floor on these easy blobs."""
 import numpy as np
 import pytest
 
 from repro.methods.dcec import DCECConfig, cluster_dcec
 from repro.methods.gapdcec import GAPDCECConfig, cluster_gapdcec
 from repro.methods.pretrain import PretrainConfig, pretrain_conv_autoencoder
+from repro.metrics import cluster_acc, nmi
 
 
 def _cfg(cls):
@@ -26,7 +28,16 @@ def test_runs_end_to_end_and_returns_sane_result(blob_images, method, cls, pooli
     last = result.history[-1]
     assert last["loss"] == pytest.approx(last["reconstruction_loss"] + 0.1 * last["clustering_loss"],
                                          rel=1e-4)
-    assert 0.0 <= last["acc"] <= 1.0 and 0.0 <= last["nmi"] <= 1.0
+    # Quality on easy data (4 well separated blobs, 200 images). Measured at seed 0 (2026-12-07,
+    # this CPU): k-means on the pretrained embedding (iteration 0) ACC 1.0, final ACC / NMI 1.0 /
+    # 1.0 for both; seeds 1-2 gave final ACC 0.745-1.0 (DCEC) and 0.935-1.0 (GAPDCEC), NMI
+    # >= 0.84. Chance: a random labelling scores ACC 0.31 (99th percentile 0.355), NMI 0.02.
+    assert result.history[0]["acc"] >= 0.9
+    assert last["acc"] >= 0.6 and last["nmi"] >= 0.5
+    assert len(np.unique(result.labels)) == 4
+    # the history scores the labels returned (not some other assignment)
+    assert last["acc"] == pytest.approx(cluster_acc(y, result.labels))
+    assert last["nmi"] == pytest.approx(nmi(y, result.labels))
 
 
 def test_reuses_a_pretrained_cae_and_checks_its_pooling(blob_images):

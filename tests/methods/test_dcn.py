@@ -113,7 +113,7 @@ def test_cluster_dcn_separable_blobs(pretrained):
     images = x.reshape(-1, 4, 5, 1)  # image-shaped input is flattened internally
     cfg = DCNConfig(epochs=4, batch_size=32, learning_rate=1e-3, tol=0.0, n_init=5)
     res = cluster_dcn(autoencoder, encoder, images, N_CLUSTERS, cfg, seed=0, y=y, verbose=0)
-    from repro.metrics import cluster_acc
+    from repro.metrics import cluster_acc, nmi
 
     assert cluster_acc(y, res.labels) > 0.95
     assert res.labels.shape == (x.shape[0],) and res.labels.dtype == np.int64
@@ -121,7 +121,11 @@ def test_cluster_dcn_separable_blobs(pretrained):
     steps = int(np.ceil(x.shape[0] / cfg.batch_size))
     assert [r["iteration"] for r in res.history] == [steps * e for e in range(5)]
     assert res.history[0]["delta_label"] is None and res.history[-1]["acc"] > 0.95
-    assert all(np.isfinite(r["loss"]) and 0 <= r["nmi"] <= 1 for r in res.history)
+    assert all(np.isfinite(r["loss"]) for r in res.history)
+    # every row scores high on these separable blobs (measured: NMI 1.0 at every epoch;
+    # random labels score ~0), and the last row scores the labels returned
+    assert all(r["nmi"] >= 0.85 for r in res.history)
+    assert res.history[-1]["nmi"] == pytest.approx(nmi(y, res.labels))
     assert res.info["stopped_by"] == "max_epochs" and res.info["n_updates"] == 4 * steps
     assert res.info["counts"].sum() == pytest.approx(N_CLUSTERS * cfg.initial_count + 4 * x.shape[0])
     assert set(res.timings) >= {"pretrain_s", "cluster_s"} and res.timings["cluster_s"] > 0

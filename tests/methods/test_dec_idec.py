@@ -3,10 +3,10 @@ import keras
 import numpy as np
 import pytest
 
-from repro.methods.base import ClusteringResult
 from repro.methods.dec import DECConfig, cluster_dec
 from repro.methods.idec import IDECConfig, cluster_idec
 from repro.methods.pretrain import PretrainConfig, pretrain_dense_autoencoder
+from repro.metrics import cluster_acc
 
 FAST = dict(batch_size=32, update_interval=10, max_iter=100, n_init=5)
 
@@ -18,9 +18,13 @@ def pretrained(blob_images):
                                       dims=(64, 32, 4), verbose=0)
 
 
-def _check_result(result, n):
-    assert isinstance(result, ClusteringResult)
+def _check_result(result, y):
+    n = len(y)
     assert result.labels.shape == (n,) and result.labels.dtype == np.int64
+    # the 4 separable blobs give 4 clusters, and final_acc scores the labels returned
+    assert len(np.unique(result.labels)) == 4
+    assert result.info["final_acc"] == pytest.approx(cluster_acc(y, result.labels))
+    assert result.history[-1]["acc"] == pytest.approx(result.info["final_acc"])
     assert set(result.timings) == {"pretrain_s", "cluster_s"} and result.timings["cluster_s"] > 0
     assert result.history[0]["iteration"] == 0
     for row in result.history:
@@ -33,7 +37,7 @@ def test_dec_reaches_high_accuracy_on_separable_data(blob_images, pretrained):
     x, y = blob_images
     _, encoder = pretrained.build()
     result = cluster_dec(encoder, x, 4, DECConfig(tol=0.0, **FAST), seed=0, y=y, verbose=0)
-    _check_result(result, len(x))
+    _check_result(result, y)
     assert result.info["final_acc"] >= 0.95
     assert result.info["stopped_by"] == "max_iter" and result.info["n_iterations"] == 100
     assert [row["iteration"] for row in result.history] == list(range(0, 101, 10))
@@ -55,7 +59,7 @@ def test_idec_logs_loss_as_reconstruction_plus_gamma_clustering(blob_images, pre
     autoencoder, encoder = pretrained.build()
     cfg = IDECConfig(tol=0.0, gamma=0.5, **FAST)
     result = cluster_idec(autoencoder, encoder, x, 4, cfg, seed=0, y=y, verbose=0)
-    _check_result(result, len(x))
+    _check_result(result, y)
     assert result.info["final_acc"] >= 0.95
     for row in result.history[1:]:
         assert row["loss"] == pytest.approx(row["reconstruction_loss"] + 0.5 * row["clustering_loss"],

@@ -103,8 +103,13 @@ def test_train_deepcluster_runs_and_records_fig2_history(tiny_digits):
                                NetConfig(conv_widths=(2, 4, 4, 4, 4), fc_widths=(8, 8)),
                                seed=0, labels=y, verbose=0, log=lambda _: None)
     assert [row["epoch"] for row in result.history] == [0, 1]
-    assert np.isnan(result.history[0]["nmi_epochs"]) and 0 <= result.history[1]["nmi_epochs"] <= 1
-    assert all(0 <= row["nmi_labels"] <= 1 for row in result.history)
+    assert np.isnan(result.history[0]["nmi_epochs"])
+    # the last row scores the labels returned. Measured (2026-12-07): NMI with the classes 0.70,
+    # 0.75; between the two epochs' clusters 0.71. Chance (random 8-way labels of these 160
+    # images): 0.04 (99th percentile 0.07).
+    assert result.history[-1]["nmi_labels"] == pytest.approx(nmi(y, result.labels))
+    assert all(row["nmi_labels"] >= 0.4 for row in result.history)
+    assert result.history[1]["nmi_epochs"] >= 0.3
     assert result.labels.shape == (len(x),) and np.bincount(result.labels, minlength=8).min() >= 1
 
 

@@ -12,7 +12,7 @@ from repro.methods.jule import (JULEConfig, agglomerate, build_jule_network, clu
                                 directed_cluster_affinity, initial_clusters, knn_affinity,
                                 merge_candidates, nearest_neighbours, nn_link_clusters,
                                 select_merge, train_jule, triplet_loss)
-from repro.metrics import nmi
+from repro.metrics import cluster_acc, nmi
 
 
 def same_partition(a, b) -> bool:
@@ -50,7 +50,7 @@ def test_knn_graph_has_k_neighbours_per_row_and_never_the_point_itself():
     assert W.shape == (50, 50)
     np.testing.assert_array_equal(np.diff(W.indptr), 7)
     assert W.diagonal().max() == 0
-    assert 0 < W.data.min() and W.data.max() <= 1
+    np.testing.assert_allclose(W.toarray(), _brute_graph(x, 7), rtol=1e-5, atol=1e-12)
     idx, sq = nearest_neighbours(x, 7)
     brute = ((x[:, None] - x[None]) ** 2).sum(-1)
     np.fill_diagonal(brute, np.inf)
@@ -289,11 +289,17 @@ def test_train_jule_runs_end_to_end_and_returns_the_requested_clusters(blob_imag
     cfg = JULEConfig(K_s=5, epochs_per_period=1, batch_size=16, eta=0.5)
     result = train_jule(x, 4, _tiny_network, cfg, seed=0, labels=y)
     assert result.labels.shape == (64,) and result.n_clusters_found == 4
+    # Quality on easy data (4 well separated blobs). Measured (2026-12-07, seeds 0-2): final
+    # ACC 1.0, NMI 1.0. Chance on these 64 points: ACC 0.36 (99th percentile 0.42), NMI ~0.05.
+    assert cluster_acc(y, result.labels) >= 0.8 and nmi(y, result.labels) >= 0.7
+    assert len(np.unique(result.labels)) == 4
+    assert result.history[-1]["nmi"] == pytest.approx(nmi(y, result.labels))
     stages = [row["stage"] for row in result.history]
     assert stages[0] == "initial" and stages[-1] == "final" and "period" in stages
     counts = [row["n_clusters"] for row in result.history[:-1]]
     assert counts == sorted(counts, reverse=True) and counts[0] > 4
     assert all(row["nmi"] is not None for row in result.history)
+    assert result.history[-1]["nmi"] > result.history[0]["nmi"]   # measured 0.81 -> 1.0
     assert result.history[0]["loss"] is None and isinstance(result.history[1]["loss"], float)
     assert result.info["epochs"] == len(stages) - 2 and result.info["stopped_by"] == "n_clusters"
     assert {"forward_s", "backward_s", "cluster_s", "total_s"} <= set(result.timings)
@@ -301,11 +307,13 @@ def test_train_jule_runs_end_to_end_and_returns_the_requested_clusters(blob_imag
 
 def test_train_jule_with_the_default_network_caps_epochs_and_scores_only_with_labels(
         blob_images):
-    x, _ = blob_images
+    x, y = blob_images
     cfg = JULEConfig(K_s=5, epochs_per_period=1, max_epochs=1, batch_size=32, eta=0.2,
                      final_recluster=False)
     result = train_jule(x[:48], 4, None, cfg, seed=1)
     assert result.n_clusters_found == 4 and result.info["epochs"] == 1
+    # labels never used, yet the blobs are found: measured ACC 1.0 (seeds 1-3); chance ~0.38
+    assert cluster_acc(y[:48], result.labels) >= 0.8
     assert result.info["stopped_by"] == "max_epochs"
     assert all(row["nmi"] is None for row in result.history)
 

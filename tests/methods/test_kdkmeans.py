@@ -11,6 +11,7 @@ from repro.methods.kdkmeans import (
     filtering_kmeans,
     filtering_pass,
 )
+from repro.metrics import cluster_acc
 
 
 def _lloyd(x, centres, max_iter, tol):
@@ -123,7 +124,13 @@ def test_cluster_kdkmeans_end_to_end():
     np.testing.assert_array_equal(result.labels, labels)
     assert result.info["n_iter"] == n_iter == len(result.history)
     assert {"tree_s", "init_s", "cluster_s"} <= set(result.timings)
-    assert 0 <= result.history[-1]["acc"] <= 1 and 0 < result.info["mean_distance_fraction"] <= 1
+    # Lloyd on 6 blobs + uniform noise: the accuracy of the rows climbs (measured 0.66 -> 0.89,
+    # 2026-12-07; chance 0.19) and the k-d tree prunes (measured mean fraction 0.55, 1 = none)
+    accs = [row["acc"] for row in result.history]
+    assert accs == sorted(accs) and accs[-1] >= 0.75 and cluster_acc(y, result.labels) >= 0.75
+    fractions = [row["distance_fraction"] for row in result.history]
+    assert result.info["mean_distance_fraction"] == pytest.approx(np.mean(fractions))
+    assert result.info["mean_distance_fraction"] < 0.8
     again = cluster_kdkmeans(x, 6, KDKMeansConfig(max_iter=5, tol=0.0, leaf_size=16), seed=4)
     np.testing.assert_array_equal(again.labels, result.labels)
     assert again.history[0]["acc"] is None

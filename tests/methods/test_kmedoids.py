@@ -14,6 +14,7 @@ from repro.methods.kmedoids import (
     kmedoids_plusplus,
     nearest_medoid,
 )
+from repro.metrics import cluster_acc
 
 
 def _blobs(seed=0, n_per=30, d=6, centres=(0.0, 6.0, 12.0)):
@@ -82,7 +83,11 @@ def test_objective_never_increases_and_history_rows():
     assert all(b <= a * (1 + 1e-9) for a, b in zip(losses, losses[1:]))
     assert [row["iteration"] for row in result.history] == list(range(1, len(losses) + 1))
     assert result.info["n_iter"] == len(losses)
-    assert result.timings["cluster_s"] > 0 and 0 <= result.history[0]["acc"] <= 1
+    assert result.timings["cluster_s"] > 0
+    # the rows score the labels returned; 5 overlapping blobs (unit spacing, unit spread):
+    # measured ACC 0.70 (2026-12-07), chance 0.27 (99th percentile 0.31)
+    assert result.history[-1]["acc"] == pytest.approx(cluster_acc(y, result.labels))
+    assert result.history[-1]["acc"] >= 0.5
 
 
 def test_max_iter_stops_early_and_seed_is_deterministic():

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from repro.methods.base import ClusteringResult
 from repro.methods.pqdec import PQCodeClustering, PQDECConfig, best_of_restarts, cluster_pqdec
 from repro.methods.pretrain import PretrainConfig, pretrain_dense_autoencoder
+from repro.metrics import cluster_acc
 from repro.models.quantization_layers import ProductQuantization
 from repro.quantization import PQKMeans, ProductQuantizer, symmetric_distances_to_centres
 
@@ -30,7 +30,9 @@ def test_pqdec_clusters_separable_data_with_32_bit_codes(blobs, pretrained):
     autoencoder, encoder = pretrained.build()
     cfg = PQDECConfig(max_epochs=2, tol=0.0, **FAST)
     result = cluster_pqdec(autoencoder, encoder, x, 4, cfg, seed=0, y=y, verbose=0)
-    assert isinstance(result, ClusteringResult) and result.labels.shape == (len(x),)
+    assert result.labels.shape == (len(x),) and len(np.unique(result.labels)) == 4
+    assert result.info["final_acc"] == pytest.approx(cluster_acc(y, result.labels))
+    assert result.timings["cluster_s"] > 0
     assert result.info["final_acc"] >= 0.95 and result.info["method"] == "PQDEC"
     assert result.info["stopped_by"] == "max_epochs" and result.info["n_epochs"] == 2
     steps = int(np.ceil(len(x) / 32))

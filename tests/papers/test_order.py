@@ -25,6 +25,7 @@ def test_deepcluster_smoke_results_do_not_depend_on_the_order_of_datasets_and_me
     from repro.config import load_params
     from repro.papers.runner import run
 
+    real_data("mnist-test"), real_data("usps")   # the run below reads the mirror
     params = load_params()
     stage = params["deepcluster"]
     smoke = stage["profiles"]["smoke"]

@@ -1,6 +1,7 @@
 """PQDEC stage pieces that the smoke run does not reach: Fig. 2 and the 10-epoch settings."""
 
 import numpy as np
+import pytest
 
 from repro.methods.base import ClusteringResult
 from repro.papers.pqdec import Config, epochs_to_settings, top_images
@@ -28,9 +29,49 @@ def test_top_images_are_the_members_nearest_their_centre():
     assert top_images(x, ClusteringResult(labels), 3) is None  # a method without PQ codes
 
 
-def test_every_method_is_set_to_exactly_the_configured_epochs():
-    cfg = epochs_to_settings(Config(clustering_epochs=10), n=1000)
-    assert cfg.kmeans.max_iter == cfg.kmedoids.max_iter == cfg.kdkmeans.max_iter == 10
-    assert cfg.dec.max_iter == 10 * 4  # ceil(1000 / 256) steps per epoch
-    assert cfg.pqdec.max_epochs == cfg.bqdec.max_epochs == 10
-    assert cfg.dec.tol == cfg.pqdec.tol == cfg.bqdec.tol == 0.0  # no early stop
+def _stage_config(profile: str) -> Config:
+    """The Config that ``profile`` of params.yaml runs (what the runner builds)."""
+    from repro.config import build, load_params, stage_params
+
+    _, merged = stage_params(load_params(), "pqdec", profile)
+    return build(Config, merged, where="pqdec")
+
+
+def test_epochs_to_settings_overrides_every_cap_and_leaves_the_rest():
+    # caps far from the result, an odd DEC batch, so that a field not set (or set from the
+    # wrong quantity, or rounded down) shows: 3 epochs of ceil(1001 / 100) = 11 DEC steps
+    from repro.methods.bqdec import BQDECConfig
+    from repro.methods.dec import DECConfig
+    from repro.methods.kdkmeans import KDKMeansConfig
+    from repro.methods.kmeans import KMeansConfig
+    from repro.methods.kmedoids import KMedoidsConfig
+    from repro.methods.pqdec import PQDECConfig
+
+    cfg = Config(clustering_epochs=3, kmeans=KMeansConfig(max_iter=77, n_init=2),
+                 kmedoids=KMedoidsConfig(max_iter=77), kdkmeans=KDKMeansConfig(max_iter=77),
+                 dec=DECConfig(max_iter=7777, batch_size=100, tol=0.25),
+                 bqdec=BQDECConfig(max_epochs=77), pqdec=PQDECConfig(max_epochs=77, tol=0.5))
+    out = epochs_to_settings(cfg, n=1001)
+    assert out.kmeans.max_iter == out.kmedoids.max_iter == out.kdkmeans.max_iter == 3
+    assert out.dec.max_iter == 3 * 11
+    assert out.bqdec.max_epochs == out.pqdec.max_epochs == 3
+    # everything else is the input's (the tolerances too: they come from params.yaml)
+    assert out.kmeans.n_init == 2 and out.dec.batch_size == 100
+    assert out.dec.tol == 0.25 and out.pqdec.tol == 0.5
+    assert cfg.kmeans.max_iter == 77 and cfg.dec.max_iter == 7777      # the input is not changed
+
+
+@pytest.mark.parametrize("profile", ["paper", "quick", "smoke"])
+def test_every_profile_runs_each_method_for_exactly_its_clustering_epochs(profile):
+    # what the stage runs, not the dataclass defaults: params.yaml sets every key
+    cfg = _stage_config(profile)
+    for dataset in cfg.datasets:
+        run = epochs_to_settings(cfg.for_dataset(dataset), n=10000)
+        e = run.clustering_epochs
+        assert run.kmeans.max_iter == run.kmedoids.max_iter == run.kdkmeans.max_iter == e
+        assert run.dec.max_iter == e * -(-10000 // run.dec.batch_size)
+        assert run.pqdec.max_epochs == run.bqdec.max_epochs == e
+        # the paper's "10 epochs": no early stop for any method that has a tolerance
+        assert run.kmeans.tol == run.kdkmeans.tol == 0.0
+        assert run.dec.tol == run.pqdec.tol == run.bqdec.tol == 0.0
+    assert _stage_config("paper").clustering_epochs == 10

@@ -144,7 +144,15 @@ def test_eq6_bound_holds_for_the_euclidean_reading():
     check = eq6_bound_fraction(queries, z, codebooks, codes)
     assert check.n_pairs == 40 * 300
     assert check.euclidean == 1.0 and check.max_excess_euclidean <= 0
-    assert 0.0 <= check.squared <= 1.0 and 0.0 <= check.squared_both <= 1.0
+    # the two other readings against a direct count over the 12000 pairs (float64, no eps:
+    # no pair sits within rounding of its bound here)
+    zq, zx = queries.astype(np.float64), z.astype(np.float64)
+    decoded = decode(codebooks, codes).astype(np.float64)
+    d = np.linalg.norm(zq[:, None] - zx[None], axis=2)
+    aqd2 = (np.linalg.norm(zq[:, None] - decoded[None], axis=2)) ** 2
+    error = np.linalg.norm(zx - decoded, axis=1)[None, :]
+    assert check.squared == pytest.approx(np.mean(np.abs(aqd2 - d) <= error))
+    assert check.squared_both == pytest.approx(np.mean(np.abs(aqd2 - d ** 2) <= error))
     assert check.squared < 1.0  # squared AQD against the unsquared d: the bound fails somewhere
     # chunking over queries does not change the counts
     import repro.quantization.dqn_codes as module

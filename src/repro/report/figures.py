@@ -72,6 +72,14 @@ def _metric_rows(comparison_df: pd.DataFrame, metric: str) -> pd.DataFrame:
     return rows.assign(variant=variant_texts(rows))
 
 
+def _has_positive(rows, kind: str) -> bool:
+    """Whether a bar row of ``kind`` ("paper", "ours", "both") has a value a log axis can show."""
+    columns = {"paper": ["reported"], "ours": ["reproduced_mean"],
+               "both": ["reported", "reproduced_mean"]}[kind]
+    values = rows[columns].to_numpy(dtype=float)
+    return bool((np.nan_to_num(values, nan=0.0) > 0).any())
+
+
 def plot_reported_vs_reproduced(comparison_df: pd.DataFrame, metric: str, path: str | Path, *,
                                 title: str, x: str = "dataset",
                                 labels: Mapping[str, str] | None = None, log_y: bool = False,
@@ -127,7 +135,7 @@ def plot_reported_vs_reproduced(comparison_df: pd.DataFrame, metric: str, path: 
                 ax.tick_params(axis="x", labelrotation=30)
                 for tick in ax.get_xticklabels():
                     tick.set(ha="right", rotation_mode="anchor")
-            if log_y:
+            if log_y and _has_positive(rows, kind):   # a row with nothing run stays linear
                 ax.set_yscale("log")
             ax.grid(axis="y", alpha=0.3)
             if j == 0:
