@@ -13,7 +13,8 @@ from repro.config import ConfigError
 from repro.pipeline import run_stage
 
 REPORT_FILES = ("gapdcec.ipynb", "gapdcec.html", "results.csv", "comparison.csv", "comparison.md",
-                "claims.csv", "claims.md", "metrics.json", "provenance.json", "histories.csv", "run.log")
+                "claims.csv", "claims.md", "claim_tests.csv", "metrics.json", "provenance.json",
+                "histories.csv", "run.log")
 
 
 @pytest.mark.slow
