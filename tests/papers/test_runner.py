@@ -100,7 +100,10 @@ def test_a_retrieval_shaped_paper_runs_end_to_end(tmp_path):
 
     assert {p.name for p in report.iterdir()} == {
         "results.csv", "comparison.csv", "comparison.md", "claims.csv", "claims.md",
-        "claim_tests.csv", "metrics.json", "histories.csv", "provenance.json", "run.log"}
+        "claim_tests.csv", "metrics.json", "histories.csv", "provenance.json", "run.log", "cells"}
+    assert sorted(p.relative_to(report / "cells").as_posix()
+                  for p in (report / "cells").rglob("*.json")) == [
+        f"blobs/{seed}/{method}.json" for seed in (0, 1) for method in ("randcode", "signproj")]
     results = pd.read_csv(report / "results.csv", dtype={"variant": str})
     assert set(results.variant) == {"8", "16"} and set(results.seed) == {0, 1}
     comparison = outcome.comparison.set_index(["dataset", "method", "variant"])
@@ -180,7 +183,7 @@ def test_shared_values_live_as_long_as_their_scope(tmp_path):
     assert "moons/shared: run value" not in wall          # timed once, where it was computed
     calls.clear()   # a new run shares nothing with the last one
     run(module, params_path=params, report_dir=tmp_path / "r", figure_dir=tmp_path / "f",
-        log_file=False)
+        log_file=False, recompute=True)
     assert calls[:4] == [("seed", "blobs", 0), ("dataset", "blobs", 0), ("run", "blobs", 0),
                          ("other key", "blobs", 0)]
 
