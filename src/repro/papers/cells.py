@@ -369,10 +369,11 @@ def store_folder(report_dir: Path, paper: str, profile: str) -> Path:
 
 # --------------------------------------------------------------------------------- status
 
-def status(paper: str, profile: str | None = None, *, params_path: str | Path | None = None,
+def status(paper, profile: str | None = None, *, params_path: str | Path | None = None,
            store: str | Path | None = None) -> list[dict]:
     """One row per cell the profile asks for (dataset, seed, method, state, why) plus the
-    stored cells it does not ask for ("orphan"). Datasets absent here: "data absent"."""
+    stored cells it does not ask for ("orphan"). Datasets absent here: "data absent".
+    ``paper``: a paper key or a paper module (as :func:`repro.papers.runner.run`)."""
     from repro.config import load_params, stage_params
     from repro.data import DatasetError, load as load_dataset
     from repro.papers import output_dirs
@@ -380,11 +381,12 @@ def status(paper: str, profile: str | None = None, *, params_path: str | Path | 
     from repro.report.provenance import keras_backend
 
     params = load_params(params_path or os.environ.get("REPRO_PARAMS") or None)
-    module = paper_module(paper)
-    profile, _ = stage_params(params, paper, profile)
+    module = paper_module(paper) if isinstance(paper, str) else paper
+    name = module.PAPER
+    profile, _ = stage_params(params, name, profile)
     cfg = _config(module, profile, params)
-    cells = CellStore(Path(store) if store else output_dirs(paper, profile)[0] / "cells",
-                      paper, profile)
+    cells = CellStore(Path(store) if store else output_dirs(name, profile)[0] / "cells",
+                      name, profile)
     backend = keras_backend()
     packages = package_key(backend)
     load = getattr(module, "load_data", load_dataset)
