@@ -101,8 +101,10 @@ def test_a_retrieval_shaped_paper_runs_end_to_end(tmp_path):
     assert {p.name for p in report.iterdir()} == {
         "results.csv", "comparison.csv", "comparison.md", "claims.csv", "claims.md",
         "claim_tests.csv", "metrics.json", "histories.csv", "provenance.json", "run.log", "cells"}
+    assert json.loads((report / "cells" / "index.json").read_text())["cells"]["blobs/1/randcode"] \
+        == "computed"
     assert sorted(p.relative_to(report / "cells").as_posix()
-                  for p in (report / "cells").rglob("*.json")) == [
+                  for p in (report / "cells").glob("*/*/*.json")) == [
         f"blobs/{seed}/{method}.json" for seed in (0, 1) for method in ("randcode", "signproj")]
     results = pd.read_csv(report / "results.csv", dtype={"variant": str})
     assert set(results.variant) == {"8", "16"} and set(results.seed) == {0, 1}

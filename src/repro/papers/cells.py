@@ -260,6 +260,18 @@ class CellStore:
                                            ensure_ascii=False) + "\n")
         return path
 
+    def write_index(self, cells: Mapping[str, str], note: str = "") -> Path:
+        """``index.json``: the cells the report used ({"<dataset>/<seed>/<method>": "computed"
+        | "loaded"}) -- the store's table of contents (and the proof that the report's store
+        exists, for DVC, when it holds no cell)."""
+        from repro.report.atomic import write_json_atomic
+
+        return write_json_atomic(self.folder / "index.json", {
+            "paper": self.paper, "profile": self.profile, "format": FORMAT,
+            "note": note or "one file per cell: <dataset>/<seed>/<method>.json "
+                            "(repro.papers.cells); python -m repro cells PAPER lists them",
+            "cells": dict(sorted(cells.items()))})
+
     def cell_files(self) -> list[Path]:
         return sorted(self.folder.glob("*/*/*.json")) if self.folder.is_dir() else []
 

@@ -371,6 +371,15 @@ def rejudge(paper, profile: str | None = None, *, params_path: str | Path | None
         for stored in source.iterdir():
             if stored.is_file() and stored.suffix not in (".ipynb", ".html"):
                 shutil.copyfile(stored, report_dir / stored.name)
+    if not (source / "cells").is_dir():    # a run made before the cell store: say so there
+        from repro.papers.cells import CellStore
+
+        CellStore(report_dir / "cells", name, profile).write_index({}, note=(
+            "no cells stored: this report was re-judged from the results.csv of a run made "
+            f"before the cell store; `python -m repro stage {name} --profile {profile}` "
+            "computes and stores them"))
+    elif source.resolve() != report_dir.resolve():
+        shutil.copytree(source / "cells", report_dir / "cells", dirs_exist_ok=True)
     capture = log_to(report_dir / "run.log") if log_file else contextlib.nullcontext()
     with capture:   # the paper's imports (Keras, TensorFlow) log into run.log, as in a run
         return _rejudge(paper, name, profile, params, source, report_dir, figure_dir,
@@ -473,7 +482,7 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
     load = getattr(module, "load_data", load_dataset)
     packages = package_key(backend)
     counts = {"computed": 0, "loaded": 0, "stale": 0, "corrupt": 0}
-    used = set()
+    used, index = set(), {}
     for dataset in cfg.datasets:
         try:
             data = load(dataset)
@@ -497,6 +506,7 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
                     log(f"[{module.PAPER}] {dataset} seed {seed}: {method} (stored cell)")
                     run_state.absorb(dataset, method, found.payload, loaded=True)
                     counts["loaded"] += 1
+                    index[f"{dataset}/{seed}/{method}"] = "loaded"
                     continue
                 if found is not None and found.state in ("stale", "corrupt"):
                     counts[found.state] += 1
@@ -508,6 +518,7 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
                                cell_provenance(backend, device, git, payload["own_s"]))
                 run_state.absorb(dataset, method, payload)
                 counts["computed"] += 1
+                index[f"{dataset}/{seed}/{method}"] = "computed"
             run_state.end("seed")
         run_state.end("dataset")
     run_state.end("run")
@@ -523,6 +534,7 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
         if removed:
             log(f"[{module.PAPER}] cell store: removed {len(removed)} cell(s) this profile no "
                 f"longer has")
+        store.write_index(index)
     log(f"[{module.PAPER}] cells: {counts['computed']} computed, {counts['loaded']} loaded "
         f"from the store ({counts['stale']} stale, {counts['corrupt']} corrupt recomputed)")
     return _report(module, profile, cfg, paper_cfg, run_state, histories, files, settings,
