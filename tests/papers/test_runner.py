@@ -312,6 +312,14 @@ def test_a_stored_run_is_rejudged_without_training_to_the_same_report(tmp_path, 
     provenance = json.loads((tmp_path / "again" / "provenance.json").read_text())
     assert provenance["extra"]["rejudged"]["results_from"] == first.provenance["git"]["sha"]
     assert provenance["wall_time_s"] == first.provenance["wall_time_s"]   # the run's, not ours
+    assert (tmp_path / "again" / "cells" / "blobs" / "0" / "signproj.json").is_file()
+    import shutil
+
+    shutil.rmtree(stored / "cells")      # a run made before the cell store: the index says so
+    rejudge(module, "quick", params_path=params, source_dir=stored,
+            report_dir=tmp_path / "old", figure_dir=tmp_path / "f3", log_file=False)
+    index = json.loads((tmp_path / "old" / "cells" / "index.json").read_text())
+    assert index["cells"] == {} and "no cells stored" in index["note"]
     with pytest.raises(FileNotFoundError, match="python -m repro stage fakehash"):
         rejudge(module, "quick", params_path=params, source_dir=tmp_path / "nothing",
                 report_dir=tmp_path / "x", figure_dir=tmp_path / "y", log_file=False)
