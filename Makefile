@@ -1,7 +1,8 @@
 # Entry points for a fresh machine with Python 3.11 (see README):
 #   make repro               set up .venv (or reuse it) and run the DVC pipeline (profile from
 #                            params.yaml); on a fresh clone every stage is up to date
-#   make rerun [STAGE=name]  re-run one stage (or all of them) even if up to date
+#   make rerun [STAGE=name]  re-run one stage (or all of them) even if up to date, every cell
+#                            retrained (REPRO_RECOMPUTE=1: the stored cells are not used)
 #   make rejudge STAGE=name [PROFILE=quick]  re-judge a stage's stored run with today's report
 #                            layer (verdicts, tables, figures), training nothing; then
 #                            `dvc commit STAGE` records it
@@ -46,7 +47,7 @@ repro: $(SETUP)
 
 STAGE ?=
 rerun: $(SETUP)
-	$(GPU_ENV) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro --force $(if $(STAGE),--single-item $(STAGE),)
+	$(GPU_ENV) REPRO_RECOMPUTE=1 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro --force $(if $(STAGE),--single-item $(STAGE),)
 
 PROFILE ?= quick
 rejudge: $(SETUP)

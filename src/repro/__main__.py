@@ -1,5 +1,6 @@
 """Command line: ``python -m repro data fetch|verify NAME...``, ``python -m repro stage PAPER``,
-``python -m repro deps PAPER [--check]`` and ``python -m repro summary [--check]``."""
+``python -m repro deps PAPER [--check]``, ``python -m repro summary [--check]`` and
+``python -m repro cells PAPER [--profile P]``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 def build_parser() -> argparse.ArgumentParser:
     from repro.data import cli as data_cli
     from repro import deps, pipeline, summary
+    from repro.papers import cells
 
     parser = argparse.ArgumentParser(prog="python -m repro", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
@@ -17,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline.register(subparsers)
     deps.register(subparsers)
     summary.register(subparsers)
+    cells.register(subparsers)
     return parser
 
 

@@ -94,13 +94,17 @@ def notebook_imports(path: Path) -> list[str]:
     return sorted(n for n in names if _in_package(n))
 
 
-def import_closure(module: str, root: Path | None = None) -> list[str]:
+def import_closure(module: str, root: Path | None = None, *, stop: tuple[str, ...] = ()
+                   ) -> list[str]:
     """Repository-relative paths of every ``repro`` file that importing ``module`` runs.
 
     Includes ``module``'s own file, the ``__init__.py`` of each package on the way to every
     imported module (importing ``repro.methods.dec`` runs ``repro/__init__.py`` and
     ``repro/methods/__init__.py``) and, transitively, whatever those files import, lazy
     imports inside functions included. Third-party modules are ignored. Sorted, unique.
+
+    ``stop``: modules (with their submodules) not entered, e.g. ``("repro.report",)`` for the
+    code that computes a result without the code that reports it (:mod:`repro.papers.cells`).
     """
     root = _root(root)
     src = root / "src"
@@ -113,6 +117,8 @@ def import_closure(module: str, root: Path | None = None) -> list[str]:
         parts = name.split(".")
         for depth in range(1, len(parts) + 1):  # the packages first, then the module itself
             prefix = ".".join(parts[:depth])
+            if any(prefix == s or prefix.startswith(s + ".") for s in stop):
+                break
             path = None if prefix in found else _module_file(prefix, src)
             if path is None:
                 continue

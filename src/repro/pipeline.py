@@ -9,6 +9,12 @@ in the executed notebook -- and only when the whole notebook (and its HTML copy)
 are they swapped into place, so a crash leaves the previous complete report, never half a
 new one. The training log the runner writes to ``run.log`` is followed on the console while
 the notebook runs.
+
+The cell store (:mod:`repro.papers.cells`) is the exception, by design: every cell is written
+into ``reports/<paper>/<profile>/cells/`` (one whole, checksummed file at a time) as soon as it
+finishes, so that a killed stage resumes where it stopped; when the notebook succeeded, the
+store is copied into the staged report before the swap. dvc.yaml declares it ``persist: true``
+(``dvc repro`` does not delete it before running the stage).
 """
 
 from __future__ import annotations
@@ -37,16 +43,22 @@ def stage_config(paper: str, profile: str | None = None, params: dict | None = N
 
 def run_stage(paper: str, profile: str | None = None, *, params_path: str | Path | None = None,
               output_root: str | Path | None = None, log_output: bool = True,
-              rejudge: bool = False) -> Path:
+              rejudge: bool = False, executor: str | None = None,
+              recompute: bool | None = None) -> Path:
     """Execute notebooks/<paper>.ipynb with papermill; return the final report folder.
 
     ``rejudge``: train nothing; the notebook re-judges the stored run in the report folder
     (its results.csv, histories.csv and provenance.json) with today's report layer
     (:func:`repro.papers.runner.rejudge`).
 
+    ``executor``: "local" (default; ``$REPRO_EXECUTOR``) or "ray" (the missing cells fanned
+    out on a Ray cluster: :mod:`repro.papers.fanout`). ``recompute``: run every cell again
+    instead of using the stored ones (default ``$REPRO_RECOMPUTE=1``).
+
     Outputs go to ``<output_root>/reports/...`` and ``<output_root>/figures/...``
     (default: the repository root; the tests use a temporary folder).
     """
+    import shutil
     import papermill
 
     from repro.report.atomic import staged_directory
@@ -59,15 +71,21 @@ def run_stage(paper: str, profile: str | None = None, *, params_path: str | Path
     started = time.perf_counter()
     with staged_directory(report_dir) as report_tmp, staged_directory(figure_dir) as figure_tmp:
         executed = report_tmp / f"{paper}.ipynb"
+        store = report_dir / "cells"
         env = {"REPRO_REPORT_DIR": str(report_tmp), "REPRO_FIGURE_DIR": str(figure_tmp),
                "REPRO_PARAMS": str(params_path), "TF_CPP_MIN_LOG_LEVEL": "2",
-               "REPRO_REJUDGE": "1" if rejudge else "0"}
+               "REPRO_REJUDGE": "1" if rejudge else "0", "REPRO_CELL_STORE": str(store),
+               "REPRO_EXECUTOR": executor or os.environ.get("REPRO_EXECUTOR") or "local",
+               "REPRO_RECOMPUTE": "1" if (recompute if recompute is not None
+                                          else os.environ.get("REPRO_RECOMPUTE") == "1") else "0"}
         with environment(env), follow(report_tmp / "run.log", enabled=log_output):
             papermill.execute_notebook(
                 str(notebook), str(executed), cwd=str(root), kernel_name="python3",
                 log_output=False, progress_bar=False, parameters={"profile": profile})
         strip_machine_paths(executed, paper, profile)
         export_html(executed, report_tmp / f"{paper}.html")
+        if store.is_dir():      # the store travels with the report it made
+            shutil.copytree(store, report_tmp / "cells", dirs_exist_ok=True)
     print(f"[repro] {paper} ({profile}) done in {time.perf_counter() - started:.0f} s -> {report_dir}")
     return report_dir
 
@@ -148,6 +166,11 @@ def register(subparsers) -> None:
     parser.add_argument("--params", default=None, help="params file (default: <repo>/params.yaml)")
     parser.add_argument("--rejudge", action="store_true",
                         help="train nothing: re-judge the stored run in reports/<paper>/<profile>/")
+    parser.add_argument("--executor", choices=("local", "ray"), default=None,
+                        help="where missing cells run: in this process (local, the default) or "
+                             "fanned out on Ray (RAY_ADDRESS: a cluster; else a local one)")
+    parser.add_argument("--recompute", action="store_true", default=None,
+                        help="run every cell again instead of using the stored cells")
     parser.set_defaults(func=_run_from_args)
 
 
@@ -159,5 +182,6 @@ def _run_from_args(args: argparse.Namespace) -> int:
     # its logger; without a handler a 25-minute run would print nothing.
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("papermill").setLevel(logging.INFO)
-    run_stage(args.paper, args.profile, params_path=args.params, rejudge=args.rejudge)
+    run_stage(args.paper, args.profile, params_path=args.params, rejudge=args.rejudge,
+              executor=args.executor, recompute=args.recompute)
     return 0

@@ -100,7 +100,12 @@ def test_a_retrieval_shaped_paper_runs_end_to_end(tmp_path):
 
     assert {p.name for p in report.iterdir()} == {
         "results.csv", "comparison.csv", "comparison.md", "claims.csv", "claims.md",
-        "claim_tests.csv", "metrics.json", "histories.csv", "provenance.json", "run.log"}
+        "claim_tests.csv", "metrics.json", "histories.csv", "provenance.json", "run.log", "cells"}
+    assert json.loads((report / "cells" / "index.json").read_text())["cells"]["blobs/1/randcode"] \
+        == "computed"
+    assert sorted(p.relative_to(report / "cells").as_posix()
+                  for p in (report / "cells").glob("*/*/*.json")) == [
+        f"blobs/{seed}/{method}.json" for seed in (0, 1) for method in ("randcode", "signproj")]
     results = pd.read_csv(report / "results.csv", dtype={"variant": str})
     assert set(results.variant) == {"8", "16"} and set(results.seed) == {0, 1}
     comparison = outcome.comparison.set_index(["dataset", "method", "variant"])
@@ -180,7 +185,7 @@ def test_shared_values_live_as_long_as_their_scope(tmp_path):
     assert "moons/shared: run value" not in wall          # timed once, where it was computed
     calls.clear()   # a new run shares nothing with the last one
     run(module, params_path=params, report_dir=tmp_path / "r", figure_dir=tmp_path / "f",
-        log_file=False)
+        log_file=False, recompute=True)
     assert calls[:4] == [("seed", "blobs", 0), ("dataset", "blobs", 0), ("run", "blobs", 0),
                          ("other key", "blobs", 0)]
 
@@ -307,6 +312,14 @@ def test_a_stored_run_is_rejudged_without_training_to_the_same_report(tmp_path, 
     provenance = json.loads((tmp_path / "again" / "provenance.json").read_text())
     assert provenance["extra"]["rejudged"]["results_from"] == first.provenance["git"]["sha"]
     assert provenance["wall_time_s"] == first.provenance["wall_time_s"]   # the run's, not ours
+    assert (tmp_path / "again" / "cells" / "blobs" / "0" / "signproj.json").is_file()
+    import shutil
+
+    shutil.rmtree(stored / "cells")      # a run made before the cell store: the index says so
+    rejudge(module, "quick", params_path=params, source_dir=stored,
+            report_dir=tmp_path / "old", figure_dir=tmp_path / "f3", log_file=False)
+    index = json.loads((tmp_path / "old" / "cells" / "index.json").read_text())
+    assert index["cells"] == {} and "no cells stored" in index["note"]
     with pytest.raises(FileNotFoundError, match="python -m repro stage fakehash"):
         rejudge(module, "quick", params_path=params, source_dir=tmp_path / "nothing",
                 report_dir=tmp_path / "x", figure_dir=tmp_path / "y", log_file=False)

@@ -59,6 +59,7 @@ from repro.papers._common import StageConfig
 
 PAPER = "deepcluster"
 METHODS = ("imagenet_labels", "places_labels", "random", "deepcluster")
+FANOUT = "seed"   # Ray units (repro.papers.fanout): a seed's networks serve every column
 OTHER_PAPERS = ("pathak", "doersch", "zhang_color", "donahue", "noroozi_jigsaw",
                 "noroozi_counting", "split_brain")
 DATASETS = ("imagenet", "places205", "mnist-full", "usps")

@@ -61,6 +61,12 @@ from repro.papers._common import StageConfig
 
 PAPER = "dqn"
 METHODS = ("ksh", "ksh_d", "cnnh", "dnnh", "dqn2plus", "dqnip", "dqn")
+# The modules only some methods' cells run (repro.papers.cells: a change to one of them
+# invalidates those methods' stored cells only; the backbone and heads belong to every cell)
+METHOD_MODULES = {"ksh": ("repro.methods.ksh",), "ksh_d": ("repro.methods.ksh",),
+                  "cnnh": ("repro.methods.cnnh",), "dnnh": ("repro.methods.dnnh",),
+                  "dqn2plus": ("repro.methods.dqn",), "dqnip": ("repro.methods.dqn",),
+                  "dqn": ("repro.methods.dqn",)}
 DATASETS = ("nus-wide", "cifar-10", "mirflickr-25k", "mnist-full", "mnist-pairs")
 JPEG_DATASETS = ("nus-wide", "mirflickr-25k")
 JPEG_SIZE = 128   # decoded size of their JPEGs (224 x 224 float copies of NUS-WIDE: ~30 GB)

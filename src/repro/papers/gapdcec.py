@@ -46,6 +46,13 @@ from repro.methods.pretrain import PretrainConfig
 
 PAPER = "gapdcec"
 METHODS = ("kmeans", "dec", "idec", "dcn", "dcec", "gapdcec")
+# The modules only one method's cells run (repro.papers.cells: a change to one of them
+# invalidates that method's stored cells only; the rest of this module's imports, e.g. the
+# shared pretraining, belong to every cell)
+METHOD_MODULES = {"kmeans": ("repro.methods.kmeans",), "dec": ("repro.methods.dec",),
+                  "idec": ("repro.methods.idec",), "dcn": ("repro.methods.dcn",),
+                  "dcec": ("repro.methods.dcec",),
+                  "gapdcec": ("repro.methods.dcec", "repro.methods.gapdcec")}
 DENSE_METHODS = ("dec", "idec", "dcn")
 DATASETS = ("mnist-full", "mnist-test", "usps")
 # The knobs a reduced profile's verdicts must name (repro.papers._common.protocol_summary).

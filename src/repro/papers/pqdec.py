@@ -58,6 +58,9 @@ from repro.methods.pretrain import PretrainConfig
 
 PAPER = "pqdec"
 METHODS = ("kmeans", "kmedoids", "kdkmeans", "dec", "bqdec", "pqdec")
+# The modules only one method's cells run (repro.papers.cells: a change to one of them
+# invalidates that method's stored cells only)
+METHOD_MODULES = {m: (f"repro.methods.{m}",) for m in METHODS}
 DATASETS = ("mnist-full", "mnist-test", "stl-10")
 BUDGET = {"dense_pretrain.epochs": "autoencoder pretraining epochs",
           "timing_repeats": "timing repeats"}

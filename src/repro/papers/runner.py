@@ -61,8 +61,10 @@ from repro.report.results import ResultsTable
 WALL_TIME_DEFINITION = (
     "<dataset>/<method>: wall-clock seconds of the method's own work in its cells, summed over "
     "seeds (and repeats); work shared by several methods (a pretrained autoencoder) is timed "
-    "once as <dataset>/shared: <name> and counted in no method; total_s: the whole run")
+    "once as <dataset>/shared: <name> and counted in no method; total_s: the whole run (with a cell store: this run's seconds plus "
+    "the stored seconds of the cells it loaded, their shared work included)")
 SHARED_SCOPES = ("seed", "dataset", "run")   # how long a Cell.shared value lives
+EXECUTORS = ("local", "ray")
 
 
 @dataclass
@@ -87,14 +89,14 @@ class Cell:
                repeat: int = 0, method: str | None = None) -> None:
         """One reproduced number of this cell's method (``method``: of a reference measured
         in this cell beside it, e.g. the float features DQN's codes replace)."""
-        self._run.table.add(self.dataset, method or self.method, metric, value, seed=self.seed,
-                            unit=unit, variant=str(variant), repeat=repeat)
+        self._run.out.table.add(self.dataset, method or self.method, metric, value,
+                                seed=self.seed, unit=unit, variant=str(variant), repeat=repeat)
 
     def record_history(self, rows, *, variant: str = "") -> None:
         """Per-epoch rows (dicts with iteration, epoch and metrics) of this cell's method."""
         for row in rows:
-            self._run.histories.append({"dataset": self.dataset, "method": self.method,
-                                        "variant": str(variant), "seed": self.seed, **row})
+            self._run.out.histories.append({"dataset": self.dataset, "method": self.method,
+                                            "variant": str(variant), "seed": self.seed, **row})
 
     def record_clustering(self, result, *, variant: str = "", timings=("pretrain_s", "cluster_s")
                           ) -> None:
@@ -103,8 +105,8 @@ class Cell:
         from repro.metrics import clustering_scores
 
         scores = clustering_scores(self.data.y, result.labels)
-        self._run.table.add_metrics(self.dataset, self.method, scores, seed=self.seed,
-                                    unit="fraction", variant=str(variant))
+        self._run.out.table.add_metrics(self.dataset, self.method, scores, seed=self.seed,
+                                        unit="fraction", variant=str(variant))
         for name in timings:
             if name in result.timings:
                 self.record(name, float(result.timings[name]), unit="s", variant=variant)
@@ -140,19 +142,49 @@ class Cell:
             store[entry] = compute()
             # a shared computation may ask for another one: each is timed once, on its own
             seconds = time.perf_counter() - started - (self._run.shared_seconds - nested)
-            self._run.add_wall(f"{self.dataset}/shared: {name}", seconds)
             self._run.shared_seconds += seconds
+            record = {"entry": _entry_id(entry), "wall": f"{self.dataset}/shared: {name}",
+                      "seconds": seconds}
+            self._run.out.shared.append(record)      # stored with the cell that computed it
+            self._run.shared_wall[record["entry"]] = (record["wall"], seconds)
         return store[entry]
 
     def keep(self, name: str, value: Any) -> None:
-        """An object a figure needs later (e.g. Fig. 2's top images): ``outcome.artifacts``."""
-        self._run.artifacts[name] = value
+        """An object a figure needs later (e.g. Fig. 2's top images): ``outcome.artifacts``.
+        Stored with the cell (arrays in an npz beside its file): nested dicts, lists, tuples,
+        numbers, strings and numpy arrays."""
+        self._run.out.artifacts[name] = value
+
+
+def _entry_id(entry: tuple) -> str:
+    """A shared value's identity (scope, owner, name, key) as a short stable string."""
+    import hashlib
+
+    return hashlib.sha256(repr(entry).encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class CellOutput:
+    """What one cell recorded (its rows, histories, kept objects, the shared work it
+    computed and its own seconds): the payload of its file in the cell store."""
+
+    table: ResultsTable = field(default_factory=ResultsTable)
+    histories: list = field(default_factory=list)
+    artifacts: dict = field(default_factory=dict)
+    shared: list = field(default_factory=list)
+    own_s: float = 0.0
+
+    def payload(self) -> dict:
+        rows = self.table.frame().to_dict("records") if len(self.table) else []
+        return {"results": rows, "histories": self.histories, "artifacts": self.artifacts,
+                "shared": self.shared, "own_s": self.own_s}
 
 
 @dataclass
 class RunState:
     """Everything the cells of one run record, and the work they share (:meth:`Cell.shared`:
-    ``shared`` maps (scope, owner, name, key) to the value)."""
+    ``shared`` maps (scope, owner, name, key) to the value). ``out`` collects the running
+    cell's output; :meth:`absorb` adds a finished (or stored) cell's payload to the run."""
 
     table: ResultsTable = field(default_factory=ResultsTable)
     histories: list = field(default_factory=list)
@@ -160,9 +192,36 @@ class RunState:
     artifacts: dict = field(default_factory=dict)
     shared: dict = field(default_factory=dict)
     shared_seconds: float = 0.0
+    out: CellOutput = field(default_factory=CellOutput)
+    shared_wall: dict = field(default_factory=dict)   # entry id -> (wall key, seconds)
+    loaded_s: float = 0.0          # seconds of the cells (and their shared work) loaded
 
     def add_wall(self, key: str, seconds: float) -> None:
         self.wall[key] = self.wall.get(key, 0.0) + seconds
+
+    def absorb(self, dataset: str, method: str, payload: Mapping, *, loaded: bool = False
+               ) -> None:
+        """Add one cell's payload: its rows, histories and kept objects, its own time as
+        ``<dataset>/<method>`` and its shared work, each shared value timed once however many
+        times it was computed (a resumed run recomputes what a missing cell needs)."""
+        for row in payload.get("results", ()):
+            self.table.add(row["dataset"], row["method"], row["metric"], row["value"],
+                           seed=row["seed"], unit=row["unit"], variant=row["variant"],
+                           repeat=row["repeat"])
+        self.histories.extend(payload.get("histories", ()))
+        self.artifacts.update(payload.get("artifacts") or {})
+        self.add_wall(f"{dataset}/{method}", float(payload.get("own_s", 0.0)))
+        if loaded:
+            self.loaded_s += float(payload.get("own_s", 0.0))
+            for record in payload.get("shared", ()):
+                if record["entry"] not in self.shared_wall:
+                    self.shared_wall[record["entry"]] = (record["wall"], record["seconds"])
+                    self.loaded_s += float(record["seconds"])
+
+    def add_shared_walls(self) -> None:
+        """``<dataset>/shared: <name>``: every shared value's time, once (after the loop)."""
+        for key, seconds in self.shared_wall.values():
+            self.add_wall(key, seconds)
 
     def end(self, scope: str) -> None:
         """Drop the shared values of ``scope`` (its seed's or dataset's cells have ended; "run":
@@ -217,12 +276,19 @@ def default_dirs(paper: str, profile: str) -> tuple[Path, Path]:
 
 def run(paper, profile: str | None = None, *, params_path: str | Path | None = None,
         report_dir: str | Path | None = None, figure_dir: str | Path | None = None,
-        log_file: bool = True) -> Outcome:
+        log_file: bool = True, recompute: bool | None = None, executor: str | None = None
+        ) -> Outcome:
     """Run ``paper``'s experiment under ``profile`` (default: params.yaml's) and write its report.
 
     ``paper``: a paper key ("gapdcec") or a paper module itself (tests drive the runner with a
     module of their own). The training log goes to ``<report_dir>/run.log`` (``log_file=False``:
     to the console).
+
+    Cells are read from and written to the cell store (:mod:`repro.papers.cells`;
+    ``$REPRO_CELL_STORE`` or ``<report_dir>/cells``): a cell stored with today's key is used,
+    not run. ``recompute`` (default ``$REPRO_RECOMPUTE=1``): run every cell again.
+    ``executor`` (default ``$REPRO_EXECUTOR``): "local" (in this process, one cell after the
+    other) or "ray" (the missing cells fanned out first: :mod:`repro.papers.fanout`).
     """
     from repro.config import load_params, stage_params
 
@@ -250,8 +316,24 @@ def run(paper, profile: str | None = None, *, params_path: str | Path | None = N
             from repro.distribution import check_config_batches
 
             check_config_batches(cfg)   # before any training: a batch that does not split
+        from repro.papers.cells import CellStore, store_folder
+
+        if recompute is None:
+            recompute = os.environ.get("REPRO_RECOMPUTE") == "1"
+        executor = executor or os.environ.get("REPRO_EXECUTOR") or "local"
+        if executor not in EXECUTORS:
+            raise ValueError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
+        store = CellStore(store_folder(report_dir, name, profile), name, profile)
+        if executor == "ray":
+            from repro.papers.fanout import compute_missing
+
+            compute_missing(module, name, profile, cfg, store, recompute=recompute,
+                            params_path=params_path or os.environ.get("REPRO_PARAMS"),
+                            log=_log_line)
+            recompute = False        # what the fan-out computed is in the store now
         outcome = _run(module, profile, cfg, paper_cfg, report_dir, figure_dir,
-                       extra={"data_parallel": parallel})
+                       extra={"data_parallel": parallel, "executor": executor}, store=store,
+                       recompute=recompute)
     minutes = outcome.provenance["wall_time_s"]["total_s"] / 60
     print(f"{name} ({profile}): ran in {minutes:.1f} min; training log: run.log")
     return outcome
@@ -289,6 +371,15 @@ def rejudge(paper, profile: str | None = None, *, params_path: str | Path | None
         for stored in source.iterdir():
             if stored.is_file() and stored.suffix not in (".ipynb", ".html"):
                 shutil.copyfile(stored, report_dir / stored.name)
+    if not (source / "cells").is_dir():    # a run made before the cell store: say so there
+        from repro.papers.cells import CellStore
+
+        CellStore(report_dir / "cells", name, profile).write_index({}, note=(
+            "no cells stored: this report was re-judged from the results.csv of a run made "
+            f"before the cell store; `python -m repro stage {name} --profile {profile}` "
+            "computes and stores them"))
+    elif source.resolve() != report_dir.resolve():
+        shutil.copytree(source / "cells", report_dir / "cells", dirs_exist_ok=True)
     capture = log_to(report_dir / "run.log") if log_file else contextlib.nullcontext()
     with capture:   # the paper's imports (Keras, TensorFlow) log into run.log, as in a run
         return _rejudge(paper, name, profile, params, source, report_dir, figure_dir,
@@ -372,8 +463,9 @@ def _config(module, profile: str, params: Mapping):
 
 
 def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
-         extra: Mapping | None = None) -> Outcome:
+         extra: Mapping | None = None, *, store=None, recompute: bool = False) -> Outcome:
     from repro.data import DatasetError, load as load_dataset
+    from repro.papers.cells import cell_provenance, package_key
     from repro.report.provenance import git_state
     from repro.report.results import histories_frame
 
@@ -381,12 +473,16 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
     from repro.report.provenance import keras_backend
 
     log = _log_line
-    device = check_device(keras_backend())  # a GPU asked for and absent: fail before any work
+    backend = keras_backend()
+    device = check_device(backend)  # a GPU asked for and absent: fail before any work
     started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     git = git_state(ignore=own_outputs(module.PAPER))
     run_state, files, settings, not_run, chance = RunState(), {}, {}, {}, {}
     started = time.perf_counter()
     load = getattr(module, "load_data", load_dataset)
+    packages = package_key(backend)
+    counts = {"computed": 0, "loaded": 0, "stale": 0, "corrupt": 0}
+    used, index = set(), {}
     for dataset in cfg.datasets:
         try:
             data = load(dataset)
@@ -398,17 +494,58 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
         chance[dataset] = _chance_levels(module, data)
         settings[dataset] = (_settings(module, cfg, dataset, data),
                              _settings(module, paper_cfg, dataset, data))
-        for seed in settings[dataset][0].seeds:   # per_dataset may set its own seeds
-            for method in settings[dataset][0].methods:   # ... and its own methods
-                _run_cell(module, run_state, dataset, seed, method, settings[dataset][0], data, log)
+        ran = settings[dataset][0]
+        for seed in ran.seeds:   # per_dataset may set its own seeds
+            for method in ran.methods:   # ... and its own methods
+                key, found = None, None
+                if store is not None:
+                    key = cell_key_of(module, ran, seed, method, data.files, backend, packages)
+                    found = store.load(dataset, seed, method, key)
+                    used.add(store.path(dataset, seed, method))
+                if found is not None and found.state == "done" and not recompute:
+                    log(f"[{module.PAPER}] {dataset} seed {seed}: {method} (stored cell)")
+                    run_state.absorb(dataset, method, found.payload, loaded=True)
+                    counts["loaded"] += 1
+                    index[f"{dataset}/{seed}/{method}"] = "loaded"
+                    continue
+                if found is not None and found.state in ("stale", "corrupt"):
+                    counts[found.state] += 1
+                    log(f"[{module.PAPER}] {dataset} seed {seed}: {method}: stored cell "
+                        f"{found.state} ({found.why}); recomputing")
+                payload = _run_cell(module, run_state, dataset, seed, method, ran, data, log)
+                if store is not None:
+                    store.save(dataset, seed, method, key, payload,
+                               cell_provenance(backend, device, git, payload["own_s"]))
+                run_state.absorb(dataset, method, payload)
+                counts["computed"] += 1
+                index[f"{dataset}/{seed}/{method}"] = "computed"
             run_state.end("seed")
         run_state.end("dataset")
     run_state.end("run")
-    run_state.wall["total_s"] = time.perf_counter() - started
+    run_state.add_shared_walls()
+    this_run = time.perf_counter() - started
+    run_state.wall["total_s"] = this_run + run_state.loaded_s
     histories = histories_frame(run_state.histories) if run_state.histories else None
+    cells = {**counts, "this_run_s": this_run,
+             "store": "cells/ (repro.papers.cells)" if store is not None else "none"}
+    if store is not None:
+        kept = {path for path in store.cell_files() if path.parent.parent.name in not_run}
+        removed = store.prune(used | kept)     # a dataset absent here keeps its cells
+        if removed:
+            log(f"[{module.PAPER}] cell store: removed {len(removed)} cell(s) this profile no "
+                f"longer has")
+        store.write_index(index)
+    log(f"[{module.PAPER}] cells: {counts['computed']} computed, {counts['loaded']} loaded "
+        f"from the store ({counts['stale']} stale, {counts['corrupt']} corrupt recomputed)")
     return _report(module, profile, cfg, paper_cfg, run_state, histories, files, settings,
                    not_run, started_at, git, device, report_dir, figure_dir,
-                   {**dict(extra or {}), "chance_levels": chance})
+                   {**dict(extra or {}), "chance_levels": chance, "cells": cells})
+
+
+def cell_key_of(module, ran, seed, method, files, backend, packages) -> dict:
+    from repro.papers.cells import cell_key
+
+    return cell_key(module, ran, seed, method, files, backend=backend, packages=packages)
 
 
 def _reported(module):
@@ -432,13 +569,18 @@ def _settings(module, cfg, dataset: str, data):
     return module.settings(merged, data) if hasattr(module, "settings") else merged
 
 
-def _run_cell(module, run_state: RunState, dataset, seed, method, cfg, data, log) -> None:
+def _run_cell(module, run_state: RunState, dataset, seed, method, cfg, data, log) -> dict:
+    """Run one cell; its payload (:meth:`CellOutput.payload`), not yet added to the run."""
     cell = Cell(module.PAPER, dataset, seed, method, cfg, data, log, run_state)
     log(f"[{module.PAPER}] {dataset} seed {seed}: {method}")
+    run_state.out = out = CellOutput()
     shared_before, started = run_state.shared_seconds, time.perf_counter()
-    module.run_cell(cell)
-    own = time.perf_counter() - started - (run_state.shared_seconds - shared_before)
-    run_state.add_wall(f"{dataset}/{method}", own)
+    try:
+        module.run_cell(cell)
+    finally:
+        run_state.out = CellOutput()
+    out.own_s = time.perf_counter() - started - (run_state.shared_seconds - shared_before)
+    return out.payload()
 
 
 def _log_line(text: str) -> None:
