@@ -44,6 +44,7 @@ def test_one_pretraining_and_one_feature_pass_serve_every_seed(monkeypatch):
     third = dqn._inputs(_cell(cfg, other, "mnist-pairs", 0, state))
     assert third is not first and calls[-1] == ("features", 6)
     assert [c for c in calls if c[0] == "pretrain"] == [("pretrain", 7)]
+    state.add_shared_walls()             # the runner adds shared work's time once, at the end
     assert set(state.wall) == {"mnist-full/shared: pretrained backbone",
                                "mnist-full/shared: backbone features",
                                "mnist-pairs/shared: backbone features"}
