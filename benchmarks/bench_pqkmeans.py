@@ -1,7 +1,7 @@
 """Time our PQ k-means against the C++ reference (``pqkmeans``, Matsui et al. 2017) on the same codes.
 
 Data: MNIST-full raw pixels (70000 x 784, via ``repro.data.load``; set
-REPRO_DATA_MIRRORS=/work/shared/data offline) projected with PCA to ``--dim`` dimensions, or
+REPRO_DATA_MIRRORS=../shared/data offline) projected with PCA to ``--dim`` dimensions, or
 ``--data random`` Gaussian vectors. The projection is product-quantized once with our
 ProductQuantizer (M=4 x 8 bits as in PQDEC), and both implementations cluster the same codes
 with the same codebooks (K=10, 10 iterations). PQDEC's embedding is 10-d, which 4 equal

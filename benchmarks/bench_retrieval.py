@@ -73,6 +73,14 @@ def timed(fn, repeats: int) -> tuple[float, list[float], object]:
     return statistics.median(times), times, result
 
 
+def _shown_path(path: Path) -> str:
+    """A path as a reader elsewhere can follow it: relative to the repository when inside it."""
+    from repro.config import repo_root
+
+    path = path.resolve()
+    return path.relative_to(repo_root()).as_posix() if path.is_relative_to(repo_root()) else path.name
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     import faiss
@@ -171,7 +179,8 @@ def main(argv=None) -> dict:
     for name, value in {**checks, **ratios}.items():
         print(f"{name:<60s} {value:8.4f}")
     report = {
-        "config": {key: (str(value) if isinstance(value, Path) else value) for key, value in vars(args).items()},
+        "config": {key: (_shown_path(value) if isinstance(value, Path) else value)
+                   for key, value in vars(args).items()},
         "machine": {"cpu_count": n_cores, "faiss_threads": faiss.omp_get_max_threads(),
                     "load_average_at_end": os.getloadavg(),
                     "platform": platform.platform(), "python": platform.python_version(),

@@ -63,9 +63,11 @@ def main(argv=None) -> int:
             sys.exit(f"{where}: profile {prov.get('profile')!r}, not {args.profile!r}")
 
     def describe(prov, given, where):
+        """"AMD EPYC, 1 thread, git a01bcc7[, git:REV]": how the run ran, never a machine path
+        (a report folder is named by the commit its provenance records)."""
         sha = (prov.get("git") or {}).get("sha", "")[:7]
         return ", ".join(x for x in (given or prov["device"]["cpu"], f"git {sha}" if sha else "",
-                                     where) if x)
+                                     where if where.startswith("git:") else "") if x)
 
     pairs = rerun_pairs(ref, new, reference_run=describe(ref_prov, args.reference_run, args.reference),
                         rerun_run=describe(new_prov, args.rerun_run, args.rerun))

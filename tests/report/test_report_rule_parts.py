@@ -28,7 +28,9 @@ def test_chance_level_rules():
     assert chance_level("zero", [3, 3, 3]) == 0.0
     with pytest.raises(ValueError, match="unknown chance rule 'median'"):
         chance_level("median", [0])
-    assert chance_levels({"acc": "majority", "nmi": "zero"}, np.eye(3)) == {"nmi": 0.0}
+    spec = GateSpec(chance={"acc": "majority", "nmi": "zero"})
+    assert chance_levels(spec, np.eye(3)) == {"nmi": 0.0}   # no majority of multi-hot labels
+    assert chance_levels(spec, None) == {} and chance_levels(None, [0, 1]) == {}
 
 
 def _results(rows):

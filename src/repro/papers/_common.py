@@ -48,7 +48,7 @@ def reductions(settings: Mapping[str, tuple]) -> dict[str, list[str]]:
     for dataset, (mine, paper) in settings.items():
         mine, paper = _comparable(mine), _comparable(paper)
         out[dataset] = [f"{key}: {value} (paper: {paper_value})"
-                        for key, value, paper_value in _differences(mine, paper)]
+                        for key, value, paper_value in setting_differences(mine, paper)]
     return out
 
 
@@ -58,7 +58,7 @@ def difference_frame(settings: Mapping[str, tuple]):
 
     rows = [{"dataset": dataset, "setting": key, "this run": str(value), "paper": str(paper_value)}
             for dataset, (mine, paper) in settings.items()
-            for key, value, paper_value in _differences(_comparable(mine), _comparable(paper))]
+            for key, value, paper_value in setting_differences(_comparable(mine), _comparable(paper))]
     return pd.DataFrame(rows, columns=["dataset", "setting", "this run", "paper"])
 
 
@@ -69,10 +69,11 @@ def _comparable(cfg) -> dict:
     return plain
 
 
-def _differences(a, b, prefix=""):
+def setting_differences(a, b, prefix=""):
+    """(dotted key, a's value, b's value) for every setting in which two plain configs differ."""
     if isinstance(a, dict) and isinstance(b, dict):
         for key in sorted(set(a) | set(b)):
-            yield from _differences(a.get(key), b.get(key), f"{prefix}.{key}" if prefix else key)
+            yield from setting_differences(a.get(key), b.get(key), f"{prefix}.{key}" if prefix else key)
     elif a != b:
         yield prefix, a, b
 

@@ -49,6 +49,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from repro.papers._common import setting_differences
+
 FORMAT = 1
 REPORT_LAYER = ("repro.report",)
 ORCHESTRATION = ("repro.papers.runner", "repro.papers.cells", "repro.papers.fanout",
@@ -165,7 +167,7 @@ def key_changes(old: Mapping, new: Mapping) -> list[str]:
         if a == b:
             continue
         if part == "settings":
-            items = [k for k, _, _ in _differences(a or {}, b or {})]
+            items = [k for k, _, _ in setting_differences(a or {}, b or {})]
             changes.append(f"settings: {', '.join(items[:6])}{' ...' if len(items) > 6 else ''}")
         elif part in ("data", "code", "packages") and isinstance(a, dict) and isinstance(b, dict):
             names = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
@@ -175,14 +177,6 @@ def key_changes(old: Mapping, new: Mapping) -> list[str]:
         else:
             changes.append(f"{part}: {a} -> {b}")
     return changes
-
-
-def _differences(a, b, prefix=""):
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            yield from _differences(a.get(key), b.get(key), f"{prefix}.{key}" if prefix else key)
-    elif a != b:
-        yield prefix, a, b
 
 
 # ---------------------------------------------------------------------------------- store

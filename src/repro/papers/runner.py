@@ -394,6 +394,7 @@ def _rejudge(paper, name, profile, params, source, report_dir, figure_dir, store
 
     from repro.config import build
     from repro.data import DatasetError, load as load_dataset
+    from repro.report.gates import chance_levels
     from repro.report.provenance import git_state
 
     module = paper_module(paper) if isinstance(paper, str) else paper
@@ -412,6 +413,7 @@ def _rejudge(paper, name, profile, params, source, report_dir, figure_dir, store
     load = getattr(module, "load_data", load_dataset)
     extra = provenance.setdefault("extra", {})
     settings, chance = {}, dict(extra.get("chance_levels") or {})
+    gate_spec = _reported(module).gates
     for dataset, ran in (extra.get("settings_run") or {}).items():
         try:
             data = load(dataset)
@@ -421,7 +423,7 @@ def _rejudge(paper, name, profile, params, source, report_dir, figure_dir, store
         settings[dataset] = (build(module.Config, ran, where=f"{name} (stored run, {dataset})"),
                              _settings(module, paper_cfg, dataset, data))
         if dataset not in chance:
-            chance[dataset] = _chance_levels(module, data)
+            chance[dataset] = chance_levels(gate_spec, getattr(data, "y", None))
     extra["chance_levels"] = chance
     extra["rejudged"] = {
         "at_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -466,6 +468,7 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
          extra: Mapping | None = None, *, store=None, recompute: bool = False) -> Outcome:
     from repro.data import DatasetError, load as load_dataset
     from repro.papers.cells import cell_provenance, package_key
+    from repro.report.gates import chance_levels
     from repro.report.provenance import git_state
     from repro.report.results import histories_frame
 
@@ -478,6 +481,7 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
     started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     git = git_state(ignore=own_outputs(module.PAPER))
     run_state, files, settings, not_run, chance = RunState(), {}, {}, {}, {}
+    gate_spec = _reported(module).gates   # the chance levels its gates need, per dataset
     started = time.perf_counter()
     load = getattr(module, "load_data", load_dataset)
     packages = package_key(backend)
@@ -491,7 +495,7 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
             log(f"[{module.PAPER}] {dataset}: {not_run[dataset]} ({str(exc).splitlines()[0]})")
             continue
         files[dataset] = dict(data.files)
-        chance[dataset] = _chance_levels(module, data)
+        chance[dataset] = chance_levels(gate_spec, getattr(data, "y", None))
         settings[dataset] = (_settings(module, cfg, dataset, data),
                              _settings(module, paper_cfg, dataset, data))
         ran = settings[dataset][0]
@@ -552,16 +556,6 @@ def _reported(module):
     from repro.report.reported import load_reported
 
     return load_reported(getattr(module, "REPORTED", module.PAPER))
-
-
-def _chance_levels(module, data) -> dict[str, float]:
-    """{metric: chance level} of a dataset for the paper's chance gates (from its labels)."""
-    from repro.report.gates import chance_levels
-
-    spec = _reported(module).gates
-    if spec is None or not spec.chance or getattr(data, "y", None) is None:
-        return {}
-    return chance_levels(spec.chance, data.y)
 
 
 def _settings(module, cfg, dataset: str, data):

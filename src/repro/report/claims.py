@@ -44,6 +44,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from repro.report.derived import paper_values
 from repro.report.formatting import count_text, fmt, printed_decimals
 from repro.report.reported import Claim, ReportedPaper, parse_side, reported_in_canonical
 from repro.report.stats import Test, compare_cells
@@ -68,7 +69,7 @@ def claim_comparisons(reported: ReportedPaper, results_df: pd.DataFrame | None, 
     """
     cells = _cells(results_df)
     reruns = _cells(rerun, rerun=True)
-    paper_derived = _paper_derived(reported)
+    paper_derived = paper_values(reported)
     rows = []
     for claim in reported.claims:
         mine = [_comparison(reported, claim, cells, reruns, gates, paper_derived, *where)
@@ -191,12 +192,6 @@ def _cells(frame: pd.DataFrame | None, *, rerun: bool = False) -> dict:
         out[key] = values * float(convert(1.0, unit, canonical_unit(unit))) \
             if unit != canonical_unit(unit) else values
     return out
-
-
-def _paper_derived(reported: ReportedPaper) -> dict:
-    from repro.report.derived import paper_values
-
-    return paper_values(reported)
 
 
 def _side(cells: dict, side: str, dataset: str, variant: str, metric: str):

@@ -100,17 +100,9 @@ def _rerun_by_cell(rerun: pd.DataFrame | None) -> dict:
 def _within(gap_mean: float, std: float, n: int, tolerance: float, alpha: float,
             rerun_delta=None) -> str:
     """within / deviates / inconclusive for reproduced mean - reported (canonical unit)."""
-    from repro.report.stats import Test, _rerun_var, _welch_df
+    from repro.report.stats import mean_minus
 
-    if n < 2 or not np.isfinite(std):
-        return "inconclusive" if abs(gap_mean) <= tolerance + _FLOAT_SLACK or n < 2 else "deviates"
-    parts = [(std * std / n, n - 1)]
-    if rerun_delta is not None and len(rerun_delta):
-        v, df = _rerun_var(np.asarray(rerun_delta))
-        parts.append((v / n, df))
-    test = Test(gap_mean, float(np.sqrt(sum(v for v, _ in parts))), _welch_df(parts), n, False,
-                "difference", "one-sample t")
-    lo, hi = test.interval(1 - alpha)
+    lo, hi = mean_minus(gap_mean, std, n, 0.0, rerun_delta).interval(1 - alpha)
     if lo >= -tolerance - _FLOAT_SLACK and hi <= tolerance + _FLOAT_SLACK:
         return "within"
     if lo > tolerance + _FLOAT_SLACK or hi < -tolerance - _FLOAT_SLACK:

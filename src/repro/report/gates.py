@@ -52,14 +52,13 @@ def chance_level(rule: str, y) -> float | None:
     raise ValueError(f"unknown chance rule {rule!r} (known: {', '.join(CHANCE_RULES)})")
 
 
-def chance_levels(rules: Mapping[str, str], y) -> dict[str, float]:
-    """{metric: chance level} of one dataset for the paper's ``gates.chance`` rules."""
-    out = {}
-    for metric, rule in rules.items():
-        level = chance_level(rule, y)
-        if level is not None:
-            out[metric] = level
-    return out
+def chance_levels(spec, y) -> dict[str, float]:
+    """{metric: chance level} of one dataset (labels ``y``) for the paper's gate spec's
+    ``chance`` rules; {} where the paper declares none or the data have no labels."""
+    if spec is None or not spec.chance or y is None:
+        return {}
+    levels = {metric: chance_level(rule, y) for metric, rule in spec.chance.items()}
+    return {metric: level for metric, level in levels.items() if level is not None}
 
 
 @dataclass
@@ -125,16 +124,16 @@ def evaluate_gates(spec, results: pd.DataFrame | None, histories: pd.DataFrame |
                     f"final loss {final:.3f} is not {100 * fraction:g}% below its trivial "
                     f"loss {trivial[method]:g}"))
     for rule in spec.dynamic_range:
+        if rule["metric"] not in means.index.get_level_values("metric"):
+            continue
+        # the metric's means: rows (dataset, variant), one column per method
+        wide = means.xs(rule["metric"], level="metric").unstack("method")
         for dataset in rule["datasets"]:
-            def mean_of(method):
-                return means.xs((dataset, method, rule["metric"]),
-                                level=["dataset", "method", "metric"], drop_level=False) \
-                    if (dataset, method) in {(d, m) for d, m, _, _ in means.index} else None
-            high, low = mean_of(rule["high"]), mean_of(rule["low"])
-            if high is None or low is None:
+            if dataset not in wide.index.get_level_values("dataset") or \
+                    not {rule["high"], rule["low"]} <= set(wide.columns):
                 continue
-            contrast = (high.droplevel(["dataset", "method", "metric"])
-                        - low.droplevel(["dataset", "method", "metric"])).dropna()
+            part = wide.loc[dataset]
+            contrast = (part[rule["high"]] - part[rule["low"]]).dropna()
             if contrast.empty:
                 continue
             best = float(contrast.max())

@@ -25,9 +25,6 @@ Schema (every key below is allowed; any other key is an error)::
           - {dataset: cifar-10, method: dqn, variant: 32, metric: map, value: 0.558, unit: fraction}
                                     # variant (optional): the paper's extra dimension of the
                                     #   cell -- code length, conv layer, k -- kept as a string
-    min_effect:                     # optional; metric -> the smallest difference a claim's
-      acc: 0.01                     #   comparison may decide on (canonical unit); default per
-                                    #   dimension, see repro.report.claims.MIN_EFFECT
     claim_only_metrics:             # optional; metric -> unit: metrics the paper makes a claim
       acc: "%"                      #   about without printing numbers (PQDEC: "without affecting
                                     #   the cluster accuracy"); claims may name them, and their
@@ -117,7 +114,7 @@ CLAIM_BASES = ("text", "table")
 TOLERANCE_SOURCES = ("paper", "ours")
 _TOP_KEYS = {"paper": True, "title": True, "source": True, "tolerance": False,
              "display": False, "tables": True, "claims": False, "claim_only_metrics": False,
-             "min_effect": False, "stand_ins": False, "claim_only_methods": False,
+             "stand_ins": False, "claim_only_methods": False,
              "departures": False, "runs": False, "alpha": False, "derived": False,
              "gates": False}
 _DERIVED_KEYS = {"metric": True, "method": True, "of": True, "minus": False,
@@ -238,7 +235,6 @@ class ReportedPaper:
     claims: tuple[Claim, ...]
     display: Mapping[str, Mapping[str, str]]
     claim_only_metrics: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    min_effect: Mapping[str, float] = dataclasses.field(default_factory=dict)
     stand_ins: Mapping[str, str] = dataclasses.field(default_factory=dict)
     claim_only_methods: tuple[str, ...] = ()
     departures: tuple["Departure", ...] = ()
@@ -348,6 +344,15 @@ class _Validator:
             self.fail(where, f"expected a number, got {value!r}")
         return float(value)
 
+    def entries(self, raw: Any, where: str, keys: Mapping[str, bool]):
+        """(where, mapping) of every entry of an optional list of mappings (None: none)."""
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            self.fail(where, f"expected a list, got {type(raw).__name__}")
+        return [(f"{where}[{i}]", self.mapping(item, f"{where}[{i}]", keys))
+                for i, item in enumerate(raw)]
+
     def names(self, value: Any, where: str) -> tuple[str, ...]:
         items = value if isinstance(value, list) else [value]
         if not items:
@@ -356,7 +361,6 @@ class _Validator:
 
     def paper(self, raw: Any) -> ReportedPaper:
         top = self.mapping(raw, "", _TOP_KEYS)
-        self._raw_claims = top.get("claims") if isinstance(top.get("claims"), list) else []
         name = self.text(top["paper"], "paper")
         if name != self.path.stem:
             self.fail("paper", f"{name!r} does not match the file name {self.path.name!r}")
@@ -382,20 +386,20 @@ class _Validator:
         extra_methods = self.names(top.get("claim_only_methods") or [], "claim_only_methods") \
             if top.get("claim_only_methods") else ()
         known["method"] |= set(extra_methods)
+        claims = self.claims(top.get("claims"), known)
         return ReportedPaper(
             paper=name, title=self.text(top["title"], "title"),
             source=self.text(top["source"], "source"), path=self.path,
             tolerance=self.tolerance(top.get("tolerance"), known["metric"]),
             captions=captions, cells=tuple(cells),
-            claims=self.claims(top.get("claims"), known),
+            claims=claims,
             display=self.display(top.get("display"), known), claim_only_metrics=claim_only,
-            min_effect=self.min_effect(top.get("min_effect"), known["metric"]),
             stand_ins=stand_ins, claim_only_methods=extra_methods,
             departures=self.departures(top.get("departures")),
             runs=self.runs(top.get("runs", 5)),
             alpha=self.alpha(top.get("alpha", 0.05)),
             derived=self.derived(top.get("derived"), known),
-            gates=self.gates(top.get("gates"), known))
+            gates=self.gates(top.get("gates"), known, {c.id for c in claims}))
 
     def runs(self, raw: Any) -> int:
         if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
@@ -409,14 +413,8 @@ class _Validator:
         return value
 
     def derived(self, raw: Any, known: dict[str, set[str]]) -> tuple[Derived, ...]:
-        if raw is None:
-            return ()
-        if not isinstance(raw, list):
-            self.fail("derived", f"expected a list, got {type(raw).__name__}")
         out = []
-        for i, item in enumerate(raw):
-            where = f"derived[{i}]"
-            item = self.mapping(item, where, _DERIVED_KEYS)
+        for where, item in self.entries(raw, "derived", _DERIVED_KEYS):
             if ("minus" in item) == ("source_minus_target" in item):
                 self.fail(where, "give exactly one of minus, source_minus_target")
             metric, method, of = (self.text(item[k], f"{where}.{k}") for k in ("metric", "method", "of"))
@@ -435,7 +433,7 @@ class _Validator:
             out.append(Derived(metric, method, of, minus, dict(mapping)))
         return tuple(out)
 
-    def gates(self, raw: Any, known: dict[str, set[str]]) -> GateSpec | None:
+    def gates(self, raw: Any, known: dict[str, set[str]], claim_ids: set[str]) -> GateSpec | None:
         from repro.report.gates import CHANCE_RULES
 
         if raw is None:
@@ -457,30 +455,25 @@ class _Validator:
                                 for m, v in trivial.items()},
                     "fraction": self.number(loss["fraction"], "gates.loss.fraction")}
         ranges = []
-        claim_ids = {c.get("id") for c in (self._raw_claims or []) if isinstance(c, dict)}
-        for i, rule in enumerate(raw.get("dynamic_range") or []):
-            where = f"gates.dynamic_range[{i}]"
-            rule = self.mapping(rule, where, _RANGE_KEYS)
-            claims = self.names(rule["claims"], f"{where}.claims")
-            unknown = sorted(set(claims) - claim_ids)
-            if unknown:
-                self.fail(f"{where}.claims", f"unknown claim id(s) {unknown}")
-            ranges.append({"datasets": self.names(rule["datasets"], f"{where}.datasets"),
-                           "metric": self.text(rule["metric"], f"{where}.metric"),
-                           "high": self.text(rule["high"], f"{where}.high"),
-                           "low": self.text(rule["low"], f"{where}.low"),
-                           "min": self.number(rule["min"], f"{where}.min"), "claims": claims})
+        for where, rule in self.entries(raw.get("dynamic_range"), "gates.dynamic_range", _RANGE_KEYS):
+            parsed = {"datasets": self.names(rule["datasets"], f"{where}.datasets"),
+                      "metric": (self.text(rule["metric"], f"{where}.metric"),),
+                      "high": (self.text(rule["high"], f"{where}.high"),),
+                      "low": (self.text(rule["low"], f"{where}.low"),),
+                      "claims": self.names(rule["claims"], f"{where}.claims")}
+            for key, kind in (("datasets", "dataset"), ("metric", "metric"), ("high", "method"),
+                              ("low", "method"), ("claims", None)):
+                allowed = claim_ids if kind is None else known[kind]
+                unknown = sorted(set(parsed[key]) - set(allowed))
+                if unknown:
+                    self.fail(f"{where}.{key}", f"unknown {kind or 'claim id'}(s) {unknown}")
+            ranges.append({**parsed, "metric": parsed["metric"][0], "high": parsed["high"][0],
+                           "low": parsed["low"][0], "min": self.number(rule["min"], f"{where}.min")})
         return GateSpec(dict(chance), band, loss, tuple(ranges))
 
     def departures(self, raw: Any) -> tuple[Departure, ...]:
-        if raw is None:
-            return ()
-        if not isinstance(raw, list):
-            self.fail("departures", f"expected a list, got {type(raw).__name__}")
         out = []
-        for i, item in enumerate(raw):
-            where = f"departures[{i}]"
-            item = self.mapping(item, where, _DEPARTURE_KEYS)
+        for where, item in self.entries(raw, "departures", _DEPARTURE_KEYS):
             profiles = self.names(item.get("profiles", list(PROFILES)), f"{where}.profiles")
             unknown = sorted(set(profiles) - set(PROFILES))
             if unknown:
@@ -507,14 +500,6 @@ class _Validator:
             if stand_in in datasets:
                 self.fail(where, f"{stand_in!r} is a dataset of the tables, not a stand-in")
             out[str(stand_in)] = paper
-        return out
-
-    def min_effect(self, raw: Any, metrics: set[str]) -> dict[str, float]:
-        raw = self.mapping(raw or {}, "min_effect", {m: False for m in sorted(metrics)})
-        out = {k: self.number(v, f"min_effect.{k}") for k, v in raw.items()}
-        for key, value in out.items():
-            if value < 0:
-                self.fail(f"min_effect.{key}", f"must be >= 0, got {value}")
         return out
 
     def claim_only_metrics(self, raw: Any, printed: set[str]) -> dict[str, str]:

@@ -184,6 +184,15 @@ def compare_cells(left: pd.Series | float, right: pd.Series | float, *, unit: st
     return Test(estimate, float(np.sqrt(se2)), df, min(ns), False, scale, kind)
 
 
-def one_sample(values: pd.Series, reference: float, *, rerun: pd.DataFrame | None = None) -> Test:
-    """The interval of mean(values) - reference (a reproduced cell against a printed number)."""
-    return compare_cells(values, reference, unit="fraction", rerun_left=rerun, scale="difference")
+def mean_minus(mean: float, std: float, n: int, reference: float, rerun_delta=None) -> Test:
+    """The interval of a cell's mean - ``reference`` from its summary (mean, sample std, n
+    values), with the cell's re-run variance where ``rerun_delta`` (re-run - run, per seed)
+    is given; n < 2 gives no noise estimate."""
+    if n < 2 or not np.isfinite(std):
+        return Test(mean - reference, np.inf, 0.0, n, False, "difference", "no noise estimate")
+    parts = [(std * std / n, n - 1)]
+    if rerun_delta is not None and len(rerun_delta):
+        v, df = _rerun_var(np.asarray(rerun_delta, dtype=float))
+        parts.append((v / n, df))
+    return Test(mean - reference, float(np.sqrt(sum(v for v, _ in parts))),
+                min(float(n - 1), _welch_df(parts)), n, False, "difference", "one-sample t")
