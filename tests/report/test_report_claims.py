@@ -255,6 +255,9 @@ def test_gapdcec_claims_on_reproduced_numbers_that_break_one_link():
     differences without noise: decided by the point estimate); IDEC then drops below DEC."""
     paper = load_reported("gapdcec")
     frame = paper.frame().drop(columns="table")
+    # the dcec_sgd ablation row (not printed) as a copy of DCEC's, 0.1 points lower
+    frame = pd.concat([frame, frame[frame.method == "dcec"].assign(
+        method="dcec_sgd", value=lambda f: f["value"] - 0.1)], ignore_index=True)
     results = pd.concat([frame.assign(seed=s, repeat=0, value=frame["value"] / 100 + shift,
                                       unit="fraction") for s, shift in ((0, 0.0), (1, 0.005))],
                         ignore_index=True)
@@ -264,9 +267,11 @@ def test_gapdcec_claims_on_reproduced_numbers_that_break_one_link():
     claims = _by_id(paper, results)
     assert claims.loc["idec_beats_dec", "verdict"] == "fails"
     assert claims.loc["dcec_beats_idec", "verdict"] == "holds"
-    assert claims.loc["gapdcec_beats_dcec", "verdict"] == "holds"   # 0.57 points, no noise
+    assert claims.loc["gapdcec_beats_dcec", "verdict"] == "holds"   # 0.67 points, no noise
     assert claims.loc["deep_beats_kmeans", "verdict"] == "fails"    # 60.00 < K-means 66.82
-    assert (claims["paper_verdict"] == "holds").all()
+    # against the unprinted ablation row the paper's numbers cannot decide
+    assert claims.loc["gapdcec_beats_dcec", "paper_verdict"] == "inconclusive"
+    assert (claims.drop(index="gapdcec_beats_dcec")["paper_verdict"] == "holds").all()
     assert (claims["strength"] == "indicative").all()               # 2 seeds < 5
 
 

@@ -33,6 +33,38 @@ class PretrainConfig:
     learning_rate: float = 0.001
     momentum: float = 0.0  # used by optimizer="sgd" only
     shuffle: bool = True
+    # Label-free early stop (0 = off, the reference codes' fixed epoch count): stop once the
+    # training loss fell by less than ``plateau_rel_tol`` (relative) over the last
+    # ``plateau_window`` epochs; ``epochs`` stays the cap. See :class:`LossPlateau`.
+    plateau_window: int = 0
+    plateau_rel_tol: float = 0.0
+
+    def __post_init__(self):
+        if self.epochs < 0 or self.batch_size < 1:
+            raise ValueError(f"PretrainConfig needs epochs >= 0 and batch_size >= 1, got "
+                             f"{self.epochs} and {self.batch_size}")
+        if self.plateau_window < 0 or not 0 <= self.plateau_rel_tol < 1:
+            raise ValueError(f"PretrainConfig needs plateau_window >= 0 and 0 <= plateau_rel_tol < 1, "
+                             f"got {self.plateau_window} and {self.plateau_rel_tol}")
+
+
+class LossPlateau(keras.callbacks.Callback):
+    """Stop training when the epoch loss fell by less than ``rel_tol`` (relative) over the last
+    ``window`` epochs: ``(loss[e - window] - loss[e]) / loss[e - window] < rel_tol``.
+
+    A label-free budget rule: it reads the training loss only, never labels or test data.
+    """
+
+    def __init__(self, window: int, rel_tol: float):
+        super().__init__()
+        self.window, self.rel_tol, self.losses = int(window), float(rel_tol), []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.losses.append(float((logs or {}).get("loss", np.nan)))
+        if len(self.losses) > self.window:
+            before, now = self.losses[-1 - self.window], self.losses[-1]
+            if before > 0 and (before - now) / before < self.rel_tol:
+                self.model.stop_training = True
 
 
 def make_optimizer(name: str, learning_rate: float, momentum: float = 0.0) -> keras.optimizers.Optimizer:
@@ -59,18 +91,20 @@ def pretrain_autoencoder(autoencoder: keras.Model, x: np.ndarray, cfg: PretrainC
                          seed: int, verbose: int = 1) -> dict:
     """Train ``autoencoder`` to reconstruct x with the MSE loss (in place).
 
-    Returns ``{"loss": [per-epoch mean MSE], "seconds": float, "epochs": int}``.
+    Returns ``{"loss": [per-epoch mean MSE], "seconds": float, "epochs": int}`` (epochs run:
+    fewer than ``cfg.epochs`` where the loss-plateau rule stopped it).
     """
     keras.utils.set_random_seed(seed)
     x = as_model_input(autoencoder, x)
     autoencoder.compile(optimizer=make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum),
                         loss="mse")
     start = time.perf_counter()
+    callbacks = [LossPlateau(cfg.plateau_window, cfg.plateau_rel_tol)] if cfg.plateau_window else []
     history = autoencoder.fit(x, x, batch_size=cfg.batch_size, epochs=cfg.epochs,
-                              shuffle=cfg.shuffle, verbose=verbose)
+                              shuffle=cfg.shuffle, verbose=verbose, callbacks=callbacks)
     seconds = time.perf_counter() - start
-    return {"loss": [float(v) for v in history.history.get("loss", [])], "seconds": seconds,
-            "epochs": cfg.epochs}
+    losses = [float(v) for v in history.history.get("loss", [])]
+    return {"loss": losses, "seconds": seconds, "epochs": len(losses)}
 
 
 @dataclass
@@ -100,11 +134,15 @@ class PretrainedAutoencoder:
 
 def pretrain_dense_autoencoder(x: np.ndarray, cfg: PretrainConfig, *, seed: int,
                                dims=(500, 500, 2000, 10), dropout: float = 0.0,
+                               init: str = "glorot_uniform",
                                verbose: int = 1) -> PretrainedAutoencoder:
-    """Build (seeded) and pretrain DEC's dense autoencoder on x (n, ...) flattened to (n, d)."""
+    """Build (seeded) and pretrain DEC's dense autoencoder on x (n, ...) flattened to (n, d);
+    ``init`` is the kernel initialiser (:data:`repro.models.autoencoders.DENSE_INITS`)."""
     keras.utils.set_random_seed(seed)
     kwargs = {"input_dim": int(np.prod(np.shape(x)[1:])), "dims": tuple(dims), "dropout": dropout,
               "seed": seed}
+    if init != "glorot_uniform":  # the default stays out of the kwargs (stored cells keep their key)
+        kwargs["init"] = init
     return _pretrain("dense", kwargs, x, cfg, seed=seed, verbose=verbose)
 
 

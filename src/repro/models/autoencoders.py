@@ -18,11 +18,22 @@ import keras
 from keras import layers
 
 POOLINGS = ("flatten", "gap")
+# Kernel initialisers of the dense autoencoder, as DEC-keras chooses them per dataset
+# (XifengGuo/DEC-keras run_exp.py): Keras's default Glorot uniform (USPS, STL) and
+# VarianceScaling(scale=1/3, mode="fan_in", distribution="uniform"), i.e. U(-limit, limit) with
+# limit = sqrt(1 / fan_in) (MNIST, Fashion-MNIST, Reuters).
+DENSE_INITS = ("glorot_uniform", "fan_in_uniform")
 
 
-def _dense_init(seed: int | None, index: int) -> keras.initializers.Initializer:
-    """Glorot-uniform initialiser (the Keras default used by DEC-keras), seeded per layer."""
-    return keras.initializers.GlorotUniform(seed=None if seed is None else seed + index)
+def _dense_init(seed: int | None, index: int, init: str = "glorot_uniform") -> keras.initializers.Initializer:
+    """The kernel initialiser ``init`` (one of :data:`DENSE_INITS`), seeded per layer."""
+    layer_seed = None if seed is None else seed + index
+    if init == "glorot_uniform":
+        return keras.initializers.GlorotUniform(seed=layer_seed)
+    if init == "fan_in_uniform":
+        return keras.initializers.VarianceScaling(scale=1.0 / 3.0, mode="fan_in",
+                                                  distribution="uniform", seed=layer_seed)
+    raise ValueError(f"unknown dense initialiser {init!r}; expected one of {DENSE_INITS}")
 
 
 def dense_autoencoder(
@@ -31,6 +42,7 @@ def dense_autoencoder(
     *,
     dropout: float = 0.0,
     seed: int | None = None,
+    init: str = "glorot_uniform",
 ) -> tuple[keras.Model, keras.Model]:
     """Fully connected autoencoder of DEC.
 
@@ -43,6 +55,7 @@ def dense_autoencoder(
         dropout: if > 0, a Dropout layer (active only in training) on the input of every dense
             layer -- a stand-in for the input corruption of DEC's denoising pretraining.
         seed: seeds the weight initialisers (None: Keras's global seed).
+        init: kernel initialiser, one of :data:`DENSE_INITS` (biases start at zero).
 
     Returns:
         (autoencoder, encoder): autoencoder maps (n, d) -> (n, d); encoder maps (n, d) -> (n, dims[-1]).
@@ -55,14 +68,14 @@ def dense_autoencoder(
         is_embedding = i == n_layers - 1
         h = _maybe_dropout(h, dropout, f"encoder_dropout_{i}")
         h = layers.Dense(width, activation=None if is_embedding else "relu",
-                         kernel_initializer=_dense_init(seed, i),
+                         kernel_initializer=_dense_init(seed, i, init),
                          name="embedding" if is_embedding else f"encoder_{i}")(h)
     embedding = h
     for i, width in enumerate(list(dims[:-1])[::-1] + [input_dim]):
         is_output = i == n_layers - 1
         h = _maybe_dropout(h, dropout, f"decoder_dropout_{i}")
         h = layers.Dense(width, activation=None if is_output else "relu",
-                         kernel_initializer=_dense_init(seed, n_layers + i),
+                         kernel_initializer=_dense_init(seed, n_layers + i, init),
                          name="reconstruction" if is_output else f"decoder_{n_layers - 1 - i}")(h)
     autoencoder = keras.Model(inputs, h, name="dense_autoencoder")
     encoder = keras.Model(inputs, embedding, name="dense_encoder")

@@ -30,7 +30,7 @@ METHOD_COLORS: dict[str, str] = {
     # shared
     "kmeans": GREY, "dec": BLUE,
     # GAPDCEC (Kolla & VenuGopal 2018)
-    "idec": CYAN, "dcn": OLIVE, "dcec": ORANGE, "gapdcec": RED,
+    "idec": CYAN, "dcn": OLIVE, "dcec": ORANGE, "dcec_sgd": OCHRE, "gapdcec": RED,
     # PQDEC
     "kmedoids": BROWN, "kdkmeans": PINK, "bqdec": ORANGE, "pqdec": RED,
     # UCNN (Hsu & Lin 2017)
@@ -51,7 +51,7 @@ METHOD_COLORS: dict[str, str] = {
 PAPER_METHODS: dict[str, tuple[str, ...]] = {
     "dqn": ("ksh", "ksh_d", "cnnh", "dnnh", "dqn", "dqn2plus", "dqnip", "float_features",
             "aqd_lookup", "float_exhaustive", "faiss_indexpq", "faiss_flat"),
-    "gapdcec": ("kmeans", "dec", "idec", "dcn", "dcec", "gapdcec"),
+    "gapdcec": ("kmeans", "dec", "idec", "dcn", "dcec", "dcec_sgd", "gapdcec"),
     "pqdec": ("kmeans", "kmedoids", "kdkmeans", "dec", "bqdec", "pqdec"),
     "ucnn": ("dec", "cnn_cm", "cnn_rc", "baseline_1", "baseline_2", "baseline_3", "ucnn"),
     "deepcluster": ("places_labels", "imagenet_labels", "random", "pathak", "doersch",
