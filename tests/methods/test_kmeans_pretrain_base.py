@@ -80,3 +80,40 @@ def test_clustering_result_validates_labels():
     with pytest.raises(ValueError, match="integers"):
         ClusteringResult(labels=np.array([0.5, 1.0]))
     assert score_labels(None, np.array([0, 1])) == (None, None)
+
+
+def test_loss_plateau_stops_pretraining_once_the_loss_flattens(blob_images):
+    x, _ = blob_images
+    long = PretrainConfig(epochs=40, batch_size=32)
+    autoencoder, _ = dense_autoencoder(256, (32, 4), seed=0)
+    full = pretrain_autoencoder(autoencoder, x, long, seed=0, verbose=0)
+    autoencoder, _ = dense_autoencoder(256, (32, 4), seed=0)
+    rule = PretrainConfig(epochs=40, batch_size=32, plateau_window=2, plateau_rel_tol=0.05)
+    stopped = pretrain_autoencoder(autoencoder, x, rule, seed=0, verbose=0)
+    assert full["epochs"] == 40 and 2 < stopped["epochs"] < 40
+    losses = stopped["loss"]
+    # it stopped at the first epoch whose loss fell < 5% over the last 2 epochs, and not before
+    drops = [(losses[e - 2] - losses[e]) / losses[e - 2] for e in range(2, len(losses))]
+    assert drops[-1] < 0.05 and all(d >= 0.05 for d in drops[:-1])
+    np.testing.assert_allclose(losses, full["loss"][:len(losses)], rtol=1e-5)  # same path until then
+    with pytest.raises(ValueError, match="plateau"):
+        PretrainConfig(plateau_window=-1)
+
+
+def test_dense_initialisers_follow_dec_keras():
+    import keras
+
+    glorot, _ = dense_autoencoder(784, (500, 10), seed=0)
+    fan_in, _ = dense_autoencoder(784, (500, 10), seed=0, init="fan_in_uniform")
+    w_glorot = keras.ops.convert_to_numpy(glorot.get_layer("encoder_0").kernel.value)
+    w_fan_in = keras.ops.convert_to_numpy(fan_in.get_layer("encoder_0").kernel.value)
+    # VarianceScaling(1/3, fan_in, uniform): U(-sqrt(1/fan_in), sqrt(1/fan_in)), fan_in = 784
+    limit = np.sqrt(1 / 784)
+    assert np.abs(w_fan_in).max() <= limit and np.abs(w_fan_in).max() > 0.95 * limit
+    glorot_limit = np.sqrt(6 / (784 + 500))
+    assert np.abs(w_glorot).max() > 0.95 * glorot_limit > limit
+    with pytest.raises(ValueError, match="initialiser"):
+        dense_autoencoder(784, (500, 10), init="he_normal")
+    pre = pretrain_dense_autoencoder(np.zeros((8, 784), "float32"), PretrainConfig(epochs=0),
+                                     seed=0, dims=(8, 2), init="fan_in_uniform", verbose=0)
+    assert pre.build_kwargs["init"] == "fan_in_uniform"  # a rebuilt copy keeps the initialiser

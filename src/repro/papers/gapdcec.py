@@ -273,10 +273,11 @@ def reference_code_anchor(results, histories=None, *, tolerance: float = 0.03,
                 if mine.empty:
                     continue
                 left = pd.Series(mine.to_numpy(float),
-                                 index=pd.MultiIndex.from_arrays([mine.index, [0] * len(mine)]))
+                                 index=pd.MultiIndex.from_arrays([mine.index, [0] * len(mine)],
+                                                                 names=["seed", "repeat"]))
                 # reference trials keyed apart from our seeds: never paired
                 right = pd.Series(np.asarray(trials, float), index=pd.MultiIndex.from_arrays(
-                    [-1 - np.arange(len(trials)), [0] * len(trials)]))
+                    [-1 - np.arange(len(trials)), [0] * len(trials)], names=["seed", "repeat"]))
                 test = compare_cells(left, right, unit="fraction")
                 lo, hi = test.interval(level)
                 verdict = ("agrees" if lo >= -tolerance and hi <= tolerance else
