@@ -1,9 +1,9 @@
-"""GAPDCEC stage helpers that the report uses (the stage itself runs in tests/test_pipeline.py)."""
+"""GAPDCEC report tables (repro.report.gapdcec_tables; the stage itself runs in tests/test_pipeline.py)."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from repro.papers.gapdcec import clustering_phase_gain
+from repro.report.gapdcec_tables import clustering_phase_gain
 
 
 def test_clustering_phase_gain_is_end_minus_start_of_each_run_averaged_over_seeds():
@@ -25,7 +25,7 @@ def test_clustering_phase_gain_is_end_minus_start_of_each_run_averaged_over_seed
 
 
 def _anchor_frames(dec_end, dec_start, dataset="usps"):
-    from repro.papers.gapdcec import reference_code_anchor  # noqa: F401
+    from repro.report.gapdcec_tables import reference_code_anchor  # noqa: F401
 
     results = pd.DataFrame([{"dataset": dataset, "method": "dec", "variant": "", "metric": m,
                              "seed": s, "repeat": 0, "value": v, "unit": "fraction"}
@@ -37,7 +37,7 @@ def _anchor_frames(dec_end, dec_start, dataset="usps"):
 
 
 def test_reference_code_anchor_agrees_deviates_or_stays_inconclusive():
-    from repro.papers.gapdcec import reference_code_anchor
+    from repro.report.gapdcec_tables import reference_code_anchor
 
     # DEC-keras USPS: end ACC 0.7636 (10 trials, sd 0.006), start ACC 0.7086
     near = reference_code_anchor(*_anchor_frames([0.762, 0.765, 0.760, 0.766, 0.763],
@@ -57,7 +57,7 @@ def test_reference_code_anchor_agrees_deviates_or_stays_inconclusive():
 
 
 def test_where_the_gap_comes_from_joins_gain_and_budget():
-    from repro.papers.gapdcec import where_the_gap_comes_from
+    from repro.report.gapdcec_tables import where_the_gap_comes_from
 
     results, histories = _anchor_frames([0.7, 0.8], [0.6, 0.65])
     budget = pd.DataFrame([{"dataset": "usps", "method": "dec", "variant": "", "metric": m,
