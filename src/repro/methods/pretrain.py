@@ -33,6 +33,25 @@ class PretrainConfig:
     learning_rate: float = 0.001
     momentum: float = 0.0  # used by optimizer="sgd" only
     shuffle: bool = True
+    # Label-free early stop (0 = off): stop after the first epoch whose mean loss improved on
+    # the previous epoch's by less than this fraction of it; ``epochs`` stays the cap.
+    plateau_tol: float = 0.0
+
+
+class RelativePlateauStop(keras.callbacks.Callback):
+    """Stop when ``(previous - current) / previous < tol`` for the epoch's mean ``loss``."""
+
+    def __init__(self, tol: float):
+        super().__init__()
+        if not 0 <= tol < 1:
+            raise ValueError(f"plateau_tol must be in [0, 1), got {tol!r}")
+        self.tol, self.previous = float(tol), None
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = float((logs or {}).get("loss", float("nan")))
+        if self.previous is not None and (self.previous - loss) < self.tol * self.previous:
+            self.model.stop_training = True
+        self.previous = loss
 
 
 def make_optimizer(name: str, learning_rate: float, momentum: float = 0.0) -> keras.optimizers.Optimizer:
@@ -59,18 +78,20 @@ def pretrain_autoencoder(autoencoder: keras.Model, x: np.ndarray, cfg: PretrainC
                          seed: int, verbose: int = 1) -> dict:
     """Train ``autoencoder`` to reconstruct x with the MSE loss (in place).
 
-    Returns ``{"loss": [per-epoch mean MSE], "seconds": float, "epochs": int}``.
+    Returns ``{"loss": [per-epoch mean MSE], "seconds": float, "epochs": int}`` (epochs run:
+    fewer than ``cfg.epochs`` when ``cfg.plateau_tol`` stopped it).
     """
     keras.utils.set_random_seed(seed)
     x = as_model_input(autoencoder, x)
     autoencoder.compile(optimizer=make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum),
                         loss="mse")
     start = time.perf_counter()
+    callbacks = [RelativePlateauStop(cfg.plateau_tol)] if cfg.plateau_tol > 0 else []
     history = autoencoder.fit(x, x, batch_size=cfg.batch_size, epochs=cfg.epochs,
-                              shuffle=cfg.shuffle, verbose=verbose)
+                              shuffle=cfg.shuffle, verbose=verbose, callbacks=callbacks)
     seconds = time.perf_counter() - start
-    return {"loss": [float(v) for v in history.history.get("loss", [])], "seconds": seconds,
-            "epochs": cfg.epochs}
+    losses = [float(v) for v in history.history.get("loss", [])]
+    return {"loss": losses, "seconds": seconds, "epochs": len(losses)}
 
 
 @dataclass

@@ -17,6 +17,7 @@ MB        megabytes (as printed)     MB
 GB        gigabytes (2^10 MB)        MB (x 1024)
 bytes     bytes (2^-20 MB)           MB (x 2^-20)
 x         a ratio of two costs       x (a speed-up: 12 x faster)
+count     a number of things         count (epochs run, restarts, threads)
 ========  =========================  ==============
 
 Converting between units of different dimensions ("%" -> "s") is an error naming both.
@@ -41,6 +42,7 @@ _UNITS: dict[str, tuple[str, Fraction]] = {
     "bytes": ("MB", Fraction(1, 2**20)),
     "GB": ("MB", Fraction(1024)),
     "x": ("x", Fraction(1)),
+    "count": ("count", Fraction(1)),
 }
 
 KNOWN_UNITS: tuple[str, ...] = tuple(_UNITS)
