@@ -170,7 +170,7 @@ def warm_up(model: keras.Model, optimizer: keras.optimizers.Optimizer, batches: 
     model.compile(optimizer=optimizer)
     optimizer.build(model.trainable_variables)
     weights = model.get_weights()
-    state = [np.array(v) for v in optimizer.variables]
+    state = [keras.ops.convert_to_numpy(v) for v in optimizer.variables]
     model.fit(_Batches(batches), epochs=1, verbose=0)
     for call in predicts:
         call()

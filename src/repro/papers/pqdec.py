@@ -409,10 +409,77 @@ def figures(outcome, figure_dir: Path) -> dict[str, Path]:
             profile=outcome.profile, own_axes=True,
             title=f"{labels.get(metric, metric)} vs clustering method: paper vs reproduced").clear()
         out[name] = path
+    out["fig_phases"] = _plot_phases(outcome.results, figure_dir / "fig_phases.png",
+                                     outcome.reported.labels())
     top = outcome.artifacts.get("top_images")
     if top is not None:
         out["fig2_top10_mnist-full"] = _plot_top_images(top, figure_dir / "fig2_top10_mnist-full.png")
     return out
+
+
+PHASE_COLORS = {"codebook_s": "#8c564b", "init_s": "#7f7f7f", "network_s": "#1f77b4",
+                "encode_s": "#ff7f0e", "assign_s": "#2ca02c", "other_s": "#d9d9d9"}
+
+
+def phase_table(results) -> "pd.DataFrame":
+    """Mean and std over seeds x repeats of time_s, its phases, epoch_s, restart_s, epochs_done,
+    restarts, memory_mb and storage_mb, per (dataset, method) of ``METHODS``."""
+    metrics = ["time_s", *PHASES, "epochs_done", "epoch_s", "restarts", "restart_s", "warmup_s",
+               "memory_mb", "storage_mb"]
+    rows = results[results["method"].isin(METHODS) & results["metric"].isin(metrics)
+                   & (results["variant"].fillna("") == "")]
+    table = rows.groupby(["dataset", "method", "metric"], sort=False)["value"].agg(["mean", "std"])
+    table = table.unstack("metric")
+    return table.reindex(columns=[(stat, m) for m in metrics for stat in ("mean", "std")
+                                  if (stat, m) in table.columns])
+
+
+def _plot_phases(results, path: Path, labels: dict) -> Path:
+    """Per dataset: the clustering seconds of every method split into its phases (stacked means;
+    error bar = std of time_s over seeds x repeats), and below the seconds per epoch (error bar:
+    its std) with the epochs each method ran written on the bar."""
+    import matplotlib.pyplot as plt
+
+    from repro.report.figures import save_png
+
+    table = phase_table(results)
+    datasets = list(dict.fromkeys(table.index.get_level_values("dataset")))
+    fig, axes = plt.subplots(2, len(datasets), figsize=(5.5 * len(datasets), 7.5), squeeze=False)
+    for j, dataset in enumerate(datasets):
+        part = table.xs(dataset, level="dataset")
+        part = part.reindex([m for m in METHODS if m in part.index])
+        xs = np.arange(len(part))
+        names = [labels.get(m, m) for m in part.index]
+        bottom = np.zeros(len(part))
+        ax = axes[0, j]
+        for phase in PHASES:
+            if ("mean", phase) not in part.columns:
+                continue
+            values = np.nan_to_num(part[("mean", phase)].to_numpy(float))
+            ax.bar(xs, values, bottom=bottom, color=PHASE_COLORS[phase], label=phase[:-2])
+            bottom += values
+        ax.errorbar(xs, part[("mean", "time_s")], yerr=part[("std", "time_s")].fillna(0.0),
+                    fmt="none", ecolor="black", capsize=4, label="std over repeats")
+        ax.set_xticks(xs, names, rotation=30, ha="right")
+        ax.set_ylabel("clustering seconds (timed region)")
+        ax.set_title(f"{labels.get(dataset, dataset)}: time per phase")
+        ax = axes[1, j]
+        if ("mean", "epoch_s") in part.columns:
+            ax.bar(xs, part[("mean", "epoch_s")].fillna(0.0), color="#9467bd",
+                   yerr=part[("std", "epoch_s")].fillna(0.0), capsize=4)
+            for x, (ep, val) in enumerate(zip(part[("mean", "epochs_done")],
+                                              part[("mean", "epoch_s")])):
+                ax.annotate("n/a" if not np.isfinite(val) else f"{ep:.3g} ep", (x, 0),
+                            xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8)
+        ax.set_xticks(xs, names, rotation=30, ha="right")
+        ax.set_ylabel("seconds per epoch (after initialisation)")
+        ax.set_title(f"{labels.get(dataset, dataset)}: cost per epoch (epochs run on the bar)")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle("Clustering time per phase and per epoch (this run)")
+    fig.tight_layout()
+    save_png(fig, path)
+    plt.close(fig)
+    return path
 
 
 def _plot_top_images(grid: np.ndarray, path: Path) -> Path:
