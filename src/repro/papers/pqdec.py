@@ -306,13 +306,15 @@ def run_cell(cell) -> None:
 
 def pin_threads(n: int) -> dict[str, int]:
     """TensorFlow's intra- and inter-op pools set to n threads where TensorFlow has not started
-    yet (it cannot change them later); the thread counts in effect ({pool: threads}; BLAS /
-    OpenMP are limited to n around the timings by threadpoolctl)."""
+    yet (it cannot change them later); the thread counts in effect ({pool: threads}, the same
+    keys on every backend; BLAS / OpenMP are limited to n around the timings by threadpoolctl)."""
     import os
 
     import keras
 
-    out = {"blas": n, "cpus": os.cpu_count() or 0}
+    cpus = os.cpu_count() or 0
+    # other backends (JAX's XLA) keep their default pools: one thread per CPU
+    out = {"blas": n, "cpus": cpus, "keras_intra": cpus, "keras_inter": cpus}
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
@@ -324,8 +326,8 @@ def pin_threads(n: int) -> dict[str, int]:
             except RuntimeError:   # already initialised: record what is in effect
                 pass
         # 0 = TensorFlow's default, one thread per CPU
-        out["tf_intra"] = threading.get_intra_op_parallelism_threads() or out["cpus"]
-        out["tf_inter"] = threading.get_inter_op_parallelism_threads() or out["cpus"]
+        out["keras_intra"] = threading.get_intra_op_parallelism_threads() or cpus
+        out["keras_inter"] = threading.get_inter_op_parallelism_threads() or cpus
     return out
 
 
