@@ -191,3 +191,24 @@ def test_pretraining_stops_when_the_loss_plateaus():
         assert stop.model.stop_training == (epoch == 2)
     with pytest.raises(ValueError, match="plateau_tol"):
         RelativePlateauStop(1.5)
+
+
+def test_dec_after_the_untimed_warm_up_gives_dec_s_labels_and_its_phases(make_blob_vectors):
+    # the warm-up must leave no trace in the result: same labels as repro.methods.dec itself
+    from repro.methods.dec import DECConfig, cluster_dec
+    from repro.methods.pretrain import PretrainConfig, pretrain_dense_autoencoder
+    from repro.papers.pqdec import cluster_dec_warm, phases
+
+    x, y = make_blob_vectors(n_per_class=60, seed=1)
+    pre = pretrain_dense_autoencoder(x, PretrainConfig(epochs=3, batch_size=32), seed=0,
+                                     dims=(16, 8), verbose=0)
+    cfg = DECConfig(batch_size=32, update_interval=5, max_iter=20, tol=0.0, n_init=2)
+    plain = cluster_dec(pre.build()[1], x, 4, cfg, seed=0, y=y, verbose=0)
+    warm = cluster_dec_warm(pre.build()[1], x, 4, cfg, seed=0, y=y, verbose=0)
+    np.testing.assert_array_equal(plain.labels, warm.labels)
+    assert [r["iteration"] for r in plain.history] == [r["iteration"] for r in warm.history]
+    t = warm.timings
+    assert t["warmup_s"] > 0 and t["network_s"] > 0 and t["encode_s"] > 0 and t["init_s"] > 0
+    out = phases("dec", warm)
+    assert out["restarts"] == 2 and out["epochs_done"] == pytest.approx(20 * 32 / len(x))
+    assert out["other_s"] >= -1e-9

@@ -111,3 +111,4 @@ def test_config_rejects_bad_restarts_and_threads():
         Config(n_init=0)
     with pytest.raises(ValueError, match="threads"):
         Config(threads=0)
+

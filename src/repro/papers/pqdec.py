@@ -15,8 +15,9 @@ One measurement definition for every method (stated in the report):
   BQDEC and PQDEC. No early stop (tol = 0) so every method does exactly 10 epochs, except
   K-medoids, which stops when its medoids no longer change after 3-5 iterations, and sklearn's
   K-means, which stops when no label changes: ``epochs_done`` records the epochs / iterations
-  each method ran, and ``epoch_s`` the cost per epoch (the fair reading where methods did
-  unequal numbers of epochs).
+  each method ran (K-means: those of the restart it kept; DEC: steps x batch / n), and
+  ``epoch_s`` the seconds per epoch after the initialisation (the fair reading where methods
+  did unequal numbers of epochs; none for K-means, whose restarts each iterate).
 - **Restarts**: the same ``n_init`` restarts for every method that restarts (K-means on
   pixels, DEC's k-means on the embedding, BQDEC's k-majority, PQDEC's PQ k-means; paper
   profile 20, DEC's count); K-medoids and KDK-means start once from their ++ seeding
