@@ -212,3 +212,15 @@ def test_dec_after_the_untimed_warm_up_gives_dec_s_labels_and_its_phases(make_bl
     out = phases("dec", warm)
     assert out["restarts"] == 2 and out["epochs_done"] == pytest.approx(20 * 32 / len(x))
     assert out["other_s"] >= -1e-9
+
+
+@pytest.mark.parametrize("init", ["random", "k-means++"])
+def test_initial_pq_kmeans_control_clusters_the_pretrained_embedding(blobs, pretrained, init):
+    from repro.methods.pqdec import initial_pq_kmeans
+
+    x, y = blobs
+    embedding = pretrained.build()[1].predict(x, verbose=0)
+    cfg = PQDECConfig(n_codewords=16, n_init=3, init=init)
+    labels = initial_pq_kmeans(embedding, 4, cfg, seed=0)
+    assert labels.shape == (len(x),) and cluster_acc(y, labels) >= 0.9
+    np.testing.assert_array_equal(labels, initial_pq_kmeans(embedding, 4, cfg, seed=0))

@@ -250,6 +250,22 @@ def kmeans_plus_plus_codes(codebooks: np.ndarray, codes: np.ndarray, n_clusters:
     return quantizer.encode(centres.astype(np.float32))
 
 
+def initial_pq_kmeans(embedding: np.ndarray, n_clusters: int, cfg: PQDECConfig, *,
+                      seed: int) -> np.ndarray:
+    """PQDEC's initial clustering without the network: codebooks fitted on ``embedding`` (as
+    :func:`cluster_pqdec` fits them), its codes, then PQ k-means (``cfg.init``, best of
+    ``cfg.n_init``). Labels (n,). Used for the accuracy controls."""
+    padded = pad_subvectors(np.asarray(embedding, dtype=np.float32), cfg.n_subspaces)
+    quantizer = ProductQuantizer(cfg.n_subspaces, cfg.n_codewords).fit(padded, seed=seed,
+                                                                       n_iter=cfg.pq_fit_iter)
+    codes = quantizer.encode(padded).astype(code_dtype(cfg.n_codewords))
+    make = lambda s: PQKMeans(quantizer, n_clusters, n_iter=cfg.init_iter, seed=s)  # noqa: E731
+    start = None
+    if cfg.init == "k-means++":
+        start = lambda s: kmeans_plus_plus_codes(quantizer.codebooks, codes, n_clusters, s)  # noqa: E731
+    return best_of_restarts(make, codes, cfg.n_init, seed, start).labels_
+
+
 class PQCodeClustering(CodeClustering):
     """PQ k-means (Eq. 6) of (n, M) codes under the layer's current codebooks; centres are PQ codes."""
 
