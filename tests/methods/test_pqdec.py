@@ -100,6 +100,7 @@ def test_refine_is_warm_started_from_the_previous_centres():
 @pytest.mark.parametrize("kwargs, match", [
     ({"max_epochs": 0}, "max_epochs"), ({"tol": 1.0}, "tol"), ({"optimizer": "adamw"}, "optimizer"),
     ({"gamma": -0.1}, "gamma"), ({"n_codewords": 0}, "n_codewords"), ({"momentum": 1.0}, "momentum"),
+    ({"init": "kmeans"}, "init"),
 ])
 def test_bad_config_raises(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -117,3 +118,107 @@ def test_bad_input_raises_clear_errors(blobs, pretrained):
         cluster_pqdec(autoencoder, encoder, x[:100], 4, PQDECConfig(**FAST), seed=0, verbose=0)
     with pytest.raises(ValueError, match="sub-vectors"):
         cluster_pqdec(autoencoder, encoder, x, 4, PQDECConfig(n_subspaces=11, **FAST), seed=0, verbose=0)
+
+
+def test_shuffled_batches_cover_every_point_once_per_epoch_and_reshuffle():
+    from repro.methods.pqdec import ShuffledBatches
+
+    x = np.arange(10, dtype=np.float32).reshape(10, 1)
+    feed = ShuffledBatches(x, 4, seed=0)
+    assert feed.num_batches == 3
+    first = np.concatenate([feed[i][:, 0] for i in range(3)])
+    feed.on_epoch_end()
+    second = np.concatenate([feed[i][:, 0] for i in range(3)])
+    assert sorted(first) == sorted(second) == list(range(10)) and first.tolist() != second.tolist()
+    ordered = ShuffledBatches(x, 4, shuffle=False)
+    assert ordered[2][:, 0].tolist() == [8, 9]
+
+
+def test_warm_up_restores_weights_and_optimizer_and_keeps_the_traced_step(blobs, pretrained):
+    from repro.methods.pqdec import first_batches, warm_up
+    from repro.methods.pretrain import make_optimizer
+
+    from repro.models.quantization_layers import QuantizedAutoencoder
+
+    x, _ = blobs
+    autoencoder, encoder = pretrained.build()
+    model = QuantizedAutoencoder(autoencoder, encoder, ProductQuantization(4, 16), gamma=0.1)
+    before = [w.copy() for w in model.get_weights()]
+    optimizer = make_optimizer("sgd", 0.5, 0.9)
+    batches = first_batches(x, 96)
+    assert len(x) % 96 and [len(b) for b in batches] == [96, len(x) % 96]
+    seconds = warm_up(model, optimizer, batches, [lambda: model.predict_codes(x)])
+    assert seconds > 0 and model.train_function is not None
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert int(optimizer.iterations.numpy()) == 0
+    assert all(not np.any(np.asarray(v)) for v in optimizer.variables if "momentum" in v.path)
+
+
+def test_pqdec_reports_its_phases_and_kmeanspp_start(blobs, pretrained):
+    x, y = blobs
+    cfg = PQDECConfig(max_epochs=2, tol=0.0, init="k-means++", **FAST)
+    result = cluster_pqdec(*pretrained.build(), x, 4, cfg, seed=0, y=y, verbose=0)
+    t = result.timings
+    assert t["warmup_s"] > 0 and result.info["init"] == "k-means++" and result.info["restarts"] == 3
+    parts = sum(t[k] for k in ("codebook_s", "init_s", "network_s", "encode_s", "assign_s"))
+    assert all(t[k] > 0 for k in ("codebook_s", "init_s", "network_s", "encode_s", "assign_s"))
+    assert parts <= t["cluster_s"]
+    assert result.info["initial_acc"] >= 0.95   # k-means++ start on separable blobs
+
+
+def test_kmeans_plus_plus_codes_are_valid_centre_codes(blobs, pretrained):
+    from repro.methods.pqdec import kmeans_plus_plus_codes
+
+    rng = np.random.default_rng(0)
+    pq = ProductQuantizer(2, 8).fit(rng.normal(size=(200, 4)).astype(np.float32), seed=0)
+    codes = pq.encode(rng.normal(size=(200, 4)).astype(np.float32))
+    start = kmeans_plus_plus_codes(pq.codebooks, codes, 5, seed=1)
+    assert start.shape == (5, 2) and start.dtype == codes.dtype and start.max() < 8
+    np.testing.assert_array_equal(start, kmeans_plus_plus_codes(pq.codebooks, codes, 5, seed=1))
+
+
+def test_pretraining_stops_when_the_loss_plateaus():
+    from repro.methods.pretrain import LossPlateau
+
+    stop = LossPlateau(1, 0.1)
+
+    class _Model:
+        stop_training = False
+    stop.set_model(_Model())
+    for epoch, loss in enumerate([1.0, 0.5, 0.46]):   # improvements 50 %, 8 %
+        stop.on_epoch_end(epoch, {"loss": loss})
+        assert stop.model.stop_training == (epoch == 2)
+
+
+def test_dec_after_the_untimed_warm_up_gives_dec_s_labels_and_its_phases(make_blob_vectors):
+    # the warm-up must leave no trace in the result: same labels as repro.methods.dec itself
+    from repro.methods.dec import DECConfig, cluster_dec
+    from repro.methods.pretrain import PretrainConfig, pretrain_dense_autoencoder
+    from repro.papers.pqdec import cluster_dec_warm, phases
+
+    x, y = make_blob_vectors(n_per_class=60, seed=1)
+    pre = pretrain_dense_autoencoder(x, PretrainConfig(epochs=3, batch_size=32), seed=0,
+                                     dims=(16, 8), verbose=0)
+    cfg = DECConfig(batch_size=32, update_interval=5, max_iter=20, tol=0.0, n_init=2)
+    plain = cluster_dec(pre.build()[1], x, 4, cfg, seed=0, y=y, verbose=0)
+    warm = cluster_dec_warm(pre.build()[1], x, 4, cfg, seed=0, y=y, verbose=0)
+    np.testing.assert_array_equal(plain.labels, warm.labels)
+    assert [r["iteration"] for r in plain.history] == [r["iteration"] for r in warm.history]
+    t = warm.timings
+    assert t["warmup_s"] > 0 and t["network_s"] > 0 and t["encode_s"] > 0 and t["init_s"] > 0
+    out = phases("dec", warm)
+    assert out["restarts"] == 2 and out["epochs_done"] == pytest.approx(20 * 32 / len(x))
+    assert out["other_s"] >= -1e-9
+
+
+@pytest.mark.parametrize("init", ["random", "k-means++"])
+def test_initial_pq_kmeans_control_clusters_the_pretrained_embedding(blobs, pretrained, init):
+    from repro.methods.pqdec import initial_pq_kmeans
+
+    x, y = blobs
+    embedding = pretrained.build()[1].predict(x, verbose=0)
+    cfg = PQDECConfig(n_codewords=16, n_init=3, init=init)
+    labels = initial_pq_kmeans(embedding, 4, cfg, seed=0)
+    assert labels.shape == (len(x),) and cluster_acc(y, labels) >= 0.9
+    np.testing.assert_array_equal(labels, initial_pq_kmeans(embedding, 4, cfg, seed=0))

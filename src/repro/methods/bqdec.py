@@ -44,7 +44,8 @@ from repro.models.quantization_layers import BinaryQuantization, QuantizedAutoen
 from repro.quantization import KMajority, pack_bits
 
 from .base import ClusteringResult, check_inputs
-from .pqdec import CodeClustering, QuantizedClusteringConfig, best_of_restarts, run_quantized_clustering
+from .pqdec import (CodeClustering, QuantizedClusteringConfig, best_of_restarts, run_quantized_clustering,
+                    warm_up_quantized)
 from .self_training import prepare_input
 
 
@@ -131,13 +132,18 @@ def cluster_bqdec(autoencoder: keras.Model, encoder: keras.Model, x: np.ndarray,
             f"BQDEC's {cfg.n_bits}-bit codes take one bit per embedding unit, but the encoder's "
             f"embedding has {embedding_dim} units; pretrain a dense autoencoder with "
             f"dims=(500, 500, 2000, {cfg.n_bits}) or set n_bits={embedding_dim}")
+    if cfg.init != "random":
+        raise ValueError(f"BQDEC's k-majority starts from random codes only, got init={cfg.init!r}")
     keras.utils.set_random_seed(seed)
-    started_at = time.perf_counter()
     layer = BinaryQuantization(cfg.lq_reduction, cfg.code_scale, name="binary_quantization")
     model = QuantizedAutoencoder(autoencoder, encoder, layer, gamma=cfg.gamma, decode=cfg.decode,
                                  name="bqdec")
+    warmup_s = warm_up_quantized(model, encoder, x, cfg)
+    keras.utils.set_random_seed(seed)
+    started_at = time.perf_counter()
     clustering = BinaryCodeClustering(int(n_clusters), cfg, seed)
     result = run_quantized_clustering(model, x, cfg, clustering, seed=seed, started_at=started_at,
                                       y=y, verbose=verbose)
     result.info.update(method="BQDEC", codebooks_nbytes=0)
+    result.timings.update(warmup_s=warmup_s, codebook_s=0.0)
     return result

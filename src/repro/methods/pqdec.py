@@ -17,6 +17,15 @@ M = 4 sub-vectors x L = 256 codewords = 32-bit codes (Sec. IV.B.2). The 10-d emb
 
 The epoch loop (:func:`run_quantized_clustering`) is shared with BQDEC (:mod:`repro.methods.bqdec`),
 which differs only in its quantization layer and code clustering (a :class:`CodeClustering`).
+
+Timing (PQDEC Table 1 compares clustering speed): before the clock starts, :func:`warm_up` compiles
+the model and traces its train and predict functions on a batch (graph tracing is not part of the
+method), then restores the weights and optimizer state. The timed phases are reported apart in
+``timings``: ``codebook_s`` (embedding + codebook k-means), ``init_s`` (initial encoding and the
+``n_init`` restarts of the code clustering), and over the epochs ``network_s`` (mini-batch
+training passes), ``encode_s`` (re-encoding all points) and ``assign_s`` (code clustering).
+Batches come from :class:`ShuffledBatches`, a ``keras.utils.PyDataset`` like DEC's feeder (no
+tf.data copy of the whole data set).
 """
 from __future__ import annotations
 
@@ -47,7 +56,9 @@ class QuantizedClusteringConfig:
     max_epochs 10: the paper times 10 clustering epochs (IV.B.3). tol 0.001: the 0.1% threshold.
     n_init 20: restarts of the initial code clustering (DEC's 20 k-means restarts).
     init_iter 20: at most this many assignment steps per restart (our choice; early stop at a
-        fixed point). shuffle: reshuffle the data every epoch (our choice, Keras's default).
+        fixed point). init: the restarts' initial centres, "random" (K random data codes, as
+        pqkmeans; the paper's reading) or "k-means++" (D^2 seeding on the decoded codes, a control
+        of ours; PQ k-means only, BQDEC's k-majority keeps random starts). shuffle: reshuffle the data every epoch (our choice, Keras's default).
     predict_batch_size: batch of the all-data encoding (speed only).
     """
 
@@ -62,6 +73,9 @@ class QuantizedClusteringConfig:
     init_iter: int = 20
     shuffle: bool = True
     predict_batch_size: int = 4096
+    init: str = "random"
+
+    INITS: ClassVar[tuple[str, ...]] = ("random", "k-means++")
 
     _COUNT_FIELDS: ClassVar[tuple[str, ...]] = (
         "batch_size", "max_epochs", "n_init", "init_iter", "predict_batch_size")
@@ -80,6 +94,8 @@ class QuantizedClusteringConfig:
             raise ValueError(f"gamma must be >= 0, got {self.gamma}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of {OPTIMIZERS}")
+        if self.init not in self.INITS:
+            raise ValueError(f"unknown init {self.init!r}; expected one of {self.INITS}")
 
 
 @dataclass
@@ -99,6 +115,98 @@ class PQDECConfig(QuantizedClusteringConfig):
 
     _COUNT_FIELDS: ClassVar[tuple[str, ...]] = QuantizedClusteringConfig._COUNT_FIELDS + (
         "n_subspaces", "n_codewords", "pq_fit_iter", "pq_kmeans_iter")
+
+
+class ShuffledBatches(keras.utils.PyDataset):
+    """Mini-batches ``x[perm[i*b:(i+1)*b]]`` of a fresh seeded permutation every epoch (the last
+    batch shorter); ``shuffle=False`` keeps data order. Copies one batch at a time."""
+
+    def __init__(self, x: np.ndarray, batch_size: int, *, shuffle: bool = True, seed: int = 0):
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.x, self.batch_size, self.shuffle = x, int(batch_size), shuffle
+        self._rng = np.random.default_rng(seed)
+        self._order = self._permutation()
+
+    def _permutation(self) -> np.ndarray:
+        n = len(self.x)
+        return self._rng.permutation(n) if self.shuffle else np.arange(n)
+
+    @property
+    def num_batches(self):
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, i: int):
+        return self.x[np.sort(self._order[i * self.batch_size:(i + 1) * self.batch_size])]
+
+    def on_epoch_end(self):
+        self._order = self._permutation()
+
+
+class _Batches(keras.utils.PyDataset):
+    """A fixed list of batches (warm-up only)."""
+
+    def __init__(self, batches: list):
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.batches = batches
+
+    @property
+    def num_batches(self):
+        return len(self.batches)
+
+    def __getitem__(self, i: int):
+        return self.batches[i]
+
+
+def warm_up(model: keras.Model, optimizer: keras.optimizers.Optimizer, batches: list,
+            predicts=()) -> float:
+    """Compile ``model``, run one train step per batch and each ``predicts`` call (this traces the
+    train / predict functions), then restore the weights and the optimizer state. Returns seconds.
+
+    ``batches``: what ``fit`` would get per step (an array, or an (x, y) tuple); give a full and a
+    short batch when the epoch ends with a short one. The traced functions stay with the model as
+    long as it is not compiled again.
+    """
+    started = time.perf_counter()
+    model.compile(optimizer=optimizer)
+    optimizer.build(model.trainable_variables)
+    weights = model.get_weights()
+    state = [keras.ops.convert_to_numpy(v) for v in optimizer.variables]
+    model.fit(_Batches(batches), epochs=1, verbose=0)
+    for call in predicts:
+        call()
+    model.set_weights(weights)
+    for variable, value in zip(optimizer.variables, state):
+        variable.assign(value)
+    return time.perf_counter() - started
+
+
+def first_batches(x: np.ndarray, batch_size: int, *extra) -> list:
+    """A full batch and (if the data do not split evenly) a short one, for :func:`warm_up`;
+    ``extra`` arrays are sliced alongside (batch = tuple)."""
+    sizes = [min(batch_size, len(x))] + ([len(x) % batch_size] if len(x) % batch_size else [])
+    return [x[:m] if not extra else (x[:m], *(a[:m] for a in extra)) for m in sizes]
+
+
+class PhaseTimer(keras.callbacks.Callback):
+    """Seconds spent inside the train steps (``network_s``, summed) and in ``fit`` (``fit_s``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.network_s, self.fit_s, self.n_steps = 0.0, 0.0, 0
+        self._batch = self._fit = 0.0
+
+    def on_train_begin(self, logs=None):
+        self._fit = time.perf_counter()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._batch = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.network_s += time.perf_counter() - self._batch
+        self.n_steps += 1
+
+    def on_train_end(self, logs=None):
+        self.fit_s = time.perf_counter() - self._fit
 
 
 class CodeClustering:
@@ -122,10 +230,40 @@ class CodeClustering:
         raise NotImplementedError
 
 
-def best_of_restarts(make, codes: np.ndarray, n_init: int, seed: int):
-    """Fit ``make(seed + r)`` for r < n_init on codes; the fit of least final objective."""
-    fits = [make(seed + r).fit(codes) for r in range(n_init)]
+def best_of_restarts(make, codes: np.ndarray, n_init: int, seed: int, init_centres=None):
+    """Fit ``make(seed + r)`` for r < n_init on codes; the fit of least final objective.
+    ``init_centres(seed)``: the restart's initial centres (default: the fit's own random ones)."""
+    fits = [make(seed + r).fit(codes, **({} if init_centres is None else
+                                         {"init_centres": init_centres(seed + r)}))
+            for r in range(n_init)]
     return min(fits, key=lambda fit: fit.objective_history_[-1])
+
+
+def kmeans_plus_plus_codes(codebooks: np.ndarray, codes: np.ndarray, n_clusters: int,
+                           seed: int) -> np.ndarray:
+    """K initial PQ centre codes: k-means++ (D^2) seeding on the decoded codes, re-encoded."""
+    from sklearn.cluster import kmeans_plusplus
+
+    quantizer = ProductQuantizer.from_codebooks(codebooks)
+    decoded = quantizer.decode(codes)
+    centres, _ = kmeans_plusplus(decoded, n_clusters, random_state=seed)
+    return quantizer.encode(centres.astype(np.float32))
+
+
+def initial_pq_kmeans(embedding: np.ndarray, n_clusters: int, cfg: PQDECConfig, *,
+                      seed: int) -> np.ndarray:
+    """PQDEC's initial clustering without the network: codebooks fitted on ``embedding`` (as
+    :func:`cluster_pqdec` fits them), its codes, then PQ k-means (``cfg.init``, best of
+    ``cfg.n_init``). Labels (n,). Used for the accuracy controls."""
+    padded = pad_subvectors(np.asarray(embedding, dtype=np.float32), cfg.n_subspaces)
+    quantizer = ProductQuantizer(cfg.n_subspaces, cfg.n_codewords).fit(padded, seed=seed,
+                                                                       n_iter=cfg.pq_fit_iter)
+    codes = quantizer.encode(padded).astype(code_dtype(cfg.n_codewords))
+    make = lambda s: PQKMeans(quantizer, n_clusters, n_iter=cfg.init_iter, seed=s)  # noqa: E731
+    start = None
+    if cfg.init == "k-means++":
+        start = lambda s: kmeans_plus_plus_codes(quantizer.codebooks, codes, n_clusters, s)  # noqa: E731
+    return best_of_restarts(make, codes, cfg.n_init, seed, start).labels_
 
 
 class PQCodeClustering(CodeClustering):
@@ -142,7 +280,11 @@ class PQCodeClustering(CodeClustering):
     def initial(self, codes):
         codes = codes.astype(self.dtype)
         make = lambda s: self._kmeans(self.cfg.init_iter, s)  # noqa: E731
-        fit = best_of_restarts(make, codes, self.cfg.n_init, self.seed)
+        start = None
+        if self.cfg.init == "k-means++":
+            codebooks = self.layer.get_codebooks()
+            start = lambda s: kmeans_plus_plus_codes(codebooks, codes, self.n_clusters, s)  # noqa: E731
+        fit = best_of_restarts(make, codes, self.cfg.n_init, self.seed, start)
         self.centres = fit.centres_
         return fit.labels_
 
@@ -171,6 +313,7 @@ class CodeClusteringUpdate(keras.callbacks.Callback):
         self.steps_per_epoch = math.ceil(len(x) / cfg.batch_size)
         self.history = [self._row(0, None, {})]
         self.stopped_by, self.n_epochs = "max_epochs", 0
+        self.encode_s = self.assign_s = 0.0
 
     def _row(self, epoch: int, delta_label, logs: dict) -> dict:
         acc, nmi = score_labels(self.y_true, self.labels)
@@ -182,8 +325,12 @@ class CodeClusteringUpdate(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
+        started = time.perf_counter()
         self.codes = self.model.predict_codes(self.x, batch_size=self.cfg.predict_batch_size)
+        encoded = time.perf_counter()
         labels = self.clustering.refine(self.codes)
+        self.encode_s += encoded - started
+        self.assign_s += time.perf_counter() - encoded
         delta_label = float(np.mean(labels != self.labels))
         self.labels, self.n_epochs = labels, epoch + 1
         row = self._row(epoch + 1, delta_label, logs)
@@ -199,21 +346,25 @@ def run_quantized_clustering(model: QuantizedAutoencoder, x: np.ndarray, cfg: Qu
                              y: np.ndarray | None = None, verbose: int = 1) -> ClusteringResult:
     """Initial code clustering, then the epoch loop of the module docstring (model trained in place).
 
-    x is in the model's input shape; ``started_at`` is the ``time.perf_counter()`` at which the
-    method started (codebook fitting included in ``cluster_s``). History: one row per epoch, row 0
-    the initial clustering (losses NaN, delta_label None).
+    x is in the model's input shape; ``model`` compiled (:func:`warm_up`), else compiled here;
+    ``started_at`` is the ``time.perf_counter()`` at which the method started (codebook fitting
+    included in ``cluster_s``). History: one row per epoch, row 0 the initial clustering (losses
+    NaN, delta_label None). Timings: the phases of the module docstring.
     """
+    init_start = time.perf_counter()
     codes = model.predict_codes(x, batch_size=cfg.predict_batch_size)
     labels = clustering.initial(codes)
-    init_s = time.perf_counter() - started_at
+    init_s = time.perf_counter() - init_start
     updater = CodeClusteringUpdate(x, clustering, cfg, initial_labels=labels, initial_codes=codes,
                                    started_at=started_at, y_true=y)
     initial_acc, initial_nmi = updater.history[0]["acc"], updater.history[0]["nmi"]
     if verbose:
         print(f"initial code clustering (n_init={cfg.n_init}): acc {initial_acc}, nmi {initial_nmi}")
-    model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum))
-    model.fit(x, batch_size=cfg.batch_size, epochs=cfg.max_epochs, shuffle=cfg.shuffle,
-              callbacks=[updater], verbose=verbose)
+    if not getattr(model, "compiled", False):
+        model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum))
+    timer = PhaseTimer()
+    model.fit(ShuffledBatches(x, cfg.batch_size, shuffle=cfg.shuffle, seed=seed),
+              epochs=cfg.max_epochs, callbacks=[updater, timer], verbose=verbose)
     final_acc, final_nmi = score_labels(y, updater.labels)
     stored_codes, stored_centres = clustering.stored(updater.codes)
     info = {"n_epochs": updater.n_epochs, "stopped_by": updater.stopped_by,
@@ -221,9 +372,12 @@ def run_quantized_clustering(model: QuantizedAutoencoder, x: np.ndarray, cfg: Qu
             "initial_acc": initial_acc, "initial_nmi": initial_nmi, "final_acc": final_acc,
             "final_nmi": final_nmi, "code_bits": clustering.code_bits,
             "code_bytes": stored_codes.nbytes // len(stored_codes), "codes_nbytes": stored_codes.nbytes,
-            "codes": stored_codes, "centres": stored_centres, "seed": seed}
+            "codes": stored_codes, "centres": stored_centres, "seed": seed,
+            "restarts": cfg.n_init, "init": cfg.init}
     return ClusteringResult(labels=updater.labels, history=updater.history, info=info,
                             timings={"pretrain_s": 0.0, "init_s": init_s,
+                                     "network_s": timer.network_s, "encode_s": updater.encode_s,
+                                     "assign_s": updater.assign_s,
                                      "cluster_s": time.perf_counter() - started_at})
 
 
@@ -242,7 +396,8 @@ def cluster_pqdec(autoencoder: keras.Model, encoder: keras.Model, x: np.ndarray,
         verbose: Keras verbosity.
 
     Returns labels, history (one row per epoch), timings (``cluster_s``: codebooks + initial
-    clustering + epochs, ``init_s``), info (``n_epochs``, ``stopped_by``, ``code_bits`` 32,
+    clustering + epochs, after the untimed ``warmup_s``; its phases ``codebook_s``, ``init_s``,
+    ``network_s``, ``encode_s``, ``assign_s``), info (``n_epochs``, ``stopped_by``, ``code_bits`` 32,
     ``code_bytes`` 4, ``codes`` (n, M) uint8, ``codes_nbytes``, ``centres`` (K, M) uint8,
     ``codebooks`` (M, L, ceil(D/M)) float32 (final, padded coordinates zero), ``codebooks_nbytes``,
     ``initial_quantization_loss``, ACC / NMI of the initial and final clustering).
@@ -250,18 +405,33 @@ def cluster_pqdec(autoencoder: keras.Model, encoder: keras.Model, x: np.ndarray,
     cfg = cfg or PQDECConfig()
     x = prepare_input(encoder, check_inputs(x, n_clusters, y))
     keras.utils.set_random_seed(seed)
-    started_at = time.perf_counter()
     layer = ProductQuantization(cfg.n_subspaces, cfg.n_codewords, name="product_quantization")
     model = QuantizedAutoencoder(autoencoder, encoder, layer, gamma=cfg.gamma, name="pqdec")
+    warmup_s = warm_up_quantized(model, encoder, x, cfg)
+    keras.utils.set_random_seed(seed)
+    started_at = time.perf_counter()
     embedding = np.asarray(encoder.predict(x, batch_size=cfg.predict_batch_size, verbose=0))
     padded = pad_subvectors(embedding, cfg.n_subspaces)
     quantizer = ProductQuantizer(cfg.n_subspaces, cfg.n_codewords).fit(padded, seed=seed,
                                                                        n_iter=cfg.pq_fit_iter)
     layer.set_codebooks(quantizer.codebooks)
+    codebook_s = time.perf_counter() - started_at
     clustering = PQCodeClustering(layer, int(n_clusters), cfg, seed)
     result = run_quantized_clustering(model, x, cfg, clustering, seed=seed, started_at=started_at,
                                       y=y, verbose=verbose)
+    result.timings.update(warmup_s=warmup_s, codebook_s=codebook_s)
     codebooks = layer.get_codebooks()
     result.info.update(method="PQDEC", codebooks=codebooks, codebooks_nbytes=int(codebooks.nbytes),
                        initial_quantization_loss=quantizer.quantization_error(padded))
     return result
+
+
+def warm_up_quantized(model: QuantizedAutoencoder, encoder: keras.Model, x: np.ndarray,
+                      cfg: QuantizedClusteringConfig) -> float:
+    """:func:`warm_up` of PQDEC / BQDEC: train steps on a full and a short batch, the encoder's
+    and the code model's predict on all of x; seconds (untimed by the method)."""
+    batch = cfg.predict_batch_size
+    return warm_up(model, make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum),
+                   first_batches(x, cfg.batch_size),
+                   [lambda: encoder.predict(x, batch_size=batch, verbose=0),
+                    lambda: model.predict_codes(x, batch_size=batch)])

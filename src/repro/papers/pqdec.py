@@ -5,13 +5,29 @@ less memory than K-means, K-medoids, KDK-means, DEC and its binary sibling BQDEC
 affecting the cluster accuracy", on MNIST-full, MNIST-test and STL-10.
 
 One measurement definition for every method (stated in the report):
-- **Clustering speed**: wall-clock seconds of the clustering phase, 10 clustering epochs
-  (the paper's "with respect to 10 number of epochs"), data already in memory, pretraining
-  excluded (reported separately as ``pretrain_s``). An epoch is one pass over all points:
+- **Clustering speed** (``time_s``): wall-clock seconds of the clustering phase, 10 clustering
+  epochs (the paper's "with respect to 10 number of epochs"), data already in memory,
+  pretraining excluded. Keras methods are warmed up before the clock starts (compile, graph
+  tracing, one train step and the predict calls, then the weights and optimizer state are
+  restored: ``warmup_s``, untimed). An epoch is one pass over all points:
   one Lloyd / Voronoi iteration for K-means, KDK-means and K-medoids; one pass of
   mini-batch training (plus the method's own target / code-clustering updates) for DEC,
   BQDEC and PQDEC. No early stop (tol = 0) so every method does exactly 10 epochs, except
-  K-medoids, which stops when its medoids no longer change (the iterations run are recorded).
+  K-medoids, which stops when its medoids no longer change after 3-5 iterations, and sklearn's
+  K-means, which stops when no label changes: ``epochs_done`` records the epochs / iterations
+  each method ran (K-means: those of the restart it kept; DEC: steps x batch / n), and
+  ``epoch_s`` the seconds per epoch after the initialisation (the fair reading where methods
+  did unequal numbers of epochs; none for K-means, whose restarts each iterate).
+- **Restarts**: the same ``n_init`` restarts for every method that restarts (K-means on
+  pixels, DEC's k-means on the embedding, BQDEC's k-majority, PQDEC's PQ k-means; paper
+  profile 20, DEC's count); K-medoids and KDK-means start once from their ++ seeding
+  (``restarts`` records it; ``restart_s`` = initialisation seconds per restart).
+- **Phases** (seconds, per repeat): ``codebook_s`` (PQDEC: embedding + codebook k-means),
+  ``init_s`` (the initial clustering with its restarts; K-means: all of it), and over the
+  epochs ``network_s`` (mini-batch training steps), ``encode_s`` (re-encoding all points:
+  PQDEC / BQDEC codes, DEC's soft assignments Q and target P) and ``assign_s`` (code
+  clustering; K-medoids / KDK-means: their iterations); ``other_s`` = the rest (Keras's loop,
+  monitoring). Every Keras method is fed by a ``keras.utils.PyDataset`` (no tf.data copy).
 - **Memory consumption** (``memory_mb``, the paper's Table 1 column): peak resident memory of
   the process during the clustering phase minus the resident memory just before it, in MB
   (2^20 bytes), sampled every 2 ms by :mod:`repro.measure`; the same meter for numpy, faiss
@@ -24,7 +40,14 @@ One measurement definition for every method (stated in the report):
 - **Repeats**: each clustering phase is timed ``timing_repeats`` times (same seed, models
   rebuilt from the same pretrained weights); the claims need 3 timings per cell to decide
   a speed comparison (:mod:`repro.report.claims`). ACC, NMI and the histories are those of the
-  first repeat (the repeats give the same labels).
+  first repeat (the repeats give the same labels). Thread counts are pinned (``threads``) and
+  recorded in the provenance notes.
+- **Accuracy controls** (``controls``; untimed, in PQDEC's cell, pretrained embedding of the
+  same seed): ``kmeans-embedding`` (k-means, ``n_init`` restarts, on the embedding PQDEC starts
+  from = DEC's start), ``pqkmeans-random`` (PQ k-means of the initial codes from random data
+  codes, the paper's reading: PQDEC's start), ``pqkmeans-kmeans++`` (the same codes from
+  k-means++ centres) and, with ``control_training``, ``pqdec-kmeans++init`` (PQDEC's 10
+  epochs from that start).
 - **ACC and NMI** of every method after its 10 epochs, to judge "without affecting the
   cluster accuracy".
 Absolute seconds and MB depend on the machine; the claims are orderings judged on numbers
@@ -63,14 +86,19 @@ METHODS = ("kmeans", "kmedoids", "kdkmeans", "dec", "bqdec", "pqdec")
 METHOD_MODULES = {m: (f"repro.methods.{m}",) for m in METHODS}
 DATASETS = ("mnist-full", "mnist-test", "stl-10")
 BUDGET = {"dense_pretrain.epochs": "autoencoder pretraining epochs",
-          "timing_repeats": "timing repeats"}
+          "timing_repeats": "timing repeats", "n_init": "restarts of every method"}
+# Untimed accuracy controls recorded in PQDEC's cell (module docstring), as extra "methods".
+CONTROLS = ("kmeans-embedding", "pqkmeans-random", "pqkmeans-kmeans++", "pqdec-kmeans++init")
+PHASES = ("codebook_s", "init_s", "network_s", "encode_s", "assign_s", "other_s")
 INCLUDE_UNREPORTED = True
 MEASUREMENT = ("time_s: wall-clock seconds of the clustering phase (10 clustering epochs, data in "
-               "memory, pretraining excluded), timed timing_repeats times; memory_mb: peak "
+               "memory, pretraining and the Keras warm-up excluded; the same n_init restarts for "
+               "every method that restarts), timed timing_repeats times, phases apart; memory_mb: peak "
                "resident memory during the clustering phase minus the resident memory just "
                "before it, MB = 2^20 bytes, sampled every 2 ms (repro.measure); storage_mb: bytes "
                "of the representation the method clusters plus its centres (no network weights)")
 NOTES = {"measurement": MEASUREMENT}
+METHOD_MODULES = {**METHOD_MODULES, "dec": ("repro.methods.dec", "repro.methods.pqdec")}
 
 
 @dataclass
@@ -82,6 +110,10 @@ class Config(StageConfig):
     methods: tuple[str, ...] = METHODS
     clustering_epochs: int = 10
     timing_repeats: int = 3
+    n_init: int = 20
+    threads: int = 2
+    controls: bool = True
+    control_training: bool = True
     verbose: int = 2
     kmeans: KMeansConfig = field(default_factory=lambda: KMeansConfig(n_init=1, tol=0.0))
     kmedoids: KMedoidsConfig = field(default_factory=KMedoidsConfig)
@@ -106,6 +138,9 @@ class Config(StageConfig):
             raise ValueError(f"clustering_epochs must be >= 1, got {self.clustering_epochs}")
         if self.timing_repeats < 1:
             raise ValueError(f"timing_repeats must be >= 1, got {self.timing_repeats}")
+        for name in ("n_init", "threads"):
+            if isinstance(getattr(self, name), bool) or int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
 
 
 def settings(cfg: Config, data) -> Config:
@@ -114,16 +149,17 @@ def settings(cfg: Config, data) -> Config:
 
 
 def epochs_to_settings(cfg: Config, n: int) -> Config:
-    """``cfg`` with every method set to run exactly ``clustering_epochs`` epochs on n points."""
-    e = cfg.clustering_epochs
+    """``cfg`` with every method set to run exactly ``clustering_epochs`` epochs on n points and
+    every restarting method set to ``n_init`` restarts."""
+    e, r = cfg.clustering_epochs, cfg.n_init
     steps = e * -(-n // cfg.dec.batch_size)
     return dataclasses.replace(
-        cfg, kmeans=dataclasses.replace(cfg.kmeans, max_iter=e),
+        cfg, kmeans=dataclasses.replace(cfg.kmeans, max_iter=e, n_init=r),
         kmedoids=dataclasses.replace(cfg.kmedoids, max_iter=e),
         kdkmeans=dataclasses.replace(cfg.kdkmeans, max_iter=e),
-        dec=dataclasses.replace(cfg.dec, max_iter=steps),
-        bqdec=dataclasses.replace(cfg.bqdec, max_epochs=e),
-        pqdec=dataclasses.replace(cfg.pqdec, max_epochs=e))
+        dec=dataclasses.replace(cfg.dec, max_iter=steps, n_init=r),
+        bqdec=dataclasses.replace(cfg.bqdec, max_epochs=e, n_init=r),
+        pqdec=dataclasses.replace(cfg.pqdec, max_epochs=e, n_init=r))
 
 
 # The pretrained autoencoder each deep method starts from (raw-pixel methods need none).
@@ -133,7 +169,6 @@ PRETRAINED_FOR = {"dec": "dense", "pqdec": "dense", "bqdec": "binary"}
 def _clusterer(method: str, cfg: Config, x, k, seed, y):
     """call(*pretrained (autoencoder, encoder)) -> ClusteringResult of ``method``."""
     from repro.methods.bqdec import cluster_bqdec
-    from repro.methods.dec import cluster_dec
     from repro.methods.kdkmeans import cluster_kdkmeans
     from repro.methods.kmeans import cluster_kmeans
     from repro.methods.kmedoids import cluster_kmedoids
@@ -144,10 +179,69 @@ def _clusterer(method: str, cfg: Config, x, k, seed, y):
         "kmeans": lambda: cluster_kmeans(x, k, cfg.kmeans, seed=seed, y=y),
         "kmedoids": lambda: cluster_kmedoids(x, k, cfg.kmedoids, seed=seed, y=y),
         "kdkmeans": lambda: cluster_kdkmeans(x, k, cfg.kdkmeans, seed=seed, y=y),
-        "dec": lambda ae, enc: cluster_dec(enc, x, k, cfg.dec, seed=seed, y=y, verbose=v),
+        "dec": lambda ae, enc: cluster_dec_warm(enc, x, k, cfg.dec, seed=seed, y=y, verbose=v),
         "bqdec": lambda ae, enc: cluster_bqdec(ae, enc, x, k, cfg.bqdec, seed=seed, y=y, verbose=v),
         "pqdec": lambda ae, enc: cluster_pqdec(ae, enc, x, k, cfg.pqdec, seed=seed, y=y, verbose=v),
     }[method]
+
+
+def cluster_dec_warm(encoder, x, n_clusters: int, cfg, *, seed: int, y=None, verbose: int = 1):
+    """DEC's clustering phase (:func:`repro.methods.dec.cluster_dec`'s model and loop) after the
+    same untimed warm-up as PQDEC / BQDEC (:func:`repro.methods.pqdec.warm_up`), with its phases:
+    ``timings`` gains ``warmup_s``, ``init_s`` (embedding + k-means restarts), ``network_s``
+    (train steps) and ``encode_s`` (the target updates: Q of all points, P, labels).
+
+    ``run_self_training`` compiles the model it gets; here that compile is skipped, so that the
+    traced functions survive (``warm_up`` compiled it with the same optimizer settings and
+    restored the optimizer's fresh state).
+    """
+    import keras
+
+    from repro.methods.base import check_inputs
+    from repro.methods.pqdec import PhaseTimer, first_batches, warm_up
+    from repro.methods.pretrain import make_optimizer
+    from repro.methods.self_training import prepare_input, run_self_training
+    from repro.models.deep_clustering import DeepClusteringModel
+
+    x = prepare_input(encoder, check_inputs(x, n_clusters, y))
+    keras.utils.set_random_seed(seed)
+    model = DeepClusteringModel(encoder, n_clusters, len(x), alpha=cfg.alpha, name="dec")
+    index = np.arange(len(x), dtype=np.int32)
+    batch = cfg.predict_batch_size
+    warmup_s = warm_up(model, make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum),
+                       first_batches(x, cfg.batch_size, index)[:1],  # DEC's batches are all full
+                       [lambda: encoder.predict(x, batch_size=batch, verbose=0),
+                        lambda: model.predict_soft_assignments(x, batch_size=batch)])
+    model.compile = lambda *args, **kwargs: None  # keep the traced functions (docstring)
+    timer = PhaseTimer()
+    result = run_self_training(model, x, cfg, seed=seed, y=y, verbose=verbose, callbacks=[timer])
+    result.info.update(method="DEC", restarts=cfg.n_init,
+                       n_epochs=result.info["n_iterations"] * cfg.batch_size / len(x))
+    result.timings.update(warmup_s=warmup_s, init_s=result.info["kmeans_init_s"],
+                          network_s=timer.network_s, encode_s=timer.fit_s - timer.network_s)
+    return result
+
+
+def phases(method: str, result) -> dict[str, float]:
+    """Timed phases, epochs done, restarts, seconds per epoch and per restart of one result
+    (module docstring). Seconds sum to ``time_s`` = ``timings["cluster_s"]`` (``other_s``)."""
+    t, info = result.timings, result.info
+    out = {name: float(t.get(name, 0.0)) for name in PHASES[:-1]}
+    total = float(t["cluster_s"])
+    if method == "kmeans":
+        out["init_s"] = total          # sklearn's restarts each run their own iterations
+        epochs, restarts = float(info["n_iter"]), int(info["n_init"])
+    elif method in ("kmedoids", "kdkmeans"):
+        out["init_s"] = float(t.get("tree_s", 0.0)) + float(t["init_s"])
+        out["assign_s"] = total - out["init_s"]
+        epochs, restarts = float(info["n_iter"]), 1
+    else:
+        epochs, restarts = float(info["n_epochs"]), int(info["restarts"])
+    out["other_s"] = total - sum(out.values())
+    loop = total - out["codebook_s"] - out["init_s"]
+    out.update(epochs_done=epochs, restarts=float(restarts), restart_s=out["init_s"] / restarts,
+               epoch_s=loop / epochs if method != "kmeans" and epochs > 0 else float("nan"))
+    return out
 
 
 def _pretrain(cell, need: str):
@@ -164,29 +258,103 @@ def _pretrain(cell, need: str):
              f"({cfg.dense_pretrain.epochs} epochs, dropout {cfg.dropout})")
     pre = pretrain_dense_autoencoder(cell.data.x, cfg.dense_pretrain, seed=cell.seed, dims=dims,
                                      dropout=cfg.dropout, verbose=cfg.verbose)
+    cell.log(f"[{PAPER}] {need} autoencoder: {len(pre.loss_history)} epochs "
+             f"(plateau rule: < {cfg.dense_pretrain.plateau_rel_tol:.0%} over {cfg.dense_pretrain.plateau_window} epoch(s)), loss {pre.loss_history}")
     return dataclasses.replace(pre, build_kwargs={**pre.build_kwargs, "dropout": 0.0})
 
 
+UNITS = {"epochs_done": "count", "restarts": "count"}
+
+
 def run_cell(cell) -> None:
-    """One method on one dataset and seed: ``timing_repeats`` measured clustering phases."""
+    """One method on one dataset and seed: ``timing_repeats`` measured clustering phases (then,
+    in PQDEC's cell, the accuracy controls)."""
+    from threadpoolctl import threadpool_limits
+
     from repro.measure import measure
 
     cfg, x, y, method = cell.cfg, cell.data.x, cell.data.y, cell.method
     need = PRETRAINED_FOR.get(method)
     pretrained = cell.shared(f"{need} autoencoder", lambda: _pretrain(cell, need)) if need else None
-    call = _clusterer(method, cfg, x, int(len(np.unique(y))), cell.seed, y)
-    for repeat in range(cfg.timing_repeats):
-        cell.log(f"[{PAPER}] {method}, {cfg.clustering_epochs} clustering epochs "
-                 f"(timing {repeat + 1} of {cfg.timing_repeats})")
-        meas = measure(call, *(pretrained.build() if need else ()))
-        cell.record("time_s", meas.seconds, unit="s", repeat=repeat)
-        cell.record("memory_mb", meas.peak_mb, unit="MB", repeat=repeat)
-        if repeat == 0:
-            first = meas.result
-    cell.record_clustering(first, timings=())
-    cell.record("storage_mb", stored_bytes(method, first, x, cfg) / 2**20, unit="MB")
+    if pretrained is not None and method in ("pqdec", "bqdec"):  # the curve, once per autoencoder
+        cell.record_history([{"iteration": e, "epoch": e, "loss": v}
+                             for e, v in enumerate(pretrained.loss_history, 1)], variant="pretrain")
+        cell.record("pretrain_epochs", len(pretrained.loss_history), unit="count")
+    for api, n_threads in pin_threads(cfg.threads).items():
+        cell.record("threads", n_threads, unit="count", variant=api)
+    k = int(len(np.unique(y)))
+    call = _clusterer(method, cfg, x, k, cell.seed, y)
+    with threadpool_limits(limits=cfg.threads):
+        for repeat in range(cfg.timing_repeats):
+            cell.log(f"[{PAPER}] {method}, {cfg.clustering_epochs} clustering epochs "
+                     f"(timing {repeat + 1} of {cfg.timing_repeats})")
+            meas = measure(call, *(pretrained.build() if need else ()))
+            result = meas.result
+            cell.record("time_s", float(result.timings["cluster_s"]), unit="s", repeat=repeat)
+            cell.record("memory_mb", meas.peak_mb, unit="MB", repeat=repeat)
+            cell.record("warmup_s", float(result.timings.get("warmup_s", 0.0)), unit="s",
+                        repeat=repeat)
+            for name, value in phases(method, result).items():
+                if np.isfinite(value):  # no epoch_s for K-means (restarts x iterations mixed)
+                    cell.record(name, value, unit=UNITS.get(name, "s"), repeat=repeat)
+            if repeat == 0:
+                first = result
+        cell.record_clustering(first, timings=())
+        cell.record("storage_mb", stored_bytes(method, first, x, cfg) / 2**20, unit="MB")
+        if method == "pqdec" and cfg.controls:
+            _controls(cell, pretrained, k)
     if (cell.dataset, method, cell.seed) == ("mnist-full", "pqdec", cfg.seeds[0]):
         cell.keep("top_images", top_images(x, first, cfg.top_images))
+
+
+def pin_threads(n: int) -> dict[str, int]:
+    """TensorFlow's intra- and inter-op pools set to n threads where TensorFlow has not started
+    yet (it cannot change them later); the thread counts in effect ({pool: threads}, the same
+    keys on every backend; BLAS / OpenMP are limited to n around the timings by threadpoolctl)."""
+    import os
+
+    import keras
+
+    cpus = os.cpu_count() or 0
+    # other backends (JAX's XLA) keep their default pools: one thread per CPU
+    out = {"blas": n, "cpus": cpus, "keras_intra": cpus, "keras_inter": cpus}
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        threading = tf.config.threading
+        for setter in (threading.set_intra_op_parallelism_threads,
+                       threading.set_inter_op_parallelism_threads):
+            try:
+                setter(n)
+            except RuntimeError:   # already initialised: record what is in effect
+                pass
+        # 0 = TensorFlow's default, one thread per CPU
+        out["keras_intra"] = threading.get_intra_op_parallelism_threads() or cpus
+        out["keras_inter"] = threading.get_inter_op_parallelism_threads() or cpus
+    return out
+
+
+def _controls(cell, pretrained, k: int) -> None:
+    """The accuracy controls of the module docstring, recorded as methods ``CONTROLS``."""
+    from repro.methods.kmeans import kmeans
+    from repro.methods.pqdec import cluster_pqdec, initial_pq_kmeans
+    from repro.metrics import clustering_scores
+
+    cfg, x, y = cell.cfg, cell.data.x, cell.data.y
+    cell.log(f"[{PAPER}] accuracy controls (untimed): k-means and PQ k-means on the embedding"
+             + (", PQDEC from k-means++" if cfg.control_training else ""))
+    _, encoder = pretrained.build()
+    embedding = np.asarray(encoder.predict(x.reshape(len(x), -1), batch_size=4096, verbose=0))
+    plus_cfg = dataclasses.replace(cfg.pqdec, init="k-means++")
+    labels = {"kmeans-embedding": kmeans(embedding, k, seed=cell.seed, n_init=cfg.n_init).labels,
+              "pqkmeans-random": initial_pq_kmeans(embedding, k, cfg.pqdec, seed=cell.seed),
+              "pqkmeans-kmeans++": initial_pq_kmeans(embedding, k, plus_cfg, seed=cell.seed)}
+    if cfg.control_training:
+        labels["pqdec-kmeans++init"] = cluster_pqdec(*pretrained.build(), x, k, plus_cfg,
+                                                     seed=cell.seed, y=y, verbose=0).labels
+    for name, value in labels.items():
+        for metric, score in clustering_scores(y, value).items():
+            cell.record(metric, score, unit="fraction", method=name)
 
 
 def stored_bytes(method: str, result, x: np.ndarray, cfg: Config) -> int:
@@ -247,10 +415,77 @@ def figures(outcome, figure_dir: Path) -> dict[str, Path]:
             profile=outcome.profile, own_axes=True,
             title=f"{labels.get(metric, metric)} vs clustering method: paper vs reproduced").clear()
         out[name] = path
+    out["fig_phases"] = _plot_phases(outcome.results, figure_dir / "fig_phases.png",
+                                     outcome.reported.labels())
     top = outcome.artifacts.get("top_images")
     if top is not None:
         out["fig2_top10_mnist-full"] = _plot_top_images(top, figure_dir / "fig2_top10_mnist-full.png")
     return out
+
+
+PHASE_COLORS = {"codebook_s": "#8c564b", "init_s": "#7f7f7f", "network_s": "#1f77b4",
+                "encode_s": "#ff7f0e", "assign_s": "#2ca02c", "other_s": "#d9d9d9"}
+
+
+def phase_table(results) -> "pd.DataFrame":
+    """Mean and std over seeds x repeats of time_s, its phases, epoch_s, restart_s, epochs_done,
+    restarts, memory_mb and storage_mb, per (dataset, method) of ``METHODS``."""
+    metrics = ["time_s", *PHASES, "epochs_done", "epoch_s", "restarts", "restart_s", "warmup_s",
+               "memory_mb", "storage_mb"]
+    rows = results[results["method"].isin(METHODS) & results["metric"].isin(metrics)
+                   & (results["variant"].fillna("") == "")]
+    table = rows.groupby(["dataset", "method", "metric"], sort=False)["value"].agg(["mean", "std"])
+    table = table.unstack("metric")
+    return table.reindex(columns=[(stat, m) for m in metrics for stat in ("mean", "std")
+                                  if (stat, m) in table.columns])
+
+
+def _plot_phases(results, path: Path, labels: dict) -> Path:
+    """Per dataset: the clustering seconds of every method split into its phases (stacked means;
+    error bar = std of time_s over seeds x repeats), and below the seconds per epoch (error bar:
+    its std) with the epochs each method ran written on the bar."""
+    import matplotlib.pyplot as plt
+
+    from repro.report.figures import save_png
+
+    table = phase_table(results)
+    datasets = list(dict.fromkeys(table.index.get_level_values("dataset")))
+    fig, axes = plt.subplots(2, len(datasets), figsize=(5.5 * len(datasets), 7.5), squeeze=False)
+    for j, dataset in enumerate(datasets):
+        part = table.xs(dataset, level="dataset")
+        part = part.reindex([m for m in METHODS if m in part.index])
+        xs = np.arange(len(part))
+        names = [labels.get(m, m) for m in part.index]
+        bottom = np.zeros(len(part))
+        ax = axes[0, j]
+        for phase in PHASES:
+            if ("mean", phase) not in part.columns:
+                continue
+            values = np.nan_to_num(part[("mean", phase)].to_numpy(float))
+            ax.bar(xs, values, bottom=bottom, color=PHASE_COLORS[phase], label=phase[:-2])
+            bottom += values
+        ax.errorbar(xs, part[("mean", "time_s")], yerr=part[("std", "time_s")].fillna(0.0),
+                    fmt="none", ecolor="black", capsize=4, label="std over repeats")
+        ax.set_xticks(xs, names, rotation=30, ha="right")
+        ax.set_ylabel("clustering seconds (timed region)")
+        ax.set_title(f"{labels.get(dataset, dataset)}: time per phase")
+        ax = axes[1, j]
+        if ("mean", "epoch_s") in part.columns:
+            ax.bar(xs, part[("mean", "epoch_s")].fillna(0.0), color="#9467bd",
+                   yerr=part[("std", "epoch_s")].fillna(0.0), capsize=4)
+            for x, (ep, val) in enumerate(zip(part[("mean", "epochs_done")],
+                                              part[("mean", "epoch_s")])):
+                ax.annotate("n/a" if not np.isfinite(val) else f"{ep:.3g} ep", (x, 0),
+                            xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8)
+        ax.set_xticks(xs, names, rotation=30, ha="right")
+        ax.set_ylabel("seconds per epoch (after initialisation)")
+        ax.set_title(f"{labels.get(dataset, dataset)}: cost per epoch (epochs run on the bar)")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle("Clustering time per phase and per epoch (this run)")
+    fig.tight_layout()
+    save_png(fig, path)
+    plt.close(fig)
+    return path
 
 
 def _plot_top_images(grid: np.ndarray, path: Path) -> Path:
