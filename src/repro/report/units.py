@@ -17,7 +17,7 @@ MB        megabytes (as printed)     MB
 GB        gigabytes (2^10 MB)        MB (x 1024)
 bytes     bytes (2^-20 MB)           MB (x 2^-20)
 x         a ratio of two costs       x (a speed-up: 12 x faster)
-count     a number of things done    count (epochs run, steps run, a 0/1 flag)
+count     a number of things done    count (epochs or steps run, restarts, threads, a 0/1 flag)
 ========  =========================  ==============
 
 Converting between units of different dimensions ("%" -> "s") is an error naming both.
