@@ -50,8 +50,12 @@ def test_reference_code_anchor_agrees_deviates_or_stays_inconclusive():
     far = reference_code_anchor(*_anchor_frames([0.61, 0.62, 0.60], [0.52, 0.53, 0.51]))
     assert (far.set_index(["stage", "metric"]).loc[[("end", "acc"), ("start", "acc")], "verdict"]
             == "deviates").all()
-    one_seed = reference_code_anchor(*_anchor_frames([0.75], [0.70]))
+    one_seed = reference_code_anchor(*_anchor_frames([0.76], [0.60])).set_index(["stage", "metric"])
     assert (one_seed["verdict"] == "inconclusive").all()   # one seed: no interval
+    # ... but it can be read against the reference's published range (0.7511-0.7687 at the end)
+    assert one_seed.loc[("end", "acc"), "reference_range"] == "0.7511-0.7687"
+    assert one_seed.loc[("end", "acc"), "seeds_in_range"] == "1/1"
+    assert one_seed.loc[("start", "acc"), "seeds_in_range"] == "0/1"
     # a dataset the reference does not publish, or one we did not run: no row
     assert reference_code_anchor(*_anchor_frames([0.7, 0.8], [0.6, 0.6], "mnist-test")).empty
 

@@ -42,8 +42,10 @@ def reference_code_anchor(results, histories=None, *, tolerance: float = 0.03,
     embedding, from our ``histories``' first row per seed; "end": the final result): our mean
     over seeds, the reference's mean over its trials, and the Welch ``level`` interval of
     ours - reference. ``agrees``: the interval lies within +-``tolerance`` (the YAML's 3
-    points); ``deviates``: it lies wholly outside; else ``inconclusive``. Datasets we did not
-    run are left out.
+    points); ``deviates``: it lies wholly outside; else ``inconclusive`` (always, with one
+    seed). ``seeds_in_range``: how many of our seeds fall within the range of the reference's
+    trials (its published spread; readable with one or two seeds, where the interval is not).
+    Datasets we did not run are left out.
     """
     import pandas as pd
     import yaml
@@ -79,14 +81,17 @@ def reference_code_anchor(results, histories=None, *, tolerance: float = 0.03,
                 lo, hi = test.interval(level)
                 verdict = ("agrees" if lo >= -tolerance and hi <= tolerance else
                            "deviates" if lo > tolerance or hi < -tolerance else "inconclusive")
+                seeds_inside = int(((left >= min(trials)) & (left <= max(trials))).sum())
                 out.append({"dataset": dataset, "method": spec["method"], "stage": stage,
                             "metric": metric, "ours": float(left.mean()), "seeds": len(left),
                             "reference": float(np.mean(trials)), "trials": len(trials),
+                            "reference_range": f"{min(trials):.4f}-{max(trials):.4f}",
+                            "seeds_in_range": f"{seeds_inside}/{len(left)}",
                             "difference": test.estimate, "low": lo, "high": hi,
                             "verdict": verdict, "code": spec["code"]})
     return pd.DataFrame(out, columns=["dataset", "method", "stage", "metric", "ours", "seeds",
-                                      "reference", "trials", "difference", "low", "high",
-                                      "verdict", "code"])
+                                      "reference", "trials", "reference_range", "seeds_in_range",
+                                      "difference", "low", "high", "verdict", "code"])
 
 
 def where_the_gap_comes_from(results, histories):
