@@ -165,3 +165,16 @@ def test_a_cell_records_cpu_time_and_baseline_i_the_drift(monkeypatch):
             assert {m: recorded[m] for m in drift} == drift
         else:
             assert not set(drift) & set(recorded)
+
+
+def test_the_full_set_methods_scale_images_are_the_stream_s_made_batch_by_batch():
+    from repro.data.deformations import DeformConfig, DeformationStream
+    from repro.papers import ucnn
+
+    rng = np.random.default_rng(0)
+    x = rng.random((7, 12, 12, 1)).astype(np.float32)
+    y = np.arange(7) % 3
+    whole, _ = DeformationStream(x, y, 23, 1024, 5, DeformConfig()).images(0, 23)
+    batched = ucnn._deformed_images(x, y, 23, 5, DeformConfig(), batch_size=4)
+    assert batched.dtype == np.float32 and batched.shape == (23, 12, 12, 1)
+    np.testing.assert_array_equal(batched, whole)

@@ -422,7 +422,6 @@ def _release_free_heap() -> None:
 
 def _scale_curve(cell, x, y, k: int, trunk) -> None:
     """Time and peak memory of ``cell.method`` at each scale size (see the module docstring)."""
-    from repro.data.deformations import DeformationStream
 
     cfg, method = cell.cfg, cell.method
     sizes = [n for n in cfg.scale.sizes if n <= cfg.scale.max_size]
@@ -444,7 +443,7 @@ def _scale_curve(cell, x, y, k: int, trunk) -> None:
                                epochs=cfg.scale.epochs)
             held_mb = 0.0
         else:   # the whole set, generated before the measured call and held by the method
-            images, _ = DeformationStream(x, y, n, 1024, cell.seed, cfg.deform).images(0, n)
+            images = _deformed_images(x, y, n, cell.seed, cfg.deform)
             meas, _ = _measure(_cluster, cell, method, images, k, None, trunk)
             held_mb = images.nbytes / 2**20
             del images
@@ -466,6 +465,21 @@ def _projected(measured, n: int, column: int) -> float:
     (n0, v0), (n1, v1) = ((row[0], max(row[column], floor)) for row in measured[-2:])
     slope = np.log(v1 / v0) / np.log(n1 / n0)
     return float(v1 * (n / n1) ** max(slope, 0.0))
+
+
+def _deformed_images(x, y, n: int, seed: int, deform_cfg, batch_size: int = 1024) -> np.ndarray:
+    """The first ``n`` images of the deformation stream of ``x`` as one float32 array, made
+    ``batch_size`` images at a time (the stream's images do not depend on its batch size), so
+    that the deformation's float64 intermediates exist for one batch only, not for all n."""
+    from repro.data.deformations import DeformationStream
+
+    stream = DeformationStream(x, y, n, batch_size, seed, deform_cfg)
+    images = np.empty((n, *x.shape[1:]), dtype=np.float32)
+    for index in range(len(stream)):
+        batch, _ = stream.batch(index)
+        start = index * batch_size
+        images[start:start + len(batch)] = batch
+    return images
 
 
 def _deformed_source(x, n: int, seed: int, deform_cfg):
