@@ -217,6 +217,11 @@ def test_ucnn_smoke_stage_reports_tables_and_the_scale_curve(smoke_run):
     assert set(table.dataset) == {"mnist-train-59", "usps"}
     assert set(table[table.dataset == "mnist-train-59"].method) == methods
     assert set(table[table.dataset == "usps"].method) == {"cnn_rc"}   # JULE's check only
+    cpu = results[(results.metric == "cpu_time") & (results.dataset == "mnist-train-59")]
+    assert set(cpu.method) == methods and (cpu.value > 0).all()
+    drift = results[results.metric.isin(["feature_drift", "centroid_gap", "assignment_flips"])]
+    assert set(drift.method) == {"baseline_1"} and len(drift) == 3   # Eq. 4-5's size, measured
+    assert drift.value.between(0, 1).all()
     assert table[table.metric == "nmi"].value.between(0, 1).all()
     assert (table[table.metric == "time"].value > 0).all()
     scale = results[results.metric == "scale_time"]

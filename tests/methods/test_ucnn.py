@@ -338,6 +338,17 @@ def test_baseline_ii_conv5_features_and_numpy_with_batches_smaller_than_k():
         MiniBatchKMeansConfig(k=4, batch_size=3)
 
 
+def test_baseline_ii_conv7_features_are_the_max_of_each_conv7_map():
+    from repro.models.ucnn_net import chain_model
+
+    x, _ = _images()
+    net = build_ucnn(x.shape[1:], 4, TINY, seed=0)
+    maps = np.asarray(chain_model(net.model, None, "conv7").predict_on_batch(x[:3]))
+    features = pretrained_features(net, "conv7")(x[:3])
+    assert features.shape == (3, TINY.adaptation_widths[1])
+    np.testing.assert_allclose(features, maps.max(axis=(1, 2)), rtol=1e-6)
+
+
 def test_baseline_iii_full_set_kmeans_returns_k_clusters():
     x, y = _images(n_per_class=8)
     result = baseline_full_kmeans(x, FullKMeansConfig(k=4, n_init=3), TINY, seed=0, labels=y,
@@ -401,6 +412,7 @@ def test_baseline_config_validation():
 
 @pytest.mark.parametrize("train_layers, trained", [
     ("fc9_softmax", {"fc9", "softmax"}),
+    ("conv8", {"conv8", "fc9", "softmax"}),
     ("adaptation", {"conv6", "conv7", "conv8", "fc9", "softmax"}),
     ("all", {"conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv7", "conv8", "fc9",
              "softmax"}),
@@ -417,3 +429,46 @@ def test_train_layers_train_exactly_the_chosen_layers(train_layers, trained):
                if any(not np.array_equal(a, b)
                       for a, b in zip(before[name], net.model.get_layer(name).get_weights()))}
     assert changed == trained
+
+
+# ------------------------------------------------------------------ the size of Eq. 4-5's correction
+
+def test_baseline_i_measures_the_drift_that_ucnn_would_correct():
+    """Baseline-I's feature_drift is the mean over steps of the batch's relative feature change
+    over its SGD step; its centroid_gap compares its centroids with those Eq. 5 makes from the
+    same pseudo-labels (the features before each step); UCNN reports neither."""
+    x, _ = _images()
+    steps = []
+    shadow = {}
+
+    def callback(diag):
+        before, after = diag["features_assign"], diag["features_update"]
+        steps.append(np.linalg.norm(after - before) / np.linalg.norm(before))
+        old = shadow.get("c", diag["centroids_before"])
+        counts_before = diag["counts_after"] - np.bincount(diag["assignments"], minlength=4)
+        shadow["c"], _, _ = minibatch_centroid_update(old, counts_before, before,
+                                                      assignments=diag["assignments"])
+        shadow["final"] = diag["centroids_after"]
+
+    cfg = dict(k=4, batch_size=6, epochs=2, learning_rate=1.0)
+    net = build_ucnn(x.shape[1:], 4, TINY, seed=1)
+    result = train_ucnn(x, UCNNConfig(compensate=False, **cfg), seed=0, net=net,
+                        callback=callback, verbose=0)
+    info = result.info
+    assert info["feature_drift"] > 0
+    np.testing.assert_allclose(info["feature_drift"], np.mean(steps), rtol=1e-9)
+    np.testing.assert_allclose([row["feature_drift"] for row in result.history],
+                               [np.mean(steps[:3]), np.mean(steps[3:])], rtol=1e-9)
+    expected_gap = (np.linalg.norm(shadow["c"] - shadow["final"])
+                    / np.linalg.norm(shadow["final"]))
+    assert expected_gap > 0
+    np.testing.assert_allclose(info["centroid_gap"], expected_gap, rtol=1e-9)
+    assert 0.0 <= info["assignment_flips"] <= 1.0
+    ucnn = train_ucnn(x, UCNNConfig(compensate=True, **cfg), seed=0,
+                      net=build_ucnn(x.shape[1:], 4, TINY, seed=1), verbose=0)
+    assert not {"feature_drift", "centroid_gap", "assignment_flips"} & set(ucnn.info)
+    # a tiny step: the two updates agree to first order in eta
+    tiny = train_ucnn(x, UCNNConfig(compensate=False, **{**cfg, "learning_rate": 1e-6}),
+                      seed=0, net=build_ucnn(x.shape[1:], 4, TINY, seed=1), verbose=0)
+    assert tiny.info["feature_drift"] < 1e-3 * info["feature_drift"]
+    assert tiny.info["assignment_flips"] == 0.0

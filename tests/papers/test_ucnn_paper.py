@@ -81,12 +81,100 @@ def test_cnn_rc_alone_pretrains_no_network(monkeypatch):
     assert ran == [("cnn_rc", None)] and recorded["nmi"] == 1.0
 
 
-def test_quick_checks_jule_on_all_of_usps_with_jules_own_schedule():
+def test_jule_check_and_the_largest_scale_sizes_are_on_the_paper_profile():
+    """Issue 25's decisions: quick's scale curve stops at 5 x 10^4 images (10^6 on the paper
+    profile); JULE's check (all of USPS and MNIST at JULE's schedule) runs on the paper profile,
+    not on quick."""
     from repro.config import load_params
     from repro.papers import runner, ucnn
 
     params = load_params()
-    quick, paper = (runner._config(ucnn, p, params).for_dataset("usps") for p in ("quick", "paper"))
-    assert quick.methods == ("cnn_rc",) and quick.subset == 0 and quick.jule == paper.jule
+    quick, paper = (runner._config(ucnn, p, params) for p in ("quick", "paper"))
+    assert not set(ucnn.JULE_CHECK) & set(quick.datasets)
+    assert set(ucnn.JULE_CHECK) <= set(paper.datasets)
+    for dataset in ucnn.JULE_CHECK:
+        check = paper.for_dataset(dataset)
+        assert check.methods == ("cnn_rc",) and check.subset == 0
+        assert check.jule.max_epochs == 1000 and check.jule.epochs_per_period == 20
+    assert max(quick.scale.sizes) == quick.scale.max_size == 50000
+    assert max(paper.scale.sizes) == paper.scale.max_size == 1000000
+    assert set(ucnn.MINI_BATCH) & set(quick.scale.methods)
     data = ucnn.load_data("usps")
     assert data.x.shape == (9298, 16, 16, 1) and 0.0 <= data.x.min() and data.x.max() <= 1.0
+
+
+def test_new_class_sets_get_their_own_conv8_and_fc9():
+    """The sets of new classes drop the pretrained conv8 (k old-class maps) and FC9: their UCNN
+    keeps its seeded random start there and the pretrained weights below; the pretraining
+    classes' set keeps everything."""
+    import pytest
+
+    from repro.models.ucnn_net import PretrainedTrunk, UCNNNetConfig, build_ucnn, load_trunk
+    from repro.papers import ucnn
+    from repro.pipeline import stage_config
+
+    _, cfg = stage_config("ucnn", "paper")
+    for dataset in ("mnist-test-59", "mnist-train-59", "places-val", "places-train"):
+        assert set(cfg.for_dataset(dataset).set_layers) == {"conv8", "fc9"}
+    for dataset in ("mnist-test-04", "ilsvrc-val"):
+        assert cfg.for_dataset(dataset).set_layers == ()
+    with pytest.raises(ValueError, match="set_layers: unknown"):
+        ucnn.Config(set_layers=("softmax",))
+
+    tiny = UCNNNetConfig(conv_widths=(4, 8, 8, 8, 8), adaptation_widths=(8, 8), fc9_width=8)
+    donor = build_ucnn((12, 12, 1), 3, tiny, seed=7)
+    names = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv7", "conv8", "fc9")
+    pretrained = PretrainedTrunk({n: donor.model.get_layer(n).get_weights() for n in names}, {})
+    own = ucnn._set_trunk(pretrained, ucnn.Config(set_layers=("conv8", "fc9")))
+    assert set(own) == set(names) - {"conv8", "fc9"}
+    assert ucnn._set_trunk(pretrained, ucnn.Config()) is pretrained
+    net = build_ucnn((12, 12, 1), 3, tiny, seed=1)
+    fresh = build_ucnn((12, 12, 1), 3, tiny, seed=1)
+    load_trunk(net.model, own)
+    for name in names:
+        got = net.model.get_layer(name).get_weights()[0]
+        want = (fresh if name in ("conv8", "fc9") else donor).model.get_layer(name).get_weights()[0]
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_cell_records_cpu_time_and_baseline_i_the_drift(monkeypatch):
+    from repro.methods.base import ClusteringResult
+    from repro.papers import ucnn
+
+    drift = {"feature_drift": 0.01, "centroid_gap": 0.002, "assignment_flips": 0.0}
+    y = np.arange(40) % 5
+
+    def fake(cell, method, x, k, labels, trunk, **kw):
+        sum(i * i for i in range(200000))           # some CPU work
+        return ClusteringResult(labels=np.asarray(labels), history=[],
+                                info=dict(drift) if method == "baseline_1" else {})
+
+    monkeypatch.setattr(ucnn, "_cluster", fake)
+    monkeypatch.setattr(ucnn, "_trunk", lambda cell, k: {})
+    for method in ("baseline_1", "ucnn"):
+        recorded = {}
+        cell = types.SimpleNamespace(
+            cfg=ucnn.Config(datasets=("mnist-test-04",)), dataset="mnist-test-04", seed=0,
+            method=method, log=lambda *a: None,
+            data=types.SimpleNamespace(x=np.zeros((40, 28, 28, 1), np.float32), y=y),
+            record=lambda metric, value, **kw: recorded.setdefault(metric, value),
+            record_history=lambda rows: None)
+        ucnn.run_cell(cell)
+        assert recorded["cpu_time"] > 0 and recorded["nmi"] == 1.0
+        if method == "baseline_1":
+            assert {m: recorded[m] for m in drift} == drift
+        else:
+            assert not set(drift) & set(recorded)
+
+
+def test_the_full_set_methods_scale_images_are_the_stream_s_made_batch_by_batch():
+    from repro.data.deformations import DeformConfig, DeformationStream
+    from repro.papers import ucnn
+
+    rng = np.random.default_rng(0)
+    x = rng.random((7, 12, 12, 1)).astype(np.float32)
+    y = np.arange(7) % 3
+    whole, _ = DeformationStream(x, y, 23, 1024, 5, DeformConfig()).images(0, 23)
+    batched = ucnn._deformed_images(x, y, 23, 5, DeformConfig(), batch_size=4)
+    assert batched.dtype == np.float32 and batched.shape == (23, 12, 12, 1)
+    np.testing.assert_array_equal(batched, whole)

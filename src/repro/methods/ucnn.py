@@ -41,8 +41,19 @@ Readings where the paper is loose:
   adopt a standard SGD") update W_FC9 and W_SMax only, and the drift analysis of Sec. 2.3
   tracks W_FC9 only, which is complete only if nothing below FC9 changes. So by default
   (``train_layers="fc9_softmax"``) conv1-conv8 stay frozen at their initial (pretrained,
-  resp. seeded random for conv6-conv8) values. ``"adaptation"`` (conv6-softmax) and ``"all"``
-  are options; the compensation stays the same (the pre-step weights' features).
+  resp. seeded random for conv6-conv8) values. ``"conv8"`` (conv8, FC9 and softmax: the layers
+  a new set gets its own of, Sec. 3.1: "the channel number of Conv8 and the number of neurons
+  of Softmax ... were both set to 365" for Places, 1000 for ILSVRC), ``"adaptation"``
+  (conv6-softmax) and ``"all"`` are options; the compensation stays the same (the pre-step
+  weights' features: exact for any set of plain-SGD-trained layers).
+- The size of the correction (Eq. 4-5 = the features before the SGD step, an O(eta) change
+  of what enters Eq. 2). Baseline-I computes both the features before and after each step, so
+  its run measures it at no extra cost (``info``/history: ``feature_drift`` = the batch's
+  ||f(w^(t)) - f(w^(t-1))||_F / ||f(w^(t-1))||_F averaged over the steps; alongside its own
+  centroids it carries the centroids UCNN's Eq. 5 would make from the same pseudo-labels,
+  ``centroid_gap`` = ||C_Eq5 - C_Eq2||_F / ||C_Eq2||_F at the end, and ``assignment_flips`` =
+  the fraction of all step assignments whose nearest centroid differs between the two).
+  UCNN's own run does not pay for the post-step features it does not use.
 - Initial counts (Eq. 3, gamma_i = 1 / count(c_i), "the number of the samples assigned to
   c_i"). Sculley 2010, Algorithm 1, starts every per-centre count at 0 (``v <- 0``) after
   initialising the centres with k random examples, so a centre's first assigned sample
@@ -64,7 +75,9 @@ Baselines (Sec. 3.1):
 - Baseline-I: :func:`train_ucnn` with ``compensate=False``.
 - Baseline-II (:func:`baseline_minibatch_kmeans`): the pretrained network without fine-tuning
   (the same UCNN as UCNN's start, same seed: its FC9 features by default, ``feature_layer=
-  "conv5"`` for the flattened conv5 maps), then scikit-learn's ``MiniBatchKMeans`` (Sculley
+  "conv7"`` for the global max pooling of conv7's maps -- the pretrained part of a network
+  whose conv8 / FC9 are the set's own, untrained --, ``"conv5"`` for the flattened conv5
+  maps), then scikit-learn's ``MiniBatchKMeans`` (Sculley
   2010) fed by ``partial_fit`` with the same schedule as UCNN (the same k initial images as
   initial centres, seeded shuffles, ``batch_size`` 50, ``epochs`` 10), ``reassignment_ratio=0``
   (Sculley's algorithm has no random reassignment of small clusters). The features are
@@ -88,8 +101,8 @@ import numpy as np
 
 from .base import ClusteringResult, score_labels
 
-TRAIN_LAYERS = {"fc9_softmax": "fc9", "adaptation": "conv6", "all": None}
-FEATURE_LAYERS = ("fc9", "conv5")
+TRAIN_LAYERS = {"fc9_softmax": "fc9", "conv8": "conv8", "adaptation": "conv6", "all": None}
+FEATURE_LAYERS = ("fc9", "conv7", "conv5")
 MINIBATCH_IMPLEMENTATIONS = ("sklearn", "numpy")
 
 
@@ -474,10 +487,13 @@ def train_ucnn(data, cfg: UCNNConfig | None = None, net_cfg=None, *, seed: int, 
     centroids = steps.features(_fetch(source, initial)).astype(np.float64)
     counts = np.full(cfg.k, cfg.initial_count, dtype=np.int64)
     history, previous, step = [], None, 0
+    # Baseline-I only: the size of Eq. 4-5's correction along its own run (module docstring)
+    shadow = None if cfg.compensate else centroids.copy()
+    drifts, flips, n_assigned = [], 0, 0
     for epoch in range(cfg.epochs):
         order = rng.permutation(n)
         online = np.empty(n, dtype=np.int64)
-        losses, inertia = [], 0.0
+        losses, inertia, epoch_drifts = [], 0.0, []
         for start in range(0, n, cfg.batch_size):
             idx = order[start:start + cfg.batch_size]
             z = steps.trunk(_fetch(source, idx))
@@ -486,6 +502,14 @@ def train_ucnn(data, cfg: UCNNConfig | None = None, net_cfg=None, *, seed: int, 
             losses.append(steps.sgd_step(z, pseudo))                         # -> w^(t)
             h_update = (h_before if cfg.compensate                           # Eq. 4-5
                         else steps.features_from_trunk(z).astype(np.float64))  # Eq. 2
+            if shadow is not None:
+                drift_sq = float(np.sum((h_update - h_before) ** 2))
+                drift_norm = float(np.sum(h_before ** 2))
+                epoch_drifts.append(np.sqrt(drift_sq / drift_norm) if drift_norm > 0 else 0.0)
+                flips += int(np.sum(nearest_centroid(h_before, shadow)[0] != pseudo))
+                n_assigned += len(idx)
+                shadow, _, _ = minibatch_centroid_update(shadow, counts, h_before,
+                                                         assignments=pseudo)
             new_centroids, counts, _ = minibatch_centroid_update(centroids, counts, h_update,
                                                                  assignments=pseudo)
             if callback is not None:
@@ -499,6 +523,9 @@ def train_ucnn(data, cfg: UCNNConfig | None = None, net_cfg=None, *, seed: int, 
             step += 1
         history.append(_history_row(step, epoch + 1, float(np.mean(losses)), inertia, n,
                                     labels, online, previous))
+        if shadow is not None:
+            history[-1]["feature_drift"] = float(np.mean(epoch_drifts))
+            drifts.extend(epoch_drifts)
         previous = online
         if verbose and log is not None:
             row = history[-1]
@@ -517,7 +544,12 @@ def train_ucnn(data, cfg: UCNNConfig | None = None, net_cfg=None, *, seed: int, 
         info={"method": "ucnn" if cfg.compensate else "baseline_1", "compensate": cfg.compensate,
               "centroids": centroids, "counts": counts, "initial_indices": initial,
               "n_steps": step, "inertia": inertia, "final_acc": acc, "final_nmi": nmi,
-              "train_layers": cfg.train_layers, "seed": seed, "net": net})
+              "train_layers": cfg.train_layers, "seed": seed, "net": net,
+              **({} if shadow is None else {
+                  "feature_drift": float(np.mean(drifts)),
+                  "centroid_gap": float(np.linalg.norm(shadow - centroids)
+                                        / max(np.linalg.norm(centroids), 1e-300)),
+                  "assignment_flips": flips / max(n_assigned, 1)})})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -525,13 +557,22 @@ def train_ucnn(data, cfg: UCNNConfig | None = None, net_cfg=None, *, seed: int, 
 
 
 def pretrained_features(net, feature_layer: str = "fc9") -> Callable[[np.ndarray], np.ndarray]:
-    """``images -> features`` of the (not fine-tuned) UCNN: FC9, or conv5's maps flattened."""
+    """``images -> features`` of the (not fine-tuned) UCNN: FC9, conv7's maps globally
+    max-pooled, or conv5's maps flattened."""
     from repro.models.ucnn_net import chain_model
 
     if feature_layer not in FEATURE_LAYERS:
         raise ValueError(f"feature_layer must be one of {FEATURE_LAYERS}, got {feature_layer!r}")
-    model = (net.features if feature_layer == "fc9"
-             else chain_model(net.model, None, "conv5", flatten=True))
+    if feature_layer == "fc9":
+        model = net.features
+    elif feature_layer == "conv5":
+        model = chain_model(net.model, None, "conv5", flatten=True)
+    else:
+        import keras
+
+        maps = chain_model(net.model, None, "conv7")
+        model = keras.Model(maps.input, keras.layers.GlobalMaxPooling2D(name="conv7_gmp")(
+            maps.output), name="images_to_conv7_gmp")
     return lambda images: np.asarray(model.predict_on_batch(images), np.float32)
 
 

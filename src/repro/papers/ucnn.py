@@ -12,7 +12,15 @@ pretraining classes, unseen images), Places-Val (new classes) and Places-Train (
 - ``mnist-test-04`` (MNIST-test digits 0-4: the pretraining classes, unseen images) for
   ILSVRC-Val, ``mnist-test-59`` (MNIST-test 5-9: new classes) for Places-Val and
   ``mnist-train-59`` (MNIST-train 5-9: new classes, the larger set) for Places-Train;
-  k = the number of classes of each set (5).
+  k = the number of classes of each set (5);
+- each set's own conv8 and FC9 (``set_layers``, per_dataset): the paper sets conv8's channels
+  and the softmax's neurons to each set's k (365 on Places, 1000 on ILSVRC, Sec. 3.1), so on
+  the sets of new classes (mnist-test-59, mnist-train-59; places-val, places-train) conv8 (k
+  maps) and FC9 start from the seeded random initialisation, the layers below them
+  pretrained; their features no longer pass through the maps of the pretraining classes.
+  Eq. 1 trains FC9 and the softmax; Baselines II-III cluster the FC9 features of the same
+  untuned network. The pretraining classes' sets keep the pretrained conv8, as ILSVRC-Val
+  keeps ImageNet's 1000 maps.
 
 On the paper's own sets (the ``paper`` profile, where ILSVRC12 / Places are present) the
 network's ImageNet initialisation is keras.applications VGG16's conv blocks with their
@@ -41,7 +49,12 @@ geometric normalisation), ``time`` (wall-clock seconds of the whole method: pret
 own model, clustering, the final assignment) and ``memory`` (peak RSS above the baseline while
 it runs, MB: the method's working memory; the loaded set itself is in the baseline, for every
 method), both by :mod:`repro.measure` -- one definition for numpy, faiss, scikit-learn and
-Keras code. The shared supervised pretraining of the UCNN (``pretrain_scope``: by default the
+Keras code; before each measured call the C heap's free pages go back to the system
+(``malloc_trim``), so the peak counts the call's own allocations, not what the allocator kept
+cached from an earlier call -- and ``cpu_time`` (the process's CPU seconds in the same call:
+a shared machine's load inflates the wall time, not this). Baseline-I's cells also record
+the size of Eq. 4-5's correction along their run (``feature_drift``, ``centroid_gap``,
+``assignment_flips``: :func:`repro.methods.ucnn.train_ucnn`). The shared supervised pretraining of the UCNN (``pretrain_scope``: by default the
 whole network up to FC9, as the paper's network [15] is trained on ILSVRC12 as a whole; conv8
 has k maps) is timed once (``shared: pretrained network``) and counted in no method, as the
 paper's ImageNet model is not part of its Table II. It is one network, pretrained with seed
@@ -92,6 +105,9 @@ DATASETS = ("ilsvrc-val", "places-val", "places-train", "mnist-test-04", "mnist-
 # (real MNIST, all 70000 digits, and real USPS): only cnn_rc runs on them
 JULE_CHECK = ("mnist-full", "usps")
 NEEDS_TRUNK = ("baseline_1", "baseline_2", "baseline_3", "ucnn")
+SET_LAYERS = ("conv6", "conv7", "conv8", "fc9")
+# Baseline-I's in-run measures of the size of Eq. 4-5's correction (repro.methods.ucnn)
+DRIFT_METRICS = ("feature_drift", "centroid_gap", "assignment_flips")
 BUDGET = {"ucnn.epochs": "UCNN / Baseline-I / II epochs", "subset": "images per set (0 = all)",
           "pretrain.epochs": "trunk pretraining epochs", "jule.max_epochs": "JULE epochs (cap)",
           "dense_pretrain.epochs": "DEC autoencoder epochs", "dec.max_iter": "DEC iterations (cap)",
@@ -99,16 +115,19 @@ BUDGET = {"ucnn.epochs": "UCNN / Baseline-I / II epochs", "subset": "images per 
           "scale.max_size": "largest scale N"}
 INCLUDE_UNREPORTED = True
 NOTES = {
-    "stand_ins": "trunk pretrained on MNIST-train 0-4; mnist-test-04 / mnist-test-59 / "
-                 "mnist-train-59 stand in for ILSVRC-Val / Places-Val / Places-Train",
-    "measurement": "time: wall-clock seconds of each method's whole run; memory: peak RSS above "
-                   "the baseline while it runs (repro.measure, MB); the shared trunk "
-                   "pretraining is timed once and counted in no method",
+    "stand_ins": "network pretrained on MNIST-train 0-4; mnist-test-04 / mnist-test-59 / "
+                 "mnist-train-59 stand in for ILSVRC-Val / Places-Val / Places-Train; the "
+                 "new-class sets get their own conv8 (k maps) and FC9 (set_layers)",
+    "measurement": "time: wall-clock seconds of each method's whole run (cpu_time: its process "
+                   "CPU seconds); memory: peak RSS above the baseline while it runs "
+                   "(repro.measure, MB), after malloc_trim; the shared trunk pretraining is "
+                   "timed once and counted in no method",
     "jule_check": "CNN-RC (our JULE) against JULE's own published NMI on JULE's sets, the real "
                   "MNIST (70000) and USPS (9298 here): table jule_check; only cnn_rc runs on "
-                  "them. Quick runs USPS with JULE's whole schedule; MNIST at that schedule "
-                  "(hours a seed on a 2-core CPU: benchmarks/bench_steps.py) is on the paper "
-                  "profile only",
+                  "them, with JULE's whole schedule on the paper profile (smoke: a tiny code "
+                  "check; MNIST: hours a "
+                  "seed on a 2-core CPU, benchmarks/bench_steps.py; USPS does not fit the "
+                  "quick profile's budget)",
     "scale_curve": "deformed copies of the real digits (repro.data.deformations, derived data); "
                    "scale_projected_memory cells are extrapolations (a power law through the "
                    "last two measured sizes), not measurements"}
@@ -158,6 +177,10 @@ class Config(StageConfig):
     # as a whole on ILSVRC12); "trunk": conv1-conv5 only, conv6-conv8 and FC9 random
     pretrain_scope: str = "adaptation"
     pretrain_seed: int = 0           # one pretrained network for every seed (the paper: one model)
+    # the layers a set gets its own of (seeded random start instead of the pretrained weights):
+    # the paper gives every set its own conv8 with k maps and its own k-way softmax (Sec. 3.1);
+    # per_dataset sets them for the sets of new classes
+    set_layers: tuple[str, ...] = ()
     net: UCNNNetConfig = field(default_factory=UCNNNetConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     ucnn: UCNNConfig = field(default_factory=UCNNConfig)
@@ -180,6 +203,9 @@ class Config(StageConfig):
         self.validate()
         if self.subset < 0 or self.pretrain_images < 0:
             raise ValueError("subset and pretrain_images must be >= 0")
+        unknown = sorted(set(self.set_layers) - set(SET_LAYERS))
+        if unknown:
+            raise ValueError(f"set_layers: unknown {unknown}; known: {list(SET_LAYERS)}")
         if self.pretrain_scope not in PRETRAIN_SCOPES:
             raise ValueError(f"pretrain_scope: unknown {self.pretrain_scope!r}; known: "
                              f"{', '.join(PRETRAIN_SCOPES)}")
@@ -323,20 +349,23 @@ def _cluster(cell, method: str, data, k: int, labels, trunk, *, epochs: int | No
 
 def run_cell(cell) -> None:
     """One method on one set and seed: NMI, time, memory (and, on the scale set, the curve)."""
-    from repro.measure import measure
     from repro.metrics import nmi
 
     if cell.dataset in JULE_CHECK:
         _check_jule_methods(cell.dataset, [cell.method])
     x, y = _subset(cell)
     k = int(np.unique(y).size)
-    trunk = _trunk(cell, k) if cell.method in NEEDS_TRUNK else None
+    trunk = _set_trunk(_trunk(cell, k), cell.cfg) if cell.method in NEEDS_TRUNK else None
     cell.log(f"[{PAPER}] {cell.dataset}: {cell.method} on {len(x)} images, k = {k}")
-    meas = measure(_cluster, cell, cell.method, x, k, y, trunk)   # labels only score
+    meas, cpu_s = _measure(_cluster, cell, cell.method, x, k, y, trunk)   # labels only score
     result = meas.result
     cell.record("nmi", nmi(y, result.labels), unit="fraction")
     cell.record("time", meas.seconds, unit="s")
+    cell.record("cpu_time", cpu_s, unit="s")
     cell.record("memory", meas.peak_mb, unit="MB")
+    for metric in DRIFT_METRICS:          # Baseline-I: the correction UCNN would have made
+        if metric in result.info:
+            cell.record(metric, result.info[metric], unit="fraction")
     # one numeric row per logged step, numbered (JULE logs its initial and final stages at the
     # same SGD count, and names them: text columns are left out); the method's own count is
     # kept as "sgd_updates"
@@ -349,10 +378,50 @@ def run_cell(cell) -> None:
         _scale_curve(cell, x, y, k, trunk)
 
 
+def _set_trunk(trunk, cfg):
+    """The pretrained weights without the set's own layers (``cfg.set_layers``: they keep the
+    seeded random initialisation of the set's UCNN)."""
+    if not cfg.set_layers:
+        return trunk
+    from repro.models.ucnn_net import PretrainedTrunk
+
+    weights = trunk.weights if isinstance(trunk, PretrainedTrunk) else trunk
+    return {name: w for name, w in weights.items() if name not in cfg.set_layers}
+
+
+def _measure(fn, *args, **kwargs):
+    """``repro.measure.measure`` of the call, plus the process's CPU seconds during it (user +
+    system, all threads: on a shared machine the wall time also holds other processes' load,
+    the CPU time does not). Before it, the C heap's free pages go back to the operating system
+    (glibc ``malloc_trim``), so that the peak RSS above the baseline counts the call's own
+    allocations, not how much of an earlier call's freed memory the allocator still caches."""
+    import psutil
+
+    from repro.measure import measure
+
+    _release_free_heap()
+    process = psutil.Process()
+    before = process.cpu_times()
+    meas = measure(fn, *args, **kwargs)
+    after = process.cpu_times()
+    return meas, (after.user - before.user) + (after.system - before.system)
+
+
+def _release_free_heap() -> None:
+    """gc, then glibc's ``malloc_trim(0)`` (a no-op where the C library has none)."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _scale_curve(cell, x, y, k: int, trunk) -> None:
     """Time and peak memory of ``cell.method`` at each scale size (see the module docstring)."""
-    from repro.data.deformations import DeformationStream
-    from repro.measure import measure
 
     cfg, method = cell.cfg, cell.method
     sizes = [n for n in cfg.scale.sizes if n <= cfg.scale.max_size]
@@ -370,11 +439,12 @@ def _scale_curve(cell, x, y, k: int, trunk) -> None:
         cell.log(f"[{PAPER}] scale: {method} on N = {n} deformed digits")
         if method in MINI_BATCH:
             source = _deformed_source(x, n, cell.seed, cfg.deform)
-            meas = measure(_cluster, cell, method, source, k, None, trunk, epochs=cfg.scale.epochs)
+            meas, _ = _measure(_cluster, cell, method, source, k, None, trunk,
+                               epochs=cfg.scale.epochs)
             held_mb = 0.0
         else:   # the whole set, generated before the measured call and held by the method
-            images, _ = DeformationStream(x, y, n, 1024, cell.seed, cfg.deform).images(0, n)
-            meas = measure(_cluster, cell, method, images, k, None, trunk)
+            images = _deformed_images(x, y, n, cell.seed, cfg.deform)
+            meas, _ = _measure(_cluster, cell, method, images, k, None, trunk)
             held_mb = images.nbytes / 2**20
             del images
         cell.record("scale_time", meas.seconds, unit="s", variant=str(n))
@@ -395,6 +465,21 @@ def _projected(measured, n: int, column: int) -> float:
     (n0, v0), (n1, v1) = ((row[0], max(row[column], floor)) for row in measured[-2:])
     slope = np.log(v1 / v0) / np.log(n1 / n0)
     return float(v1 * (n / n1) ** max(slope, 0.0))
+
+
+def _deformed_images(x, y, n: int, seed: int, deform_cfg, batch_size: int = 1024) -> np.ndarray:
+    """The first ``n`` images of the deformation stream of ``x`` as one float32 array, made
+    ``batch_size`` images at a time (the stream's images do not depend on its batch size), so
+    that the deformation's float64 intermediates exist for one batch only, not for all n."""
+    from repro.data.deformations import DeformationStream
+
+    stream = DeformationStream(x, y, n, batch_size, seed, deform_cfg)
+    images = np.empty((n, *x.shape[1:]), dtype=np.float32)
+    for index in range(len(stream)):
+        batch, _ = stream.batch(index)
+        start = index * batch_size
+        images[start:start + len(batch)] = batch
+    return images
 
 
 def _deformed_source(x, n: int, seed: int, deform_cfg):
