@@ -24,6 +24,13 @@ methods: shown with their printed numbers, not run. A network depends on (source
 seed) only, so both columns of a run share it: trained once (``shared: <method> network``, in
 the runner's run scope), its training history recorded on the column it trained on.
 
+**Probes.** :mod:`repro.methods.linear_probe`, as the authors' eval_linear.py trains them. On
+the digit stand-ins, probes trained on every labelled image saturate (random features within a
+few points of supervised ones, issue 25); there they train on ``probe.shots`` labelled images
+per class (params.yaml: 10, MNIST's classic 100-label setting), drawn per seed from the
+training split before any result is seen, the same draw for every row, and repeated to the
+split's size so that an epoch takes as many SGD steps as a full-data epoch.
+
 **Fig. 2.** (a) ``nmi_labels``: NMI between each epoch's clusters of the source's training
 images and their labels; (b) ``nmi_epochs``: NMI between the assignments of epochs t-1 and t;
 recorded per epoch (histories) and as the first and last epoch's values. (c) ``downstream``
@@ -31,6 +38,7 @@ against k: the paper fine-tunes on Pascal VOC; here the transfer column's linear
 at ``ablation.layer`` (USPS, the stand-in's transfer task) of networks trained with
 k = ``ablation.k_over_classes`` x the source's classes, first seed only, ``ablation.epochs``
 epochs; variant = k / classes (the paper's k = 100 ... 100k over 1000 classes: 0.1 ... 100).
+The figure draws the paper's mAP and our top-1 on separate panels, one quantity per axis.
 
 Derived numbers the claims need, recorded as claim-only metrics (the paper prints none):
 ``nmi_epochs_gain`` = the rise of nmi_epochs over the first half (variant ``first``) and the
