@@ -48,3 +48,25 @@ def test_network_layers_and_probe_feature_sizes():
         model.get_layer(name)
     features = predict_in_chunks(probe_model(model), np.zeros((3, 28, 28, 1), np.float32))
     assert [f.shape[1] for f in features] == [588, 800, 768, 768, 512]
+
+
+def test_fc7_is_read_before_its_relu_and_the_top_sees_it_after():
+    from repro.models.deepcluster_net import feature_model
+
+    model = build_network((28, 28, 1), 10, NetConfig(fc_widths=(16, 16)), seed=0)
+    x = np.random.default_rng(0).uniform(size=(64, 28, 28, 1)).astype(np.float32)
+    before = predict_in_chunks(feature_model(model, "fc7"), x)
+    after = predict_in_chunks(feature_model(model, "fc7_relu"), x)
+    assert (before < 0).any()                      # pre-activation: negative values kept
+    np.testing.assert_allclose(after, np.maximum(before, 0.0), atol=1e-6)
+    assert model.get_layer("top").input.shape[-1] == 16
+
+
+def test_code_initialisation_matches_the_authors_scales():
+    model = build_network((28, 28, 1), 10, NetConfig(), seed=0)
+    kernel = model.get_layer("conv3_conv").get_weights()[0]          # 3 x 3, 48 out
+    assert abs(kernel.std() / np.sqrt(2.0 / (3 * 3 * 48)) - 1) < 0.05
+    fc6 = model.get_layer("fc6").get_weights()[0]
+    assert abs(fc6.std() / 0.01 - 1) < 0.05
+    keras_default = build_network((28, 28, 1), 10, NetConfig(init="keras"), seed=0)
+    assert abs(keras_default.get_layer("fc6").get_weights()[0].std() / 0.01 - 1) > 0.5

@@ -3,10 +3,12 @@ network's features and training the network on the cluster assignments as pseudo
 
 One epoch, as the paper and its code (facebookresearch/deepcluster) do it:
 
-1. features of the whole training set: the penultimate layer (fc7, after ReLU; the top layer
-   removed), in inference mode;
+1. features of the whole training set: fc7 *before* its ReLU (the top layer and fc7's ReLU
+   removed, as facebookresearch/deepcluster main.py ``main`` does before
+   ``compute_features``), in inference mode;
 2. PCA to ``pca_dim`` dimensions with whitening, then L2 normalisation of each row
-   (:class:`PCAWhitening`, faiss ``PCAMatrix`` with eigen power -1/2);
+   (:class:`PCAWhitening`, faiss ``PCAMatrix`` with eigen power -1/2; clustering.py
+   ``preprocess_features``); a ``pca_dim`` above the features' rank is a clear error;
 3. k-means with ``k`` clusters (faiss, one run of ``kmeans_iter`` Lloyd iterations, every
    point used: :func:`repro.methods.kmeans.kmeans`);
 4. the paper's empty-cluster rule (:func:`fill_empty_clusters`): an empty cluster takes a
@@ -98,8 +100,25 @@ class PCAWhitening:
             raise ValueError(f"PCA to {self.dim} dims needs more than {self.dim} rows, got {n}")
         self._pca = faiss.PCAMatrix(d, self.dim, -0.5)
         self._pca.train(features)
+        rank = self.rank(faiss.vector_to_array(self._pca.eigenvalues), d)
+        if rank < self.dim:
+            raise ValueError(
+                f"PCA whitening to {self.dim} dims: the centred {d}-dim features have rank "
+                f"{rank} (constant or linearly dependent dims, e.g. dead ReLU units); whitening "
+                f"would divide by a zero eigenvalue (NaN features, faiss k-means stops). Use "
+                f"pca_dim <= {rank}.")
         self._scale = float(np.sqrt(n))
         return self
+
+    @staticmethod
+    def rank(eigenvalues: np.ndarray, d: int) -> int:
+        """Numerical rank from the covariance's eigenvalues: those above d x float32 eps x the
+        largest (numpy.linalg.matrix_rank's tolerance, applied to the covariance)."""
+        eigenvalues = np.asarray(eigenvalues, np.float64)
+        top = float(eigenvalues.max(initial=0.0))
+        if top <= 0:
+            return 0
+        return int(np.sum(eigenvalues > top * d * np.finfo(np.float32).eps))
 
     def transform(self, features: np.ndarray, *, normalize: bool = True) -> np.ndarray:
         if self._pca is None:

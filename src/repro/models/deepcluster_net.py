@@ -18,7 +18,11 @@ but slow; the stage's ``conv_widths`` then set the widths):
   dropout 0.5 while training.
 
 Layer names: ``conv1`` .. ``conv5`` are the ReLU outputs (the activations the probes read),
-``fc7`` the penultimate features DeepCluster clusters, ``top`` the classifier.
+``fc6`` / ``fc7`` the fully connected layers' outputs *before* their ReLU (``fc6_relu`` /
+``fc7_relu`` after it), ``top`` the classifier on ``fc7_relu``. DeepCluster clusters ``fc7``
+before its ReLU, as its authors' code does (facebookresearch/deepcluster main.py, ``main``:
+each epoch drops the classifier's last module, fc7's ReLU, before ``compute_features``, and
+appends it again for training).
 
 Probe features (:func:`probe_model`): each conv layer's activations average-pooled to a fixed
 size, as the paper's linear-probe protocol (about 9600 dims per layer there: conv1 6x6/6,
@@ -49,6 +53,7 @@ class NetConfig:
     fc_widths: tuple[int, ...] = (256, 256)
     dropout: float = 0.5
     sobel: bool = True
+    init: str = "code"      # "code": the authors' initialisation; "keras": Keras' defaults
 
     def __post_init__(self):
         if len(self.conv_widths) != 5 or len(self.fc_widths) != 2:
@@ -57,6 +62,8 @@ class NetConfig:
             raise ValueError(f"net: widths must be >= 1, got {self.conv_widths}, {self.fc_widths}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"net.dropout must be in [0, 1), got {self.dropout}")
+        if self.init not in ("code", "keras"):
+            raise ValueError(f"net.init must be 'code' or 'keras', got {self.init!r}")
 
 
 def sobel_layer():
@@ -84,16 +91,26 @@ def sobel_layer():
 
 def build_network(input_shape, n_outputs: int, cfg: NetConfig, *, seed: int):
     """Sobel -> conv1..conv5 (Conv, BN, ReLU) -> fc6, fc7 -> ``top`` (logits, ``n_outputs``).
-    Weights initialised from ``seed`` (Keras' defaults: Glorot uniform, BN at identity)."""
+
+    Weights initialised from ``seed``; ``cfg.init`` "code" as the authors' code
+    (facebookresearch/deepcluster models/alexnet.py, ``AlexNet._initialize_weights``): conv
+    kernels N(0, 2 / (k * k * out_channels)), linear kernels N(0, 0.01^2), biases 0, BN at
+    identity; "keras": Keras' defaults (Glorot uniform)."""
     import keras
     from keras import layers
 
     keras.utils.set_random_seed(seed)
+    if cfg.init == "code":
+        conv_init = {"kernel_initializer": keras.initializers.VarianceScaling(
+            2.0, mode="fan_out", distribution="untruncated_normal")}
+        dense_init = {"kernel_initializer": keras.initializers.RandomNormal(stddev=0.01)}
+    else:
+        conv_init, dense_init = {}, {}
     inputs = keras.Input(shape=tuple(input_shape), name="images")
     h = sobel_layer()(inputs) if cfg.sobel else inputs
     kernels = (5, 5, 3, 3, 3)
     for i, (width, size) in enumerate(zip(cfg.conv_widths, kernels), start=1):
-        h = layers.Conv2D(width, size, padding="same", name=f"conv{i}_conv")(h)
+        h = layers.Conv2D(width, size, padding="same", name=f"conv{i}_conv", **conv_init)(h)
         h = layers.BatchNormalization(name=f"conv{i}_bn")(h)
         h = layers.ReLU(name=f"conv{i}")(h)
         if i in (1, 2, 5):
@@ -102,14 +119,15 @@ def build_network(input_shape, n_outputs: int, cfg: NetConfig, *, seed: int):
     for name, width in zip(("fc6", "fc7"), cfg.fc_widths):
         if cfg.dropout > 0:
             h = layers.Dropout(cfg.dropout, name=f"drop_{name}")(h)
-        h = layers.Dense(width, activation="relu", name=name)(h)
-    outputs = layers.Dense(n_outputs, name="top")(h)
+        h = layers.Dense(width, name=name, **dense_init)(h)
+        h = layers.ReLU(name=f"{name}_relu")(h)
+    outputs = layers.Dense(n_outputs, name="top", **dense_init)(h)
     return keras.Model(inputs, outputs, name="alexnet_bn_sobel")
 
 
 def feature_model(model, layer: str = "fc7"):
-    """``images -> the named layer's output`` sharing ``model``'s weights (fc7: DeepCluster's
-    clustering features, the top layer removed)."""
+    """``images -> the named layer's output`` sharing ``model``'s weights (``fc7``: fc7 before
+    its ReLU, DeepCluster's clustering features, the top layer removed)."""
     import keras
 
     return keras.Model(model.input, model.get_layer(layer).output, name=f"to_{layer}")
