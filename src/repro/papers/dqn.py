@@ -535,10 +535,23 @@ def figures(outcome, figure_dir: Path) -> dict[str, Path]:
     comparison = outcome.comparison
     part = comparison[(comparison["metric"] == "map") & comparison["dataset"].isin(ran)]
     if len(part) and part["n_seeds"].max() > 0:
+        from repro.report.figures import save_png
+
         path = figure_dir / "map_vs_bits.png"
-        plot_metric_vs_variant(part, "map", path, labels=labels, profile=outcome.profile,
-                               variant_label="code length (bits)",
-                               title="mAP vs code length (dashed: the paper's dataset)").clear()
+        fig = plot_metric_vs_variant(part, "map", path, labels=labels, profile=outcome.profile,
+                                     variant_label="code length (bits)",
+                                     title="mAP vs code length (dashed: the paper's dataset; "
+                                           "dotted grey: chance, a random ranking)")
+        chance = chance_maps(outcome)
+        panels = [ax for ax in fig.axes if ax.has_data()]   # one per dataset, in order
+        for ax, dataset in zip(panels, dict.fromkeys(part["dataset"])):
+            if dataset in chance:
+                ax.axhline(chance[dataset], color="0.5", linestyle=":")
+                ax.annotate(f"chance {chance[dataset]:.3f}", (0.01, chance[dataset]),
+                            xycoords=("axes fraction", "data"), fontsize=7, color="0.4",
+                            va="bottom")
+        save_png(fig, path)
+        fig.clear()
         out["map_vs_bits"] = path
     curves = curves_frame(outcome)
     if not curves.empty:
@@ -549,10 +562,69 @@ def figures(outcome, figure_dir: Path) -> dict[str, Path]:
     sweep = results[results["metric"] == "val_map_vs_lambda"] if len(results) else results
     if len(sweep):
         out["map_vs_lambda"] = _plot_lambda_sweep(sweep, labels, outcome, figure_dir)
+    if outcome.histories is not None and len(outcome.histories):
+        out["loss_curves"] = _plot_losses(outcome.histories, labels, outcome, figure_dir)
     timing = results[results["metric"] == "query_s"] if len(results) else results
     if len(timing):
         out["query_time"] = _plot_query_times(timing, labels, outcome, figure_dir)
     return out
+
+
+def chance_maps(outcome) -> dict[str, float]:
+    """{dataset: the mAP of a random ranking} (the chance gate's level: the share of database
+    items relevant to a query), from the run's provenance."""
+    levels = (outcome.provenance or {}).get("extra", {}).get("chance_levels") or {}
+    return {d: float(v["map"]) for d, v in levels.items() if v and "map" in v}
+
+
+def map_table(outcome, metric: str = "map"):
+    """Mean ``metric`` per method (rows) and (dataset, bits) (columns), with the chance level
+    of each column (a random ranking) as the last row."""
+    import pandas as pd
+
+    res = outcome.results[outcome.results.metric == metric]
+    table = (res.pivot_table(index="method", columns=["dataset", "variant"], values="value",
+                             aggfunc="mean")
+             .reindex([m for m in METHODS if m in set(res.method)]))
+    chance = chance_maps(outcome)
+    row = pd.Series({col: chance.get(col[0], np.nan) for col in table.columns},
+                    name="chance (random ranking)")
+    return pd.concat([table, row.to_frame().T]).round(3)
+
+
+def _plot_losses(histories, labels, outcome, figure_dir) -> Path:
+    """Training loss per epoch of every deep head (mean over seeds), one panel per dataset,
+    one line per (method, bits): where each stopped (plateau, time budget or cap) is visible."""
+    import matplotlib.pyplot as plt
+
+    from repro.report.figures import save_png
+    from repro.report.palette import method_color
+
+    h = histories.dropna(subset=["loss"])
+    datasets = sorted(set(h["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4.0), squeeze=False,
+                             layout="constrained")
+    styles = ["-", "--", ":", "-."]
+    for ax, dataset in zip(axes[0], datasets):
+        part = h[h["dataset"] == dataset]
+        for method in [m for m in METHODS if m in set(part["method"])]:
+            rows = part[part["method"] == method]
+            for i, variant in enumerate(sorted(set(rows["variant"]), key=str)):
+                if method == "dqn2plus" and i:   # one network at every length
+                    continue
+                curve = rows[rows["variant"] == variant].groupby("epoch")["loss"].mean()
+                name = labels.get(method, method) + ("" if method == "dqn2plus" else f" {variant}")
+                ax.plot(curve.index, curve.values, color=method_color(method),
+                        linestyle=styles[i % len(styles)], label=name)
+        ax.set(title=labels.get(dataset, dataset), xlabel="epoch", ylabel="training loss",
+               yscale="log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, ncol=2)
+    fig.suptitle(f"Training losses of the deep heads, mean over seeds [{outcome.profile} profile]")
+    path = figure_dir / "loss_curves.png"
+    save_png(fig, path)
+    plt.close(fig)
+    return path
 
 
 def _plot_curves(curves, dataset, labels, outcome, figure_dir) -> Path:
@@ -569,6 +641,10 @@ def _plot_curves(curves, dataset, labels, outcome, figure_dir) -> Path:
         ax_pr.plot(rec.values, prec.values, marker=".", color=color, label=name)
         top = mean[method]["precision_at_top_r"]
         ax_top.plot(top.index, top.values, marker=".", color=color, label=name)
+    level = chance_maps(outcome).get(dataset)
+    if level is not None:
+        for ax in (ax_pr, ax_top):
+            ax.axhline(level, color="0.5", linestyle=":", label="chance (random ranking)")
     bits = outcome.cfg.curve_bits if outcome.cfg is not None else ""
     ax_pr.set(xlabel="recall", ylabel="precision", title="precision-recall (rank cut-offs)")
     ax_top.set(xlabel="R (top retrieved)", ylabel="precision", title="precision at top R")
