@@ -381,8 +381,9 @@ def _train_and_index(cell, inputs, split, bits):
         cell.record_history(trained.history, variant=bits)
         zq, zd = trained.embed(inputs.rows(q)), trained.embed(inputs.rows(d))
     codes_d = trained.encode(zd)
-    extra = {"zq": zq, "zd": zd, "codes_d": codes_d, "quantizer": trained.quantizer, "trained": trained,
-             "inner_product": lambda top: rank(trained.inner_product_distances(zq, codes_d), top)}
+    extra = {"zq": zq, "zd": zd, "codes_d": codes_d, "quantizer": trained.quantizer, "trained": trained}
+    if method == "dqn":   # the authors' evaluation ranks i2i AQD by -<z_q, C h_x> (map_ip)
+        extra["inner_product"] = lambda top: rank(trained.inner_product_distances(zq, codes_d), top)
     return (lambda top: rank(trained.distances(zq, codes_d), top)), extra
 
 
@@ -448,8 +449,8 @@ def _dqn_measurements(cell, split, bits, extra) -> None:
 # The speed claim: the fastest look-up-table search against the fastest exhaustive float
 # search, every one on ``timing_threads`` threads (faiss's OpenMP, numpy's BLAS through
 # threadpoolctl, our scan's thread pool)
-LOOKUP_SEARCHES = ("aqd_numpy", "faiss_indexpq", "faiss_pqfastscan")
-FLOAT_SEARCHES = ("float_numpy", "faiss_flat")
+LOOKUP_SEARCHES = ("aqd_lookup", "faiss_indexpq", "faiss_pqfastscan")
+FLOAT_SEARCHES = ("float_exhaustive", "faiss_flat")
 
 
 def _query_timings(cell, zq, zd, codes, quantizer):
@@ -480,10 +481,10 @@ def _query_timings(cell, zq, zd, codes, quantizer):
     def float_distances():
         return (zq * zq).sum(1)[:, None] - 2.0 * zq @ zd.T + (zd * zd).sum(1)[None, :]
 
-    runs = {"aqd_numpy": lambda: aqd_search(quantizer, zq, codes, top, n_threads=threads),
+    runs = {"aqd_lookup": lambda: aqd_search(quantizer, zq, codes, top, n_threads=threads),
             "faiss_indexpq": lambda: index_pq.search(zq, top),
             "faiss_pqfastscan": lambda: fastscan.search(zq, top),
-            "float_numpy": lambda: numpy_top(float_distances()),
+            "float_exhaustive": lambda: numpy_top(float_distances()),
             "faiss_flat": lambda: index_flat.search(zq, top)}
     out = []
     before = faiss.omp_get_max_threads()
@@ -540,8 +541,7 @@ def figures(outcome, figure_dir: Path) -> dict[str, Path]:
         path = figure_dir / "map_vs_bits.png"
         fig = plot_metric_vs_variant(part, "map", path, labels=labels, profile=outcome.profile,
                                      variant_label="code length (bits)",
-                                     title="mAP vs code length (dashed: the paper's dataset; "
-                                           "dotted grey: chance, a random ranking)")
+                                     title="mAP vs code length (dashed: paper; dotted: chance)")
         chance = chance_maps(outcome)
         panels = [ax for ax in fig.axes if ax.has_data()]   # one per dataset, in order
         for ax, dataset in zip(panels, dict.fromkeys(part["dataset"])):
@@ -593,8 +593,9 @@ def map_table(outcome, metric: str = "map"):
 
 
 def _plot_losses(histories, labels, outcome, figure_dir) -> Path:
-    """Training loss per epoch of every deep head (mean over seeds), one panel per dataset,
-    one line per (method, bits): where each stopped (plateau, time budget or cap) is visible."""
+    """Training loss per epoch of every deep head (mean over seeds): one row per dataset, one
+    panel per method, one line per code length (DQN2+: one network at every length), so
+    where each stopped (plateau, time budget or cap) is visible."""
     import matplotlib.pyplot as plt
 
     from repro.report.figures import save_png
@@ -602,25 +603,28 @@ def _plot_losses(histories, labels, outcome, figure_dir) -> Path:
 
     h = histories.dropna(subset=["loss"])
     datasets = sorted(set(h["dataset"]))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4.0), squeeze=False,
-                             layout="constrained")
+    methods = [m for m in METHODS if m in set(h["method"])]
+    fig, axes = plt.subplots(len(datasets), len(methods), squeeze=False, layout="constrained",
+                             figsize=(2.6 * len(methods) + 0.5, 2.4 * len(datasets) + 0.6))
     styles = ["-", "--", ":", "-."]
-    for ax, dataset in zip(axes[0], datasets):
-        part = h[h["dataset"] == dataset]
-        for method in [m for m in METHODS if m in set(part["method"])]:
-            rows = part[part["method"] == method]
-            for i, variant in enumerate(sorted(set(rows["variant"]), key=str)):
-                if method == "dqn2plus" and i:   # one network at every length
-                    continue
+    for row, dataset in zip(axes, datasets):
+        for ax, method in zip(row, methods):
+            rows = h[(h["dataset"] == dataset) & (h["method"] == method)]
+            variants = sorted(set(rows["variant"]), key=lambda v: float(v))
+            for i, variant in enumerate(variants[:1] if method == "dqn2plus" else variants):
                 curve = rows[rows["variant"] == variant].groupby("epoch")["loss"].mean()
-                name = labels.get(method, method) + ("" if method == "dqn2plus" else f" {variant}")
                 ax.plot(curve.index, curve.values, color=method_color(method),
-                        linestyle=styles[i % len(styles)], label=name)
-        ax.set(title=labels.get(dataset, dataset), xlabel="epoch", ylabel="training loss",
-               yscale="log")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6, ncol=2)
-    fig.suptitle(f"Training losses of the deep heads, mean over seeds [{outcome.profile} profile]")
+                        linestyle=styles[i % len(styles)],
+                        label="all lengths" if method == "dqn2plus" else f"{variant} bits")
+            ax.set_title(f"{labels.get(method, method)}, {labels.get(dataset, dataset)}"[:48],
+                         fontsize=8)
+            ax.set_xlabel("epoch", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+            if len(rows):
+                ax.legend(fontsize=6)
+        row[0].set_ylabel("training loss", fontsize=8)
+    fig.suptitle(f"Training losses, mean over seeds [{outcome.profile}]", fontsize=10)
     path = figure_dir / "loss_curves.png"
     save_png(fig, path)
     plt.close(fig)
