@@ -326,7 +326,7 @@ def _lambda_sweep(cell, inputs, split, trained_main) -> None:
                                 seed=cell.seed, verbose=cfg.verbose, log=cell.log)
         zq, zd = trained.embed(xq), trained.embed(xd)
         value = mean_average_precision(yq, yd, rank(trained.distances(zq, trained.encode(zd)), at))
-        cell.record("val_map_vs_lambda", value, unit="fraction", variant=f"{lam:g}")
+        cell.record("val_map_vs_lambda", value, unit="fraction", variant=f"lambda={lam:g}")
 
 
 def _labels(cell, index):
@@ -672,7 +672,8 @@ def _plot_lambda_sweep(sweep, labels, outcome, figure_dir) -> Path:
     fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
     styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D")]
     for i, (dataset, part) in enumerate(sweep.groupby("dataset")):
-        part = part.assign(lam=part["variant"].astype(float)).sort_values("lam")
+        lam = part["variant"].astype(str).str.removeprefix("lambda=").astype(float)
+        part = part.assign(lam=lam).sort_values("lam")
         line, marker = styles[i % len(styles)]
         ax.plot(part["lam"].astype(str), part["value"], color=method_color("dqn"),
                 linestyle=line, marker=marker, label=labels.get(dataset, dataset))
