@@ -21,9 +21,12 @@ labelled digit set: :func:`repro.data.derived.usps_on_mnist_canvas`), the paper'
 VGG16-ImageNet (keras.applications). The paper starts every run from one published ImageNet
 model, so the stand-in backbone is pretrained once (seed ``backbone.pretrain_seed``) and serves
 every method, seed and stand-in of a run (its conv5 features of a dataset computed once); the
-seeds vary the split, the heads' initialisation and their training order. All methods of one
-(dataset, seed) share the training images. KSH-D = KSH on the pretrained backbone's fc7
-features.
+seeds vary the split and the heads' initialisation (each head seeded from the cell's seed
+when it is built, so a method's numbers do not depend on which methods ran before it). On
+MNIST-pairs (``trunk_finetune_epochs``) the trunk is first fine-tuned on each seed's training
+split with its multi-hot labels (:func:`finetune_backbone`): pretrained on single centred
+digits it does not see two half-size ones. All methods of one (dataset, seed) share the
+training images. KSH-D = KSH on the (fine-tuned, where it is) backbone's fc7 features.
 
 **Methods**: ``ksh`` (raw pixels; the paper's hand-crafted features are unavailable), ``ksh_d``,
 ``cnnh``, ``dnnh`` (Hamming ranking of {-1, +1} codes), ``dqn``, ``dqn2plus``, ``dqnip`` (AQD
@@ -31,15 +34,21 @@ ranking, K = 16 codewords, M = bits / 4 subspaces). Ties in a ranking: lower dat
 first (:func:`repro.metrics.rank`). See each method's module for its reading of the paper.
 
 **Measurements** (each cell: dataset x method x seed, variant = the code length in bits):
-``map`` (mAP, or mAP@R), at ``curve_bits`` the precision@top-R and the rank-based
-precision-recall curves; for DQN the fraction of (query, item) pairs on which the slides'
-Eq. 6 bound holds (Euclidean AQD; and the literal squared reading; every pair of the first
-seed's codes at every length), the quantization error;
+``map`` (mAP, or mAP@R; the chance level of each column, the mAP of a random ranking, is
+drawn beside it), at ``curve_bits`` the precision@top-R and the rank-based precision-recall
+curves; for DQN ``map_ip`` (AQD ranked by -<z_q, C h_x>, as the authors' evaluation code),
+the fraction of (query, item) pairs on which the slides' Eq. 6 bound holds under both
+readings, labelled (``eq6_bound_holds``: Euclidean AQD, the triangle inequality;
+``eq6_bound_holds_squared``: the literal squared reading; every pair of the first seed's
+codes at every length), the quantization error, and (first seed, ``lambda_sweep``) its mAP
+against lambda on a validation split of the database (:func:`validation_split`);
 the efficiency of the stage's own database at ``efficiency_bits``: bytes per item of DQN's
-codes vs the float features, and the query time of all queries over the database for
-lookup-table AQD, exhaustive float distances (numpy BLAS), faiss ``IndexPQ`` (the same
-codebooks) and faiss ``IndexFlatL2``, each timed ``timing_repeats`` times on the first seed's
-model (the sizes, not the weights, set these times; the repeats measure their noise).
+codes vs the float features, and the query time of all queries over the database, every
+search on ``timing_threads`` threads: look-up-table AQD (ours, faiss ``IndexPQ`` with the
+same codebooks, faiss ``IndexPQFastScan``) and exhaustive float search (numpy BLAS, faiss
+``IndexFlatL2``), each timed ``timing_repeats`` times on the first seed's model (the sizes,
+not the weights, set these times; the repeats measure their noise); ``aqd_speedup`` = the
+fastest float search's time / the fastest look-up-table search's.
 """
 
 from __future__ import annotations
