@@ -93,7 +93,9 @@ def cosine_loss(labels, z):
 
     from repro.methods.hash_heads import pair_similarity
 
-    unit = z / ops.maximum(ops.sqrt(ops.sum(z * z, axis=1, keepdims=True)), 1e-12)
+    # the norm clamped before the square root: a z of zeros (all of fc7 dropped) gets a zero
+    # gradient, not 0 x inf = NaN
+    unit = z / ops.sqrt(ops.maximum(ops.sum(z * z, axis=1, keepdims=True), 1e-24))
     cos = ops.matmul(unit, ops.transpose(unit))
     return ops.mean(ops.square(pair_similarity(labels) - cos))
 
@@ -124,18 +126,33 @@ def quantization_loss(z, codebooks):
     return ops.mean(ops.sum(ops.square(parts - recon), axis=(1, 2)))
 
 
-def make_loss(kind: str, codebooks=None, weight=None):
-    """Keras loss(y, z), y the labels: the similarity loss ``kind`` plus ``weight`` x Q under
-    ``codebooks`` (both keras Variables, read at every step, so one compiled step serves the
-    warm-up (weight 0) and the epochs after it; None: the similarity loss alone)."""
-    similarity = {"cosine": cosine_loss, "inner_product": inner_product_loss}[kind]
-    if codebooks is None:
-        return similarity
+def make_loss(kind: str):
+    """Keras loss(y, z), y the labels: the similarity loss ``kind`` (lambda x Q is added by
+    the network's :func:`quantization_penalty` layer)."""
+    return {"cosine": cosine_loss, "inner_product": inner_product_loss}[kind]
 
-    def loss(y, z):
-        return similarity(y, z) + weight * quantization_loss(z, codebooks)
 
-    return loss
+def quantization_penalty(n_subspaces: int, n_codewords: int, width: int, name: str = "q"):
+    """A keras layer, identity on z, that adds lambda x Q(z; C) (:func:`quantization_loss`) to
+    the model's losses from the z of the same forward pass. C (``codebooks``) and lambda
+    (``weight``) are its non-trainable weights: part of the model's state on every backend, so
+    assigning them between epochs reaches the one compiled training step (lambda 0 in the
+    warm-up)."""
+    import keras
+
+    class QuantizationPenalty(keras.layers.Layer):
+        def build(self, input_shape):
+            self.codebooks = self.add_weight(
+                shape=(n_subspaces, n_codewords, width // n_subspaces), initializer="zeros",
+                trainable=False, name="codebooks")
+            self.weight = self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                          name="quantization_weight")
+
+        def call(self, z):
+            self.add_loss(self.weight * quantization_loss(z, self.codebooks))
+            return z
+
+    return QuantizationPenalty(name=name)
 
 
 @dataclass
@@ -177,13 +194,16 @@ class Quantized:
         return -(np.asarray(zq, np.float32) @ pq.decode(codes).astype(np.float32).T)
 
 
-def _network(inputs, cfg: DQNConfig, loss: str, bits, seed: int):
+def _network(inputs, cfg: DQNConfig, loss: str, bits, seed: int, penalty=None):
     from keras import layers
 
     from repro.methods.hash_heads import head_model
 
-    return head_model(inputs, lambda h: layers.Dense(cfg.width, activation="tanh", name="fcb")(h),
-                      name=f"dqn_{loss}_{bits}", seed=seed)
+    def top(h):
+        z = layers.Dense(cfg.width, activation="tanh", name="fcb")(h)
+        return penalty(z) if penalty is not None else z
+
+    return head_model(inputs, top, name=f"dqn_{loss}_{bits}", seed=seed)
 
 
 def train_network(inputs, train_index: np.ndarray, labels: np.ndarray, cfg: DQNConfig,
@@ -222,8 +242,6 @@ def train_dqn(inputs, train_index: np.ndarray, labels: np.ndarray, bits: int, cf
     :class:`~repro.methods.hash_heads.HeadInputs`; ``labels``: the training images' labels
     (classes or multi-hot). Training stops at the loss plateau (``head``), checked from the
     end of the warm-up on."""
-    import keras
-
     from repro.methods.hash_heads import fit_epochs, label_matrix, predict
     from repro.quantization import ProductQuantizer
     from repro.quantization.dqn_codes import update_codebooks, update_codes
@@ -237,18 +255,15 @@ def train_dqn(inputs, train_index: np.ndarray, labels: np.ndarray, bits: int, cf
         return opq_of(network, history, z, bits, cfg, seed=seed)
     x = inputs.rows(train_index)
     y = label_matrix(labels)
-    network = _network(inputs, cfg, loss, bits, seed)
-    d = cfg.width // m
-    codebooks = keras.Variable(np.zeros((m, cfg.n_codewords, d), np.float32), trainable=False,
-                               name="codebooks")
-    weight = keras.Variable(0.0, trainable=False, name="quantization_weight")
+    penalty = quantization_penalty(m, cfg.n_codewords, cfg.width)
+    network = _network(inputs, cfg, loss, bits, seed, penalty)
     state = {}
     warmup = min(cfg.warmup_epochs, head.epochs - 1)
 
     def set_codebooks(c):
         state["codebooks"] = c
-        codebooks.assign(c.astype(np.float32))
-        weight.assign(cfg.quantization_weight)
+        penalty.codebooks.assign(c.astype(np.float32))
+        penalty.weight.assign(cfg.quantization_weight)
 
     def start_codebooks():
         z0 = predict(network, x)
@@ -271,7 +286,7 @@ def train_dqn(inputs, train_index: np.ndarray, labels: np.ndarray, bits: int, cf
     name = f"[{'dqn' if loss == 'cosine' else 'dqnip'} {bits} bits]"
     if warmup == 0:
         start_codebooks()
-    history = fit_epochs(network, x, y, make_loss(loss, codebooks, weight), head, seed=seed,
+    history = fit_epochs(network, x, y, make_loss(loss), head, seed=seed,
                          verbose=verbose, log=log, what=name, between=between,
                          min_epochs=warmup + 1)
     z = predict(network, x)
