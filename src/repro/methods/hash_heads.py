@@ -17,8 +17,8 @@ weights, the heads train on cached conv5 features, and only fc6, fc7 and the top
 
 Losses are written with ``keras.ops`` only (any backend). The targets ``y`` handed to
 ``fit`` are a float32 matrix whose columns hold what the loss needs per image: the labels
-(one-hot or multi-hot) first, then a method's extra per-image targets (DQN: the current
-reconstruction C h_i; CNNH: the stage-1 code).
+(one-hot or multi-hot), or a method's own per-image targets (CNNH: the stage-1 code); DQN's
+quantization term is added by a layer of its network (:func:`repro.methods.dqn.quantization_penalty`).
 """
 
 from __future__ import annotations
