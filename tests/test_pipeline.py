@@ -134,7 +134,8 @@ def test_dqn_smoke_stage_reports_the_stand_in_beside_the_paper_dataset(smoke_run
     bound = results[results.metric == "eq6_bound_holds"]
     assert len(bound) == 2 and (bound.value == 1.0).all()   # the triangle inequality
     timed = results[results.metric == "query_s"]
-    assert set(timed.method) == {"aqd_lookup", "float_exhaustive", "faiss_indexpq", "faiss_flat"}
+    assert set(timed.method) == {"aqd_lookup", "float_exhaustive", "faiss_indexpq", "faiss_flat",
+                                 "faiss_pqfastscan"}
 
     comparison = pd.read_csv(report / "comparison.csv", keep_default_na=False,
                              na_values={c: [""] for c in ("reported", "reproduced_mean", "delta")})

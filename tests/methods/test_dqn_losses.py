@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from repro.methods.dqn import cosine_loss, inner_product_loss, make_loss, subspaces
+from repro.methods.dqn import cosine_loss, inner_product_loss, make_loss, quantization_loss, subspaces
 
 
 def _np(x):
@@ -20,8 +20,9 @@ Z = np.array([[1.0, 0.0], [0.6, 0.8], [-1.0, 0.0]], dtype=np.float32)
 
 
 def test_cosine_loss_by_hand():
-    # cos(0,1) = 0.6 (s=+1), cos(0,2) = -1 (s=-1), cos(1,2) = -0.6 (s=-1)
-    expected = ((1 - 0.6) ** 2 + (-1 + 1) ** 2 + (-1 + 0.6) ** 2) * 2 / 6
+    # cos(0,1) = 0.6 (s=+1), cos(0,2) = -1 (s=-1), cos(1,2) = -0.6 (s=-1); the mean over the
+    # 3 x 3 pairs, the diagonal (s = cos = 1: 0) included, as the authors' reduce_mean
+    expected = ((1 - 0.6) ** 2 + (-1 + 1) ** 2 + (-1 + 0.6) ** 2) * 2 / 9
     assert _np(cosine_loss(LABELS, Z)) == pytest.approx(expected, rel=1e-6)
 
 
@@ -31,27 +32,98 @@ def test_cosine_loss_ignores_the_norms():
 
 
 def test_inner_product_loss_by_hand():
-    # <z0,z1> = 0.6, <z0,z2> = -1, <z1,z2> = -0.6; divided by the width 2
-    expected = ((1 - 0.3) ** 2 + (-1 + 0.5) ** 2 + (-1 + 0.3) ** 2) * 2 / 6
-    assert _np(inner_product_loss(LABELS, Z)) == pytest.approx(expected, rel=1e-6)
+    # <z0,z1> = 0.6, <z0,z2> = -1, <z1,z2> = -0.6, each <z_i,z_i> = 1; divided by the width 2
+    off = ((1 - 0.3) ** 2 + (-1 + 0.5) ** 2 + (-1 + 0.3) ** 2) * 2
+    diagonal = 3 * (1 - 0.5) ** 2
+    assert _np(inner_product_loss(LABELS, Z)) == pytest.approx((off + diagonal) / 9, rel=1e-6)
 
 
-def test_quantization_term_is_added_with_its_weight():
-    target = np.zeros_like(Z)
-    y = np.concatenate([LABELS, target, np.full((len(Z), 1), 0.5, np.float32)], axis=1)
-    q = float(np.mean(Z ** 2))   # Eq. 4 averaged over images and the width
-    value = _np(make_loss("cosine", 2)(y, Z))
-    assert value == pytest.approx(_np(cosine_loss(LABELS, Z)) + 0.5 * q, rel=1e-6)
+CODEBOOKS = np.array([[[0.0, 0.0], [1.0, 0.0]]], dtype=np.float32)   # M = 1, K = 2
 
 
-def test_lambda_read_from_the_targets_last_column():
-    # one compiled step for warm-up and training: lambda travels in y (0 -> the loss alone)
-    target = np.zeros_like(Z)
-    q = float(np.mean(Z ** 2))
-    for weight in (0.0, 0.5):
-        y = np.concatenate([LABELS, target, np.full((len(Z), 1), weight, np.float32)], axis=1)
-        value = _np(make_loss("cosine", 2)(y, Z))
-        assert value == pytest.approx(_np(cosine_loss(LABELS, Z)) + weight * q, rel=1e-6)
+def test_quantization_loss_by_hand_in_the_authors_units():
+    # nearest codewords: z0 -> (1, 0) error 0; z1 -> (1, 0) error 0.16 + 0.64; z2 -> (0, 0)
+    # error 1; summed over the width, averaged over images (DeepHash cq_loss_img)
+    assert _np(quantization_loss(Z, CODEBOOKS)) == pytest.approx((0 + 0.8 + 1.0) / 3, rel=1e-6)
+
+
+def test_quantization_targets_come_from_the_same_z():
+    # h is chosen from the z the loss sees: z on a codeword has Q = 0, whatever other pass
+    on_codewords = np.array([[1.0, 0.0], [0.0, 0.0]], dtype=np.float32)
+    assert _np(quantization_loss(on_codewords, CODEBOOKS)) == pytest.approx(0.0, abs=1e-7)
+    moved = on_codewords + np.float32(0.3)   # (1.3, .3) -> (1, 0): .18; (.3, .3) -> (0, 0): .18
+    assert _np(quantization_loss(moved, CODEBOOKS)) == pytest.approx(0.18, rel=1e-5)
+
+
+def test_quantization_gradient_reaches_z_only():
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the gradient is taken with tf.GradientTape")
+    import tensorflow as tf
+
+    z = tf.Variable(Z)
+    c = tf.Variable(CODEBOOKS)
+    with tf.GradientTape() as tape:
+        value = quantization_loss(z, c)
+    grad_z, grad_c = tape.gradient(value, [z, c])
+    expected = 2 * (Z - np.array([[1, 0], [1, 0], [0, 0]], np.float32)) / 3
+    np.testing.assert_allclose(grad_z.numpy(), expected, rtol=1e-5, atol=1e-7)
+    assert grad_c is None or not np.any(grad_c.numpy())
+
+
+def test_penalty_layer_adds_lambda_q_from_its_weights():
+    # one compiled step for warm-up and training: C and lambda are the layer's weights (model
+    # state on every backend), lambda 0 -> the similarity loss alone
+    import keras
+
+    from repro.methods.dqn import quantization_penalty
+
+    layer = quantization_penalty(1, 2, 2)
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer="sgd", loss=make_loss("cosine"))
+    assert _np(model.compute_loss(x=Z, y=LABELS, y_pred=Z)) == pytest.approx(
+        _np(cosine_loss(LABELS, Z)), rel=1e-6)
+    layer.codebooks.assign(CODEBOOKS)
+    layer.weight.assign(0.5)
+    model(Z)                                    # the forward pass that adds Q
+    assert _np(model.compute_loss(x=Z, y=LABELS, y_pred=Z)) == pytest.approx(
+        _np(cosine_loss(LABELS, Z)) + 0.5 * 0.6, rel=1e-6)
+    np.testing.assert_array_equal(model(Z), Z)   # identity on z
+
+
+def test_plateau_rule():
+    from repro.methods.hash_heads import plateaued
+
+    falling = list(np.linspace(1.0, 0.5, 12))
+    assert not plateaued(falling, 3, 0.01)
+    flat = [1.0, 0.9, 0.8, 0.75, 0.75, 0.749, 0.75, 0.749, 0.75]
+    assert plateaued(flat, 3, 0.01)
+    assert not plateaued(flat[:5], 3, 0.01)     # fewer than 2 windows: keep going
+    assert not plateaued(flat, 0, 0.01)         # window 0: never
+
+
+def test_head_weights_do_not_depend_on_what_was_built_before():
+    import keras
+
+    from repro.methods.hash_heads import HeadConfig, HeadInputs, head_model
+    from repro.models.retrieval import Backbone, BackboneConfig
+
+    cfg = BackboneConfig(fc_widths=(4, 4))
+    rng = np.random.default_rng(0)
+    fc = [(rng.normal(size=(6, 4)).astype(np.float32), np.zeros(4, np.float32)),
+          (rng.normal(size=(4, 4)).astype(np.float32), np.zeros(4, np.float32))]
+    inputs = HeadInputs.__new__(HeadInputs)
+    inputs.backbone = Backbone(None, fc, cfg)
+    inputs.cfg = HeadConfig(finetune_trunk=False)
+    inputs._features = np.zeros((3, 6), np.float32)
+    top = lambda h: keras.layers.Dense(5, name="top")(h)      # noqa: E731
+    first = head_model(inputs, top, name="a", seed=3).get_layer("top").get_weights()[0]
+    keras.layers.Dense(7).build((None, 9))                    # another method's draws
+    head_model(inputs, top, name="b", seed=4)
+    again = head_model(inputs, top, name="c", seed=3).get_layer("top").get_weights()[0]
+    np.testing.assert_array_equal(first, again)
 
 
 def test_code_length_rule():
@@ -94,3 +166,34 @@ def test_dnnh_piecewise_threshold():
     out = ops.convert_to_numpy(layer(s, training=True))
     np.testing.assert_allclose(out, [[0.0, 0.45, 0.55, 1.0]], rtol=1e-6)
     np.testing.assert_allclose(ops.convert_to_numpy(layer(s, training=False)), s)
+
+
+def _fake_inputs(rng, n=400, dim=20):
+    from repro.methods.hash_heads import HeadConfig, HeadInputs
+    from repro.models.retrieval import Backbone, BackboneConfig
+
+    fc = [(rng.normal(size=(dim, 16)).astype(np.float32) * 0.3, np.zeros(16, np.float32)),
+          (rng.normal(size=(16, 16)).astype(np.float32) * 0.3, np.zeros(16, np.float32))]
+    inputs = HeadInputs.__new__(HeadInputs)
+    inputs.backbone = Backbone(None, fc, BackboneConfig(fc_widths=(16, 16)))
+    inputs.cfg = HeadConfig(finetune_trunk=False)
+    inputs._features = rng.normal(size=(n, dim)).astype(np.float32)
+    return inputs
+
+
+def test_lambda_reaches_the_compiled_training_step():
+    """After the warm-up the loss carries lambda x Q and the quantization error falls, the
+    same initial network (seeded) without it drifts: C and lambda are read at every step."""
+    from repro.methods.dqn import DQNConfig, train_dqn
+    from repro.methods.hash_heads import HeadConfig
+
+    rng = np.random.default_rng(0)
+    inputs, y = _fake_inputs(rng), rng.integers(0, 4, 400)
+    head = HeadConfig(epochs=5, finetune_trunk=False, optimizer="adam", learning_rate=1e-3)
+    runs = {lam: train_dqn(inputs, np.arange(400), y, 12, DQNConfig(
+        width=24, quantization_weight=lam, warmup_epochs=1, kmeans_iter=5), head, seed=0,
+        verbose=0).history for lam in (0.0, 10.0)}
+    assert runs[0.0][0]["loss"] == pytest.approx(runs[10.0][0]["loss"])   # the same warm-up
+    assert runs[10.0][1]["loss"] > runs[0.0][1]["loss"] + 1.0             # + lambda Q
+    err = {lam: [r["quantization_error"] for r in h[1:]] for lam, h in runs.items()}
+    assert err[10.0][-1] < err[10.0][0] and err[10.0][-1] < err[0.0][-1]

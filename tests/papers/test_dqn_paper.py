@@ -4,6 +4,7 @@ feature pass per dataset, whatever the seed (the paper's one ImageNet model)."""
 import types
 
 import numpy as np
+import pytest
 
 from repro.papers.runner import Cell, RunState
 
@@ -51,3 +52,69 @@ def test_one_pretraining_and_one_feature_pass_serve_every_seed(monkeypatch):
     state.end("run")                     # a new run pretrains again
     dqn._inputs(_cell(cfg, data, "mnist-full", 0, state))
     assert [c for c in calls if c[0] == "pretrain"] == [("pretrain", 7), ("pretrain", 7)]
+
+
+def test_dqn2plus_network_trained_once_per_seed_and_quantized_per_length(monkeypatch):
+    """DQN2+'s network does not depend on the code length: one training per seed, one OPQ per
+    length (issue 25)."""
+    from repro.methods import dqn as methods_dqn
+    from repro.papers import dqn
+
+    calls = []
+
+    def fake_train_network(inputs, t, y, cfg, head, *, seed, verbose, log):
+        calls.append(seed)
+        z = np.random.default_rng(seed).normal(size=(len(t), cfg.width)).astype(np.float32)
+        return object(), [{"iteration": 1, "epoch": 1.0, "loss": 0.5}], z
+
+    monkeypatch.setattr(methods_dqn, "train_network", fake_train_network)
+    monkeypatch.setattr(methods_dqn.Quantized, "embed", lambda self, x: np.random.default_rng(
+        len(x)).normal(size=(len(x), 24)).astype(np.float32))
+    cfg = dqn.Config(seeds=(0, 1), bits=(12, 24), curve_bits=12, efficiency_bits=12,
+                     dqn=dqn.DQNConfig(width=24, kmeans_iter=2, opq_iter=1))
+    data = types.SimpleNamespace(x=np.zeros((120, 2)), y=np.arange(120) % 3)
+    split = {"query": np.arange(10), "train": np.arange(10, 70), "database": np.arange(70, 120)}
+    inputs = types.SimpleNamespace(rows=lambda index: np.zeros((len(index), 2), np.float32))
+    state = RunState()
+    for seed in (0, 1):
+        cell = Cell("dqn", "mnist-full", seed, "dqn2plus", cfg, data, lambda *a, **k: None, state)
+        quantizers = [dqn._train_and_index(cell, inputs, split, bits)[1]["quantizer"]
+                      for bits in cfg.bits]
+        assert [q.pq.codebooks.shape[0] for q in quantizers] == [3, 6]   # M per length
+        state.end("seed")
+    assert calls == [0, 1]
+
+
+def test_validation_split_is_drawn_from_the_database_never_the_queries():
+    from repro.papers import dqn
+
+    split = {"query": np.arange(0, 20), "train": np.arange(20, 50), "database": np.arange(50, 400)}
+    val = dqn.validation_split(split, seed=3, n_query=20, n_items=100)
+    assert len(val["query"]) == 20 and len(val["database"]) == 100
+    assert set(val["query"]) <= set(split["database"]) and set(val["database"]) <= set(split["database"])
+    assert not set(val["query"]) & set(val["database"])
+    assert not (set(val["query"]) | set(val["database"])) & set(split["query"])
+    with pytest.raises(ValueError, match="n_query"):
+        dqn.validation_split(split, seed=3, n_query=350)
+
+
+def test_finetuned_backbone_is_a_trained_copy():
+    """MNIST-pairs: the trunk fine-tuned on the training split's multi-hot labels; the
+    pretrained backbone (shared by every seed) is left as it was."""
+    from repro.models.retrieval import BackboneConfig, pretrain_backbone
+    from repro.papers import dqn
+
+    rng = np.random.default_rng(0)
+    cfg = BackboneConfig(conv_widths=(2, 2, 2, 2, 2), fc_widths=(4, 4), pretrain_epochs=1,
+                         batch_size=8)
+    x = rng.random((16, 28, 28, 1)).astype(np.float32)
+    backbone = pretrain_backbone(x, np.arange(16) % 2, cfg, seed=0, verbose=0, log=lambda *a: None)
+    before = [w.copy() for w in backbone.trunk.get_weights()]
+    y = (rng.random((16, 3)) < 0.5).astype(np.uint8)
+    tuned = dqn.finetune_backbone(backbone, x, y, 2, seed=0, verbose=0, log=lambda *a: None)
+    for old, now in zip(before, backbone.trunk.get_weights()):
+        np.testing.assert_array_equal(old, now)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, tuned.trunk.get_weights()))
+    assert tuned.features(x).shape == backbone.features(x).shape
+    with pytest.raises(ValueError, match="epochs"):
+        dqn.finetune_backbone(backbone, x, y, 0, seed=0)

@@ -126,7 +126,7 @@ def train_cnnh(inputs, train_index: np.ndarray, labels: np.ndarray, bits: int, c
     log(f"[cnnh {bits} bits] stage 1: approximate codes of {len(train_index)} training images")
     target = stage1_codes(labels, bits, cfg, seed=seed).astype(np.float32)
     network = head_model(inputs, lambda h: layers.Dense(bits, activation="tanh", name="codes")(h),
-                         name=f"cnnh_{bits}")
+                         name=f"cnnh_{bits}", seed=seed)
 
     def loss(y, out):
         return ops.mean(ops.sum(ops.square(out - y), axis=1))

@@ -120,7 +120,7 @@ def train_dnnh(inputs, train_index: np.ndarray, labels: np.ndarray, bits: int, c
     from repro.methods.hash_heads import fit_epochs, head_model, label_matrix
 
     y = label_matrix(labels)
-    network = head_model(inputs, lambda h: divide_and_encode(h, bits, cfg), name=f"dnnh_{bits}")
+    network = head_model(inputs, lambda h: divide_and_encode(h, bits, cfg), name=f"dnnh_{bits}", seed=seed)
 
     def loss(target, out):
         return triplet_loss(target, out, cfg.margin)

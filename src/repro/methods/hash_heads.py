@@ -6,14 +6,19 @@ images. :class:`HeadConfig` holds the training knobs they share; :func:`head_mod
 ``inputs -> [fc6, fc7] -> top``; :func:`fit_epochs` trains it one epoch at a time so a method
 can update its own state (DQN's codebooks and codes) between epochs.
 
+**How long.** ``epochs`` is a cap: with ``plateau_window`` > 0 a head stops once its training
+loss has flattened (label-free: the mean loss of the last ``plateau_window`` epochs is less
+than ``plateau_tol`` (relative) below the mean of the window before it), or when its training
+time passes ``time_budget_s``; every head of the stage follows the same rule.
+
 ``finetune_trunk``: the paper fine-tunes the whole network. With ``False`` (the quick
 profile's reduction, named in its protocol) conv1-conv5 stay frozen at the pretrained
 weights, the heads train on cached conv5 features, and only fc6, fc7 and the top learn.
 
 Losses are written with ``keras.ops`` only (any backend). The targets ``y`` handed to
 ``fit`` are a float32 matrix whose columns hold what the loss needs per image: the labels
-(one-hot or multi-hot) first, then a method's extra per-image targets (DQN: the current
-reconstruction C h_i; CNNH: the stage-1 code).
+(one-hot or multi-hot), or a method's own per-image targets (CNNH: the stage-1 code); DQN's
+quantization term is added by a layer of its network (:func:`repro.methods.dqn.quantization_penalty`).
 """
 
 from __future__ import annotations
@@ -34,11 +39,17 @@ class HeadConfig:
     momentum: float = 0.9
     finetune_trunk: bool = True
     dropout: float = 0.5
+    plateau_window: int = 0        # > 0: stop when the training loss flattens (see above)
+    plateau_tol: float = 0.01      # relative fall of the windowed mean loss counted as progress
+    time_budget_s: float = 0.0     # > 0: stop after this many seconds of training (a cap)
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError(f"head: epochs >= 1 and batch_size >= 2 needed, got "
                              f"{self.epochs}, {self.batch_size}")
+        if self.plateau_window < 0 or self.plateau_tol < 0 or self.time_budget_s < 0:
+            raise ValueError(f"head: plateau_window, plateau_tol and time_budget_s must be >= 0, "
+                             f"got {self.plateau_window}, {self.plateau_tol}, {self.time_budget_s}")
         if self.optimizer not in ("sgd", "adam"):
             raise ValueError(f"head.optimizer: unknown {self.optimizer!r}; known: sgd, adam")
 
@@ -101,13 +112,16 @@ class HeadInputs:
         return self.images.shape[1:]
 
 
-def head_model(inputs: HeadInputs, top, *, name: str):
+def head_model(inputs: HeadInputs, top, *, name: str, seed: int):
     """``inputs -> [trunk copy] -> fc6 -> fc7 -> top(h)`` with the pretrained fc weights.
 
     ``top``: a function from the fc7 keras tensor to the method's output tensor. The trunk is
-    a fresh copy of the pretrained one when it is fine-tuned (methods never share weights)."""
+    a fresh copy of the pretrained one when it is fine-tuned (methods never share weights).
+    ``seed``: the cell's seed, set before the top's layers draw their initial weights, so a
+    method's head does not depend on which methods ran before it in the process."""
     import keras
 
+    keras.utils.set_random_seed(seed)
     from repro.models.retrieval import fc_layers
 
     backbone, cfg = inputs.backbone, inputs.cfg
@@ -129,20 +143,39 @@ def optimizer(cfg: HeadConfig):
     return keras.optimizers.Adam(cfg.learning_rate)
 
 
-def fit_epochs(model, x: np.ndarray, targets, loss, cfg: HeadConfig, *, seed: int,
-               verbose: int = 2, between=None, log=print, what: str = "") -> list[dict]:
-    """Train ``model`` for ``cfg.epochs``, one ``fit`` call per epoch (one compile: one traced
-    step for the whole training).
+def plateaued(losses, window: int, tol: float) -> bool:
+    """The label-free stopping rule: the mean of the last ``window`` losses is less than
+    ``tol`` (relative) below the mean of the ``window`` before them (False until there are
+    2 x window losses; ``window`` 0: never)."""
+    if window < 1 or len(losses) < 2 * window:
+        return False
+    before = float(np.mean(losses[-2 * window:-window]))
+    last = float(np.mean(losses[-window:]))
+    return before - last < tol * abs(before)
 
-    ``targets``: the target matrix, or a function of the epoch returning it (DQN's targets
-    change between epochs); ``between(epoch)``: called after each epoch (may return a dict of
-    numbers for the history). Returns the history rows (epoch, loss, ...)."""
+
+def fit_epochs(model, x: np.ndarray, targets, loss, cfg: HeadConfig, *, seed: int,
+               verbose: int = 2, between=None, log=print, what: str = "",
+               min_epochs: int = 0) -> list[dict]:
+    """Train ``model`` one ``fit`` call per epoch (one compile: one traced step for the whole
+    training) for at most ``cfg.epochs``, stopping earlier at a plateau of the training loss
+    (:func:`plateaued`, checked from epoch ``min_epochs`` on: DQN's warm-up) or when the
+    training time passes ``cfg.time_budget_s``.
+
+    ``targets``: the target matrix, or a function of the epoch returning it;
+    ``between(epoch)``: called after each epoch (may return a dict of numbers for the
+    history). Returns the history rows (epoch, loss, ...); the last row's ``stop`` says why
+    training ended (1 plateau, 2 time budget, 0 the epoch cap)."""
+    import time
+
     import keras
 
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=optimizer(cfg), loss=loss, steps_per_execution=STEPS_PER_EXECUTION)
     history = []
     steps = -(-len(x) // cfg.batch_size)
+    started = time.perf_counter()
+    stop = 0
     for epoch in range(cfg.epochs):
         y = targets(epoch) if callable(targets) else targets
         if verbose:
@@ -154,6 +187,17 @@ def fit_epochs(model, x: np.ndarray, targets, loss, cfg: HeadConfig, *, seed: in
         if between is not None:
             row.update(between(epoch) or {})
         history.append(row)
+        losses = [r["loss"] for r in history[min_epochs:]]
+        if plateaued(losses, cfg.plateau_window, cfg.plateau_tol):
+            stop = 1
+        elif cfg.time_budget_s and time.perf_counter() - started > cfg.time_budget_s:
+            stop = 2
+        if stop:
+            break
+    history[-1]["stop"] = float(stop)
+    if verbose or stop:
+        why = {0: "the epoch cap", 1: "the loss plateau", 2: "the time budget"}[stop]
+        log(f"{what} stopped after {len(history)} epochs ({why})")
     return history
 
 

@@ -21,9 +21,12 @@ labelled digit set: :func:`repro.data.derived.usps_on_mnist_canvas`), the paper'
 VGG16-ImageNet (keras.applications). The paper starts every run from one published ImageNet
 model, so the stand-in backbone is pretrained once (seed ``backbone.pretrain_seed``) and serves
 every method, seed and stand-in of a run (its conv5 features of a dataset computed once); the
-seeds vary the split, the heads' initialisation and their training order. All methods of one
-(dataset, seed) share the training images. KSH-D = KSH on the pretrained backbone's fc7
-features.
+seeds vary the split and the heads' initialisation (each head seeded from the cell's seed
+when it is built, so a method's numbers do not depend on which methods ran before it). On
+MNIST-pairs (``trunk_finetune_epochs``) the trunk is first fine-tuned on each seed's training
+split with its multi-hot labels (:func:`finetune_backbone`): pretrained on single centred
+digits it does not see two half-size ones. All methods of one (dataset, seed) share the
+training images. KSH-D = KSH on the (fine-tuned, where it is) backbone's fc7 features.
 
 **Methods**: ``ksh`` (raw pixels; the paper's hand-crafted features are unavailable), ``ksh_d``,
 ``cnnh``, ``dnnh`` (Hamming ranking of {-1, +1} codes), ``dqn``, ``dqn2plus``, ``dqnip`` (AQD
@@ -31,15 +34,22 @@ ranking, K = 16 codewords, M = bits / 4 subspaces). Ties in a ranking: lower dat
 first (:func:`repro.metrics.rank`). See each method's module for its reading of the paper.
 
 **Measurements** (each cell: dataset x method x seed, variant = the code length in bits):
-``map`` (mAP, or mAP@R), at ``curve_bits`` the precision@top-R and the rank-based
-precision-recall curves; for DQN the fraction of (query, item) pairs on which the slides'
-Eq. 6 bound holds (Euclidean AQD; and the literal squared reading; every pair of the first
-seed's codes at every length), the quantization error;
+``map`` (mAP, or mAP@R; the chance level of each column, the mAP of a random ranking, is
+drawn beside it), at ``curve_bits`` the precision@top-R and the rank-based precision-recall
+curves; for DQN ``map_ip`` at ``curve_bits`` (AQD ranked by -<z_q, C h_x>, as the authors'
+evaluation code),
+the fraction of (query, item) pairs on which the slides' Eq. 6 bound holds under both
+readings, labelled (``eq6_bound_holds``: Euclidean AQD, the triangle inequality;
+``eq6_bound_holds_squared``: the literal squared reading; every pair of the first seed's
+codes at every length), the quantization error, and (first seed, ``lambda_sweep``) its mAP
+against lambda on a validation split of the database (:func:`validation_split`);
 the efficiency of the stage's own database at ``efficiency_bits``: bytes per item of DQN's
-codes vs the float features, and the query time of all queries over the database for
-lookup-table AQD, exhaustive float distances (numpy BLAS), faiss ``IndexPQ`` (the same
-codebooks) and faiss ``IndexFlatL2``, each timed ``timing_repeats`` times on the first seed's
-model (the sizes, not the weights, set these times; the repeats measure their noise).
+codes vs the float features, and the query time of all queries over the database, every
+search on ``timing_threads`` threads: look-up-table AQD (ours, faiss ``IndexPQ`` with the
+same codebooks, faiss ``IndexPQFastScan``) and exhaustive float search (numpy BLAS, faiss
+``IndexFlatL2``), each timed ``timing_repeats`` times on the first seed's model (the sizes,
+not the weights, set these times; the repeats measure their noise); ``aqd_speedup`` = the
+fastest float search's time / the fastest look-up-table search's.
 """
 
 from __future__ import annotations
@@ -108,6 +118,7 @@ class Config(StageConfig):
     curve_bits: int = 32
     efficiency_bits: int = 32
     timing_repeats: int = 3
+    timing_threads: int = 1         # every timed search on this many threads (equal threads)
     verbose: int = 2
     protocol: Protocol = field(default_factory=Protocol)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
@@ -117,7 +128,8 @@ class Config(StageConfig):
     dnnh: DNNHConfig = field(default_factory=DNNHConfig)
     dqn: DQNConfig = field(default_factory=DQNConfig)
     curve_points: int = 20
-    lambda_sweep: tuple[float, ...] = ()   # DQN's mAP at curve_bits for these lambdas (first seed)
+    lambda_sweep: tuple[float, ...] = ()   # DQN's validation mAP at curve_bits (first seed)
+    trunk_finetune_epochs: int = 0  # > 0: fine-tune the trunk on each seed's training split
     subset: int = 0                 # > 0: only the first ``subset`` images (smoke profile)
     per_dataset: dict[str, dict] = field(default_factory=dict)
 
@@ -136,8 +148,9 @@ class Config(StageConfig):
         for name in ("curve_bits", "efficiency_bits"):
             if getattr(self, name) not in self.bits:
                 raise ValueError(f"{name} {getattr(self, name)} is not one of bits {list(self.bits)}")
-        if self.timing_repeats < 1:
-            raise ValueError(f"timing_repeats must be >= 1, got {self.timing_repeats}")
+        if self.timing_repeats < 1 or self.timing_threads < 1:
+            raise ValueError(f"timing_repeats and timing_threads must be >= 1, got "
+                             f"{self.timing_repeats}, {self.timing_threads}")
 
 
 def load_data(name: str):
@@ -213,53 +226,117 @@ def _split(cell):
                            seed=cell.seed)
 
 
-def _inputs(cell):
+def _inputs(cell, split=None):
     """What the heads read (conv5 features of every image when the trunk is frozen): the same
     for every seed, so computed once per dataset (``shared: backbone features``, dropped when
-    the dataset's seeds end: one dataset's features held at a time)."""
+    the dataset's seeds end: one dataset's features held at a time). With
+    ``trunk_finetune_epochs`` > 0 (MNIST-pairs: a trunk pretrained on single centred digits
+    does not see two half-size ones) the trunk is first fine-tuned on this seed's training
+    split (:func:`finetune_backbone`), so the features are per seed."""
     from repro.methods.hash_heads import HeadInputs
 
     cfg = cell.cfg
+    if cfg.trunk_finetune_epochs and split is not None:
+        def compute():
+            t = split["train"]
+            backbone = finetune_backbone(_backbone(cell), _data(cell).x[t], _labels(cell, t),
+                                         cfg.trunk_finetune_epochs, seed=cell.seed,
+                                         verbose=cfg.verbose, log=cell.log)
+            return HeadInputs(backbone, _data(cell).x, cfg.head)
+        return cell.shared("fine-tuned backbone features", compute, scope="seed",
+                           key=(cfg.subset, repr(cfg.backbone), repr(cfg.head),
+                                cfg.trunk_finetune_epochs))
     return cell.shared("backbone features",
                        lambda: HeadInputs(_backbone(cell), _data(cell).x, cfg.head),
                        scope="dataset", key=(cfg.subset, repr(cfg.backbone), repr(cfg.head)))
+
+
+def finetune_backbone(backbone, x: np.ndarray, y: np.ndarray, epochs: int, *, seed: int,
+                      verbose: int = 2, log=print):
+    """A copy of the pretrained backbone (trunk and fc6 / fc7) fine-tuned on the training
+    images ``x`` and their labels ``y`` (classes, or multi-hot: one sigmoid per label, binary
+    cross-entropy), Adam at the backbone's learning rate, ``epochs`` epochs. Only the
+    training split's labels are read; the queries and the database are never seen."""
+    import keras
+    from keras import layers
+
+    from repro.methods.hash_heads import label_matrix
+    from repro.models.retrieval import Backbone, fc_layers
+
+    if epochs < 1:
+        raise ValueError(f"finetune_backbone: epochs must be >= 1, got {epochs}")
+    cfg = backbone.cfg
+    if cfg is None or cfg.kind != "convnet":
+        raise ValueError("finetune_backbone fine-tunes the stand-in convnet only")
+    target = label_matrix(y)
+    keras.utils.set_random_seed(seed)
+    trunk = keras.models.clone_model(backbone.trunk)
+    trunk.set_weights(backbone.trunk.get_weights())
+    inputs = keras.Input(shape=x.shape[1:])
+    h = fc_layers(trunk(inputs), cfg, backbone.fc_weights)
+    out = layers.Dense(target.shape[1], activation="sigmoid", name="train_labels")(h)
+    model = keras.Model(inputs, out, name="backbone_finetuning")
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="binary_crossentropy")
+    log(f"fine-tuning the backbone on the training split ({len(x)} images, {epochs} epochs)")
+    model.fit(backbone.prepare(x), target, epochs=epochs, batch_size=cfg.batch_size,
+              shuffle=True, verbose=verbose)
+    weights = [tuple(model.get_layer(name).get_weights()) for name in ("fc6", "fc7")]
+    return Backbone(trunk, weights, cfg, backbone.source_accuracy)
 
 
 def run_cell(cell) -> None:
     """One method on one dataset and seed, at every code length."""
     cfg = cell.cfg
     split = cell.shared("split", lambda: _split(cell))
-    inputs = _inputs(cell) if cell.method != "ksh" else None
-    maps = {}
+    inputs = _inputs(cell, split) if cell.method != "ksh" else None
+    kept = None
     for bits in cfg.bits:
         cell.log(f"[{PAPER}] {cell.dataset} seed {cell.seed}: {cell.method} at {bits} bits")
         ranking_of, extra = _train_and_index(cell, inputs, split, bits)
-        maps[bits] = _evaluate(cell, split, bits, ranking_of, extra)
+        _evaluate(cell, split, bits, ranking_of, extra)
+        if bits == cfg.curve_bits:
+            kept = extra.get("trained")
     if cell.method == "dqn" and cfg.lambda_sweep and cell.seed == cfg.seeds[0]:
-        _lambda_sweep(cell, inputs, split, maps[cfg.curve_bits])
+        _lambda_sweep(cell, inputs, split, kept)
 
 
-def _lambda_sweep(cell, inputs, split, main_map: float) -> None:
-    """lambda is ours (the paper's is unconfirmed): DQN's mAP at curve_bits for each lambda of
-    ``lambda_sweep`` (the first seed only), so a reader sees how a verdict depends on it."""
+def validation_split(split: dict, seed: int, n_query: int, n_items: int = 10000) -> dict:
+    """Validation queries and items, both drawn from the database (the test queries are never
+    touched; the database is the retrieval side of the training data in this protocol):
+    ``n_query`` validation queries and up to ``n_items`` other database items to rank."""
+    database = np.asarray(split["database"])
+    if n_query < 1 or n_query >= len(database):
+        raise ValueError(f"validation_split: n_query must be in [1, {len(database) - 1}], got {n_query}")
+    order = np.random.default_rng([seed, 25]).permutation(len(database))
+    return {"query": np.sort(database[order[:n_query]]),
+            "database": np.sort(database[order[n_query:n_query + n_items]])}
+
+
+def _lambda_sweep(cell, inputs, split, trained_main) -> None:
+    """DQN's validation mAP at curve_bits for each lambda of ``lambda_sweep`` (the first seed
+    only), on a validation split drawn from the database (:func:`validation_split`), never the
+    test queries. The main runs use the authors' lambda; this curve shows whether the
+    validation split would choose another."""
     from repro.metrics import mean_average_precision, rank
     from repro.methods.dqn import train_dqn
 
     cfg, bits = cell.cfg, cell.cfg.curve_bits
-    q, t, d = split["query"], split["train"], split["database"]
-    yq, yd = _labels(cell, q), _labels(cell, d)
-    at = min(cfg.protocol.map_at or len(d), len(d))
+    val = validation_split(split, cell.seed, len(split["query"]))
+    yq, yd = _labels(cell, val["query"]), _labels(cell, val["database"])
+    at = min(cfg.protocol.map_at or len(yd), len(yd))
+    xq, xd = inputs.rows(val["query"]), inputs.rows(val["database"])
+    t = split["train"]
     for lam in cfg.lambda_sweep:
-        if lam == cfg.dqn.quantization_weight:
-            value = main_map
+        if lam == cfg.dqn.quantization_weight and trained_main is not None:
+            trained = trained_main
         else:
-            cell.log(f"[{PAPER}] {cell.dataset}: DQN at {bits} bits with lambda {lam:g}")
+            cell.log(f"[{PAPER}] {cell.dataset}: DQN at {bits} bits with lambda {lam:g} (validation)")
             dqn_cfg = dataclasses.replace(cfg.dqn, quantization_weight=lam)
             trained = train_dqn(inputs, t, _labels(cell, t), bits, dqn_cfg, cfg.head,
                                 seed=cell.seed, verbose=cfg.verbose, log=cell.log)
-            zq, zd = trained.embed(inputs.rows(q)), trained.embed(inputs.rows(d))
-            value = mean_average_precision(yq, yd, rank(trained.distances(zq, trained.encode(zd)), at))
-        cell.record("map_vs_lambda", value, unit="fraction", variant=f"{lam:g}")
+        zq, zd = trained.embed(xq), trained.embed(xd)
+        value = mean_average_precision(yq, yd, rank(trained.distances(zq, trained.encode(zd)), at))
+        cell.record("val_map_vs_lambda", value, unit="fraction", variant=f"lambda={lam:g}")
 
 
 def _labels(cell, index):
@@ -297,15 +374,27 @@ def _train_and_index(cell, inputs, split, bits):
         cell.record_history(net.history, variant=bits)
         codes_q, codes_d = net.codes(inputs.rows(q)), net.codes(inputs.rows(d))
         return (lambda top: rank(hamming_distance(codes_q, codes_d), top)), {"codes_d": codes_d}
-    from repro.methods.dqn import train_dqn
+    from repro.methods.dqn import opq_of, train_dqn, train_network
 
-    loss = "inner_product" if method == "dqnip" else "cosine"
-    trained = train_dqn(inputs, t, ytrain, bits, cfg.dqn, cfg.head, loss=loss,
-                        quantize=method != "dqn2plus", **kw)
-    cell.record_history(trained.history, variant=bits)
-    zq, zd = trained.embed(inputs.rows(q)), trained.embed(inputs.rows(d))
+    if method == "dqn2plus":   # its network does not depend on the code length: trained once
+        network, history, z = cell.shared(     # per seed, quantized at every length
+            "dqn2plus network", lambda: train_network(inputs, t, ytrain, cfg.dqn, cfg.head, **kw),
+            scope="seed", key=(repr(cfg.dqn), repr(cfg.head)))
+        cell.record_history(history, variant=bits)   # one network: the same rows at every length
+        trained = opq_of(network, history, z, bits, cfg.dqn, seed=seed)
+        zq, zd = cell.shared("dqn2plus embeddings", lambda: (trained.embed(inputs.rows(q)),
+                                                             trained.embed(inputs.rows(d))),
+                             scope="seed", key=(repr(cfg.dqn), repr(cfg.head)))
+    else:
+        loss = "inner_product" if method == "dqnip" else "cosine"
+        trained = train_dqn(inputs, t, ytrain, bits, cfg.dqn, cfg.head, loss=loss, **kw)
+        cell.record_history(trained.history, variant=bits)
+        zq, zd = trained.embed(inputs.rows(q)), trained.embed(inputs.rows(d))
     codes_d = trained.encode(zd)
-    extra = {"zq": zq, "zd": zd, "codes_d": codes_d, "quantizer": trained.quantizer}
+    extra = {"zq": zq, "zd": zd, "codes_d": codes_d, "quantizer": trained.quantizer, "trained": trained}
+    if method == "dqn" and bits == cfg.curve_bits:   # the authors' evaluation ranks i2i AQD by
+        # -<z_q, C h_x> (map_ip; at the curve length: a full ranking costs seconds)
+        extra["inner_product"] = lambda top: rank(trained.inner_product_distances(zq, codes_d), top)
     return (lambda top: rank(trained.distances(zq, codes_d), top)), extra
 
 
@@ -324,6 +413,9 @@ def _evaluate(cell, split, bits, ranking_of, extra) -> None:
         ranking = ranking_of(min(at, n_db))
     value = mean_average_precision(yq, yd, ranking)
     cell.record("map", value, unit="fraction", variant=bits)
+    if "inner_product" in extra:   # the authors' evaluation ranks i2i AQD by -<z_q, C h_x>
+        ip = mean_average_precision(yq, yd, extra["inner_product"](min(at, n_db)))
+        cell.record("map_ip", ip, unit="fraction", variant=bits)
     if curves:
         top_r = np.unique(np.linspace(1, ranking.shape[1], cfg.curve_points).astype(int))
         cuts = np.unique(np.geomspace(1, n_db, cfg.curve_points * 2).astype(int))
@@ -359,23 +451,37 @@ def _dqn_measurements(cell, split, bits, extra) -> None:
     for repeat, seconds in enumerate(_query_timings(cell, zq, zd, codes, quantizer)):
         for method, value in seconds.items():
             cell.record("query_s", value, unit="s", variant=bits, method=method, repeat=repeat)
-        cell.record("aqd_speedup", seconds["float_exhaustive"] / seconds["aqd_lookup"], unit="x",
-                    variant=bits, method="aqd_lookup", repeat=repeat)
+        best_lut = min(seconds[m] for m in LOOKUP_SEARCHES)
+        best_flat = min(seconds[m] for m in FLOAT_SEARCHES)
+        cell.record("aqd_speedup", best_flat / best_lut, unit="x", variant=bits,
+                    method="aqd_lookup", repeat=repeat)
+
+
+# The speed claim: the fastest look-up-table search against the fastest exhaustive float
+# search, every one on ``timing_threads`` threads (faiss's OpenMP, numpy's BLAS through
+# threadpoolctl, our scan's thread pool)
+LOOKUP_SEARCHES = ("aqd_lookup", "faiss_indexpq", "faiss_pqfastscan")
+FLOAT_SEARCHES = ("float_exhaustive", "faiss_flat")
 
 
 def _query_timings(cell, zq, zd, codes, quantizer):
-    """Per repeat: seconds of every query's distances to the whole database and its top R,
-    for AQD through look-up tables (:func:`repro.quantization.dqn_codes.aqd_search`, one
-    thread), exhaustive float distances (numpy BLAS + argpartition), faiss IndexPQ (the same
-    codebooks and codes) and faiss IndexFlatL2."""
+    """Per repeat: seconds of every query's distances to the whole database and its top R:
+    look-up-table searches -- ours (:func:`repro.quantization.dqn_codes.aqd_search`), faiss
+    ``IndexPQ`` (the same codebooks and codes: exact ADC) and faiss ``IndexPQFastScan`` built
+    from it (SIMD scan of 8-bit quantized tables: approximate AQD) -- and exhaustive float
+    searches -- numpy BLAS + argpartition, faiss ``IndexFlatL2`` -- all on ``timing_threads``
+    threads."""
     import time
 
     import faiss
+    from threadpoolctl import threadpool_limits
 
     from repro.quantization.dqn_codes import aqd_search, faiss_index_pq
 
+    threads = cell.cfg.timing_threads
     top = min(cell.cfg.protocol.map_at or 1000, len(zd))
     index_pq = faiss_index_pq(quantizer.codebooks, codes)
+    fastscan = faiss.IndexPQFastScan(index_pq)
     index_flat = faiss.IndexFlatL2(zd.shape[1])
     index_flat.add(np.ascontiguousarray(zd))
     zq = np.ascontiguousarray(zq)
@@ -386,18 +492,25 @@ def _query_timings(cell, zq, zd, codes, quantizer):
     def float_distances():
         return (zq * zq).sum(1)[:, None] - 2.0 * zq @ zd.T + (zd * zd).sum(1)[None, :]
 
-    runs = {"aqd_lookup": lambda: aqd_search(quantizer, zq, codes, top),
-            "float_exhaustive": lambda: numpy_top(float_distances()),
+    runs = {"aqd_lookup": lambda: aqd_search(quantizer, zq, codes, top, n_threads=threads),
             "faiss_indexpq": lambda: index_pq.search(zq, top),
+            "faiss_pqfastscan": lambda: fastscan.search(zq, top),
+            "float_exhaustive": lambda: numpy_top(float_distances()),
             "faiss_flat": lambda: index_flat.search(zq, top)}
     out = []
-    for _ in range(cell.cfg.timing_repeats):
-        seconds = {}
-        for name, call in runs.items():
-            started = time.perf_counter()
-            call()
-            seconds[name] = time.perf_counter() - started
-        out.append(seconds)
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            for _ in range(cell.cfg.timing_repeats):
+                seconds = {}
+                for name, call in runs.items():
+                    started = time.perf_counter()
+                    call()
+                    seconds[name] = time.perf_counter() - started
+                out.append(seconds)
+    finally:
+        faiss.omp_set_num_threads(before)
     return out
 
 
@@ -434,10 +547,22 @@ def figures(outcome, figure_dir: Path) -> dict[str, Path]:
     comparison = outcome.comparison
     part = comparison[(comparison["metric"] == "map") & comparison["dataset"].isin(ran)]
     if len(part) and part["n_seeds"].max() > 0:
+        from repro.report.figures import save_png
+
         path = figure_dir / "map_vs_bits.png"
-        plot_metric_vs_variant(part, "map", path, labels=labels, profile=outcome.profile,
-                               variant_label="code length (bits)",
-                               title="mAP vs code length (dashed: the paper's dataset)").clear()
+        fig = plot_metric_vs_variant(part, "map", path, labels=labels, profile=outcome.profile,
+                                     variant_label="code length (bits)",
+                                     title="mAP vs code length (dashed: paper; dotted: chance)")
+        chance = chance_maps(outcome)
+        panels = [ax for ax in fig.axes if ax.has_data()]   # one per dataset, in order
+        for ax, dataset in zip(panels, dict.fromkeys(part["dataset"])):
+            if dataset in chance:
+                ax.axhline(chance[dataset], color="0.5", linestyle=":")
+                ax.annotate(f"chance {chance[dataset]:.3f}", (0.01, chance[dataset]),
+                            xycoords=("axes fraction", "data"), fontsize=7, color="0.4",
+                            va="bottom")
+        save_png(fig, path)
+        fig.clear()
         out["map_vs_bits"] = path
     curves = curves_frame(outcome)
     if not curves.empty:
@@ -445,13 +570,76 @@ def figures(outcome, figure_dir: Path) -> dict[str, Path]:
         for dataset in sorted(set(curves["dataset"])):
             out[f"curves_{dataset}"] = _plot_curves(curves[curves["dataset"] == dataset], dataset,
                                                     labels, outcome, figure_dir)
-    sweep = results[results["metric"] == "map_vs_lambda"] if len(results) else results
+    sweep = results[results["metric"] == "val_map_vs_lambda"] if len(results) else results
     if len(sweep):
         out["map_vs_lambda"] = _plot_lambda_sweep(sweep, labels, outcome, figure_dir)
+    if outcome.histories is not None and len(outcome.histories):
+        out["loss_curves"] = _plot_losses(outcome.histories, labels, outcome, figure_dir)
     timing = results[results["metric"] == "query_s"] if len(results) else results
     if len(timing):
         out["query_time"] = _plot_query_times(timing, labels, outcome, figure_dir)
     return out
+
+
+def chance_maps(outcome) -> dict[str, float]:
+    """{dataset: the mAP of a random ranking} (the chance gate's level: the share of database
+    items relevant to a query), from the run's provenance."""
+    levels = (outcome.provenance or {}).get("extra", {}).get("chance_levels") or {}
+    return {d: float(v["map"]) for d, v in levels.items() if v and "map" in v}
+
+
+def map_table(outcome, metric: str = "map"):
+    """Mean ``metric`` per method (rows) and (dataset, bits) (columns), with the chance level
+    of each column (a random ranking) as the last row."""
+    import pandas as pd
+
+    res = outcome.results[outcome.results.metric == metric]
+    table = (res.pivot_table(index="method", columns=["dataset", "variant"], values="value",
+                             aggfunc="mean")
+             .reindex([m for m in METHODS if m in set(res.method)]))
+    chance = chance_maps(outcome)
+    row = pd.Series({col: chance.get(col[0], np.nan) for col in table.columns},
+                    name="chance (random ranking)")
+    return pd.concat([table, row.to_frame().T]).round(3)
+
+
+def _plot_losses(histories, labels, outcome, figure_dir) -> Path:
+    """Training loss per epoch of every deep head (mean over seeds): one row per dataset, one
+    panel per method, one line per code length (DQN2+: one network at every length), so
+    where each stopped (plateau, time budget or cap) is visible."""
+    import matplotlib.pyplot as plt
+
+    from repro.report.figures import save_png
+    from repro.report.palette import method_color
+
+    h = histories.dropna(subset=["loss"])
+    datasets = sorted(set(h["dataset"]))
+    methods = [m for m in METHODS if m in set(h["method"])]
+    fig, axes = plt.subplots(len(datasets), len(methods), squeeze=False, layout="constrained",
+                             figsize=(2.6 * len(methods) + 0.5, 2.4 * len(datasets) + 0.6))
+    styles = ["-", "--", ":", "-."]
+    for row, dataset in zip(axes, datasets):
+        for ax, method in zip(row, methods):
+            rows = h[(h["dataset"] == dataset) & (h["method"] == method)]
+            variants = sorted(set(rows["variant"]), key=lambda v: float(v))
+            for i, variant in enumerate(variants[:1] if method == "dqn2plus" else variants):
+                curve = rows[rows["variant"] == variant].groupby("epoch")["loss"].mean()
+                ax.plot(curve.index, curve.values, color=method_color(method),
+                        linestyle=styles[i % len(styles)],
+                        label="all lengths" if method == "dqn2plus" else f"{variant} bits")
+            ax.set_title(f"{labels.get(method, method)}, {labels.get(dataset, dataset)}"[:48],
+                         fontsize=8)
+            ax.set_xlabel("epoch", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+            if len(rows):
+                ax.legend(fontsize=6)
+        row[0].set_ylabel("training loss", fontsize=8)
+    fig.suptitle(f"Training losses, mean over seeds [{outcome.profile}]", fontsize=10)
+    path = figure_dir / "loss_curves.png"
+    save_png(fig, path)
+    plt.close(fig)
+    return path
 
 
 def _plot_curves(curves, dataset, labels, outcome, figure_dir) -> Path:
@@ -468,6 +656,10 @@ def _plot_curves(curves, dataset, labels, outcome, figure_dir) -> Path:
         ax_pr.plot(rec.values, prec.values, marker=".", color=color, label=name)
         top = mean[method]["precision_at_top_r"]
         ax_top.plot(top.index, top.values, marker=".", color=color, label=name)
+    level = chance_maps(outcome).get(dataset)
+    if level is not None:
+        for ax in (ax_pr, ax_top):
+            ax.axhline(level, color="0.5", linestyle=":", label="chance (random ranking)")
     bits = outcome.cfg.curve_bits if outcome.cfg is not None else ""
     ax_pr.set(xlabel="recall", ylabel="precision", title="precision-recall (rank cut-offs)")
     ax_top.set(xlabel="R (top retrieved)", ylabel="precision", title="precision at top R")
@@ -491,13 +683,15 @@ def _plot_lambda_sweep(sweep, labels, outcome, figure_dir) -> Path:
     fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
     styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D")]
     for i, (dataset, part) in enumerate(sweep.groupby("dataset")):
-        part = part.assign(lam=part["variant"].astype(float)).sort_values("lam")
+        lam = part["variant"].astype(str).str.removeprefix("lambda=").astype(float)
+        part = part.assign(lam=lam).sort_values("lam")
         line, marker = styles[i % len(styles)]
         ax.plot(part["lam"].astype(str), part["value"], color=method_color("dqn"),
                 linestyle=line, marker=marker, label=labels.get(dataset, dataset))
     bits = outcome.cfg.curve_bits if outcome.cfg is not None else ""
-    ax.set(xlabel="lambda (weight of the quantization loss; ours)", ylabel="mAP",
-           title=f"DQN at {bits} bits against lambda, first seed [{outcome.profile}]")
+    ax.set(xlabel="lambda (authors' units; their value 1e-4)", ylabel="validation mAP",
+           title=f"DQN at {bits} bits against lambda: validation split of the database,\n"
+                 f"first seed [{outcome.profile}]")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, title="dataset (line style)", title_fontsize=8)
     path = figure_dir / "map_vs_lambda.png"

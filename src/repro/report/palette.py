@@ -40,6 +40,7 @@ METHOD_COLORS: dict[str, str] = {
     "ksh": CYAN, "ksh_d": OLIVE, "cnnh": GREEN, "dnnh": BROWN, "dqn2plus": ORANGE,
     "dqnip": PURPLE, "dqn": RED, "float_features": BLACK, "aqd_lookup": PINK,
     "float_exhaustive": GREY, "faiss_indexpq": INDIGO, "faiss_flat": OCHRE,
+    "faiss_pqfastscan": MOSS,
     # DeepCluster (Caron et al. 2018) and the other papers' columns of its Table 1
     "imagenet_labels": INDIGO, "places_labels": MAROON, "random": GREY, "deepcluster": RED,
     "pathak": ORANGE, "doersch": GREEN, "zhang_color": PURPLE, "donahue": BROWN,
@@ -50,7 +51,7 @@ METHOD_COLORS: dict[str, str] = {
 # committed results), for the check that no two methods of one paper share a hue.
 PAPER_METHODS: dict[str, tuple[str, ...]] = {
     "dqn": ("ksh", "ksh_d", "cnnh", "dnnh", "dqn", "dqn2plus", "dqnip", "float_features",
-            "aqd_lookup", "float_exhaustive", "faiss_indexpq", "faiss_flat"),
+            "aqd_lookup", "float_exhaustive", "faiss_indexpq", "faiss_flat", "faiss_pqfastscan"),
     "gapdcec": ("kmeans", "dec", "idec", "dcn", "dcec", "dcec_sgd", "gapdcec"),
     "pqdec": ("kmeans", "kmedoids", "kdkmeans", "dec", "bqdec", "pqdec"),
     "ucnn": ("dec", "cnn_cm", "cnn_rc", "baseline_1", "baseline_2", "baseline_3", "ucnn"),
