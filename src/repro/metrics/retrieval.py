@@ -1,15 +1,10 @@
 """Retrieval metrics of the DQN paper: mAP@R, precision-recall, precision at top R.
 
 The DQN slides evaluate with "MAPs, Precision-Recall Curve, Precision Top-R
-Curve". The AP@R formula follows the authors' DeepHash code (thulab/DeepHash,
-DeepHash/evaluation/__init__.py ``get_mAPs``), with the one difference, about
-queries without relevant results, made explicit by ``queries_without_relevant``.
-These functions score a ranking they are given; they do not choose the distance.
-The DQN stage ranks AQD by Eq. 5's squared Euclidean distance, whereas DeepHash's
-evaluation ranks i2i AQD by the inner product (``MAPs_CQ.get_mAPs_AQD``,
-``dist_type='inner_product'``); the stage reports that ranking separately
-(``map_ip``). Relevance: a database item is relevant to a query when they
-share a label (see :func:`relevance`).
+Curve"; the definitions follow the authors' DeepHash code (thulab/DeepHash),
+with the one difference, about queries without relevant results, made
+explicit by ``queries_without_relevant``. Relevance: a database item is
+relevant to a query when they share a label (see :func:`relevance`).
 Queries are processed in chunks so memory stays bounded for 1000 x 64000.
 """
 
