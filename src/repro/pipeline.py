@@ -44,7 +44,8 @@ def stage_config(paper: str, profile: str | None = None, params: dict | None = N
 def run_stage(paper: str, profile: str | None = None, *, params_path: str | Path | None = None,
               output_root: str | Path | None = None, log_output: bool = True,
               rejudge: bool = False, executor: str | None = None,
-              recompute: bool | None = None) -> Path:
+              recompute: bool | None = None, only: list[str] | None = None,
+              budget_min: float | None = None, from_store: bool = False) -> Path:
     """Execute notebooks/<paper>.ipynb with papermill; return the final report folder.
 
     ``rejudge``: train nothing; the notebook re-judges the stored run in the report folder
@@ -55,17 +56,28 @@ def run_stage(paper: str, profile: str | None = None, *, params_path: str | Path
     out on a Ray cluster: :mod:`repro.papers.fanout`). ``recompute``: run every cell again
     instead of using the stored ones (default ``$REPRO_RECOMPUTE=1``).
 
+    A partial run (:mod:`repro.papers.selection`): ``only`` (["usps:0,1", "mnist-test"])
+    computes only those datasets / seeds of the plan, ``budget_min`` starts no new cell after
+    that many minutes, ``from_store`` computes nothing; the report is built from every stored
+    cell of the plan and calls the rest *pending*.
+
     Outputs go to ``<output_root>/reports/...`` and ``<output_root>/figures/...``
     (default: the repository root; the tests use a temporary folder).
     """
     import shutil
     import papermill
 
+    from repro.papers.selection import Selection, SelectionError, check, parse_only, to_env
     from repro.report.atomic import staged_directory
 
+    selection_env = to_env(only, budget_min, from_store)   # bad input fails before any work
+    if rejudge and (only or budget_min is not None or from_store):
+        raise SelectionError("--rejudge trains nothing and reads results.csv: it takes no "
+                             "--only, --budget-min or --from-store")
     root = repo_root()
     params_path = Path(params_path) if params_path else root / "params.yaml"
-    profile, _ = stage_config(paper, profile, load_params(params_path))  # validates early
+    profile, cfg = stage_config(paper, profile, load_params(params_path))  # validates early
+    check(Selection(only=parse_only(only)), cfg)
     report_dir, figure_dir = output_dirs(paper, profile, Path(output_root or root))
     notebook = root / "notebooks" / f"{paper}.ipynb"
     started = time.perf_counter()
@@ -77,7 +89,8 @@ def run_stage(paper: str, profile: str | None = None, *, params_path: str | Path
                "REPRO_REJUDGE": "1" if rejudge else "0", "REPRO_CELL_STORE": str(store),
                "REPRO_EXECUTOR": executor or os.environ.get("REPRO_EXECUTOR") or "local",
                "REPRO_RECOMPUTE": "1" if (recompute if recompute is not None
-                                          else os.environ.get("REPRO_RECOMPUTE") == "1") else "0"}
+                                          else os.environ.get("REPRO_RECOMPUTE") == "1") else "0",
+               **selection_env}
         with environment(env), follow(report_tmp / "run.log", enabled=log_output):
             papermill.execute_notebook(
                 str(notebook), str(executed), cwd=str(root), kernel_name="python3",
@@ -160,7 +173,16 @@ def export_html(notebook: Path, html: Path) -> None:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("stage", help="run one paper's notebook via papermill")
+    from repro.papers.selection import ONLY_HELP
+
+    parser = subparsers.add_parser(
+        "stage", help="run one paper's notebook via papermill",
+        description="Run a paper's stage: compute the profile's cells not in the cell store "
+                    "(reports/<paper>/<profile>/cells/, one file per cell, written as each "
+                    "finishes: a run stopped mid-way loses at most the cell in progress) and "
+                    "build its report. A partial run (--only, --budget-min, --from-store) "
+                    "reports every stored cell of the plan and calls the rest 'pending', with "
+                    "their projected time and the command that computes them.")
     parser.add_argument("paper", choices=PAPERS)
     parser.add_argument("--profile", default=None, help="smoke | quick | paper (default: params.yaml)")
     parser.add_argument("--params", default=None, help="params file (default: <repo>/params.yaml)")
@@ -170,7 +192,15 @@ def register(subparsers) -> None:
                         help="where missing cells run: in this process (local, the default) or "
                              "fanned out on Ray (RAY_ADDRESS: a cluster; else a local one)")
     parser.add_argument("--recompute", action="store_true", default=None,
-                        help="run every cell again instead of using the stored cells")
+                        help="run every (selected) cell again instead of using the stored cells")
+    parser.add_argument("--only", action="append", default=None, metavar="DATASET[:SEEDS]",
+                        help=ONLY_HELP)
+    parser.add_argument("--budget-min", type=float, default=None, metavar="N",
+                        help="start no new cell after N minutes (local executor); the cells "
+                             "not started are 'pending' in the report")
+    parser.add_argument("--from-store", action="store_true",
+                        help="compute no cell: the report from the stored cells (the rest "
+                             "pending); what the <paper>-paper DVC stages run")
     parser.set_defaults(func=_run_from_args)
 
 
@@ -182,6 +212,13 @@ def _run_from_args(args: argparse.Namespace) -> int:
     # its logger; without a handler a 25-minute run would print nothing.
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("papermill").setLevel(logging.INFO)
-    run_stage(args.paper, args.profile, params_path=args.params, rejudge=args.rejudge,
-              executor=args.executor, recompute=args.recompute)
+    from repro.papers.selection import SelectionError
+
+    try:
+        run_stage(args.paper, args.profile, params_path=args.params, rejudge=args.rejudge,
+                  executor=args.executor, recompute=args.recompute, only=args.only,
+                  budget_min=args.budget_min, from_store=args.from_store)
+    except SelectionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0

@@ -49,9 +49,11 @@ def units(module, plan: list[tuple[str, int, str]]) -> list[list[tuple[str, int,
 
 
 def compute_missing(module, paper: str, profile: str, cfg, store, *, recompute: bool,
-                    params_path: str | Path | None, log: Callable[[str], None]) -> int:
+                    params_path: str | Path | None, log: Callable[[str], None],
+                    select: Callable[[str, int], bool] | None = None) -> int:
     """Compute every cell of the run that the store lacks (or all, ``recompute``) on Ray and
-    store them; return how many were computed."""
+    store them; return how many were computed. ``select(dataset, seed)``: only those cells
+    (``--only``: :mod:`repro.papers.selection`)."""
     from repro.data import DatasetError, load as load_dataset
     from repro.papers.cells import cell_provenance, package_key
     from repro.papers.runner import _settings, cell_key_of
@@ -72,6 +74,8 @@ def compute_missing(module, paper: str, profile: str, cfg, store, *, recompute: 
             continue            # the stage's loop reports it as "not run: data absent"
         ran = _settings(module, cfg, dataset, data)
         for seed in ran.seeds:
+            if select is not None and not select(dataset, seed):
+                continue
             for method in ran.methods:
                 key = cell_key_of(module, ran, seed, method, data.files, backend, packages)
                 if recompute or store.load(dataset, seed, method, key).state != "done":

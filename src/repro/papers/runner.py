@@ -253,6 +253,7 @@ class Outcome:
     cfg: Any = None
     tests: Any = None              # pandas DataFrame, claim_tests.csv: every comparison's test
     gates: Any = None              # repro.report.gates.Gates: the validity checks made
+    pending: dict = field(default_factory=dict)  # (dataset, method) -> note: cells not yet run
 
 
 def paper_module(paper: str, *, load: bool = True):
@@ -276,8 +277,8 @@ def default_dirs(paper: str, profile: str) -> tuple[Path, Path]:
 
 def run(paper, profile: str | None = None, *, params_path: str | Path | None = None,
         report_dir: str | Path | None = None, figure_dir: str | Path | None = None,
-        log_file: bool = True, recompute: bool | None = None, executor: str | None = None
-        ) -> Outcome:
+        log_file: bool = True, recompute: bool | None = None, executor: str | None = None,
+        selection=None) -> Outcome:
     """Run ``paper``'s experiment under ``profile`` (default: params.yaml's) and write its report.
 
     ``paper``: a paper key ("gapdcec") or a paper module itself (tests drive the runner with a
@@ -289,6 +290,9 @@ def run(paper, profile: str | None = None, *, params_path: str | Path | None = N
     not run. ``recompute`` (default ``$REPRO_RECOMPUTE=1``): run every cell again.
     ``executor`` (default ``$REPRO_EXECUTOR``): "local" (in this process, one cell after the
     other) or "ray" (the missing cells fanned out first: :mod:`repro.papers.fanout`).
+    ``selection`` (a :class:`repro.papers.selection.Selection`; default from ``$REPRO_ONLY``,
+    ``$REPRO_BUDGET_MIN``, ``$REPRO_FROM_STORE``): compute only some cells of the plan; the
+    report uses every stored cell of the plan and calls the rest *pending*.
     """
     from repro.config import load_params, stage_params
 
@@ -323,17 +327,21 @@ def run(paper, profile: str | None = None, *, params_path: str | Path | None = N
         executor = executor or os.environ.get("REPRO_EXECUTOR") or "local"
         if executor not in EXECUTORS:
             raise ValueError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
+        from repro.papers import selection as selecting
+
+        selection = selection if selection is not None else selecting.from_env()
+        selecting.check(selection, cfg)     # an --only outside the plan: fail before any work
         store = CellStore(store_folder(report_dir, name, profile), name, profile)
-        if executor == "ray":
+        if executor == "ray" and selection.compute:
             from repro.papers.fanout import compute_missing
 
             compute_missing(module, name, profile, cfg, store, recompute=recompute,
                             params_path=params_path or os.environ.get("REPRO_PARAMS"),
-                            log=_log_line)
+                            log=_log_line, select=selection.selects)
             recompute = False        # what the fan-out computed is in the store now
         outcome = _run(module, profile, cfg, paper_cfg, report_dir, figure_dir,
                        extra={"data_parallel": parallel, "executor": executor}, store=store,
-                       recompute=recompute)
+                       recompute=recompute, selection=selection)
     minutes = outcome.provenance["wall_time_s"]["total_s"] / 60
     print(f"{name} ({profile}): ran in {minutes:.1f} min; training log: run.log")
     return outcome
@@ -465,8 +473,10 @@ def _config(module, profile: str, params: Mapping):
 
 
 def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
-         extra: Mapping | None = None, *, store=None, recompute: bool = False) -> Outcome:
+         extra: Mapping | None = None, *, store=None, recompute: bool = False,
+         selection=None) -> Outcome:
     from repro.data import DatasetError, load as load_dataset
+    from repro.papers import selection as selecting
     from repro.papers.cells import cell_provenance, package_key
     from repro.report.gates import chance_levels
     from repro.report.provenance import git_state
@@ -485,12 +495,17 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
     started = time.perf_counter()
     load = getattr(module, "load_data", load_dataset)
     packages = package_key(backend)
-    counts = {"computed": 0, "loaded": 0, "stale": 0, "corrupt": 0}
+    counts = {"computed": 0, "loaded": 0, "stale": 0, "corrupt": 0, "pending": 0}
     used, index = set(), {}
+    selection = selection or selecting.Selection()
+    pending, measured, plan_seeds = {}, {}, {}   # the plan's cells not computed; cells' times
     for dataset in cfg.datasets:
         try:
             data = load(dataset)
         except DatasetError as exc:
+            if selection.only is not None and dataset in selection.only:
+                raise DatasetError(f"--only {dataset}: its data are absent here "
+                                   f"({str(exc).splitlines()[0]})") from exc
             not_run[dataset] = f"not run: {dataset} data absent"
             log(f"[{module.PAPER}] {dataset}: {not_run[dataset]} ({str(exc).splitlines()[0]})")
             continue
@@ -499,6 +514,7 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
         settings[dataset] = (_settings(module, cfg, dataset, data),
                              _settings(module, paper_cfg, dataset, data))
         ran = settings[dataset][0]
+        plan_seeds[dataset] = list(ran.seeds)
         for seed in ran.seeds:   # per_dataset may set its own seeds
             for method in ran.methods:   # ... and its own methods
                 key, found = None, None
@@ -506,11 +522,26 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
                     key = cell_key_of(module, ran, seed, method, data.files, backend, packages)
                     found = store.load(dataset, seed, method, key)
                     used.add(store.path(dataset, seed, method))
-                if found is not None and found.state == "done" and not recompute:
+                selected = selection.selects(dataset, seed)
+                if found is not None and found.state == "done" and not (recompute and selected):
                     log(f"[{module.PAPER}] {dataset} seed {seed}: {method} (stored cell)")
                     run_state.absorb(dataset, method, found.payload, loaded=True)
+                    measured[(dataset, seed, method)] = _measured(
+                        found.payload, found.provenance.get("device"))
                     counts["loaded"] += 1
                     index[f"{dataset}/{seed}/{method}"] = "loaded"
+                    continue
+                over = selection.budget_s is not None and \
+                    time.perf_counter() - started >= selection.budget_s
+                if not selected or over:
+                    why = ("not selected by this run (--only)" if selection.compute else
+                           "this run computes no cell (--from-store)") if not selected else \
+                        f"not started: the run's budget of {selection.budget_s / 60:g} min was spent"
+                    if found is not None and found.state in ("stale", "corrupt"):
+                        why = f"stored cell {found.state} ({found.why}); {why}"
+                    pending[(dataset, seed, method)] = why
+                    counts["pending"] += 1
+                    index[f"{dataset}/{seed}/{method}"] = "pending"
                     continue
                 if found is not None and found.state in ("stale", "corrupt"):
                     counts[found.state] += 1
@@ -521,6 +552,7 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
                     store.save(dataset, seed, method, key, payload,
                                cell_provenance(backend, device, git, payload["own_s"]))
                 run_state.absorb(dataset, method, payload)
+                measured[(dataset, seed, method)] = _measured(payload, device)
                 counts["computed"] += 1
                 index[f"{dataset}/{seed}/{method}"] = "computed"
             run_state.end("seed")
@@ -530,7 +562,7 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
     this_run = time.perf_counter() - started
     run_state.wall["total_s"] = this_run + run_state.loaded_s
     histories = histories_frame(run_state.histories) if run_state.histories else None
-    cells = {**counts, "this_run_s": this_run,
+    cells = {**counts, "this_run_s": this_run, "selection": selection.describe(),
              "store": "cells/ (repro.papers.cells)" if store is not None else "none"}
     if store is not None:
         kept = {path for path in store.cell_files() if path.parent.parent.name in not_run}
@@ -540,10 +572,28 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
                 f"longer has")
         store.write_index(index)
     log(f"[{module.PAPER}] cells: {counts['computed']} computed, {counts['loaded']} loaded "
-        f"from the store ({counts['stale']} stale, {counts['corrupt']} corrupt recomputed)")
+        f"from the store ({counts['stale']} stale, {counts['corrupt']} corrupt recomputed), "
+        f"{counts['pending']} pending")
+    projection = selecting.projections(measured)
+    summary = selecting.pending_summary(module.PAPER, profile, pending, plan_seeds, projection,
+                                        backend)
+    if pending:
+        log(f"[{module.PAPER}] {len(pending)} cell(s) pending, projected {summary['projected']}; "
+            f"finish them: {summary['finish']['this machine']}")
+    notes = selecting.pending_notes(module.PAPER, profile, pending, plan_seeds, projection)
     return _report(module, profile, cfg, paper_cfg, run_state, histories, files, settings,
                    not_run, started_at, git, device, report_dir, figure_dir,
-                   {**dict(extra or {}), "chance_levels": chance, "cells": cells})
+                   {**dict(extra or {}), "chance_levels": chance, "cells": cells,
+                    "pending": {**summary, **({"notes": {f"{d}/{m}": text for (d, m), text
+                                                        in notes.items()}} if notes else {})}},
+                   pending=notes)
+
+
+def _measured(payload: Mapping, device) -> dict:
+    """A cell's wall time for the projection of pending cells: its own seconds, the shared
+    work it computed, and the device that measured them."""
+    return {"own_s": float(payload.get("own_s") or 0.0), "device": device,
+            "shared_s": sum(float(r.get("seconds") or 0.0) for r in payload.get("shared") or ())}
 
 
 def cell_key_of(module, ran, seed, method, files, backend, packages) -> dict:
@@ -591,7 +641,7 @@ def own_outputs(paper: str) -> tuple[str, ...]:
 
 def _report(module, profile, cfg, paper_cfg, run_state, histories, files, settings, not_run,
             started_at, git, device, report_dir, figure_dir, extra, *, results=None,
-            provenance=None) -> Outcome:
+            provenance=None, pending=None) -> Outcome:
     """Judge and write the report of a run (or, with ``results`` and ``provenance`` given, of
     a run made before: :func:`rejudge`)."""
     from repro.config import to_dict
@@ -627,6 +677,9 @@ def _report(module, profile, cfg, paper_cfg, run_state, histories, files, settin
     provenance["extra"]["verdict_rule"] = (
         f"paired / Welch t intervals, family-wise level {reported.alpha} per claim "
         "(repro.report.claims)")
+    if pending is None:     # a re-judged run: the pending cells its provenance names
+        stored = (provenance["extra"].get("pending") or {}).get("notes") or {}
+        pending = {tuple(key.split("/", 1)): text for key, text in stored.items()}
     if results is None:
         results = run_state.table.frame()
     results = add_derived(results, reported.derived)
@@ -636,11 +689,12 @@ def _report(module, profile, cfg, paper_cfg, run_state, histories, files, settin
         report_dir, reported, results, notes=notes, histories_df=histories,
         provenance=provenance, wall_time_s=provenance["wall_time_s"],
         include_unreported=getattr(module, "INCLUDE_UNREPORTED", True), profile=profile,
-        rerun=rerun, gates=gates)
+        rerun=rerun, gates=gates, pending=pending)
     outcome = Outcome(module.PAPER, profile, protocol, results, histories, comparison, claims,
                       provenance, reported, differences, difference_frame(settings), not_run,
                       report_dir, figure_dir,
-                      artifacts=run_state.artifacts, cfg=cfg, tests=tests, gates=gates)
+                      artifacts=run_state.artifacts, cfg=cfg, tests=tests, gates=gates,
+                      pending=dict(pending))
     outcome.figures = {**table_figure(outcome), **_module_figures(module, outcome)}
     return outcome
 

@@ -27,6 +27,12 @@ train, or on a stand-in without dynamic range for the claim, is *untestable* and
 of the verdict (which names it); when every comparison that ran is untestable, so is the claim.
 A comparison on a dataset the run did not cover is *not run*, likewise left out and named.
 
+**Pending** (a partial run, :mod:`repro.papers.selection`): a comparison with a side whose
+cells the profile plans but the run has not computed yet (none of their seeds, or only some)
+is *pending* (column ``pending``; its outcome, where it has none, "pending"); a claim with a
+pending comparison is *pending* -- never *fails* for want of cells -- and its ``verdict_shown``
+gives the verdict of the comparisons it has as "so far".
+
 **Strength** of a verdict: *decisive* only under the paper profile, on the paper's own data
 (no stand-in), with at least the paper's number of runs (the YAML's ``runs``, default 5) on
 every comparison; *indicative* otherwise; *untestable* and *not run* as above. The verdict
@@ -52,20 +58,24 @@ from repro.report.units import canonical_unit, convert
 
 CLAIM_COLUMNS = ["claim_id", "statement", "basis", "tolerance_source", "profile", "verdict",
                  "strength", "verdict_shown", "paper_verdict", "alpha", "n_holds", "n_fails",
-                 "n_inconclusive", "n_untestable", "n_not_run", "evidence", "paper_evidence"]
+                 "n_inconclusive", "n_untestable", "n_not_run", "evidence", "paper_evidence",
+                 "n_pending"]
 OUTCOMES = ("holds", "fails", "inconclusive", "untestable", "not run")
-STRENGTHS = ("decisive", "indicative", "untestable", "not run")
+STRENGTHS = ("decisive", "indicative", "untestable", "not run", "pending")
 
 
 def claim_comparisons(reported: ReportedPaper, results_df: pd.DataFrame | None, *,
-                      rerun: pd.DataFrame | None = None, gates=None) -> pd.DataFrame:
+                      rerun: pd.DataFrame | None = None, gates=None,
+                      pending=None) -> pd.DataFrame:
     """Every comparison of every claim, one row each (see :func:`evaluate_claims`).
 
     Columns: claim_id, dataset, variant, metric, left, op, right, unit (the paper's; means,
     stds, estimate and interval in it, a ratio for seconds and megabytes), left_mean,
     left_std, left_n, right_mean, right_std, right_n (values), left_seeds, right_seeds, test (paired t, ...), scale, estimate,
     lo, hi (the 1 - alpha interval), lo_family, hi_family (1 - alpha / m), df, outcome,
-    reason, paper_left, paper_right, paper_outcome, tolerance, margin, stand_in.
+    reason, paper_left, paper_right, paper_outcome, tolerance, margin, stand_in, pending.
+
+    ``pending``: the (dataset, method) pairs with cells a partial run has not computed yet.
     """
     cells = _cells(results_df)
     reruns = _cells(rerun, rerun=True)
@@ -78,8 +88,21 @@ def claim_comparisons(reported: ReportedPaper, results_df: pd.DataFrame | None, 
         for row in mine:
             _decide(row, claim, reported.alpha, max(m, 1))
             row.pop("_test")
+            _mark_pending(row, pending or ())
         rows += mine
     return pd.DataFrame(rows)
+
+
+def _mark_pending(row: dict, pending) -> None:
+    """A comparison resting on a pending cell: ``pending`` True; with no outcome of its own
+    (no number on a side) its outcome is "pending"."""
+    waiting = [side for side in (row["left"], row["right"]) if parse_side(side)[2] is None
+               and (row["dataset"], parse_side(side)[0]) in pending]
+    row["pending"] = bool(waiting)
+    if waiting and (row["outcome"] == "not run" or row["reason"] == "one side has no "
+                    "reproduced number"):
+        row.update(outcome="pending", reason="waiting for cells a partial run has not "
+                   "computed yet")
 
 
 def evaluate_claims(reported: ReportedPaper, results_df: pd.DataFrame | None, *,
@@ -97,12 +120,20 @@ def evaluate_claims(reported: ReportedPaper, results_df: pd.DataFrame | None, *,
         mine = comparisons[comparisons["claim_id"] == claim.id] if len(comparisons) else comparisons
         outcomes = list(mine["outcome"]) if len(mine) else []
         verdict, strength = _aggregate(outcomes, mine, profile, reported.runs)
+        shown = shown_verdict(verdict, strength, profile) + _left_out(
+            reported, mine, whole=strength == "untestable")
+        n_pending = int(mine["pending"].sum()) if len(mine) and "pending" in mine else 0
+        if n_pending:
+            where = ", ".join(reported.label(d) for d in
+                              dict.fromkeys(mine.loc[mine["pending"].astype(bool), "dataset"]))
+            shown = (f"pending ({n_pending} of {len(mine)} comparisons wait for cells not yet "
+                     f"run on {where})" + ("" if strength == "not run" else f"; so far: {shown}"))
+            verdict, strength = "pending", "pending"
         rows.append({
             "claim_id": claim.id, "statement": claim.statement, "basis": claim.basis,
             "tolerance_source": claim.tolerance_source or "", "profile": profile,
-            "verdict": verdict, "strength": strength,
-            "verdict_shown": shown_verdict(verdict, strength, profile) + _left_out(
-                reported, mine, whole=strength == "untestable"),
+            "verdict": verdict, "strength": strength, "n_pending": n_pending,
+            "verdict_shown": shown,
             "paper_verdict": _paper_aggregate(list(mine["paper_outcome"]) if len(mine) else []),
             "alpha": reported.alpha,
             **{f"n_{o.replace(' ', '_')}": outcomes.count(o) for o in OUTCOMES},
@@ -409,7 +440,7 @@ def _evidence(reported: ReportedPaper, row) -> str:
                    f"[{level}%: {row.lo:.{decimals + 1}f}, {row.hi:.{decimals + 1}f}]")
         text += f": {est}, {row.test}"
     text += f": {row.outcome}"
-    if row.reason and row.outcome in ("inconclusive", "untestable", "not run"):
+    if row.reason and row.outcome in ("inconclusive", "untestable", "not run", "pending"):
         text += f" ({row.reason})"
     return text
 

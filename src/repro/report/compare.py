@@ -22,6 +22,11 @@ verdict            "within"  the (1 - alpha) interval of reproduced mean - repor
                    "inconclusive" it straddles the tolerance (a single seed always does:
                               one run gives no estimate of its noise),
                    "not run"  no reproduced number for the cell,
+                   "pending"  no reproduced number yet: the run's plan has the cell, but
+                              none of its seeds is computed (a partial run,
+                              :mod:`repro.papers.selection`); a cell with some of its
+                              seeds pending keeps its verdict on the seeds it has (its
+                              strength says how many) and a note naming the rest,
                    "not comparable"  the paper gives no tolerance for the metric
                               (e.g. machine-dependent seconds) or does not report the cell,
                               or the cell is a stand-in's (the YAML's ``stand_ins``): its
@@ -48,7 +53,7 @@ from repro.report.units import canonical_unit, convert
 COMPARISON_COLUMNS = ["table", "dataset", "method", "variant", "metric", "unit", "reported",
                       "reproduced_mean", "reproduced_std", "n_seeds", "n_values", "delta",
                       "verdict", "strength", "note"]
-VERDICTS = ("within", "deviates", "inconclusive", "not run", "not comparable")
+VERDICTS = ("within", "deviates", "inconclusive", "not run", "not comparable", "pending")
 WILDCARD = "*"
 _FLOAT_SLACK = 1e-9
 
@@ -57,13 +62,18 @@ Notes = Mapping[tuple[str, str], str] | str | None
 
 def compare(reported: ReportedPaper, results_df: pd.DataFrame, notes: Notes = None, *,
             include_unreported: bool = True, profile: str = "paper",
-            rerun: pd.DataFrame | None = None) -> pd.DataFrame:
+            rerun: pd.DataFrame | None = None,
+            pending: Mapping[tuple[str, str], str] | None = None) -> pd.DataFrame:
     """Reported vs reproduced for every cell; see the module docstring for the columns.
 
     ``notes`` maps (dataset, method) to a note; either may be ``"*"`` (any), so
     ``("*", "*")`` is a global note and ``("stl-10", "*")`` one for every method on STL-10.
     A plain string is a global note. All notes matching a cell are joined with "; ", most
     general first. A notes key matching no row is an error (a typo would hide the note).
+
+    ``pending`` maps (dataset, method) to the note of its cells a partial run left pending:
+    a row of that cell without a reproduced number gets verdict "pending"; every row of it
+    gets the note (a key matching no row is fine: the paper may not report the method).
     """
     summary = _summary_by_cell(results_df)
     reruns = _rerun_by_cell(rerun)
@@ -79,7 +89,21 @@ def compare(reported: ReportedPaper, results_df: pd.DataFrame, notes: Notes = No
     table["n_seeds"] = table["n_seeds"].astype(int)
     table["n_values"] = table["n_values"].astype(int)
     table["note"] = _notes_column(table, notes)
+    if pending:
+        _mark_pending(table, pending)
     return table
+
+
+def _mark_pending(table: pd.DataFrame, pending: Mapping[tuple[str, str], str]) -> None:
+    for i, (dataset, method, verdict, note) in enumerate(zip(
+            table["dataset"], table["method"], table["verdict"], table["note"])):
+        text = pending.get((dataset, method))
+        if text is None:
+            continue
+        if verdict == "not run":
+            table.iloc[i, table.columns.get_loc("verdict")] = "pending"
+            table.iloc[i, table.columns.get_loc("strength")] = ""
+        table.iloc[i, table.columns.get_loc("note")] = "; ".join(p for p in (note, text) if p)
 
 
 def _summary_by_cell(results_df: pd.DataFrame | None) -> dict[tuple[str, str, str], dict]:

@@ -44,7 +44,9 @@ def comparison_markdown(comparison: pd.DataFrame, reported: ReportedPaper) -> st
              "entirely outside, *inconclusive* = it straddles it (always for one seed); "
              "*not comparable* = no tolerance for the metric or not in the paper; *not run* = "
              "no reproduced number. *Strength*: *decisive* only under the paper profile with "
-             "the paper's number of runs, else *indicative* (a reduced budget).", ""]
+             "the paper's number of runs, else *indicative* (a reduced budget)."
+             + (PENDING_TEXT if (comparison["verdict"] == "pending").any()
+                or comparison["note"].fillna("").str.contains("pending: seed").any() else ""), ""]
     for table_key, caption in list(reported.captions.items()) + [("", "Not reported in the paper")]:
         part = comparison[comparison["table"].fillna("") == table_key]
         if part.empty:
@@ -58,6 +60,9 @@ def comparison_markdown(comparison: pd.DataFrame, reported: ReportedPaper) -> st
 
 
 _UNIT_WORDS = {"%": "percentage points"}
+PENDING_TEXT = (" *Pending*: the profile's plan has the cell but this partial run neither "
+                "computed nor found it stored (unlike *not run*: data absent); its note gives "
+                "the projected time and the command that computes it.")
 
 
 def _tolerance_text(reported: ReportedPaper) -> str:
@@ -145,12 +150,19 @@ RULE_TEXT = (
     "data with the paper's number of runs, else *indicative*. Details: `repro.report.claims`.")
 
 
+CLAIM_PENDING_TEXT = (
+    " *Pending*: a comparison rests on cells the profile plans but this partial run has not "
+    "computed yet; the claim waits for them (its verdict on the cells it has is shown as "
+    "*so far*).")
+
+
 def claims_markdown(claims: pd.DataFrame, reported: ReportedPaper, protocol: str = "") -> str:
     """claims.md: the profile, the rule, a summary table, then each claim's evidence."""
     profile = claims["profile"].iloc[0] if len(claims) else "paper"
     lines = [f"# {reported.title}: claims", "", profile_banner(profile, protocol), "",
              RULE_TEXT.format(alpha=f"{reported.alpha:g}",
-                              level=f"{100 * (1 - reported.alpha):g}"),
+                              level=f"{100 * (1 - reported.alpha):g}")
+             + (CLAIM_PENDING_TEXT if (claims["verdict"] == "pending").any() else ""),
              "*On the paper's numbers* checks the claim on the printed values (their sign). "
              "*Basis*: whether the paper states the claim in words or we read it off its table.",
              ""]
@@ -223,20 +235,23 @@ def write_report(directory: str | Path, reported: ReportedPaper, results_df: pd.
                  provenance: Mapping | None = None,
                  wall_time_s: Mapping[str, float] | float | None = None,
                  include_unreported: bool = True, profile: str = "paper",
-                 rerun: pd.DataFrame | None = None, gates=None
+                 rerun: pd.DataFrame | None = None, gates=None,
+                 pending: Mapping[tuple[str, str], str] | None = None
                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Write every report file into ``directory``; return (comparison, claims, claim tests).
 
     ``include_unreported=False`` keeps reproduced metrics the paper does not report
     (e.g. ARI, seconds) out of the comparison; they stay in results.csv and metrics.json.
     ``profile``, ``rerun`` (paired re-run data) and ``gates`` go to the claims' tests.
+    ``pending``: {(dataset, method): note} of the cells a partial run left pending.
     """
     directory = Path(directory)
     results_df = validate_results(results_df)
     write_csv_atomic(directory / "results.csv", results_df)
     comparison = compare(reported, results_df, notes, include_unreported=include_unreported,
-                         profile=profile, rerun=rerun)
-    tests = claim_comparisons(reported, results_df, rerun=rerun, gates=gates)
+                         profile=profile, rerun=rerun, pending=pending)
+    tests = claim_comparisons(reported, results_df, rerun=rerun, gates=gates,
+                              pending=set(pending or ()))
     claims = evaluate_claims(reported, results_df, profile=profile, comparisons=tests)
     protocol = (provenance or {}).get("extra", {}).get("protocol", "") if provenance else ""
     write_comparison(directory, comparison, reported)
