@@ -61,7 +61,22 @@ def headline_markdown(outcome) -> str:
     if outcome.not_run:
         lines += ["", "**Not run**: " + "; ".join(why.removeprefix("not run: ")
                                                     for why in outcome.not_run.values())]
+    lines += pending_lines(outcome.provenance)
     return "\n".join(lines)
+
+
+def pending_lines(provenance: dict) -> list[str]:
+    """The cells a partial run left pending: how many, their projected time, the commands
+    that finish them (:mod:`repro.papers.selection`); nothing when none is pending."""
+    pending = (provenance.get("extra") or {}).get("pending") or {}
+    if not pending.get("cells"):
+        return []
+    finish = pending.get("finish") or {}
+    return ["", f"**Pending**: {pending['cells']} cell(s) of this profile's plan are not run "
+                f"yet (not stored, not computed by this run); the verdicts that need them are "
+                f"*pending*. Projected: {pending.get('projected', 'no estimate')}. Finish them "
+                "(each cell is stored as it ends; a later run resumes):", "",
+            *[f"- on {where}: `{command}`" for where, command in finish.items()]]
 
 
 def show_headline(outcome) -> None:
