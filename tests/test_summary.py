@@ -66,3 +66,27 @@ def test_the_dvc_stage_depends_on_the_stage_outputs_and_the_code_it_imports():
         assert {f"reports/{paper}/${{profile}}/{name}"
                 for name in ("comparison.csv", "claims.csv", "provenance.json")} <= deps
     assert not any(d.startswith(("src/repro/methods", "src/repro/models")) for d in deps)
+
+
+def test_a_partial_paper_profile_run_gets_its_row_beside_the_quick_one_with_its_pending_count(
+        tmp_path):
+    root = _copy_reports(tmp_path, ("gapdcec",))
+    quick, paper = root / "reports/gapdcec/quick", root / "reports/gapdcec/paper"
+    assert "pending cells / claims" not in headline_frame(collect(root))     # none pending
+    shutil.copytree(quick, paper)
+    provenance = json.loads((paper / "provenance.json").read_text())
+    provenance["profile"] = "paper"
+    provenance["extra"]["pending"] = {"cells": 7, "only": "mnist-test"}
+    (paper / "provenance.json").write_text(json.dumps(provenance))
+    claims = pd.read_csv(paper / "claims.csv")
+    claims.loc[0, ["verdict", "strength"]] = ["pending", "pending"]
+    claims.to_csv(paper / "claims.csv", index=False)
+    frame = headline_frame(collect(root))
+    frame = frame[frame.paper.str.contains("GAPDCEC")].set_index("profile")
+    assert list(frame.index) == ["paper", "quick"]
+    assert frame.loc["paper", "pending cells / claims"] == "7 / 1"
+    assert frame.loc["quick", "pending cells / claims"] == ""
+    assert "| 7 / 1 |" in readme_block(collect(root))
+    write_summary(root)
+    page = (root / "reports/README.md").read_text()
+    assert "1 pending, waiting for 7 cell(s) not run yet" in page and "*Pending cells" in page

@@ -183,7 +183,8 @@ def write_deps(paper: str, root: Path | None = None) -> Path:
 
     path = _root(root) / "dvc.yaml"
     text = path.read_text(encoding="utf-8")
-    block = re.compile(rf"(\n  {re.escape(paper)}:\n(?:    .*\n)*?    deps:\n)((?:      - .*\n)*)")
+    # "deps: &<paper>-deps": the <paper>-paper stage's deps are an alias of this list
+    block = re.compile(rf"(\n  {re.escape(paper)}:\n(?:    .*\n)*?    deps:(?: &\S+)?\n)((?:      - .*\n)*)")
     match = block.search(text)
     if match is None:
         raise KeyError(f"dvc.yaml has no stage {paper!r} with a deps: block")

@@ -40,6 +40,7 @@ OUTCOMES = ("holds", "fails", "inconclusive")
 CLAIM_COUNTS = "decisive claims holds / fails / inconclusive"
 INDICATIVE_COUNTS = "indicative claims holds / fails / inconclusive"
 OTHER_COUNTS = "claims untestable / not run"
+PENDING = "pending cells / claims"   # a partial run's (repro.papers.selection); shown when any
 REQUIRED = {"comparison.csv": ["table", "dataset", "method", "metric", "unit", "reported",
                                "reproduced_mean", "verdict"],
             "claims.csv": ["claim_id", "statement", "verdict"],
@@ -125,11 +126,25 @@ def headline_frame(reports: list[StageReport], link_prefix: str = "", html: bool
                                        for k in ("untestable", "not run"))
         row.update(_conditions(r.provenance))
         row["report"] = f"[{r.link()}]({link_prefix}{r.link(html)})"
+        cells, claims = pending_counts(r)
+        if cells or claims:
+            row[PENDING] = f"{cells} / {claims}"
         rows.append(row)
-    columns = ["paper", "profile", "reported cells", "reproduced", *VERDICTS,
+    pending = [PENDING] if any(PENDING in row for row in rows) else []
+    columns = ["paper", "profile", "reported cells", "reproduced", *VERDICTS, *pending,
                "on stand-in data", CLAIM_COUNTS, INDICATIVE_COUNTS, OTHER_COUNTS, "data used",
                "seeds", "device", "wall time", "report"]
     return pd.DataFrame(rows).reindex(columns=columns).astype(object).fillna("")
+
+
+def pending_counts(r: StageReport) -> tuple[int, int]:
+    """(cells of the profile's plan not run yet, claims waiting for them) of a partial run
+    (:mod:`repro.papers.selection`); (0, 0) for a whole run or a report from before."""
+    if r.problem:
+        return 0, 0
+    cells = int(((r.provenance.get("extra") or {}).get("pending") or {}).get("cells") or 0)
+    claims = int((r.claims["verdict"] == "pending").sum()) if "verdict" in r.claims else 0
+    return cells, claims
 
 
 def _conditions(prov: dict) -> dict:
@@ -189,6 +204,9 @@ def conclusions(reports: list[StageReport]) -> dict[str, str]:
             other = {k: int((strength == k).sum()) for k in ("untestable", "not run")}
             text = f"Under `{r.profile}`, indicative only: {_count_words(indicative) or 'none'}"
             extra = [f"{n} {k}" for k, n in other.items() if n]
+            cells, claims = pending_counts(r)
+            if cells or claims:
+                extra.append(f"{claims} pending, waiting for {cells} cell(s) not run yet")
             parts.append(text + (f"; {', '.join(extra)}" if extra else "") + ".")
         out[stage] = " ".join(parts)
     return out
@@ -278,6 +296,13 @@ def overview_figure(reports: list[StageReport], path: Path) -> Path:
     return path
 
 
+PENDING_TEXT = (
+    " *Pending cells / claims*: a partial run (`--only`, `--budget-min`) has not yet computed "
+    "that many cells of its profile's plan (not stored either; unlike *not run*: data absent), "
+    "and that many claims wait for them; its report gives their projected time and the command "
+    "that computes them (README: \"Decisive verdicts and pending cells\").")
+
+
 def page(reports: list[StageReport], html: bool = False) -> str:
     """reports/README.md (``html``: the same text for index.html, linking the notebooks)."""
     return "\n".join([
@@ -298,7 +323,8 @@ def page(reports: list[StageReport], html: bool = False) -> str:
         "one seed), *not comparable* (no tolerance: machine-dependent seconds), *not run* (data "
         "absent or not in this profile). *On stand-in data*: cells reproduced on a stand-in for "
         "the paper's dataset (same protocol, data we have), shown beside the paper's number and "
-        "never compared.", "",
+        "never compared." + (PENDING_TEXT if any(any(pending_counts(r)) for r in reports)
+                             else ""), "",
         "![reproduced vs reported](../figures/summary/overview.png)", "",
         "## Every claim", "", markdown(claims_frame(reports))])
 
@@ -319,8 +345,9 @@ def readme_block(reports: list[StageReport]) -> str:
     """The headline table for the top-level README (links relative to the repository root)."""
     frame = headline_frame(reports, link_prefix="reports/")
     keep = ["paper", "profile", "reported cells", "within", "deviates", "inconclusive",
-            "not comparable", "not run", "on stand-in data", CLAIM_COUNTS, INDICATIVE_COUNTS,
-            OTHER_COUNTS, "device", "wall time", "report"]
+            "not comparable", "not run", *[c for c in (PENDING,) if c in frame],
+            "on stand-in data", CLAIM_COUNTS, INDICATIVE_COUNTS, OTHER_COUNTS, "device",
+            "wall time", "report"]
     return markdown(frame[keep]).rstrip("\n")
 
 
