@@ -185,3 +185,20 @@ def test_from_store_computes_nothing_and_bad_selections_are_named(tmp_path):
         _go(module, tmp_path, "report", Selection(only=parse_only("blobs:7")))
     with pytest.raises(DatasetError, match="--only absent: its data are absent"):
         _go(module, tmp_path, "report", Selection(only=parse_only("absent")))
+
+
+def test_the_stage_command_names_a_bad_selection_before_running_anything(capsys, monkeypatch):
+    from repro.__main__ import main
+
+    import papermill
+
+    monkeypatch.setattr(papermill, "execute_notebook",
+                        lambda *a, **k: pytest.fail("papermill started"))
+    assert main(["stage", "gapdcec", "--profile", "smoke", "--only", "cifar-10"]) == 2
+    assert "--only cifar-10: not a dataset of this profile" in capsys.readouterr().err
+    assert main(["stage", "gapdcec", "--profile", "smoke", "--only", "usps:9"]) == 2
+    assert "seed(s) 9 not in" in capsys.readouterr().err
+    assert main(["stage", "gapdcec", "--profile", "smoke", "--rejudge", "--only", "usps"]) == 2
+    assert "--rejudge trains nothing" in capsys.readouterr().err
+    assert main(["stage", "gapdcec", "--profile", "smoke", "--budget-min", "0"]) == 2
+    assert "--budget-min must be positive" in capsys.readouterr().err

@@ -54,6 +54,7 @@ from repro.papers._common import setting_differences
 FORMAT = 1
 REPORT_LAYER = ("repro.report",)
 ORCHESTRATION = ("repro.papers.runner", "repro.papers.cells", "repro.papers.fanout",
+                 "repro.papers.selection",
                  "repro.pipeline", "repro.summary")
 COMMON_MODULES = ("repro.metrics",)   # the runner's record_clustering scores with it
 KEY_PACKAGES = ("keras", "numpy", "scipy", "scikit-learn", "faiss-cpu")
