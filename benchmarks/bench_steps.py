@@ -28,9 +28,13 @@ neighbour linking on raw pixels gives 11519 of 70000 MNIST digits, 1590 of 9298 
 and dropping by ``ceil(eta C)`` per period; the agglomeration and feature passes are not
 counted. The rest of the UCNN stage (the stand-in tables and the scale curve) is not projected.
 
-    KERAS_BACKEND=jax python benchmarks/bench_steps.py [--steps 20] [--write-readme]
+    KERAS_BACKEND=jax python benchmarks/bench_steps.py [--steps 20] [--write-readme] [--write-json]
 
 ``--write-readme`` puts the table into README.md between its ``steps`` markers.
+``--write-json`` writes ``benchmarks/results/steps/<device>-<backend>.json``: the step times
+and, for GAPDCEC, PQDEC and UCNN's JULE check, the projected seconds of one seed on each
+dataset (:func:`per_seed_steps`), which a partial run's report shows beside its pending cells
+(:mod:`repro.papers.selection`).
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ import time
 import numpy as np
 
 SIZES = {"mnist-full": 70000, "mnist-test": 10000, "usps": 9298}  # STL-10: absent here, left out
+RESULTS = "benchmarks/results/steps"      # --write-json: one file per device and backend
+PER_SEED_PAPERS = ("gapdcec", "pqdec", "ucnn")
 START, END = "<!-- steps:start (benchmarks/bench_steps.py) -->", "<!-- steps:end -->"
 
 
@@ -146,22 +152,69 @@ def planned_steps(paper: str) -> dict[str, float]:
         return _jule_check_steps(cfg)
     total: dict[str, float] = {}
     for dataset in (d for d in cfg.datasets if d in SIZES):
-        c, n = cfg.for_dataset(dataset), SIZES[dataset]
-        epochs = lambda e, b: e * math.ceil(n / b)  # noqa: E731
-        add = lambda net, k: total.__setitem__(net, total.get(net, 0) + k * len(c.seeds))  # noqa: E731
-        dense = "dense AE 784-500-500-2000-10"
-        add(dense, epochs(c.dense_pretrain.epochs, c.dense_pretrain.batch_size))
-        if paper == "gapdcec":
-            add(dense, c.dec.max_iter + c.idec.max_iter + epochs(c.dcn.epochs, c.dcn.batch_size))
-            for method, net in (("dcec", "conv AE 28x28 (DCEC)"), ("gapdcec", "conv AE 28x28 (GAPDCEC)")):
-                m = getattr(c, method)
-                add(net, epochs(m.pretrain.epochs, m.pretrain.batch_size) + m.max_iter)
-        else:
-            reps, e = c.timing_repeats, c.clustering_epochs
-            add(dense, reps * 2 * epochs(e, c.dec.batch_size))  # DEC and PQDEC
-            add("dense AE 784-500-500-2000-256", epochs(c.dense_pretrain.epochs, c.dense_pretrain.batch_size)
-                + reps * epochs(e, c.bqdec.batch_size))
+        c = cfg.for_dataset(dataset)
+        for net, k in _clustering_steps(paper, c, SIZES[dataset]).items():
+            total[net] = total.get(net, 0) + k * len(c.seeds)
     return total
+
+
+def _clustering_steps(paper: str, c, n: int) -> dict[str, float]:
+    """network -> training steps of one seed of GAPDCEC's or PQDEC's methods on n images."""
+    total: dict[str, float] = {}
+    epochs = lambda e, b: e * math.ceil(n / b)  # noqa: E731
+    add = lambda net, k: total.__setitem__(net, total.get(net, 0) + k)  # noqa: E731
+    dense = "dense AE 784-500-500-2000-10"
+    add(dense, epochs(c.dense_pretrain.epochs, c.dense_pretrain.batch_size))
+    if paper == "gapdcec":
+        add(dense, c.dec.max_iter + c.idec.max_iter + epochs(c.dcn.epochs, c.dcn.batch_size))
+        for method, net in (("dcec", "conv AE 28x28 (DCEC)"), ("gapdcec", "conv AE 28x28 (GAPDCEC)")):
+            m = getattr(c, method)
+            add(net, epochs(m.pretrain.epochs, m.pretrain.batch_size) + m.max_iter)
+    else:
+        reps, e = c.timing_repeats, c.clustering_epochs
+        add(dense, reps * 2 * epochs(e, c.dec.batch_size))  # DEC and PQDEC
+        add("dense AE 784-500-500-2000-256", epochs(c.dense_pretrain.epochs, c.dense_pretrain.batch_size)
+            + reps * epochs(e, c.bqdec.batch_size))
+    return total
+
+
+def per_seed_steps(paper: str) -> dict[str, dict[str, float]]:
+    """dataset -> network -> training steps of ONE seed of the paper profile on that dataset
+    (GAPDCEC and PQDEC: every method, as :func:`planned_steps`; UCNN: JULE's check only)."""
+    from repro.pipeline import stage_config
+
+    _, cfg = stage_config(paper, "paper")
+    if paper == "ucnn":
+        totals = _jule_check_steps(cfg)       # summed over each dataset's seeds
+        return {d: {net: totals[net] / len(cfg.for_dataset(d).seeds)}
+                for d, (net, _) in JULE_NETS.items() if d in cfg.datasets}
+    return {d: _clustering_steps(paper, cfg.for_dataset(d), SIZES[d])
+            for d in cfg.datasets if d in SIZES}
+
+
+def write_json(rows: dict, root) -> "Path":
+    """benchmarks/results/steps/<device>-<backend>.json: step times and, per paper and
+    dataset, the projected seconds of one seed (an upper bound, as the README table)."""
+    import json
+    import re
+
+    from repro.devices import compute_device
+    from repro.report.provenance import keras_backend
+
+    backend = keras_backend()
+    device = compute_device(backend)
+    per_seed = {paper: {dataset: round(sum(k * rows[net][0] for net, k in nets.items()), 1)
+                        for dataset, nets in per_seed_steps(paper).items()}
+                for paper in PER_SEED_PAPERS}
+    path = root / RESULTS / f"{re.sub(r'[^a-z0-9]+', '-', device.lower()).strip('-')}-{backend}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "device": device, "backend": backend, "script": "benchmarks/bench_steps.py",
+        "definition": "training steps of one seed of the paper profile (every method) x the "
+                      "network's median step time; an upper bound (clustering at its step cap)",
+        "step_s": {net: round(s, 6) for net, (s, _) in rows.items()},
+        "per_seed_s": per_seed}, indent=1) + "\n", encoding="utf-8")
+    return path
 
 
 def _dqn_steps(cfg) -> dict[str, float]:
@@ -227,6 +280,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--write-readme", action="store_true")
+    parser.add_argument("--write-json", action="store_true",
+                        help=f"also write {RESULTS}/<device>-<backend>.json (per-seed projections)")
     args = parser.parse_args(argv)
     rows = {name: step_seconds(build, shape, batch=batch, steps=args.steps, target=target)
             for name, (build, shape, batch, target) in networks().items()}
@@ -240,6 +295,10 @@ def main(argv=None) -> int:
             k, k * rows[net][0] / 3600)
     text = table(rows, projections)
     print(text)
+    if args.write_json:
+        from repro.config import repo_root
+
+        print(f"wrote {write_json(rows, repo_root()).relative_to(repo_root())}")
     if args.write_readme:
         from repro.config import repo_root
 

@@ -130,6 +130,15 @@ def test_a_partial_run_reports_pending_cells_and_the_next_run_fills_them(tmp_pat
     assert index["moons/1/signproj"] == "pending" and index["blobs/1/signproj"] == "computed"
     assert not (tmp_path / "report" / "cells" / "moons").exists()
 
+    from repro.papers.runner import rejudge     # a re-judged partial run stays pending
+
+    again = rejudge(module, params_path=tmp_path / "params.yaml", source_dir=tmp_path / "report",
+                    report_dir=tmp_path / "rejudged", figure_dir=tmp_path / "rejudged-figures",
+                    log_file=False)
+    for name in ("comparison.csv", "claims.csv"):
+        assert (tmp_path / "rejudged" / name).read_text() == (tmp_path / "report" / name).read_text()
+    assert again.pending == part.pending and len(again.pending) == 2
+
     calls.clear()
     full = _go(module, tmp_path, "report", Selection(only=parse_only(prov["pending"]["only"])))
     assert sorted(set(calls)) == [("moons", s, m) for s in (0, 1) for m in ("randcode", "signproj")]
@@ -202,3 +211,28 @@ def test_the_stage_command_names_a_bad_selection_before_running_anything(capsys,
     assert "--rejudge trains nothing" in capsys.readouterr().err
     assert main(["stage", "gapdcec", "--profile", "smoke", "--budget-min", "0"]) == 2
     assert "--budget-min must be positive" in capsys.readouterr().err
+
+
+def test_bench_steps_projects_whole_pending_seeds_per_device(tmp_path):
+    folder = tmp_path / "steps"
+    folder.mkdir()
+    for name, device, usps in (("cpu", "CPU", 1600.0), ("gpu", "GPU: H100", 200.0)):
+        (folder / f"{name}.json").write_text(json.dumps({
+            "device": device, "backend": "jax", "step_s": {},
+            "per_seed_s": {"gapdcec": {"usps": usps, "mnist-test": 2 * usps}}}))
+    from repro.papers.selection import bench_projection, bench_seconds, time_text
+
+    bench = bench_projection("gapdcec", folder)
+    assert bench == {"CPU (jax)": {"usps": 1600.0, "mnist-test": 3200.0},
+                     "GPU: H100 (jax)": {"usps": 200.0, "mnist-test": 400.0}}
+    assert bench_projection("dqn", folder) == {}
+    pending = [("usps", 3, "dec"), ("usps", 3, "idec"), ("usps", 4, "dec"), ("mnist-test", 0, "dec")]
+    upper = bench_seconds(pending, bench)          # usps seeds 3 and 4, mnist-test seed 0
+    assert upper == {"CPU (jax)": 6400.0, "GPU: H100 (jax)": 800.0}
+    assert bench_seconds([("mnist-full", 0, "dec")], bench) == {}     # not projected
+    text = time_text({}, 0, upper)
+    assert "at most 1.8 h on CPU (jax)" in text and "at most 13 min on GPU: H100 (jax)" in text
+    assert time_text({}, 3).startswith("no estimate")
+    (folder / "bad.json").write_text("{}")
+    with pytest.raises(SelectionError, match="not a bench_steps --write-json file"):
+        bench_projection("gapdcec", folder)

@@ -575,12 +575,15 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
         f"from the store ({counts['stale']} stale, {counts['corrupt']} corrupt recomputed), "
         f"{counts['pending']} pending")
     projection = selecting.projections(measured)
+    # bench_steps projects the paper profile's budget only
+    bench = selecting.bench_projection(module.PAPER) if pending and profile == "paper" else {}
     summary = selecting.pending_summary(module.PAPER, profile, pending, plan_seeds, projection,
-                                        backend)
+                                        backend, bench)
     if pending:
         log(f"[{module.PAPER}] {len(pending)} cell(s) pending, projected {summary['projected']}; "
             f"finish them: {summary['finish']['this machine']}")
-    notes = selecting.pending_notes(module.PAPER, profile, pending, plan_seeds, projection)
+    notes = selecting.pending_notes(module.PAPER, profile, pending, plan_seeds, projection,
+                                    bench)
     return _report(module, profile, cfg, paper_cfg, run_state, histories, files, settings,
                    not_run, started_at, git, device, report_dir, figure_dir,
                    {**dict(extra or {}), "chance_levels": chance, "cells": cells,

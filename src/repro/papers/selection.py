@@ -19,9 +19,11 @@ time and the command that finishes them (:func:`pending_notes`, :func:`finish_co
 
 **Projected time** of a pending cell: the mean wall time of the stored cells of the same
 (dataset, method) -- its own seconds, plus the shared work (a pretrained autoencoder) its
-seed needed, per seed -- grouped by the device that measured them. No stored cell of the
-(dataset, method): "no estimate" (``benchmarks/bench_steps.py`` projects whole stages, not
-cells: see the README's step-time table).
+seed needed, per seed -- grouped by the device that measured them; and, where
+``benchmarks/bench_steps.py --write-json`` measured a device (``benchmarks/results/steps/``),
+its upper bound for every pending (dataset, seed): the training steps of one seed of the
+paper profile times the network's step time (:func:`bench_projection`; GAPDCEC, PQDEC and
+UCNN's JULE check). Neither: "no estimate".
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Mapping
 
 ONLY_ENV, BUDGET_ENV, FROM_STORE_ENV = "REPRO_ONLY", "REPRO_BUDGET_MIN", "REPRO_FROM_STORE"
@@ -37,6 +40,7 @@ ONLY_HELP = ("compute only these cells of the profile's plan: DATASET or DATASET
              "seeds 0 and 1, every seed of MNIST-test). The report uses every stored cell of the "
              "plan; the rest are 'pending'")
 _SEEDS = re.compile(r"^(\d+)(?:-(\d+))?$")
+BENCH_DIR = "benchmarks/results/steps"
 
 
 class SelectionError(ValueError):
@@ -227,14 +231,54 @@ def projected_seconds(pending: Iterable[tuple[str, int, str]], projection: Mappi
     return totals, unestimated
 
 
-def time_text(seconds_by_device: Mapping[str, float], unestimated: int = 0) -> str:
-    """"about 25 min on CPU (...)", "no estimate" (and how many cells lack one)."""
-    parts = [f"about {_minutes(s)} on {device}" for device, s in seconds_by_device.items()]
-    if not parts:
-        return "no estimate (no stored cell of the same dataset and method to measure from)"
-    if unestimated:
-        parts.append(f"{unestimated} cell(s) with no estimate")
-    return "; ".join(parts) + " (projected from the stored cells' wall times)"
+def bench_projection(paper: str, folder: str | Path | None = None) -> dict[str, dict[str, float]]:
+    """{device label: {dataset: seconds of one seed}} from every ``bench_steps --write-json``
+    file (``folder``, default ``<repo>/benchmarks/results/steps``) that projects ``paper``."""
+    import json
+
+    if folder is None:
+        from repro.config import repo_root
+
+        folder = repo_root() / BENCH_DIR
+    out = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            per_seed = data["per_seed_s"].get(paper)
+            label = f"{data['device']} ({data['backend']})"
+        except (OSError, ValueError, KeyError, AttributeError) as exc:
+            raise SelectionError(f"{path}: not a bench_steps --write-json file ({exc})") from exc
+        if per_seed:
+            out[label] = {str(d): float(s) for d, s in per_seed.items()}
+    return out
+
+
+def bench_seconds(pending: Iterable[tuple[str, int, str]], bench: Mapping[str, Mapping[str, float]]
+                  ) -> dict[str, float]:
+    """{device: upper bound of the pending cells' time}: one seed's projection for every
+    (dataset, seed) with a pending cell (whole seeds: an upper bound for a partial one);
+    a device that does not project one of the datasets is left out."""
+    seeds = {(d, int(s)) for d, s, _ in pending}
+    return {device: sum(per_seed[d] for d, _ in seeds) for device, per_seed in bench.items()
+            if seeds and all(d in per_seed for d, _ in seeds)}
+
+
+def time_text(seconds_by_device: Mapping[str, float], unestimated: int = 0,
+              bench: Mapping[str, float] | None = None) -> str:
+    """"about 25 min on CPU (...)", "at most 2.1 h on GPU ... (bench_steps ...)", "no
+    estimate" (and how many cells lack a measured one)."""
+    parts = []
+    if seconds_by_device:
+        parts.append("; ".join(f"about {_minutes(s)} on {device}"
+                               for device, s in seconds_by_device.items())
+                     + (f"; {unestimated} cell(s) with no estimate" if unestimated else "")
+                     + " (from the stored cells' wall times)")
+    if bench:
+        parts.append("; ".join(f"at most {_minutes(s)} on {device}" for device, s in bench.items())
+                     + " (benchmarks/bench_steps.py: training steps x step time, every method "
+                       "of those seeds)")
+    return "; ".join(parts) or ("no estimate (no stored cell of the same dataset and method, "
+                                "no bench_steps projection)")
 
 
 def _minutes(seconds: float) -> str:
@@ -242,8 +286,8 @@ def _minutes(seconds: float) -> str:
 
 
 def pending_notes(paper: str, profile: str, pending: Mapping[tuple[str, int, str], str],
-                  plan_seeds: Mapping[str, Iterable[int]], projection: Mapping
-                  ) -> dict[tuple[str, str], str]:
+                  plan_seeds: Mapping[str, Iterable[int]], projection: Mapping,
+                  bench: Mapping | None = None) -> dict[tuple[str, str], str]:
     """{(dataset, method): note} for every (dataset, method) with pending cells: which seeds,
     why, the projected time and the command that computes them."""
     by_cell: dict[tuple[str, str], list] = {}
@@ -259,22 +303,25 @@ def pending_notes(paper: str, profile: str, pending: Mapping[tuple[str, int, str
         spec = only_spec(cells, plan_seeds)
         notes[(dataset, method)] = (
             f"pending: seed(s) {', '.join(map(str, seeds))} of {len(planned)} "
-            f"({'; '.join(whys)}); projected {time_text(seconds, missing)}; "
+            f"({'; '.join(whys)}); projected "
+            f"{time_text(seconds, missing, bench_seconds(cells, bench or {}))}; "
             f"run: python -m repro stage {paper} --profile {profile} --only {spec}")
     return notes
 
 
 def pending_summary(paper: str, profile: str, pending: Mapping[tuple[str, int, str], str],
                     plan_seeds: Mapping[str, Iterable[int]], projection: Mapping,
-                    backend: str = "tensorflow") -> dict:
+                    backend: str = "tensorflow", bench: Mapping | None = None) -> dict:
     """The provenance's ``pending`` entry: count, cells, projected time, commands."""
     if not pending:
         return {"cells": 0}
     spec = only_spec(pending, plan_seeds)
     seconds, missing = projected_seconds(pending, projection)
+    upper = bench_seconds(pending, bench or {})
     return {"cells": len(pending),
             "which": {f"{d}/{s}/{m}": why for (d, s, m), why in sorted(pending.items())},
-            "projected": time_text(seconds, missing),
+            "projected": time_text(seconds, missing, upper),
             "projected_s": {device: round(s, 1) for device, s in seconds.items()},
+            "bench_steps_upper_s": {device: round(s, 1) for device, s in upper.items()},
             "no_estimate": missing, "only": spec,
             "finish": finish_commands(paper, profile, spec, backend)}
