@@ -236,3 +236,18 @@ def test_bench_steps_projects_whole_pending_seeds_per_device(tmp_path):
     (folder / "bad.json").write_text("{}")
     with pytest.raises(SelectionError, match="not a bench_steps --write-json file"):
         bench_projection("gapdcec", folder)
+
+
+def test_a_note_on_a_wholly_pending_dataset_without_rows_is_not_a_typo(tmp_path):
+    from repro.report.compare import compare, empty_results
+    from repro.report.reported import load_reported
+
+    path = tmp_path / "fakehash.yaml"
+    path.write_text(yaml.safe_dump(REPORTED, sort_keys=False))
+    reported = load_reported(path)
+    notes = {("moons", "*"): "quick: 2 of 3 seeds"}      # moons: in no row (not reported)
+    with pytest.raises(KeyError, match="match no"):
+        compare(reported, empty_results(), notes)
+    table = compare(reported, empty_results(), notes,
+                    pending={("moons", "signproj"): "pending: seed(s) 0"})
+    assert set(table.verdict) == {"not run"}          # blobs: unrun here, but not planned pending

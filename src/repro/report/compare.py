@@ -88,6 +88,10 @@ def compare(reported: ReportedPaper, results_df: pd.DataFrame, notes: Notes = No
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     table["n_seeds"] = table["n_seeds"].astype(int)
     table["n_values"] = table["n_values"].astype(int)
+    if pending and isinstance(notes, Mapping):   # a wholly pending dataset may have no row
+        waiting, present = {d for d, _ in pending}, set(table["dataset"])
+        notes = {key: text for key, text in notes.items()
+                 if not (key[0] in waiting and key[0] not in present)}
     table["note"] = _notes_column(table, notes)
     if pending:
         _mark_pending(table, pending)
