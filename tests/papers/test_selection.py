@@ -181,6 +181,14 @@ def test_a_budget_stops_starting_cells_and_what_ran_is_stored(tmp_path):
     assert pending["cells"] == 8 - len(calls)
     assert all("budget of" in why for why in pending["which"].values())
     assert len(list((tmp_path / "report" / "cells").glob("*/*/*.json"))) == len(calls)
+    # past its budget, a --recompute run uses the stored cells instead of calling them pending
+    stored = len(calls)
+    again = run(module, params_path=tmp_path / "params.yaml", report_dir=tmp_path / "report",
+                figure_dir=tmp_path / "figures", log_file=False, recompute=True,
+                selection=Selection(budget_s=1e-9))
+    assert len(calls) == stored
+    assert again.provenance["extra"]["cells"]["loaded"] == stored
+    assert again.provenance["extra"]["pending"]["cells"] == 8 - stored
 
 
 def test_from_store_computes_nothing_and_bad_selections_are_named(tmp_path):

@@ -523,7 +523,10 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
                     found = store.load(dataset, seed, method, key)
                     used.add(store.path(dataset, seed, method))
                 selected = selection.selects(dataset, seed)
-                if found is not None and found.state == "done" and not (recompute and selected):
+                over = selection.budget_s is not None and \
+                    time.perf_counter() - started >= selection.budget_s
+                fresh = recompute and selected and not over   # --recompute: not past the budget
+                if found is not None and found.state == "done" and not fresh:
                     log(f"[{module.PAPER}] {dataset} seed {seed}: {method} (stored cell)")
                     run_state.absorb(dataset, method, found.payload, loaded=True)
                     measured[(dataset, seed, method)] = _measured(
@@ -531,8 +534,6 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
                     counts["loaded"] += 1
                     index[f"{dataset}/{seed}/{method}"] = "loaded"
                     continue
-                over = selection.budget_s is not None and \
-                    time.perf_counter() - started >= selection.budget_s
                 if not selected or over:
                     why = ("not selected by this run (--only)" if selection.compute else
                            "this run computes no cell (--from-store)") if not selected else \
