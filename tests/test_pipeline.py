@@ -26,7 +26,11 @@ def test_gapdcec_smoke_stage_writes_the_whole_report(smoke_run):
     results = pd.read_csv(report / "results.csv")
     runs = results[results.metric == "acc"].groupby(["dataset", "method"]).size()
     assert set(runs.index.get_level_values("dataset")) == {"mnist-test", "usps"}
-    assert set(runs.index.get_level_values("method")) == {"kmeans", "dec", "idec", "dcn", "dcec", "gapdcec"}
+    assert set(runs.index.get_level_values("method")) == {"kmeans", "dec", "idec", "dcn", "dcec",
+                                                          "dcec_sgd", "gapdcec"}
+    # what the budget let each deep method do, per cell (the "where the gap comes from" table)
+    budget = results[results.metric.isin(["pretrain_epochs", "clustering_steps", "stopped_by_tol"])]
+    assert set(budget.method) == {"dec", "idec", "dcn", "dcec", "dcec_sgd", "gapdcec"}
     assert results.query("metric in ['acc', 'nmi']").value.between(0, 1).all()
 
     comparison = pd.read_csv(report / "comparison.csv")
@@ -45,6 +49,9 @@ def test_gapdcec_smoke_stage_writes_the_whole_report(smoke_run):
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
+    outputs = "".join(o.get("data", {}).get("text/plain", "") for c in notebook.cells
+                      if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "seeds_in_range" in outputs and "tol_stop_share" in outputs  # the two #24 tables
     figures = root / "figures" / "gapdcec" / "smoke"
     names = {p.name for p in figures.iterdir()}
     assert {"fig2_datasets_vs_acc.png", "fig3_datasets_vs_nmi.png", "table1.png"} <= names
