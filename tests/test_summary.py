@@ -15,8 +15,8 @@ REPO = repo_root()
 
 
 def _copy_reports(tmp_path, stages=("gapdcec", "pqdec")):
-    for stage in stages:
-        shutil.copytree(REPO / "reports" / stage, tmp_path / "reports" / stage)
+    for stage in stages:  # the quick reports only: the tests add a paper profile where they need one
+        shutil.copytree(REPO / "reports" / stage / "quick", tmp_path / "reports" / stage / "quick")
     (tmp_path / "README.md").write_text(f"# x\n{START}\n{END}\n")
     return tmp_path
 

@@ -144,7 +144,15 @@ def test_a_wide_grid_is_drawn_in_blocks_with_every_text_inside_its_cell(tmp_path
 
 def test_overview_has_one_panel_per_paper_and_unit(tmp_path, monkeypatch):
     for stage in ("gapdcec", "ucnn"):
-        shutil.copytree(REPO / "reports" / stage, tmp_path / "reports" / stage)
+        shutil.copytree(REPO / "reports" / stage / "quick", tmp_path / "reports" / stage / "quick")
+    # UCNN's quick run has no comparable cell since JULE's check moved to the paper profile:
+    # two synthetic ones (reproduced = reported + 0.01) give its fraction panel something to draw
+    path = tmp_path / "reports" / "ucnn" / "quick" / "comparison.csv"
+    comparison = pd.read_csv(path)
+    rows = comparison.index[comparison.unit == "fraction"][:2]
+    comparison.loc[rows, "reproduced_mean"] = comparison.loc[rows, "reported"] + 0.01
+    comparison.loc[rows, ["verdict", "n_seeds"]] = ["inconclusive", 2]
+    comparison.to_csv(path, index=False)
     from repro import summary
     from repro.report import figures
 

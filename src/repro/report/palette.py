@@ -33,6 +33,9 @@ METHOD_COLORS: dict[str, str] = {
     "idec": CYAN, "dcn": OLIVE, "dcec": ORANGE, "dcec_sgd": OCHRE, "gapdcec": RED,
     # PQDEC
     "kmedoids": BROWN, "kdkmeans": PINK, "bqdec": ORANGE, "pqdec": RED,
+    # PQDEC's accuracy controls (issue 24)
+    "kmeans-embedding": CYAN, "pqkmeans-random": OLIVE, "pqkmeans-kmeans++": PURPLE,
+    "pqdec-kmeans++init": MAROON,
     # UCNN (Hsu & Lin 2017)
     "cnn_cm": GREEN, "cnn_rc": PURPLE, "baseline_1": OLIVE, "baseline_2": CYAN,
     "baseline_3": BROWN, "ucnn": RED,
@@ -53,7 +56,8 @@ PAPER_METHODS: dict[str, tuple[str, ...]] = {
     "dqn": ("ksh", "ksh_d", "cnnh", "dnnh", "dqn", "dqn2plus", "dqnip", "float_features",
             "aqd_lookup", "float_exhaustive", "faiss_indexpq", "faiss_flat", "faiss_pqfastscan"),
     "gapdcec": ("kmeans", "dec", "idec", "dcn", "dcec", "dcec_sgd", "gapdcec"),
-    "pqdec": ("kmeans", "kmedoids", "kdkmeans", "dec", "bqdec", "pqdec"),
+    "pqdec": ("kmeans", "kmedoids", "kdkmeans", "dec", "bqdec", "pqdec", "kmeans-embedding",
+              "pqkmeans-random", "pqkmeans-kmeans++", "pqdec-kmeans++init"),
     "ucnn": ("dec", "cnn_cm", "cnn_rc", "baseline_1", "baseline_2", "baseline_3", "ucnn"),
     "deepcluster": ("places_labels", "imagenet_labels", "random", "pathak", "doersch",
                     "zhang_color", "donahue", "noroozi_jigsaw", "noroozi_counting",
