@@ -415,8 +415,9 @@ def figures(outcome, figure_dir: Path) -> dict[str, Path]:
             profile=outcome.profile, own_axes=True,
             title=f"{labels.get(metric, metric)} vs clustering method: paper vs reproduced").clear()
         out[name] = path
-    out["fig_phases"] = _plot_phases(outcome.results, figure_dir / "fig_phases.png",
-                                     outcome.reported.labels())
+    if not phase_table(outcome.results).empty:  # nothing timed (no data, or all cells pending): no figure
+        out["fig_phases"] = _plot_phases(outcome.results, figure_dir / "fig_phases.png",
+                                         outcome.reported.labels())
     top = outcome.artifacts.get("top_images")
     if top is not None:
         out["fig2_top10_mnist-full"] = _plot_top_images(top, figure_dir / "fig2_top10_mnist-full.png")
