@@ -139,3 +139,34 @@ def test_pca_whitening_refuses_a_dimension_above_the_features_rank():
     with pytest.raises(ValueError, match="rank 15"):
         PCAWhitening(16).fit(x)
     assert PCAWhitening(16).fit(np.random.default_rng(1).normal(size=(500, 16))).dim == 16
+
+
+def test_supervised_early_stop_keeps_the_best_validation_epoch(tiny_digits):
+    """The supervised rows' label-free budget: on held-out *training* images whose labels the
+    training labels do not predict (shuffled), the validation loss stops improving early; the
+    run stops ``patience`` epochs after its best epoch and keeps that epoch's weights."""
+    import keras
+
+    from repro.methods.deepcluster import train_supervised
+    from repro.models.deepcluster_net import NetConfig
+
+    x, y = tiny_digits
+    y_val = np.random.default_rng(3).permutation(y[:80])
+    train = TrainConfig(epochs=40, batch_size=32, validation_images=80, patience=2)
+    net = NetConfig(conv_widths=(2, 4, 4, 4, 4), fc_widths=(8, 8))
+    model, info = train_supervised(x[80:], y[80:], train, net, seed=0,
+                                   validation=(x[:80], y_val), verbose=0, log=lambda _: None)
+    assert info["epochs_run"] < 40
+    assert info["epochs_run"] - info["epochs"] == 2
+    assert info["epochs"] == int(np.argmin(info["val_loss"])) + 1
+    kept = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(
+        y_val, model.predict(x[:80], verbose=0))
+    assert float(kept) == pytest.approx(min(info["val_loss"]), rel=1e-4)
+    # without the rule: exactly ``epochs`` epochs, nothing held out
+    _, fixed = train_supervised(x, y, TrainConfig(epochs=2, batch_size=32), net, seed=0,
+                                verbose=0, log=lambda _: None)
+    assert fixed["epochs"] == fixed["epochs_run"] == 2 and fixed["val_loss"] == []
+    with pytest.raises(ValueError, match="set together"):
+        TrainConfig(validation_images=80)
+    with pytest.raises(ValueError, match="no validation images"):
+        train_supervised(x, y, train, net, seed=0, verbose=0, log=lambda _: None)

@@ -49,6 +49,11 @@ class TrainConfig:
     learning_rate: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 1e-5
+    # Supervised rows only (a label-free budget, 0: off, ``epochs`` exactly): stop when the
+    # loss on ``validation_images`` held-out *training* images has not improved for
+    # ``patience`` epochs, keeping the best epoch's weights (``epochs`` is then a cap)
+    validation_images: int = 0
+    patience: int = 0
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 2:
@@ -56,6 +61,12 @@ class TrainConfig:
                              f"{self.epochs}, {self.batch_size}")
         if self.learning_rate <= 0:
             raise ValueError(f"train.learning_rate must be > 0, got {self.learning_rate}")
+        if self.validation_images < 0 or self.patience < 0:
+            raise ValueError(f"train: validation_images and patience must be >= 0, got "
+                             f"{self.validation_images}, {self.patience}")
+        if (self.validation_images > 0) != (self.patience > 0):
+            raise ValueError("train: validation_images and patience are set together (the "
+                             "early stop needs both) or not at all")
 
 
 @dataclass
@@ -271,14 +282,41 @@ def train_deepcluster(x: np.ndarray, cfg: DeepClusterConfig, train: TrainConfig,
 
 
 def train_supervised(x: np.ndarray, y: np.ndarray, train: TrainConfig, net_cfg, *, seed: int,
-                     verbose: int = 2, log=print):
+                     validation: tuple[np.ndarray, np.ndarray] | None = None, verbose: int = 2,
+                     log=print):
     """The supervised rows ("ImageNet labels"): the same network trained on the labels with
-    the same SGD, ``train.epochs`` epochs, shuffled each epoch."""
+    the same SGD, shuffled each epoch; ``train.epochs`` epochs, or, with ``train.patience``,
+    until the loss on ``validation`` (held-out training images and their labels, never test
+    data) has not improved for ``patience`` epochs, keeping the best epoch's weights.
+
+    Returns (model, {"epochs": epochs whose weights are kept, "epochs_run": epochs trained,
+    "loss": [...], "val_loss": [...]})."""
+    import keras
+
     from repro.models.deepcluster_net import build_network
 
     y = np.asarray(y, dtype=np.int64)
+    if train.patience and validation is None:
+        raise ValueError("train_supervised: train.patience is set but no validation images "
+                         "were given")
     model = build_network(x.shape[1:], int(y.max()) + 1, net_cfg, seed=seed)
     compile_network(model, train)
-    log(f"supervised training on {len(x)} labelled images, {train.epochs} epochs")
-    model.fit(x, y, batch_size=train.batch_size, epochs=train.epochs, shuffle=True, verbose=verbose)
-    return model
+    callbacks = []
+    if train.patience:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=train.patience, restore_best_weights=True))
+        log(f"supervised training on {len(x)} labelled images, at most {train.epochs} epochs, "
+            f"stopped {train.patience} epochs after the best loss on {len(validation[1])} "
+            f"held-out training images")
+    else:
+        log(f"supervised training on {len(x)} labelled images, {train.epochs} epochs")
+    fitted = model.fit(x, y, batch_size=train.batch_size, epochs=train.epochs, shuffle=True,
+                       verbose=verbose, callbacks=callbacks,
+                       validation_data=validation if train.patience else None)
+    loss = [float(v) for v in fitted.history["loss"]]
+    val_loss = [float(v) for v in fitted.history.get("val_loss", [])]
+    kept = int(np.argmin(val_loss)) + 1 if val_loss else len(loss)
+    if train.patience:
+        log(f"supervised training: {len(loss)} epochs run, the weights of epoch {kept} kept "
+            f"(validation loss {val_loss[kept - 1]:.4f})")
+    return model, {"epochs": kept, "epochs_run": len(loss), "loss": loss, "val_loss": val_loss}

@@ -227,11 +227,28 @@ def _train(cell, method: str, k: int, epochs: int):
     if method.endswith("_labels"):
         train = cfg.supervised if epochs == cfg.supervised.epochs else \
             _replace(cfg.supervised, epochs=epochs)
-        return train_supervised(x, y, train, cfg.net, seed=cell.seed, verbose=cfg.verbose,
-                                log=cell.log), None
+        held_out = _validation_split(cfg, data, train.validation_images)
+        validation = (data.x[held_out], data.y[held_out]) if len(held_out) else None
+        return train_supervised(x, y, train, cfg.net, seed=cell.seed, validation=validation,
+                                verbose=cfg.verbose, log=cell.log)
     result = train_deepcluster(x, _replace(cfg.deepcluster, k=k), _replace(cfg.train, epochs=epochs),
                                cfg.net, seed=cell.seed, labels=y, verbose=cfg.verbose, log=cell.log)
     return result.model, result.history
+
+
+def _validation_split(cfg, data, n: int) -> np.ndarray:
+    """The supervised rows' early-stop set: the ``n`` training images after the first
+    ``train_images`` (which the networks train on); never the test split."""
+    if n == 0:
+        return np.arange(0)
+    if not cfg.train_images:
+        raise ValueError("supervised.validation_images needs train_images > 0: the held-out "
+                         "images are the training images after the first train_images")
+    held_out = data.train[cfg.train_images:cfg.train_images + n]
+    if len(held_out) < n:
+        raise ValueError(f"supervised.validation_images = {n}: only {len(held_out)} training "
+                         f"images follow the first {cfg.train_images}")
+    return held_out
 
 
 def _replace(obj, **changes):
@@ -309,7 +326,13 @@ def run_cell(cell) -> None:
     model, history = _network(cell, method)
     # Fig. 2a/b belong to the set the network trained on: recorded on that column (or, when
     # it is not one of the run's columns, on this one), whatever the order of the columns
-    if history is not None and (source == cell.dataset or source not in cfg.datasets):
+    trained_here = (cell.dataset if method == "places_labels" else source) == cell.dataset \
+        or source not in cfg.datasets
+    if isinstance(history, dict):
+        if trained_here:   # the supervised rows: the epochs their kept weights trained
+            cell.record("supervised_epochs", history["epochs"], unit="count")
+            cell.record("supervised_epochs", history["epochs_run"], unit="count", variant="run")
+    elif history is not None and trained_here:
         _record_training(cell, history)
     top1 = _probe(cell, model, cell.data)
     for layer, value in top1.items():
