@@ -1,7 +1,23 @@
-"""The value every clustering method returns."""
+"""The method contract (issue 21) and the value every clustering method returns.
+
+Every method the papers run is an estimator of one of three kinds. Its settings, the number
+of clusters and any shared input (a pretrained autoencoder, a trunk) come through the
+constructor; ``fit`` takes the data and the seed only:
+
+- :class:`Clusterer`: ``fit(x, *, seed, y=None) -> ClusteringResult``; ``y`` only scores the
+  history (monitoring), it never changes the labels.
+- :class:`Retriever`: ``fit(x, y, *, seed) -> Index`` (``y``: the training labels the
+  supervised hashing methods learn from); the index encodes items and ranks a database.
+- :class:`FeatureLearner`: ``fit(x, *, seed, y=None) -> keras.Model`` whose layers a probe
+  reads.
+
+A paper module lists its methods as a table ``ESTIMATORS = {name: factory(cell) -> estimator}``
+and the runner's one cell function (:func:`repro.papers.runner.fit_cell`) does fit -> record.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -61,8 +77,44 @@ def check_inputs(x: np.ndarray, n_clusters: int, y: np.ndarray | None = None) ->
         raise ValueError(f"x must hold samples along axis 0 with shape (n, ...), got {x.shape}")
     if not np.issubdtype(x.dtype, np.number):
         raise ValueError(f"x must be numeric, got dtype {x.dtype}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"x holds {int(np.size(x) - np.isfinite(x).sum())} NaN or infinite "
+                         f"values; every value must be finite")
     if int(n_clusters) != n_clusters or not 1 <= n_clusters <= x.shape[0]:
         raise ValueError(f"n_clusters must be an integer in [1, n={x.shape[0]}], got {n_clusters!r}")
     if y is not None and np.asarray(y).shape != (x.shape[0],):
         raise ValueError(f"y must have shape ({x.shape[0]},) to match x, got {np.asarray(y).shape}")
     return x.astype(np.float32, copy=False)
+
+
+@runtime_checkable
+class Clusterer(Protocol):
+    """Constructed with its settings, ``n_clusters`` and shared inputs; deterministic given
+    ``seed``; ``y`` scores the history only."""
+
+    def fit(self, x: np.ndarray, *, seed: int, y: np.ndarray | None = None) -> ClusteringResult:
+        ...
+
+
+@runtime_checkable
+class Index(Protocol):
+    """What a retrieval method's ``fit`` returns: codes for items, a ranking of a database."""
+
+    def encode(self, x: np.ndarray) -> Any:
+        ...
+
+    def rank(self, queries: Any, database: Any) -> np.ndarray:
+        """(n_queries, n_database) database indices, best first."""
+        ...
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    def fit(self, x: np.ndarray, y: np.ndarray, *, seed: int) -> Index:
+        ...
+
+
+@runtime_checkable
+class FeatureLearner(Protocol):
+    def fit(self, x: np.ndarray, *, seed: int, y: np.ndarray | None = None) -> Any:
+        ...

@@ -624,11 +624,29 @@ def _run_cell(module, run_state: RunState, dataset, seed, method, cfg, data, log
     run_state.out = out = CellOutput()
     shared_before, started = run_state.shared_seconds, time.perf_counter()
     try:
-        module.run_cell(cell)
+        if hasattr(module, "run_cell"):
+            module.run_cell(cell)
+        else:
+            fit_cell(cell, module.ESTIMATORS)
     finally:
         run_state.out = CellOutput()
     out.own_s = time.perf_counter() - started - (run_state.shared_seconds - shared_before)
     return out.payload()
+
+
+def fit_cell(cell: Cell, estimators: Mapping[str, Callable[[Cell], Any]], *,
+             timings=("pretrain_s", "cluster_s")):
+    """The one cell function of a clustering paper: ``estimators[cell.method](cell)`` built
+    (settings and shared inputs through its constructor, see :mod:`repro.methods.base`),
+    fitted on the cell's data and seed, its result recorded (:meth:`Cell.record_clustering`,
+    with the named ``timings``). Returns the result, for a paper's own extra records."""
+    if cell.method not in estimators:
+        raise KeyError(f"{cell.paper}: no estimator for method {cell.method!r}; "
+                       f"known: {sorted(estimators)}")
+    estimator = estimators[cell.method](cell)
+    result = estimator.fit(cell.data.x, seed=cell.seed, y=cell.data.y)
+    cell.record_clustering(result, timings=timings)
+    return result
 
 
 def _log_line(text: str) -> None:
