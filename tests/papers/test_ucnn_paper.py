@@ -63,8 +63,15 @@ def test_cnn_rc_alone_pretrains_no_network(monkeypatch):
     from repro.papers import ucnn
 
     ran = []
-    monkeypatch.setattr(ucnn, "_cluster", lambda cell, method, x, k, y, trunk, **kw: (
-        ran.append((method, trunk)) or ClusteringResult(labels=np.asarray(y), history=[])))
+
+    class Fake:
+        def __init__(self, k, trunk):
+            ran.append(("cnn_rc", k, trunk))
+
+        def fit(self, x, *, seed, y=None):
+            return ClusteringResult(labels=np.asarray(y), history=[])
+
+    monkeypatch.setitem(ucnn.ESTIMATORS, "cnn_rc", lambda cell, k, trunk, epochs=None: Fake(k, trunk))
     cfg = ucnn.Config(datasets=("usps",), per_dataset={"usps": {"methods": ["cnn_rc"]}})
     recorded = {}
 
@@ -78,7 +85,7 @@ def test_cnn_rc_alone_pretrains_no_network(monkeypatch):
         record=lambda metric, value, **kw: recorded.setdefault(metric, value),
         record_history=lambda rows: None)
     ucnn.run_cell(cell)
-    assert ran == [("cnn_rc", None)] and recorded["nmi"] == 1.0
+    assert ran == [("cnn_rc", 10, None)] and recorded["nmi"] == 1.0
 
 
 def test_jule_check_and_the_largest_scale_sizes_are_on_the_paper_profile():
@@ -144,14 +151,19 @@ def test_a_cell_records_cpu_time_and_baseline_i_the_drift(monkeypatch):
     drift = {"feature_drift": 0.01, "centroid_gap": 0.002, "assignment_flips": 0.0}
     y = np.arange(40) % 5
 
-    def fake(cell, method, x, k, labels, trunk, **kw):
-        sum(i * i for i in range(200000))           # some CPU work
-        return ClusteringResult(labels=np.asarray(labels), history=[],
-                                info=dict(drift) if method == "baseline_1" else {})
+    class Fake:
+        def __init__(self, method):
+            self.method = method
 
-    monkeypatch.setattr(ucnn, "_cluster", fake)
+        def fit(self, x, *, seed, y=None):
+            sum(i * i for i in range(200000))           # some CPU work
+            return ClusteringResult(labels=np.asarray(y), history=[],
+                                    info=dict(drift) if self.method == "baseline_1" else {})
+
     monkeypatch.setattr(ucnn, "_trunk", lambda cell, k: {})
     for method in ("baseline_1", "ucnn"):
+        monkeypatch.setitem(ucnn.ESTIMATORS, method,
+                            lambda cell, k, trunk, epochs=None, method=method: Fake(method))
         recorded = {}
         cell = types.SimpleNamespace(
             cfg=ucnn.Config(datasets=("mnist-test-04",)), dataset="mnist-test-04", seed=0,
