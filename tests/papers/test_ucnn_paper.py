@@ -190,3 +190,26 @@ def test_the_full_set_methods_scale_images_are_the_stream_s_made_batch_by_batch(
     batched = ucnn._deformed_images(x, y, 23, 5, DeformConfig(), batch_size=4)
     assert batched.dtype == np.float32 and batched.shape == (23, 12, 12, 1)
     np.testing.assert_array_equal(batched, whole)
+
+
+def test_the_estimator_table_builds_each_method_with_the_stage_settings():
+    """ESTIMATORS: one clusterer per method with k, the stage's settings and (where the method
+    needs one) the trunk; UCNN and Baseline-I differ only in Eq. 4-5's switch; the scale
+    curve's epochs replace the settings' for the mini-batch methods."""
+    from repro.methods.base import Clusterer
+    from repro.papers import ucnn
+
+    cfg = ucnn.Config(datasets=("mnist-test-04",))
+    cell = types.SimpleNamespace(cfg=cfg, log=lambda *a: None)
+    trunk = {"conv1": []}
+    built = {m: ucnn.ESTIMATORS[m](cell, 5, trunk) for m in ucnn.METHODS}
+    assert all(isinstance(e, Clusterer) and e.n_clusters == 5 for e in built.values())
+    assert built["ucnn"].cfg.compensate and not built["baseline_1"].cfg.compensate
+    assert built["ucnn"].cfg == dataclasses.replace(built["baseline_1"].cfg, compensate=True)
+    for method in ucnn.NEEDS_TRUNK:
+        assert built[method].pretrained is trunk and built[method].net_cfg == cfg.net
+    assert built["cnn_rc"].cfg == cfg.jule and built["cnn_cm"].cfg == cfg.cnn_cm
+    assert built["baseline_3"].cfg == cfg.fullset and built["dec"].dec_cfg == cfg.dec
+    for method in ucnn.MINI_BATCH:
+        assert built[method].cfg.epochs == 10
+        assert ucnn.ESTIMATORS[method](cell, 5, trunk, epochs=1).cfg.epochs == 1

@@ -301,6 +301,8 @@ def as_source(data) -> ImageSource:
         if data.ndim != 4 or len(data) < 1 or not np.issubdtype(data.dtype, np.number):
             raise ValueError(f"images must be a numeric (n, height, width, channels) array, got "
                              f"shape {data.shape}, dtype {data.dtype}")
+        if not np.isfinite(data).all():
+            raise ValueError("images contain NaN or infinity")
         return ImageSource(lambda idx: data[idx], len(data), tuple(data.shape[1:]))
     raise ValueError(f"images must be an (n, h, w, c) numpy array or an ImageSource, got "
                      f"{type(data).__name__}")
