@@ -68,7 +68,7 @@ Readings where the paper is loose:
 Memory: training holds one mini-batch of images and features; the final assignment one chunk
 (``chunk_size``); the only arrays of length N are int64 label vectors. The images can come
 from an array or an :class:`ImageSource` (``fetch(indices) -> images``, e.g. images generated
-on the fly); the final assignment also takes any iterable of image batches.
+on the fly).
 
 Baselines (Sec. 3.1):
 
@@ -95,7 +95,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy as np
 
@@ -325,42 +325,25 @@ def _fetch(source: ImageSource, idx: np.ndarray) -> np.ndarray:
     return _check_batch(source.fetch(np.asarray(idx, np.int64)), len(idx), source.image_shape)
 
 
-def iter_image_chunks(data, chunk_size: int, image_shape=None):
-    """Image batches of at most ``chunk_size`` from an array, an :class:`ImageSource` (in
-    index order) or an iterable of (b, h, w, c) batches (larger ones are split)."""
+def iter_image_chunks(source: ImageSource, chunk_size: int):
+    """The images of ``source`` in index order, at most ``chunk_size`` at a time."""
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    if isinstance(data, (np.ndarray, ImageSource)):
-        source = as_source(data)
-        if image_shape is not None and tuple(source.image_shape) != tuple(image_shape):
-            raise ValueError(f"images of shape {source.image_shape} where "
-                             f"{tuple(image_shape)} expected")
-        for start in range(0, source.n, chunk_size):
-            yield _fetch(source, np.arange(start, min(start + chunk_size, source.n)))
-        return
-    if not isinstance(data, Iterable):
-        raise ValueError(f"images must be an array, an ImageSource or an iterable of batches, "
-                         f"got {type(data).__name__}")
-    for batch in data:
-        batch = np.asarray(batch)
-        batch = _check_batch(batch, len(batch) if batch.ndim == 4 else -1, image_shape)
-        for start in range(0, len(batch), chunk_size):
-            yield batch[start:start + chunk_size]
+    for start in range(0, source.n, chunk_size):
+        yield _fetch(source, np.arange(start, min(start + chunk_size, source.n)))
 
 
 def assign_streamed(features_of: Callable[[np.ndarray], np.ndarray], centroids, data, *,
-                    chunk_size: int = 1024, image_shape=None) -> tuple[np.ndarray, float]:
-    """Nearest-centroid labels of every image of ``data`` (array, :class:`ImageSource` or
-    iterable of batches) -> (labels (n,) int64, inertia = sum of squared distances).
+                    chunk_size: int = 1024) -> tuple[np.ndarray, float]:
+    """Nearest-centroid labels of every image of ``data`` (an array or an
+    :class:`ImageSource`) -> (labels (n,) int64, inertia = sum of squared distances).
     ``features_of(images) -> (b, d)``; at most ``chunk_size`` images and their features are
     held at a time (memory independent of n, but for the labels)."""
     labels, inertia = [], 0.0
-    for batch in iter_image_chunks(data, chunk_size, image_shape):
+    for batch in iter_image_chunks(as_source(data), chunk_size):
         assigned, d2 = nearest_centroid(np.asarray(features_of(batch)), centroids)
         labels.append(assigned)
         inertia += float(d2.sum())
-    if not labels:
-        raise ValueError("assign_streamed: no images")
     return np.concatenate(labels), inertia
 
 
@@ -421,16 +404,17 @@ class _OnUCNN:
     (``net_cfg``), the ``pretrained`` weights loaded into the net first (the output of
     :func:`repro.models.ucnn_net.pretrain_supervised`, or its ``{layer: weights}`` dict) or a
     ready ``net`` (a :class:`repro.models.ucnn_net.UCNNNet`, used -- and for UCNN trained -- in
-    place); ``verbose`` / ``log`` for one line per epoch. ``fit(x, *, seed, y=None)``: ``x``
+    place); ``callback`` (UCNN: per step, see :class:`UCNN`); ``verbose`` / ``log`` for one
+    line per epoch. ``fit(x, *, seed, y=None)``: ``x``
     an (N, h, w, c) array or an :class:`ImageSource`; ``y`` (N,) only scores."""
 
     def __init__(self, n_clusters: int, cfg=None, net_cfg=None, *, pretrained=None, net=None,
-                 verbose: int = 0, log=print):
+                 callback: Callable[[dict], None] | None = None, verbose: int = 0, log=print):
         _check_k(n_clusters)
         self.n_clusters = int(n_clusters)
         self.cfg = cfg if cfg is not None else self.Config()
         self.net_cfg, self.pretrained, self.net = net_cfg, pretrained, net
-        self.verbose, self.log = verbose, log
+        self.callback, self.verbose, self.log = callback, verbose, log
 
     def _say(self, text: str) -> None:
         if self.verbose and self.log is not None:
@@ -491,13 +475,6 @@ class UCNN(_OnUCNN):
     """
 
     Config = UCNNConfig
-
-    def __init__(self, n_clusters: int, cfg: UCNNConfig | None = None, net_cfg=None, *,
-                 pretrained=None, net=None, callback: Callable[[dict], None] | None = None,
-                 verbose: int = 0, log=print):
-        super().__init__(n_clusters, cfg, net_cfg, pretrained=pretrained, net=net,
-                         verbose=verbose, log=log)
-        self.callback = callback
 
     def fit(self, x, *, seed: int, y=None) -> ClusteringResult:
         cfg, k, callback = self.cfg, self.n_clusters, self.callback

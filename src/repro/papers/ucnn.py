@@ -338,39 +338,16 @@ class DenseDEC:
                            verbose=self.verbose)
 
 
-def _ucnn(compensate: bool):
-    def make(cell, k, trunk, epochs=None):
-        cfg = cell.cfg
-        run_cfg = dataclasses.replace(cfg.ucnn, compensate=compensate,
-                                      epochs=epochs or cfg.ucnn.epochs)
-        return UCNN(k, run_cfg, cfg.net, pretrained=trunk, verbose=cfg.verbose, log=cell.log)
-    return make
+def _schedule(settings, epochs, **changes):
+    """The mini-batch methods' settings, with the scale curve's ``epochs`` (None: theirs)."""
+    return dataclasses.replace(settings, epochs=epochs or settings.epochs, **changes)
 
 
-def _baseline_2(cell, k, trunk, epochs=None):
-    cfg = cell.cfg
-    run_cfg = dataclasses.replace(cfg.minibatch, epochs=epochs or cfg.minibatch.epochs)
-    return BaselineMiniBatchKMeans(k, run_cfg, cfg.net, pretrained=trunk, verbose=cfg.verbose,
-                                   log=cell.log)
-
-
-def _baseline_3(cell, k, trunk, epochs=None):
-    cfg = cell.cfg
-    return BaselineFullKMeans(k, cfg.fullset, cfg.net, pretrained=trunk, verbose=cfg.verbose,
-                              log=cell.log)
-
-
-def _cnn_cm(cell, k, trunk, epochs=None):
-    return CNNCM(k, cell.cfg.cnn_cm, verbose=cell.cfg.verbose, log=cell.log)
-
-
-def _cnn_rc(cell, k, trunk, epochs=None):
-    return JULE(k, cell.cfg.jule, verbose=cell.cfg.verbose, log=cell.log)
-
-
-def _dec(cell, k, trunk, epochs=None):
-    cfg = cell.cfg
-    return DenseDEC(k, cfg.dec, cfg.dense_pretrain, cfg.dense_dims, verbose=cfg.verbose)
+def _on_trunk(method, settings):
+    """A factory of a method on the shared pretrained UCNN (``NEEDS_TRUNK``)."""
+    return lambda cell, k, trunk, epochs=None: method(
+        k, settings(cell.cfg, epochs), cell.cfg.net, pretrained=trunk, verbose=cell.cfg.verbose,
+        log=cell.log)
 
 
 # The methods: ``factory(cell, k, trunk, epochs=None) -> Clusterer`` (repro.methods.base) with
@@ -378,8 +355,18 @@ def _dec(cell, k, trunk, epochs=None):
 # NEEDS_TRUNK methods (else None), epochs = the scale curve's passes of the mini-batch methods
 # (None: the settings'). The stage keeps its own run_cell: each fit is measured (time, memory)
 # and the scale curve fits the same methods on other data.
-ESTIMATORS = {"ucnn": _ucnn(True), "baseline_1": _ucnn(False), "baseline_2": _baseline_2,
-              "baseline_3": _baseline_3, "dec": _dec, "cnn_cm": _cnn_cm, "cnn_rc": _cnn_rc}
+ESTIMATORS = {
+    "ucnn": _on_trunk(UCNN, lambda cfg, e: _schedule(cfg.ucnn, e, compensate=True)),
+    "baseline_1": _on_trunk(UCNN, lambda cfg, e: _schedule(cfg.ucnn, e, compensate=False)),
+    "baseline_2": _on_trunk(BaselineMiniBatchKMeans, lambda cfg, e: _schedule(cfg.minibatch, e)),
+    "baseline_3": _on_trunk(BaselineFullKMeans, lambda cfg, e: cfg.fullset),
+    "dec": lambda cell, k, trunk, epochs=None: DenseDEC(
+        k, cell.cfg.dec, cell.cfg.dense_pretrain, cell.cfg.dense_dims, verbose=cell.cfg.verbose),
+    "cnn_cm": lambda cell, k, trunk, epochs=None: CNNCM(
+        k, cell.cfg.cnn_cm, verbose=cell.cfg.verbose, log=cell.log),
+    "cnn_rc": lambda cell, k, trunk, epochs=None: JULE(
+        k, cell.cfg.jule, verbose=cell.cfg.verbose, log=cell.log),
+}
 
 
 def run_cell(cell) -> None:
