@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from repro.methods.cnn_cm import (
+    CNNCM,
     CNNCMConfig,
     choose_groups,
-    cluster_cnn_cm,
     cnn_cm_features,
     convolutional_kmeans,
     fit_whitening,
@@ -226,11 +226,11 @@ def test_learning_is_deterministic_per_seed(blobs, small_model):
 
 def test_cnn_cm_kmeans_clusters_blob_images(blobs):
     x, y = blobs
-    result = cluster_cnn_cm(x, 4, SMALL, 0, labels=y)
+    result = CNNCM(4, SMALL).fit(x, seed=0, y=y)
     assert result.history[0]["nmi"] > 0.9            # chance is about 0
     assert result.info["feature_dim"] == 2 * 2 * 16 and result.info["implementation"] == "faiss"
     assert set(result.timings) == {"pretrain_s", "cluster_s"}
-    unlabelled = cluster_cnn_cm(x, 4, SMALL, 0)      # labels only score
+    unlabelled = CNNCM(4, SMALL).fit(x, seed=0)      # labels only score
     np.testing.assert_array_equal(unlabelled.labels, result.labels)
     assert unlabelled.history[0]["nmi"] is None
 
@@ -263,6 +263,6 @@ def test_bad_input_is_named(blobs, small_model):
     with pytest.raises(ValueError, match="cannot train"):
         learn_filters(x, dataclasses.replace(SMALL, n_windows=5), 0)
     with pytest.raises(ValueError, match="n_clusters"):
-        cluster_cnn_cm(x[:3], 4, SMALL, 0)
+        CNNCM(4, SMALL).fit(x[:3], seed=0)
     with pytest.raises(ValueError, match="y must have shape"):
-        cluster_cnn_cm(x, 4, SMALL, 0, labels=y[:5])
+        CNNCM(4, SMALL).fit(x, seed=0, y=y[:5])

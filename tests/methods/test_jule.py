@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from repro.methods.jule import (JULEConfig, agglomerate, build_jule_network, cluster_affinity,
+from repro.methods.jule import (JULE, JULEConfig, agglomerate, build_jule_network, cluster_affinity,
                                 directed_cluster_affinity, initial_clusters, knn_affinity,
                                 merge_candidates, nearest_neighbours, nn_link_clusters,
-                                select_merge, train_jule, triplet_loss)
+                                select_merge, triplet_loss)
 from repro.metrics import cluster_acc, nmi
 
 
@@ -283,11 +283,11 @@ def _tiny_network(input_shape, seed):
     return keras.Model(inputs, layers.UnitNormalization()(h))
 
 
-def test_train_jule_runs_end_to_end_and_returns_the_requested_clusters(blob_images):
+def test_jule_runs_end_to_end_and_returns_the_requested_clusters(blob_images):
     x, y = blob_images
     x, y = x[:64], y[:64]
     cfg = JULEConfig(K_s=5, epochs_per_period=1, batch_size=16, eta=0.5)
-    result = train_jule(x, 4, _tiny_network, cfg, seed=0, labels=y)
+    result = JULE(4, cfg, build_network=_tiny_network).fit(x, seed=0, y=y)
     assert result.labels.shape == (64,) and result.n_clusters_found == 4
     # Quality on easy data (4 well separated blobs). Measured (2026-12-07, seeds 0-2): final
     # ACC 1.0, NMI 1.0. Chance on these 64 points: ACC 0.36 (99th percentile 0.42), NMI ~0.05.
@@ -305,12 +305,12 @@ def test_train_jule_runs_end_to_end_and_returns_the_requested_clusters(blob_imag
     assert {"forward_s", "backward_s", "cluster_s", "total_s"} <= set(result.timings)
 
 
-def test_train_jule_with_the_default_network_caps_epochs_and_scores_only_with_labels(
+def test_jule_with_the_default_network_caps_epochs_and_scores_only_with_labels(
         blob_images):
     x, y = blob_images
     cfg = JULEConfig(K_s=5, epochs_per_period=1, max_epochs=1, batch_size=32, eta=0.2,
                      final_recluster=False)
-    result = train_jule(x[:48], 4, None, cfg, seed=1)
+    result = JULE(4, cfg).fit(x[:48], seed=1)
     assert result.n_clusters_found == 4 and result.info["epochs"] == 1
     # labels never used, yet the blobs are found: measured ACC 1.0 (seeds 1-3); chance ~0.38
     assert cluster_acc(y[:48], result.labels) >= 0.8
@@ -340,13 +340,14 @@ def test_bad_inputs_raise_clear_errors():
         cluster_affinity(np.zeros((4, 4)), np.zeros(5, int))
     images = np.random.default_rng(0).random((12, 16, 16, 1), dtype=np.float32)
     with pytest.raises(ValueError, match="n_clusters"):
-        train_jule(images, 13, _tiny_network, JULEConfig(K_s=3))
+        JULE(13, JULEConfig(K_s=3), build_network=_tiny_network).fit(images, seed=0)
     with pytest.raises(ValueError, match="K_s"):
-        train_jule(images, 2, _tiny_network, JULEConfig(K_s=12))
+        JULE(2, JULEConfig(K_s=12), build_network=_tiny_network).fit(images, seed=0)
     with pytest.raises(ValueError, match="height, width, channels"):
-        train_jule(images.reshape(12, -1), 2, None, JULEConfig(K_s=3))
+        JULE(2, JULEConfig(K_s=3)).fit(images.reshape(12, -1), seed=0)
     with pytest.raises(ValueError, match="shape"):
-        train_jule(images, 2, _tiny_network, JULEConfig(K_s=3), labels=np.zeros(5))
+        JULE(2, JULEConfig(K_s=3), build_network=_tiny_network).fit(images, seed=0,
+                                                                       y=np.zeros(5))
 
 
 @pytest.mark.parametrize("field, value", [("K_s", 0), ("K_c", 0), ("eta", 0.0), ("eta", 1.5),

@@ -6,10 +6,10 @@ streamed final assignment and a quality floor; Baselines II and III; bad input."
 import numpy as np
 import pytest
 
-from repro.methods.ucnn import (FullKMeansConfig, ImageSource, MiniBatchKMeansConfig, UCNNConfig,
-                                assign_streamed, baseline_full_kmeans, baseline_minibatch_kmeans,
-                                minibatch_centroid_update, nearest_centroid, pretrained_features,
-                                train_ucnn)
+from repro.methods.ucnn import (UCNN, BaselineFullKMeans, BaselineMiniBatchKMeans,
+                                FullKMeansConfig, ImageSource, MiniBatchKMeansConfig, UCNNConfig,
+                                assign_streamed, minibatch_centroid_update, nearest_centroid,
+                                pretrained_features)
 from repro.metrics import cluster_acc, nmi
 from repro.models.ucnn_net import UCNNNetConfig, build_ucnn
 
@@ -150,8 +150,8 @@ def _one_step_run(compensate: bool):
     net = build_ucnn(x.shape[1:], 4, TINY, seed=1)
     w0 = [w.copy() for w in net.model.get_weights()]
     h0 = np.asarray(net.features.predict_on_batch(x), np.float64)
-    result = train_ucnn(x, UCNNConfig(k=4, batch_size=len(x), epochs=1, learning_rate=1.0,
-                                      compensate=compensate), seed=2, net=net, verbose=0)
+    result = UCNN(4, UCNNConfig(batch_size=len(x), epochs=1, learning_rate=1.0,
+                                compensate=compensate), net=net).fit(x, seed=2)
     w1 = net.model.get_weights()
     assert any(not np.array_equal(a, b) for a, b in zip(w0, w1))     # the step changed weights
     h1 = np.asarray(net.features.predict_on_batch(x), np.float64)
@@ -211,15 +211,14 @@ def test_every_step_assigns_with_the_previous_weights_and_updates_with_the_chose
         np.testing.assert_allclose(diag["centroids_after"], centroids, rtol=1e-5, atol=1e-7)
         checks.append(diag["step"])
 
-    train_ucnn(x, UCNNConfig(k=4, batch_size=6, epochs=2, learning_rate=1.0,
-                             compensate=compensate), seed=0, net=net, callback=callback,
-               verbose=0)
+    UCNN(4, UCNNConfig(batch_size=6, epochs=2, learning_rate=1.0, compensate=compensate),
+         net=net, callback=callback).fit(x, seed=0)
     assert checks == list(range(6))        # 16 images: batches of 6, 6, 4; two epochs
 
 
 # ------------------------------------------------------------------ end to end, streaming
 
-def test_train_ucnn_end_to_end_with_a_streamed_final_assignment():
+def test_ucnn_end_to_end_with_a_streamed_final_assignment():
     x, y = _images(n_per_class=25)                    # 100 images, 4 classes
     fetched, online = [], {}
 
@@ -233,8 +232,8 @@ def test_train_ucnn_end_to_end_with_a_streamed_final_assignment():
     source = ImageSource(fetch, len(x))
     # lr 0.001: on this untrained tiny net (FC9 features with a spread of ~1e-3), lr 0.01 or 0.1
     # kill FC9's ReLUs within 2 epochs and every image lands in one cluster (measured: ACC 0.25)
-    cfg = UCNNConfig(k=4, batch_size=10, epochs=2, learning_rate=0.001, chunk_size=7)
-    result = train_ucnn(source, cfg, TINY, seed=0, labels=y, callback=record, verbose=0)
+    cfg = UCNNConfig(batch_size=10, epochs=2, learning_rate=0.001, chunk_size=7)
+    result = UCNN(4, cfg, TINY, callback=record).fit(source, seed=0, y=y)
     assert result.labels.shape == (len(x),) and result.labels.dtype == np.int64
     # Quality on easy data (4 blob classes). Measured (2026-12-07): final ACC / NMI 1.0 / 1.0 at
     # seed 0 (seeds 1-3: ACC 0.94, 0.91, 0.60; NMI >= 0.56). Chance on these 100 images: ACC
@@ -256,20 +255,20 @@ def test_train_ucnn_end_to_end_with_a_streamed_final_assignment():
     assert {"cluster_s", "train_s", "assign_s"} <= set(result.timings)
     assert min(result.timings[key] for key in ("cluster_s", "train_s", "assign_s")) > 0
     # never more than a mini-batch / a chunk of images fetched at once
-    assert max(fetched) <= max(cfg.batch_size, cfg.chunk_size, cfg.k)
+    assert max(fetched) <= max(cfg.batch_size, cfg.chunk_size, 4)
     # streamed final assignment == in-memory nearest centroid of all features of the final net
     features = np.asarray(result.info["net"].features.predict_on_batch(x), np.float64)
     in_memory, _ = nearest_centroid(features, result.info["centroids"])
     np.testing.assert_array_equal(result.labels, in_memory)
     # the array input gives the same run as the stream (same seed, same batches)
-    from_array = train_ucnn(x, cfg, TINY, seed=0, labels=y, verbose=0)
+    from_array = UCNN(4, cfg, TINY).fit(x, seed=0, y=y)
     np.testing.assert_array_equal(from_array.info["initial_indices"],
                                   result.info["initial_indices"])
     np.testing.assert_allclose(from_array.info["centroids"], result.info["centroids"],
                                rtol=1e-5, atol=1e-7)
 
 
-def test_assign_streamed_accepts_arrays_sources_and_iterables_of_batches():
+def test_assign_streamed_accepts_arrays_and_sources():
     x, _ = _images()
     net = build_ucnn(x.shape[1:], 4, TINY, seed=0)
     features_of = pretrained_features(net)
@@ -281,7 +280,7 @@ def test_assign_streamed_accepts_arrays_sources_and_iterables_of_batches():
         seen.append(len(batch))
         return features_of(batch)
 
-    for data in (x, ImageSource(lambda idx: x[idx], len(x)), (x[i:i + 5] for i in range(0, 16, 5))):
+    for data in (x, ImageSource(lambda idx: x[idx], len(x))):
         seen.clear()
         labels, inertia = assign_streamed(features_spy, centroids, data, chunk_size=3)
         np.testing.assert_array_equal(labels, expected)
@@ -295,9 +294,9 @@ def _replay_minibatch_kmeans(x, cfg, seed, features_of):
     from sklearn.cluster import MiniBatchKMeans
 
     rng = np.random.default_rng(seed)
-    initial = rng.choice(len(x), cfg.k, replace=False)
+    initial = rng.choice(len(x), 4, replace=False)
     init = features_of(x[initial]).astype(np.float64)
-    mbk = MiniBatchKMeans(n_clusters=cfg.k, init=init, n_init=1, batch_size=cfg.batch_size,
+    mbk = MiniBatchKMeans(n_clusters=4, init=init, n_init=1, batch_size=cfg.batch_size,
                           reassignment_ratio=0.0, compute_labels=False, random_state=seed)
     for _ in range(cfg.epochs):
         order = rng.permutation(len(x))
@@ -308,9 +307,9 @@ def _replay_minibatch_kmeans(x, cfg, seed, features_of):
 
 def test_baseline_ii_equals_sklearn_minibatch_kmeans_on_the_same_batches():
     x, y = _images(n_per_class=6)
-    cfg = MiniBatchKMeansConfig(k=4, batch_size=8, epochs=3, chunk_size=5)
+    cfg = MiniBatchKMeansConfig(batch_size=8, epochs=3, chunk_size=5)
     net = build_ucnn(x.shape[1:], 4, TINY, seed=0)
-    result = baseline_minibatch_kmeans(x, cfg, seed=7, net=net, labels=y, verbose=0)
+    result = BaselineMiniBatchKMeans(4, cfg, net=net).fit(x, seed=7, y=y)
     mbk = _replay_minibatch_kmeans(x, cfg, 7, pretrained_features(net))
     np.testing.assert_allclose(result.info["centroids"], mbk.cluster_centers_, rtol=1e-12,
                                atol=1e-15)
@@ -318,9 +317,9 @@ def test_baseline_ii_equals_sklearn_minibatch_kmeans_on_the_same_batches():
     np.testing.assert_array_equal(result.labels, mbk.predict(all_features))
     assert len(result.history) == 3 and result.info["counts"].sum() == 3 * len(x)
     # the numpy implementation of the same schedule gives the same centres
-    numpy_run = baseline_minibatch_kmeans(
-        x, MiniBatchKMeansConfig(k=4, batch_size=8, epochs=3, implementation="numpy"),
-        seed=7, net=net, verbose=0)
+    numpy_run = BaselineMiniBatchKMeans(
+        4, MiniBatchKMeansConfig(batch_size=8, epochs=3, implementation="numpy"),
+        net=net).fit(x, seed=7)
     np.testing.assert_allclose(numpy_run.info["centroids"], result.info["centroids"],
                                rtol=1e-12, atol=1e-15)
     np.testing.assert_array_equal(numpy_run.labels, result.labels)
@@ -330,12 +329,12 @@ def test_baseline_ii_conv5_features_and_numpy_with_batches_smaller_than_k():
     x, _ = _images()
     net = build_ucnn(x.shape[1:], 4, TINY, seed=0)
     assert pretrained_features(net, "conv5")(x[:2]).shape == (2, 3 * 3 * 8)
-    result = baseline_minibatch_kmeans(
-        x, MiniBatchKMeansConfig(k=4, batch_size=3, epochs=1, feature_layer="conv5",
-                                 implementation="numpy"), seed=0, net=net, verbose=0)
+    result = BaselineMiniBatchKMeans(
+        4, MiniBatchKMeansConfig(batch_size=3, epochs=1, feature_layer="conv5",
+                                 implementation="numpy"), net=net).fit(x, seed=0)
     assert result.labels.shape == (16,) and result.info["centroids"].shape == (4, 72)
     with pytest.raises(ValueError, match="partial_fit"):
-        MiniBatchKMeansConfig(k=4, batch_size=3)
+        BaselineMiniBatchKMeans(4, MiniBatchKMeansConfig(batch_size=3))
 
 
 def test_baseline_ii_conv7_features_are_the_max_of_each_conv7_map():
@@ -351,8 +350,7 @@ def test_baseline_ii_conv7_features_are_the_max_of_each_conv7_map():
 
 def test_baseline_iii_full_set_kmeans_returns_k_clusters():
     x, y = _images(n_per_class=8)
-    result = baseline_full_kmeans(x, FullKMeansConfig(k=4, n_init=3), TINY, seed=0, labels=y,
-                                  verbose=0)
+    result = BaselineFullKMeans(4, FullKMeansConfig(n_init=3), TINY).fit(x, seed=0, y=y)
     assert result.labels.shape == (len(x),)
     assert result.n_clusters_found == 4
     assert result.info["centroids"].shape == (4, TINY.fc9_width)
@@ -364,33 +362,33 @@ def test_baseline_iii_full_set_kmeans_returns_k_clusters():
 def test_bad_input_raises_clear_value_errors():
     x, y = _images()
     with pytest.raises(ValueError, match="height, width, channels"):
-        train_ucnn(x[..., 0], UCNNConfig(k=4), TINY, seed=0, verbose=0)
+        UCNN(4, UCNNConfig(), TINY).fit(x[..., 0], seed=0)
     with pytest.raises(ValueError, match="k=20 clusters need at least k images, got N=16"):
-        train_ucnn(x, UCNNConfig(k=20), TINY, seed=0, verbose=0)
+        UCNN(20, UCNNConfig(), TINY).fit(x, seed=0)
     with pytest.raises(ValueError, match="labels must have shape"):
-        train_ucnn(x, UCNNConfig(k=4), TINY, seed=0, labels=y[:-1], verbose=0)
+        UCNN(4, UCNNConfig(), TINY).fit(x, seed=0, y=y[:-1])
     with pytest.raises(ValueError, match="numpy array or an ImageSource"):
-        train_ucnn(list(x), UCNNConfig(k=4), TINY, seed=0, verbose=0)
+        UCNN(4, UCNNConfig(), TINY).fit(list(x), seed=0)
     net = build_ucnn((10, 10, 1), 4, TINY, seed=0)
     with pytest.raises(ValueError, match="images of shape"):
-        train_ucnn(x, UCNNConfig(k=4), seed=0, net=net, verbose=0)
+        UCNN(4, net=net).fit(x, seed=0)
     net = build_ucnn(x.shape[1:], 3, TINY, seed=0)
     with pytest.raises(ValueError, match="softmax units"):
-        baseline_full_kmeans(x, FullKMeansConfig(k=4), seed=0, net=net, verbose=0)
+        BaselineFullKMeans(4, net=net).fit(x, seed=0)
     bad_stream = ImageSource(lambda idx: x[idx][:, :6], len(x), image_shape=(12, 12, 1))
     with pytest.raises(ValueError, match=r"images of shape \(6, 12, 1\)"):
-        train_ucnn(bad_stream, UCNNConfig(k=4), TINY, seed=0, verbose=0)
+        UCNN(4, UCNNConfig(), TINY).fit(bad_stream, seed=0)
     nan_images = x.copy()
     nan_images[3, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        baseline_minibatch_kmeans(nan_images, MiniBatchKMeansConfig(k=4, batch_size=16), TINY,
-                                  seed=0, verbose=0)
+        BaselineMiniBatchKMeans(4, MiniBatchKMeansConfig(batch_size=16), TINY).fit(nan_images,
+                                                                                    seed=0)
     with pytest.raises(ValueError, match="ImageSource.n"):
         ImageSource(lambda idx: x[idx], 0)
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"k": 1}, "k"), ({"batch_size": 0}, "batch_size"), ({"epochs": 0}, "epochs"),
+    ({"batch_size": 0}, "batch_size"), ({"epochs": 0}, "epochs"),
     ({"learning_rate": 0.0}, "learning_rate"), ({"train_layers": "conv"}, "train_layers"),
     ({"initial_count": -1}, "initial_count"), ({"compensate": 1}, "compensate"),
 ])
@@ -406,8 +404,9 @@ def test_baseline_config_validation():
         MiniBatchKMeansConfig(implementation="faiss")
     with pytest.raises(ValueError, match="n_init"):
         FullKMeansConfig(n_init=0)
-    with pytest.raises(ValueError, match="k"):
-        FullKMeansConfig(k=0)
+    for make in (UCNN, BaselineMiniBatchKMeans, BaselineFullKMeans):
+        with pytest.raises(ValueError, match="k .the number of clusters. must be an integer >= 2"):
+            make(1)
 
 
 @pytest.mark.parametrize("train_layers, trained", [
@@ -423,8 +422,8 @@ def test_train_layers_train_exactly_the_chosen_layers(train_layers, trained):
     net = build_ucnn(x.shape[1:], 4, TINY, seed=1)
     names = [layer.name for layer in net.model.layers if layer.get_weights()]
     before = {name: [w.copy() for w in net.model.get_layer(name).get_weights()] for name in names}
-    train_ucnn(x, UCNNConfig(k=4, batch_size=8, epochs=1, learning_rate=1.0,
-                             train_layers=train_layers), seed=0, net=net, verbose=0)
+    UCNN(4, UCNNConfig(batch_size=8, epochs=1, learning_rate=1.0, train_layers=train_layers),
+         net=net).fit(x, seed=0)
     changed = {name for name in names
                if any(not np.array_equal(a, b)
                       for a, b in zip(before[name], net.model.get_layer(name).get_weights()))}
@@ -445,15 +444,17 @@ def test_baseline_i_measures_the_drift_that_ucnn_would_correct():
         before, after = diag["features_assign"], diag["features_update"]
         steps.append(np.linalg.norm(after - before) / np.linalg.norm(before))
         old = shadow.get("c", diag["centroids_before"])
+        shadow["flips"] = shadow.get("flips", 0) + int(np.sum(
+            nearest_centroid(before, old)[0] != diag["assignments"]))
         counts_before = diag["counts_after"] - np.bincount(diag["assignments"], minlength=4)
         shadow["c"], _, _ = minibatch_centroid_update(old, counts_before, before,
                                                       assignments=diag["assignments"])
         shadow["final"] = diag["centroids_after"]
 
-    cfg = dict(k=4, batch_size=6, epochs=2, learning_rate=1.0)
+    cfg = dict(batch_size=6, epochs=2, learning_rate=1.0)
     net = build_ucnn(x.shape[1:], 4, TINY, seed=1)
-    result = train_ucnn(x, UCNNConfig(compensate=False, **cfg), seed=0, net=net,
-                        callback=callback, verbose=0)
+    result = UCNN(4, UCNNConfig(compensate=False, **cfg), net=net,
+                  callback=callback).fit(x, seed=0)
     info = result.info
     assert info["feature_drift"] > 0
     np.testing.assert_allclose(info["feature_drift"], np.mean(steps), rtol=1e-9)
@@ -463,12 +464,13 @@ def test_baseline_i_measures_the_drift_that_ucnn_would_correct():
                     / np.linalg.norm(shadow["final"]))
     assert expected_gap > 0
     np.testing.assert_allclose(info["centroid_gap"], expected_gap, rtol=1e-9)
-    assert 0.0 <= info["assignment_flips"] <= 1.0
-    ucnn = train_ucnn(x, UCNNConfig(compensate=True, **cfg), seed=0,
-                      net=build_ucnn(x.shape[1:], 4, TINY, seed=1), verbose=0)
+    # the share of step assignments whose nearest centroid differs under Eq. 5's centroids
+    assert info["assignment_flips"] == shadow["flips"] / (2 * len(x)) > 0   # measured 6 / 32
+    ucnn = UCNN(4, UCNNConfig(compensate=True, **cfg),
+                net=build_ucnn(x.shape[1:], 4, TINY, seed=1)).fit(x, seed=0)
     assert not {"feature_drift", "centroid_gap", "assignment_flips"} & set(ucnn.info)
     # a tiny step: the two updates agree to first order in eta
-    tiny = train_ucnn(x, UCNNConfig(compensate=False, **{**cfg, "learning_rate": 1e-6}),
-                      seed=0, net=build_ucnn(x.shape[1:], 4, TINY, seed=1), verbose=0)
+    tiny = UCNN(4, UCNNConfig(compensate=False, **{**cfg, "learning_rate": 1e-6}),
+                net=build_ucnn(x.shape[1:], 4, TINY, seed=1)).fit(x, seed=0)
     assert tiny.info["feature_drift"] < 1e-3 * info["feature_drift"]
     assert tiny.info["assignment_flips"] == 0.0

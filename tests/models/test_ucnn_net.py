@@ -202,14 +202,14 @@ def test_vgg16_weights_offline_name_the_file(monkeypatch):
 
 
 def test_ucnn_trains_on_the_pretrained_vgg16_trunk(fake_vgg_weights):
-    from repro.methods.ucnn import UCNNConfig, train_ucnn
+    from repro.methods.ucnn import UCNN, UCNNConfig
 
     rng = np.random.default_rng(1)
     x, y = rng.uniform(size=(16, 32, 32, 3)).astype(np.float32), np.arange(16) % 4
     trained = pretrain_supervised(x, y, VGG, PretrainConfig(epochs=1, batch_size=8), seed=0,
                                   scope="adaptation", k=4)
-    result = train_ucnn(x, UCNNConfig(k=4, batch_size=8, epochs=1), VGG, seed=0,
-                        pretrained=trained, labels=y, verbose=0)
+    result = UCNN(4, UCNNConfig(batch_size=8, epochs=1), VGG,
+                  pretrained=trained).fit(x, seed=0, y=y)
     # the labels are the final net's nearest centroids (noise images: no quality to ask for)
     from repro.methods.ucnn import nearest_centroid
 

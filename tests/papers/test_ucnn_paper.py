@@ -63,8 +63,15 @@ def test_cnn_rc_alone_pretrains_no_network(monkeypatch):
     from repro.papers import ucnn
 
     ran = []
-    monkeypatch.setattr(ucnn, "_cluster", lambda cell, method, x, k, y, trunk, **kw: (
-        ran.append((method, trunk)) or ClusteringResult(labels=np.asarray(y), history=[])))
+
+    class Fake:
+        def __init__(self, k, trunk):
+            ran.append(("cnn_rc", k, trunk))
+
+        def fit(self, x, *, seed, y=None):
+            return ClusteringResult(labels=np.asarray(y), history=[])
+
+    monkeypatch.setitem(ucnn.ESTIMATORS, "cnn_rc", lambda cell, k, trunk, epochs=None: Fake(k, trunk))
     cfg = ucnn.Config(datasets=("usps",), per_dataset={"usps": {"methods": ["cnn_rc"]}})
     recorded = {}
 
@@ -78,7 +85,7 @@ def test_cnn_rc_alone_pretrains_no_network(monkeypatch):
         record=lambda metric, value, **kw: recorded.setdefault(metric, value),
         record_history=lambda rows: None)
     ucnn.run_cell(cell)
-    assert ran == [("cnn_rc", None)] and recorded["nmi"] == 1.0
+    assert ran == [("cnn_rc", 10, None)] and recorded["nmi"] == 1.0
 
 
 def test_jule_check_and_the_largest_scale_sizes_are_on_the_paper_profile():
@@ -144,14 +151,19 @@ def test_a_cell_records_cpu_time_and_baseline_i_the_drift(monkeypatch):
     drift = {"feature_drift": 0.01, "centroid_gap": 0.002, "assignment_flips": 0.0}
     y = np.arange(40) % 5
 
-    def fake(cell, method, x, k, labels, trunk, **kw):
-        sum(i * i for i in range(200000))           # some CPU work
-        return ClusteringResult(labels=np.asarray(labels), history=[],
-                                info=dict(drift) if method == "baseline_1" else {})
+    class Fake:
+        def __init__(self, method):
+            self.method = method
 
-    monkeypatch.setattr(ucnn, "_cluster", fake)
+        def fit(self, x, *, seed, y=None):
+            sum(i * i for i in range(200000))           # some CPU work
+            return ClusteringResult(labels=np.asarray(y), history=[],
+                                    info=dict(drift) if self.method == "baseline_1" else {})
+
     monkeypatch.setattr(ucnn, "_trunk", lambda cell, k: {})
     for method in ("baseline_1", "ucnn"):
+        monkeypatch.setitem(ucnn.ESTIMATORS, method,
+                            lambda cell, k, trunk, epochs=None, method=method: Fake(method))
         recorded = {}
         cell = types.SimpleNamespace(
             cfg=ucnn.Config(datasets=("mnist-test-04",)), dataset="mnist-test-04", seed=0,
@@ -178,3 +190,26 @@ def test_the_full_set_methods_scale_images_are_the_stream_s_made_batch_by_batch(
     batched = ucnn._deformed_images(x, y, 23, 5, DeformConfig(), batch_size=4)
     assert batched.dtype == np.float32 and batched.shape == (23, 12, 12, 1)
     np.testing.assert_array_equal(batched, whole)
+
+
+def test_the_estimator_table_builds_each_method_with_the_stage_settings():
+    """ESTIMATORS: one clusterer per method with k, the stage's settings and (where the method
+    needs one) the trunk; UCNN and Baseline-I differ only in Eq. 4-5's switch; the scale
+    curve's epochs replace the settings' for the mini-batch methods."""
+    from repro.methods.base import Clusterer
+    from repro.papers import ucnn
+
+    cfg = ucnn.Config(datasets=("mnist-test-04",))
+    cell = types.SimpleNamespace(cfg=cfg, log=lambda *a: None)
+    trunk = {"conv1": []}
+    built = {m: ucnn.ESTIMATORS[m](cell, 5, trunk) for m in ucnn.METHODS}
+    assert all(isinstance(e, Clusterer) and e.n_clusters == 5 for e in built.values())
+    assert built["ucnn"].cfg.compensate and not built["baseline_1"].cfg.compensate
+    assert built["ucnn"].cfg == dataclasses.replace(built["baseline_1"].cfg, compensate=True)
+    for method in ucnn.NEEDS_TRUNK:
+        assert built[method].pretrained is trunk and built[method].net_cfg == cfg.net
+    assert built["cnn_rc"].cfg == cfg.jule and built["cnn_cm"].cfg == cfg.cnn_cm
+    assert built["baseline_3"].cfg == cfg.fullset and built["dec"].dec_cfg == cfg.dec
+    for method in ucnn.MINI_BATCH:
+        assert built[method].cfg.epochs == 10
+        assert ucnn.ESTIMATORS[method](cell, 5, trunk, epochs=1).cfg.epochs == 1

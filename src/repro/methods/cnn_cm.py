@@ -2,7 +2,7 @@
 Unsupervised Learning", arXiv 1511.06241, ICLR 2016 workshop), the feature extractor of the
 UCNN stage's "CNN-CM + k-means" row: a convolutional network whose filters are learned layer by
 layer by (convolutional) k-means on image patches, its features of every image, then k-means
-on the whole set (:func:`cluster_cnn_cm`).
+on the whole set (:class:`CNNCM`).
 
 What was read of the paper: its abstract, two secondary summaries of its method and an
 independent MATLAB port of its Algorithm 1 (not the authors' code); the full text of its
@@ -638,40 +638,48 @@ def _learn_layer(maps: np.ndarray, index: int, cfg: CNNCMConfig,
 
 
 # ----------------------------------------------------------------------------- clustering
-def cluster_cnn_cm(x: np.ndarray, n_clusters: int, cfg: CNNCMConfig | None, seed: int,
-                   labels: np.ndarray | None = None, verbose: int = 0) -> ClusteringResult:
-    """CNN-CM + k-means: learn the filters (:func:`learn_filters`), compute the features of all
-    of ``x`` (:func:`cnn_cm_features`), then run faiss k-means on the whole set
-    (:func:`repro.methods.kmeans.kmeans`). ``labels`` only score the result (ACC / NMI).
+class CNNCM:
+    """CNN-CM + k-means (a :class:`repro.methods.base.Clusterer`): ``fit(x, *, seed, y=None)``
+    learns the filters (:func:`learn_filters`), computes the features of all of ``x``
+    (:func:`cnn_cm_features`), then runs faiss k-means on the whole set
+    (:func:`repro.methods.kmeans.kmeans`). ``y`` only scores the result (ACC / NMI).
 
     history: one row (the k-means has no epochs), loss = inertia. timings: pretrain_s = filter
     learning + features, cluster_s = k-means. info holds the model, the feature dimension, the
     groups and the per-layer k-means statistics.
     """
-    from .kmeans import kmeans
 
-    cfg = cfg or CNNCMConfig()
-    x = check_inputs(x, n_clusters, labels)
-    started = time.perf_counter()
-    model = learn_filters(x, cfg, seed)
-    features = cnn_cm_features(x, model)
-    pretrain_s = time.perf_counter() - started
-    started = time.perf_counter()
-    fit = kmeans(features, n_clusters, seed=seed, n_init=cfg.cluster_n_init,
-                 max_iter=cfg.cluster_max_iter, implementation="faiss")
-    cluster_s = time.perf_counter() - started
-    acc, nmi = score_labels(labels, fit.labels)
-    if verbose:
-        print(f"CNN-CM + k-means: {features.shape[1]}-d features of {len(x)} images, "
-              f"inertia {fit.inertia:.4g}, acc {acc}, nmi {nmi}, "
-              f"{pretrain_s:.1f}s + {cluster_s:.1f}s")
-    row = {"iteration": fit.n_iter, "epoch": None, "acc": acc, "nmi": nmi, "loss": fit.inertia,
-           "delta_label": None}
-    info = {"model": model, "feature_dim": int(features.shape[1]), "inertia": fit.inertia,
-            "groups": [layer.groups.tolist() for layer in model.layers],
-            "empty_filters": [int((layer.counts == 0).sum()) for layer in model.layers],
-            "kmeans_iterations": [layer.n_iter.tolist() for layer in model.layers],
-            "kmeans_converged": [layer.converged.tolist() for layer in model.layers],
-            "implementation": "faiss", "n_init": cfg.cluster_n_init, "seed": seed}
-    return ClusteringResult(labels=fit.labels, history=[row],
-                            timings={"pretrain_s": pretrain_s, "cluster_s": cluster_s}, info=info)
+    def __init__(self, n_clusters: int, cfg: CNNCMConfig | None = None, *, verbose: int = 0,
+                 log=print):
+        self.n_clusters, self.cfg = n_clusters, cfg or CNNCMConfig()
+        self.verbose, self.log = verbose, log
+
+    def fit(self, x: np.ndarray, *, seed: int, y: np.ndarray | None = None) -> ClusteringResult:
+        from .kmeans import kmeans
+
+        cfg, n_clusters = self.cfg, self.n_clusters
+        x = check_inputs(x, n_clusters, y)
+        started = time.perf_counter()
+        model = learn_filters(x, cfg, seed)
+        features = cnn_cm_features(x, model)
+        pretrain_s = time.perf_counter() - started
+        started = time.perf_counter()
+        fit = kmeans(features, n_clusters, seed=seed, n_init=cfg.cluster_n_init,
+                     max_iter=cfg.cluster_max_iter, implementation="faiss")
+        cluster_s = time.perf_counter() - started
+        acc, nmi = score_labels(y, fit.labels)
+        if self.verbose and self.log is not None:
+            self.log(f"CNN-CM + k-means: {features.shape[1]}-d features of {len(x)} images, "
+                     f"inertia {fit.inertia:.4g}, acc {acc}, nmi {nmi}, "
+                     f"{pretrain_s:.1f}s + {cluster_s:.1f}s")
+        row = {"iteration": fit.n_iter, "epoch": None, "acc": acc, "nmi": nmi,
+               "loss": fit.inertia, "delta_label": None}
+        info = {"model": model, "feature_dim": int(features.shape[1]), "inertia": fit.inertia,
+                "groups": [layer.groups.tolist() for layer in model.layers],
+                "empty_filters": [int((layer.counts == 0).sum()) for layer in model.layers],
+                "kmeans_iterations": [layer.n_iter.tolist() for layer in model.layers],
+                "kmeans_converged": [layer.converged.tolist() for layer in model.layers],
+                "implementation": "faiss", "n_init": cfg.cluster_n_init, "seed": seed}
+        return ClusteringResult(labels=fit.labels, history=[row],
+                                timings={"pretrain_s": pretrain_s, "cluster_s": cluster_s},
+                                info=info)

@@ -124,7 +124,7 @@ INITIAL_CLUSTERINGS = ("nn_link", "singletons")
 class JULEConfig:
     """JULE's hyperparameters (see the module docstring for where each comes from).
 
-    The target number of clusters is the ``n_clusters`` argument of :func:`train_jule` and
+    The target number of clusters is the ``n_clusters`` argument of :class:`JULE` and
     :func:`agglomerate`, as for every method of this package.
     """
 
@@ -756,23 +756,14 @@ def inverse_lr_schedule(base: float, gamma: float, power: float):
     return InverseDecay()
 
 
-def _check_images(x, n_clusters, labels) -> np.ndarray:
-    x = check_inputs(x, n_clusters, labels)
-    if x.ndim == 3:
-        x = x[..., None]
-    if not np.isfinite(x).all():
-        raise ValueError("x contains NaN or infinity")
-    return x
-
-
-def train_jule(x: np.ndarray, n_clusters: int, build_network=None, cfg: JULEConfig | None = None,
-               *, seed: int = 0, labels: np.ndarray | None = None, verbose: int = 0,
-               log=print) -> ClusteringResult:
-    """JULE on images ``x`` (n, h, w[, c]) down to ``n_clusters`` clusters.
+class JULE:
+    """JULE (the UCNN paper's CNN-RC) down to ``n_clusters`` clusters (a
+    :class:`repro.methods.base.Clusterer`): ``fit(x, *, seed, y=None)`` on images ``x``
+    (n, h, w[, c]); ``y`` (optional) only scores the history rows, never trains.
 
     ``build_network(input_shape, seed)`` returns a Keras model mapping images to (n, d)
     features (default :func:`build_jule_network`); keep a reference inside it to reuse the
-    trained network. ``labels`` (optional) only score the history rows, never train.
+    trained network.
 
     Period 0 clusters the L2-normalised pixels by nearest-neighbour linking; each period
     p >= 1 trains ``epochs_per_period`` epochs on the current clusters, then merges
@@ -784,106 +775,116 @@ def train_jule(x: np.ndarray, n_clusters: int, build_network=None, cfg: JULEConf
     ("initial" / "period" / "final"), ``n_clusters``, ``loss`` (mean triplet loss of the last
     epoch before this clustering; None before any training), ``acc``, ``nmi``, ``sigma2``.
     """
-    cfg = cfg or JULEConfig()
-    x = _check_images(x, n_clusters, labels)
-    n = len(x)
-    n_clusters = int(n_clusters)
-    if cfg.K_s >= n:
-        raise ValueError(f"K_s={cfg.K_s} must be smaller than the number of images n={n}")
-    import keras
 
-    from repro.models.deepcluster_net import predict_in_chunks
+    def __init__(self, n_clusters: int, cfg: JULEConfig | None = None, *, build_network=None,
+                 verbose: int = 0, log=print):
+        self.n_clusters, self.cfg = n_clusters, cfg or JULEConfig()
+        self.build_network, self.verbose, self.log = build_network, verbose, log
 
-    started = time.perf_counter()
-    keras.utils.set_random_seed(int(seed))
-    model = (build_network or build_jule_network)(x.shape[1:], int(seed))
-    if len(model.outputs) != 1 or len(model.outputs[0].shape) != 2:
-        raise ValueError(f"build_network must return a model with one (batch, d) output, got "
-                         f"{[tuple(o.shape) for o in model.outputs]}")
-    model.compile(optimizer=keras.optimizers.SGD(
-        learning_rate=inverse_lr_schedule(cfg.learning_rate, cfg.lr_gamma, cfg.lr_power),
-        momentum=cfg.momentum, weight_decay=cfg.weight_decay or None),
-        loss=triplet_loss(cfg.gamma, cfg.margin))
-    say = log if verbose else (lambda *_: None)
-    steps_per_epoch = int(math.ceil(n / cfg.batch_size))
-    timings = {"pretrain_s": 0.0, "forward_s": 0.0, "backward_s": 0.0}
-    history: list[dict] = []
-    peak_bytes = 0
+    def fit(self, x: np.ndarray, *, seed: int, y: np.ndarray | None = None) -> ClusteringResult:
+        import keras
 
-    def features_now() -> np.ndarray:
-        f = predict_in_chunks(model, x, batch_size=cfg.feature_batch_size).reshape(n, -1)
-        return l2_normalize(f) if cfg.normalize_features else f
+        from repro.methods.pretrain import make_optimizer
+        from repro.models.inference import forward
 
-    def record(stage, period, epoch, current, loss, sigma2):
-        acc, nmi_value = score_labels(labels, current)
-        row = {"iteration": epoch * steps_per_epoch, "epoch": epoch, "period": period,
-               "stage": stage, "n_clusters": int(current.max()) + 1, "loss": loss,
-               "acc": acc, "nmi": nmi_value, "sigma2": sigma2}
-        history.append(row)
-        nmi_text = f", NMI {nmi_value:.3f}" if nmi_value is not None else ""
-        say(f"JULE {stage} period {period}: {row['n_clusters']} clusters after {epoch} "
-            f"epochs{nmi_text}")
+        cfg, labels = self.cfg, y
+        x = check_inputs(x, self.n_clusters, labels)
+        if x.ndim == 3:
+            x = x[..., None]
+        n = len(x)
+        n_clusters = int(self.n_clusters)
+        if cfg.K_s >= n:
+            raise ValueError(f"K_s={cfg.K_s} must be smaller than the number of images n={n}")
+        started = time.perf_counter()
+        keras.utils.set_random_seed(int(seed))
+        model = (self.build_network or build_jule_network)(x.shape[1:], int(seed))
+        if len(model.outputs) != 1 or len(model.outputs[0].shape) != 2:
+            raise ValueError(f"build_network must return a model with one (batch, d) output, "
+                             f"got {[tuple(o.shape) for o in model.outputs]}")
+        model.compile(optimizer=make_optimizer(
+            "sgd", inverse_lr_schedule(cfg.learning_rate, cfg.lr_gamma, cfg.lr_power),
+            cfg.momentum, weight_decay=cfg.weight_decay or None),
+            loss=triplet_loss(cfg.gamma, cfg.margin))
+        say = self.log if self.verbose else (lambda *_: None)
+        steps_per_epoch = int(math.ceil(n / cfg.batch_size))
+        timings = {"pretrain_s": 0.0, "forward_s": 0.0, "backward_s": 0.0}
+        history: list[dict] = []
+        peak_bytes = 0
 
-    # period 0: initial clusters of the raw pixels (the code: normalised pixels, 1-NN linking)
-    tic = time.perf_counter()
-    pixels = x.reshape(n, -1)
-    pixels = l2_normalize(pixels) if cfg.normalize_features else pixels
-    current = initial_clusters(pixels, n_clusters, method=cfg.initial_clustering)
-    n_initial = int(current.max()) + 1
-    timings["forward_s"] += time.perf_counter() - tic
-    record("initial", 0, 0, current, None, None)
+        def features_now() -> np.ndarray:
+            f = forward(model, x, batch_size=cfg.feature_batch_size).reshape(n, -1)
+            return l2_normalize(f) if cfg.normalize_features else f
 
-    epochs, period, loss, features = 0, 0, None, None
-    while current.max() + 1 > n_clusters and epochs < cfg.max_epochs:
+        def record(stage, period, epoch, current, loss, sigma2):
+            acc, nmi_value = score_labels(labels, current)
+            row = {"iteration": epoch * steps_per_epoch, "epoch": epoch, "period": period,
+                   "stage": stage, "n_clusters": int(current.max()) + 1, "loss": loss,
+                   "acc": acc, "nmi": nmi_value, "sigma2": sigma2}
+            history.append(row)
+            nmi_text = f", NMI {nmi_value:.3f}" if nmi_value is not None else ""
+            say(f"JULE {stage} period {period}: {row['n_clusters']} clusters after {epoch} "
+                f"epochs{nmi_text}")
+
+        # period 0: initial clusters of the raw pixels (the code: normalised pixels, 1-NN linking)
         tic = time.perf_counter()
-        n_epochs = min(cfg.epochs_per_period, cfg.max_epochs - epochs)
-        fitted = model.fit(x, current, batch_size=cfg.batch_size, epochs=n_epochs, shuffle=True,
-                           verbose=verbose)
-        loss = float(fitted.history["loss"][-1])
-        epochs += n_epochs
-        timings["backward_s"] += time.perf_counter() - tic
-        tic = time.perf_counter()
-        features = features_now()
-        current, info = _agglomerate(features, n_clusters, cfg, initial_labels=current,
-                                     merge_fraction=cfg.eta)
-        peak_bytes = max(peak_bytes, info["cluster_matrix_bytes"])
+        pixels = x.reshape(n, -1)
+        pixels = l2_normalize(pixels) if cfg.normalize_features else pixels
+        current = initial_clusters(pixels, n_clusters, method=cfg.initial_clustering)
+        n_initial = int(current.max()) + 1
         timings["forward_s"] += time.perf_counter() - tic
-        period += 1
-        record("period", period, epochs, current, loss, info["sigma2"])
+        record("initial", 0, 0, current, None, None)
 
-    stopped_by = "n_clusters" if current.max() + 1 <= n_clusters else "max_epochs"
-    tic = time.perf_counter()
-    sigma2 = None
-    if cfg.final_recluster or current.max() + 1 > n_clusters:
-        if features is None:
+        epochs, period, loss, features = 0, 0, None, None
+        while current.max() + 1 > n_clusters and epochs < cfg.max_epochs:
+            tic = time.perf_counter()
+            n_epochs = min(cfg.epochs_per_period, cfg.max_epochs - epochs)
+            fitted = model.fit(x, current, batch_size=cfg.batch_size, epochs=n_epochs,
+                               shuffle=True, verbose=self.verbose)
+            loss = float(fitted.history["loss"][-1])
+            epochs += n_epochs
+            timings["backward_s"] += time.perf_counter() - tic
+            tic = time.perf_counter()
             features = features_now()
-        neighbours = nearest_neighbours(features, cfg.K_s)   # the features stay fixed from here
-    if cfg.final_recluster:
-        current = initial_clusters(features, n_clusters, method=cfg.initial_clustering,
-                                   nearest=neighbours[0][:, 0])
-    while current.max() + 1 > n_clusters:
-        current, info = _agglomerate(features, n_clusters, cfg, initial_labels=current,
-                                     merge_fraction=cfg.eta if cfg.final_recluster else None,
-                                     neighbours=neighbours)
-        peak_bytes = max(peak_bytes, info["cluster_matrix_bytes"])
-        sigma2 = info["sigma2"]
-    timings["forward_s"] += time.perf_counter() - tic
-    record("final", period + 1, epochs, current, loss, sigma2)
-    timings["cluster_s"] = timings["forward_s"]
-    timings["total_s"] = time.perf_counter() - started
-    return ClusteringResult(
-        labels=current, history=history, timings=timings,
-        info={"n_initial_clusters": n_initial, "periods": period, "epochs": epochs,
-              "sgd_updates": epochs * steps_per_epoch, "final_recluster": cfg.final_recluster,
-              "affinity_update": cfg.affinity_update,
-              "peak_cluster_matrix_bytes": int(peak_bytes),
-              "stopped_by": stopped_by,
-              "seed": int(seed)})
+            current, info = _agglomerate(features, n_clusters, cfg, initial_labels=current,
+                                         merge_fraction=cfg.eta)
+            peak_bytes = max(peak_bytes, info["cluster_matrix_bytes"])
+            timings["forward_s"] += time.perf_counter() - tic
+            period += 1
+            record("period", period, epochs, current, loss, info["sigma2"])
+
+        stopped_by = "n_clusters" if current.max() + 1 <= n_clusters else "max_epochs"
+        tic = time.perf_counter()
+        sigma2 = None
+        if cfg.final_recluster or current.max() + 1 > n_clusters:
+            if features is None:
+                features = features_now()
+            neighbours = nearest_neighbours(features, cfg.K_s)   # the features stay fixed now
+        if cfg.final_recluster:
+            current = initial_clusters(features, n_clusters, method=cfg.initial_clustering,
+                                       nearest=neighbours[0][:, 0])
+        while current.max() + 1 > n_clusters:
+            current, info = _agglomerate(features, n_clusters, cfg, initial_labels=current,
+                                         merge_fraction=cfg.eta if cfg.final_recluster else None,
+                                         neighbours=neighbours)
+            peak_bytes = max(peak_bytes, info["cluster_matrix_bytes"])
+            sigma2 = info["sigma2"]
+        timings["forward_s"] += time.perf_counter() - tic
+        record("final", period + 1, epochs, current, loss, sigma2)
+        timings["cluster_s"] = timings["forward_s"]
+        timings["total_s"] = time.perf_counter() - started
+        return ClusteringResult(
+            labels=current, history=history, timings=timings,
+            info={"n_initial_clusters": n_initial, "periods": period, "epochs": epochs,
+                  "sgd_updates": epochs * steps_per_epoch, "final_recluster": cfg.final_recluster,
+                  "affinity_update": cfg.affinity_update,
+                  "peak_cluster_matrix_bytes": int(peak_bytes),
+                  "stopped_by": stopped_by,
+                  "seed": int(seed)})
 
 
 __all__ = [
-    "JULEConfig", "agglomerate", "build_jule_network", "cluster_affinity",
+    "JULE", "JULEConfig", "agglomerate", "build_jule_network", "cluster_affinity",
     "directed_cluster_affinity", "initial_clusters", "inverse_lr_schedule", "knn_affinity",
     "l2_normalize", "merge_candidates", "nearest_neighbours", "nn_link_clusters",
-    "select_merge", "train_jule", "triplet_loss",
+    "select_merge", "triplet_loss",
 ]

@@ -67,12 +67,16 @@ class LossPlateau(keras.callbacks.Callback):
                 self.model.stop_training = True
 
 
-def make_optimizer(name: str, learning_rate: float, momentum: float = 0.0) -> keras.optimizers.Optimizer:
-    """A fresh Keras optimizer: "adam" (default betas) or "sgd" (with ``momentum``)."""
+def make_optimizer(name: str, learning_rate, momentum: float = 0.0, *,
+                   weight_decay: float | None = None) -> keras.optimizers.Optimizer:
+    """A fresh Keras optimizer: "adam" (default betas) or "sgd" (with ``momentum``);
+    ``learning_rate`` a float or a schedule, ``weight_decay`` Keras' decoupled decay (None:
+    none)."""
     if name == "adam":
-        return keras.optimizers.Adam(learning_rate=learning_rate)
+        return keras.optimizers.Adam(learning_rate=learning_rate, weight_decay=weight_decay)
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
+        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum,
+                                    weight_decay=weight_decay)
     raise ValueError(f"unknown optimizer {name!r}; expected one of {OPTIMIZERS}")
 
 

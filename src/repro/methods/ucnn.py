@@ -1,7 +1,7 @@
 """UCNN (Hsu & Lin, ICIP 2017): joint representation learning and mini-batch k-means with
 compensation of the feature drift, and the paper's Baselines I-III.
 
-The loop (Sec. 2, Fig. 1), as implemented by :func:`train_ucnn`:
+The loop (Sec. 2, Fig. 1), as implemented by :class:`UCNN`:
 
 0. The UCNN (:mod:`repro.models.ucnn_net`) starts from a pretrained model (here: conv1-conv5
    from :func:`repro.models.ucnn_net.pretrain_supervised`). ``k`` images drawn at random
@@ -68,12 +68,12 @@ Readings where the paper is loose:
 Memory: training holds one mini-batch of images and features; the final assignment one chunk
 (``chunk_size``); the only arrays of length N are int64 label vectors. The images can come
 from an array or an :class:`ImageSource` (``fetch(indices) -> images``, e.g. images generated
-on the fly); the final assignment also takes any iterable of image batches.
+on the fly).
 
 Baselines (Sec. 3.1):
 
-- Baseline-I: :func:`train_ucnn` with ``compensate=False``.
-- Baseline-II (:func:`baseline_minibatch_kmeans`): the pretrained network without fine-tuning
+- Baseline-I: :class:`UCNN` with ``compensate=False``.
+- Baseline-II (:class:`BaselineMiniBatchKMeans`): the pretrained network without fine-tuning
   (the same UCNN as UCNN's start, same seed: its FC9 features by default, ``feature_layer=
   "conv7"`` for the global max pooling of conv7's maps -- the pretrained part of a network
   whose conv8 / FC9 are the set's own, untrained --, ``"conv5"`` for the flattened conv5
@@ -84,7 +84,7 @@ Baselines (Sec. 3.1):
   computed per mini-batch, so memory does not grow with N. ``implementation="numpy"`` runs
   the same schedule through :func:`minibatch_centroid_update` (bit-identical; needed when
   ``batch_size < k``: scikit-learn's first ``partial_fit`` needs at least k samples).
-- Baseline-III (:func:`baseline_full_kmeans`): the same pretrained features of the whole set
+- Baseline-III (:class:`BaselineFullKMeans`): the same pretrained features of the whole set
   in memory, then full-set k-means (:func:`repro.methods.kmeans.kmeans`, faiss by default).
 
 Everything Keras is ``keras`` / ``keras.ops`` (``predict_on_batch`` / ``train_on_batch``):
@@ -95,7 +95,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy as np
 
@@ -125,7 +125,6 @@ class UCNNConfig:
     module docstring): ``learning_rate`` (plain SGD), ``train_layers``, ``initial_count``.
     ``chunk_size``: images per forward pass of the final assignment."""
 
-    k: int = 10
     batch_size: int = 50
     epochs: int = 10
     learning_rate: float = 0.01
@@ -135,7 +134,6 @@ class UCNNConfig:
     chunk_size: int = 1024
 
     def __post_init__(self):
-        _check_k(self.k)
         _check_schedule("ucnn", self.batch_size, self.epochs, self.chunk_size)
         if not self.learning_rate > 0:
             raise ValueError(f"ucnn.learning_rate must be > 0, got {self.learning_rate}")
@@ -152,7 +150,6 @@ class UCNNConfig:
 class MiniBatchKMeansConfig:
     """Baseline-II: pretrained features + mini-batch k-means with UCNN's schedule."""
 
-    k: int = 10
     batch_size: int = 50
     epochs: int = 10
     feature_layer: str = "fc9"
@@ -160,7 +157,6 @@ class MiniBatchKMeansConfig:
     chunk_size: int = 1024
 
     def __post_init__(self):
-        _check_k(self.k)
         _check_schedule("baseline-II", self.batch_size, self.epochs, self.chunk_size)
         if self.feature_layer not in FEATURE_LAYERS:
             raise ValueError(f"baseline-II.feature_layer must be one of {FEATURE_LAYERS}, got "
@@ -168,10 +164,6 @@ class MiniBatchKMeansConfig:
         if self.implementation not in MINIBATCH_IMPLEMENTATIONS:
             raise ValueError(f"baseline-II.implementation must be one of "
                              f"{MINIBATCH_IMPLEMENTATIONS}, got {self.implementation!r}")
-        if self.implementation == "sklearn" and self.batch_size < self.k:
-            raise ValueError(f"baseline-II: scikit-learn's first partial_fit needs >= k={self.k} "
-                             f"samples but batch_size={self.batch_size}; use "
-                             f"implementation='numpy'")
 
 
 @dataclass
@@ -179,7 +171,6 @@ class FullKMeansConfig:
     """Baseline-III: pretrained features of the whole set + full-set k-means. The paper gives
     no k-means settings; the repository's defaults (20 restarts, 300 iterations)."""
 
-    k: int = 10
     feature_layer: str = "fc9"
     n_init: int = 20
     max_iter: int = 300
@@ -187,7 +178,6 @@ class FullKMeansConfig:
     chunk_size: int = 1024
 
     def __post_init__(self):
-        _check_k(self.k)
         if self.feature_layer not in FEATURE_LAYERS:
             raise ValueError(f"baseline-III.feature_layer must be one of {FEATURE_LAYERS}, got "
                              f"{self.feature_layer!r}")
@@ -311,6 +301,8 @@ def as_source(data) -> ImageSource:
         if data.ndim != 4 or len(data) < 1 or not np.issubdtype(data.dtype, np.number):
             raise ValueError(f"images must be a numeric (n, height, width, channels) array, got "
                              f"shape {data.shape}, dtype {data.dtype}")
+        if not np.isfinite(data).all():
+            raise ValueError("images contain NaN or infinity")
         return ImageSource(lambda idx: data[idx], len(data), tuple(data.shape[1:]))
     raise ValueError(f"images must be an (n, h, w, c) numpy array or an ImageSource, got "
                      f"{type(data).__name__}")
@@ -333,42 +325,25 @@ def _fetch(source: ImageSource, idx: np.ndarray) -> np.ndarray:
     return _check_batch(source.fetch(np.asarray(idx, np.int64)), len(idx), source.image_shape)
 
 
-def iter_image_chunks(data, chunk_size: int, image_shape=None):
-    """Image batches of at most ``chunk_size`` from an array, an :class:`ImageSource` (in
-    index order) or an iterable of (b, h, w, c) batches (larger ones are split)."""
+def iter_image_chunks(source: ImageSource, chunk_size: int):
+    """The images of ``source`` in index order, at most ``chunk_size`` at a time."""
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    if isinstance(data, (np.ndarray, ImageSource)):
-        source = as_source(data)
-        if image_shape is not None and tuple(source.image_shape) != tuple(image_shape):
-            raise ValueError(f"images of shape {source.image_shape} where "
-                             f"{tuple(image_shape)} expected")
-        for start in range(0, source.n, chunk_size):
-            yield _fetch(source, np.arange(start, min(start + chunk_size, source.n)))
-        return
-    if not isinstance(data, Iterable):
-        raise ValueError(f"images must be an array, an ImageSource or an iterable of batches, "
-                         f"got {type(data).__name__}")
-    for batch in data:
-        batch = np.asarray(batch)
-        batch = _check_batch(batch, len(batch) if batch.ndim == 4 else -1, image_shape)
-        for start in range(0, len(batch), chunk_size):
-            yield batch[start:start + chunk_size]
+    for start in range(0, source.n, chunk_size):
+        yield _fetch(source, np.arange(start, min(start + chunk_size, source.n)))
 
 
 def assign_streamed(features_of: Callable[[np.ndarray], np.ndarray], centroids, data, *,
-                    chunk_size: int = 1024, image_shape=None) -> tuple[np.ndarray, float]:
-    """Nearest-centroid labels of every image of ``data`` (array, :class:`ImageSource` or
-    iterable of batches) -> (labels (n,) int64, inertia = sum of squared distances).
+                    chunk_size: int = 1024) -> tuple[np.ndarray, float]:
+    """Nearest-centroid labels of every image of ``data`` (an array or an
+    :class:`ImageSource`) -> (labels (n,) int64, inertia = sum of squared distances).
     ``features_of(images) -> (b, d)``; at most ``chunk_size`` images and their features are
     held at a time (memory independent of n, but for the labels)."""
     labels, inertia = [], 0.0
-    for batch in iter_image_chunks(data, chunk_size, image_shape):
+    for batch in iter_image_chunks(as_source(data), chunk_size):
         assigned, d2 = nearest_centroid(np.asarray(features_of(batch)), centroids)
         labels.append(assigned)
         inertia += float(d2.sum())
-    if not labels:
-        raise ValueError("assign_streamed: no images")
     return np.concatenate(labels), inertia
 
 
@@ -387,6 +362,7 @@ class UCNNSteps:
     def __init__(self, net, train_layers: str = "fc9_softmax", learning_rate: float = 0.01):
         import keras
 
+        from repro.methods.pretrain import make_optimizer
         from repro.models.ucnn_net import chain_layers, chain_model
 
         if train_layers not in TRAIN_LAYERS:
@@ -399,7 +375,7 @@ class UCNNSteps:
                        else chain_model(model, None, names[names.index(split) - 1]))
         self.head_features = chain_model(model, split, "fc9")
         self.head = chain_model(model, split, "softmax")
-        self.head.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate),
+        self.head.compile(optimizer=make_optimizer("sgd", learning_rate),
                           loss=keras.losses.SparseCategoricalCrossentropy())
 
     def trunk(self, images: np.ndarray) -> np.ndarray:
@@ -420,32 +396,55 @@ class UCNNSteps:
 
 
 # ---------------------------------------------------------------------------------------------
-# UCNN / Baseline-I
+# The clusterers (repro.methods.base.Clusterer): UCNN / Baseline-I, Baselines II and III
 
 
-def _prepare(data, k: int, labels, net, net_cfg, pretrained, seed: int):
-    """(source, labels or None, net) with the checks shared by all methods."""
-    from repro.models.ucnn_net import build_ucnn, load_trunk
+class _OnUCNN:
+    """What the three clusterers share: ``n_clusters``, the settings, the net's widths
+    (``net_cfg``), the ``pretrained`` weights loaded into the net first (the output of
+    :func:`repro.models.ucnn_net.pretrain_supervised`, or its ``{layer: weights}`` dict) or a
+    ready ``net`` (a :class:`repro.models.ucnn_net.UCNNNet`, used -- and for UCNN trained -- in
+    place); ``callback`` (UCNN: per step, see :class:`UCNN`); ``verbose`` / ``log`` for one
+    line per epoch. ``fit(x, *, seed, y=None)``: ``x``
+    an (N, h, w, c) array or an :class:`ImageSource`; ``y`` (N,) only scores."""
 
-    source = as_source(data)
-    if k > source.n:
-        raise ValueError(f"k={k} clusters need at least k images, got N={source.n}")
-    if labels is not None:
-        labels = np.asarray(labels)
-        if labels.shape != (source.n,):
-            raise ValueError(f"labels must have shape ({source.n},) to match the images, got "
-                             f"{labels.shape}")
-    if net is None:
-        net = build_ucnn(source.image_shape, k, net_cfg, seed=seed)
-    else:
-        if tuple(net.model.input_shape[1:]) != tuple(source.image_shape):
-            raise ValueError(f"the net takes images of shape {net.model.input_shape[1:]}, the "
-                             f"data has {source.image_shape}")
-        if net.model.output_shape[-1] != k:
-            raise ValueError(f"the net has {net.model.output_shape[-1]} softmax units, k={k}")
-    if pretrained is not None:
-        load_trunk(net.model, pretrained)
-    return source, labels, net
+    def __init__(self, n_clusters: int, cfg=None, net_cfg=None, *, pretrained=None, net=None,
+                 callback: Callable[[dict], None] | None = None, verbose: int = 0, log=print):
+        _check_k(n_clusters)
+        self.n_clusters = int(n_clusters)
+        self.cfg = cfg if cfg is not None else self.Config()
+        self.net_cfg, self.pretrained, self.net = net_cfg, pretrained, net
+        self.callback, self.verbose, self.log = callback, verbose, log
+
+    def _say(self, text: str) -> None:
+        if self.verbose and self.log is not None:
+            self.log(text)
+
+    def _prepare(self, data, labels, seed: int):
+        """(source, labels or None, net) with the checks shared by all methods."""
+        from repro.models.ucnn_net import build_ucnn, load_trunk
+
+        k = self.n_clusters
+        source = as_source(data)
+        if k > source.n:
+            raise ValueError(f"k={k} clusters need at least k images, got N={source.n}")
+        if labels is not None:
+            labels = np.asarray(labels)
+            if labels.shape != (source.n,):
+                raise ValueError(f"labels must have shape ({source.n},) to match the images, "
+                                 f"got {labels.shape}")
+        net = self.net
+        if net is None:
+            net = build_ucnn(source.image_shape, k, self.net_cfg, seed=seed)
+        else:
+            if tuple(net.model.input_shape[1:]) != tuple(source.image_shape):
+                raise ValueError(f"the net takes images of shape {net.model.input_shape[1:]}, "
+                                 f"the data has {source.image_shape}")
+            if net.model.output_shape[-1] != k:
+                raise ValueError(f"the net has {net.model.output_shape[-1]} softmax units, k={k}")
+        if self.pretrained is not None:
+            load_trunk(net.model, self.pretrained)
+        return source, labels, net
 
 
 def _history_row(step, epoch, loss, inertia, n_seen, y, online, previous):
@@ -456,100 +455,101 @@ def _history_row(step, epoch, loss, inertia, n_seen, y, online, previous):
             "clusters_used": int(np.unique(online).size)}
 
 
-def train_ucnn(data, cfg: UCNNConfig | None = None, net_cfg=None, *, seed: int, net=None,
-               pretrained=None, labels=None, callback: Callable[[dict], None] | None = None,
-               verbose: int = 1, log=print) -> ClusteringResult:
-    """UCNN (``cfg.compensate=True``) or Baseline-I (``False``) on ``data`` (an (N, h, w, c)
-    array or an :class:`ImageSource`); see the module docstring for the loop and its readings.
+class UCNN(_OnUCNN):
+    """UCNN (``cfg.compensate=True``) or Baseline-I (``False``); see the module docstring for
+    the loop and its readings.
 
-    ``net``: a :class:`repro.models.ucnn_net.UCNNNet` to train in place (default: built from
-    ``net_cfg`` and ``seed``); ``pretrained``: conv weights loaded into it first (the output
-    of :func:`repro.models.ucnn_net.pretrain_supervised`). ``labels`` (optional, (N,)) only
-    score. ``callback(diagnostics)`` is called after every step with ``step``, ``epoch``,
-    ``indices``, ``assignments`` (the pseudo-labels), ``features_assign`` (the batch's features
-    under the weights before the SGD step), ``features_update`` (the features that entered
-    Eq. 2 / 5), ``centroids_before``, ``centroids_after``, ``counts_after`` and ``loss``.
+    ``callback(diagnostics)`` (constructor) is called after every step with ``step``,
+    ``epoch``, ``indices``, ``assignments`` (the pseudo-labels), ``features_assign`` (the
+    batch's features under the weights before the SGD step), ``features_update`` (the features
+    that entered Eq. 2 / 5), ``centroids_before``, ``centroids_after``, ``counts_after`` and
+    ``loss``.
 
     History: one row per epoch (``iteration`` = SGD steps so far, ``epoch`` 1..E, ``loss`` the
     mean softmax loss of the epoch's steps, ``batch_inertia`` the mean squared distance of the
     features to their centroid at assignment, ``acc`` / ``nmi`` / ``delta_label`` /
     ``clusters_used`` of the epoch's online pseudo-labels). ``info``: ``centroids``,
     ``counts``, ``initial_indices``, ``n_steps``, ``inertia`` / ``final_acc`` / ``final_nmi``
-    of the final assignment, the trained ``net``.
+    of the final assignment, the trained ``net``; Baseline-I also the size of Eq. 4-5's
+    correction (``feature_drift``, ``centroid_gap``, ``assignment_flips``).
     """
-    cfg = cfg or UCNNConfig()
-    started = time.perf_counter()
-    source, labels, net = _prepare(data, cfg.k, labels, net, net_cfg, pretrained, seed)
-    steps = UCNNSteps(net, cfg.train_layers, cfg.learning_rate)
-    rng = np.random.default_rng(seed)
-    n = source.n
-    initial = rng.choice(n, cfg.k, replace=False)
-    centroids = steps.features(_fetch(source, initial)).astype(np.float64)
-    counts = np.full(cfg.k, cfg.initial_count, dtype=np.int64)
-    history, previous, step = [], None, 0
-    # Baseline-I only: the size of Eq. 4-5's correction along its own run (module docstring)
-    shadow = None if cfg.compensate else centroids.copy()
-    drifts, flips, n_assigned = [], 0, 0
-    for epoch in range(cfg.epochs):
-        order = rng.permutation(n)
-        online = np.empty(n, dtype=np.int64)
-        losses, inertia, epoch_drifts = [], 0.0, []
-        for start in range(0, n, cfg.batch_size):
-            idx = order[start:start + cfg.batch_size]
-            z = steps.trunk(_fetch(source, idx))
-            h_before = steps.features_from_trunk(z).astype(np.float64)        # w^(t-1)
-            pseudo, d2 = nearest_centroid(h_before, centroids)
-            losses.append(steps.sgd_step(z, pseudo))                         # -> w^(t)
-            h_update = (h_before if cfg.compensate                           # Eq. 4-5
-                        else steps.features_from_trunk(z).astype(np.float64))  # Eq. 2
+
+    Config = UCNNConfig
+
+    def fit(self, x, *, seed: int, y=None) -> ClusteringResult:
+        cfg, k, callback = self.cfg, self.n_clusters, self.callback
+        started = time.perf_counter()
+        source, labels, net = self._prepare(x, y, seed)
+        steps = UCNNSteps(net, cfg.train_layers, cfg.learning_rate)
+        rng = np.random.default_rng(seed)
+        n = source.n
+        initial = rng.choice(n, k, replace=False)
+        centroids = steps.features(_fetch(source, initial)).astype(np.float64)
+        counts = np.full(k, cfg.initial_count, dtype=np.int64)
+        history, previous, step = [], None, 0
+        # Baseline-I only: the size of Eq. 4-5's correction along its own run (module docstring)
+        shadow = None if cfg.compensate else centroids.copy()
+        drifts, flips, n_assigned = [], 0, 0
+        for epoch in range(cfg.epochs):
+            order = rng.permutation(n)
+            online = np.empty(n, dtype=np.int64)
+            losses, inertia, epoch_drifts = [], 0.0, []
+            for start in range(0, n, cfg.batch_size):
+                idx = order[start:start + cfg.batch_size]
+                z = steps.trunk(_fetch(source, idx))
+                h_before = steps.features_from_trunk(z).astype(np.float64)        # w^(t-1)
+                pseudo, d2 = nearest_centroid(h_before, centroids)
+                losses.append(steps.sgd_step(z, pseudo))                         # -> w^(t)
+                h_update = (h_before if cfg.compensate                           # Eq. 4-5
+                            else steps.features_from_trunk(z).astype(np.float64))  # Eq. 2
+                if shadow is not None:
+                    drift_sq = float(np.sum((h_update - h_before) ** 2))
+                    drift_norm = float(np.sum(h_before ** 2))
+                    epoch_drifts.append(np.sqrt(drift_sq / drift_norm) if drift_norm > 0 else 0.0)
+                    flips += int(np.sum(nearest_centroid(h_before, shadow)[0] != pseudo))
+                    n_assigned += len(idx)
+                    shadow, _, _ = minibatch_centroid_update(shadow, counts, h_before,
+                                                             assignments=pseudo)
+                new_centroids, counts, _ = minibatch_centroid_update(centroids, counts, h_update,
+                                                                     assignments=pseudo)
+                if callback is not None:
+                    callback({"step": step, "epoch": epoch, "indices": idx, "assignments": pseudo,
+                              "features_assign": h_before, "features_update": h_update,
+                              "centroids_before": centroids, "centroids_after": new_centroids,
+                              "counts_after": counts.copy(), "loss": losses[-1]})
+                centroids = new_centroids
+                online[idx] = pseudo
+                inertia += float(d2.sum())
+                step += 1
+            history.append(_history_row(step, epoch + 1, float(np.mean(losses)), inertia, n,
+                                        labels, online, previous))
             if shadow is not None:
-                drift_sq = float(np.sum((h_update - h_before) ** 2))
-                drift_norm = float(np.sum(h_before ** 2))
-                epoch_drifts.append(np.sqrt(drift_sq / drift_norm) if drift_norm > 0 else 0.0)
-                flips += int(np.sum(nearest_centroid(h_before, shadow)[0] != pseudo))
-                n_assigned += len(idx)
-                shadow, _, _ = minibatch_centroid_update(shadow, counts, h_before,
-                                                         assignments=pseudo)
-            new_centroids, counts, _ = minibatch_centroid_update(centroids, counts, h_update,
-                                                                 assignments=pseudo)
-            if callback is not None:
-                callback({"step": step, "epoch": epoch, "indices": idx, "assignments": pseudo,
-                          "features_assign": h_before, "features_update": h_update,
-                          "centroids_before": centroids, "centroids_after": new_centroids,
-                          "counts_after": counts.copy(), "loss": losses[-1]})
-            centroids = new_centroids
-            online[idx] = pseudo
-            inertia += float(d2.sum())
-            step += 1
-        history.append(_history_row(step, epoch + 1, float(np.mean(losses)), inertia, n,
-                                    labels, online, previous))
-        if shadow is not None:
-            history[-1]["feature_drift"] = float(np.mean(epoch_drifts))
-            drifts.extend(epoch_drifts)
-        previous = online
-        if verbose and log is not None:
+                history[-1]["feature_drift"] = float(np.mean(epoch_drifts))
+                drifts.extend(epoch_drifts)
+            previous = online
             row = history[-1]
-            log(f"{'UCNN' if cfg.compensate else 'Baseline-I'} epoch {epoch + 1}/{cfg.epochs}: "
-                f"loss {row['loss']:.4f}, {row['clusters_used']} clusters used, "
-                f"NMI (online labels) {row['nmi']}")
-    trained = time.perf_counter()
-    final, inertia = assign_streamed(steps.features, centroids, source,
-                                     chunk_size=cfg.chunk_size)
-    acc, nmi = score_labels(labels, final)
-    finished = time.perf_counter()
-    return ClusteringResult(
-        labels=final, history=history,
-        timings={"pretrain_s": 0.0, "cluster_s": finished - started,
-                 "train_s": trained - started, "assign_s": finished - trained},
-        info={"method": "ucnn" if cfg.compensate else "baseline_1", "compensate": cfg.compensate,
-              "centroids": centroids, "counts": counts, "initial_indices": initial,
-              "n_steps": step, "inertia": inertia, "final_acc": acc, "final_nmi": nmi,
-              "train_layers": cfg.train_layers, "seed": seed, "net": net,
-              **({} if shadow is None else {
-                  "feature_drift": float(np.mean(drifts)),
-                  "centroid_gap": float(np.linalg.norm(shadow - centroids)
-                                        / max(np.linalg.norm(centroids), 1e-300)),
-                  "assignment_flips": flips / max(n_assigned, 1)})})
+            self._say(f"{'UCNN' if cfg.compensate else 'Baseline-I'} epoch {epoch + 1}/"
+                      f"{cfg.epochs}: loss {row['loss']:.4f}, {row['clusters_used']} clusters "
+                      f"used, NMI (online labels) {row['nmi']}")
+        trained = time.perf_counter()
+        final, inertia = assign_streamed(steps.features, centroids, source,
+                                         chunk_size=cfg.chunk_size)
+        acc, nmi = score_labels(labels, final)
+        finished = time.perf_counter()
+        return ClusteringResult(
+            labels=final, history=history,
+            timings={"pretrain_s": 0.0, "cluster_s": finished - started,
+                     "train_s": trained - started, "assign_s": finished - trained},
+            info={"method": "ucnn" if cfg.compensate else "baseline_1",
+                  "compensate": cfg.compensate, "centroids": centroids, "counts": counts,
+                  "initial_indices": initial, "n_steps": step, "inertia": inertia,
+                  "final_acc": acc, "final_nmi": nmi, "train_layers": cfg.train_layers,
+                  "seed": seed, "net": net,
+                  **({} if shadow is None else {
+                      "feature_drift": float(np.mean(drifts)),
+                      "centroid_gap": float(np.linalg.norm(shadow - centroids)
+                                            / max(np.linalg.norm(centroids), 1e-300)),
+                      "assignment_flips": flips / max(n_assigned, 1)})})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -576,104 +576,115 @@ def pretrained_features(net, feature_layer: str = "fc9") -> Callable[[np.ndarray
     return lambda images: np.asarray(model.predict_on_batch(images), np.float32)
 
 
-def baseline_minibatch_kmeans(data, cfg: MiniBatchKMeansConfig | None = None, net_cfg=None, *,
-                              seed: int, net=None, pretrained=None, labels=None,
-                              verbose: int = 1, log=print) -> ClusteringResult:
+class BaselineMiniBatchKMeans(_OnUCNN):
     """Baseline-II: the pretrained UCNN's features (no fine-tuning) + mini-batch k-means
     (scikit-learn ``MiniBatchKMeans.partial_fit``, or the same update in numpy) with UCNN's
     schedule: the same random generator protocol (k initial images, then one permutation per
     epoch), so with the same seed the initial images and batches are UCNN's. Features are
     computed per mini-batch (memory independent of N). History: one row per epoch
     (``loss`` = ``batch_inertia``, the mean squared distance at assignment)."""
-    cfg = cfg or MiniBatchKMeansConfig()
-    started = time.perf_counter()
-    source, labels, net = _prepare(data, cfg.k, labels, net, net_cfg, pretrained, seed)
-    features_of = pretrained_features(net, cfg.feature_layer)
-    rng = np.random.default_rng(seed)
-    n = source.n
-    initial = rng.choice(n, cfg.k, replace=False)
-    centroids = features_of(_fetch(source, initial)).astype(np.float64)
-    counts = np.zeros(cfg.k, dtype=np.int64)
-    mbk = None
-    if cfg.implementation == "sklearn":
-        from sklearn.cluster import MiniBatchKMeans
 
-        if min(cfg.batch_size, n) < cfg.k:
-            raise ValueError(f"baseline-II: scikit-learn's first partial_fit needs >= k={cfg.k} "
-                             f"samples, the first batch has {min(cfg.batch_size, n)}")
-        mbk = MiniBatchKMeans(n_clusters=cfg.k, init=centroids, n_init=1,
-                              batch_size=cfg.batch_size, reassignment_ratio=0.0,
-                              compute_labels=False, random_state=seed)
-    history, previous, step = [], None, 0
-    for epoch in range(cfg.epochs):
-        order = rng.permutation(n)
-        online = np.empty(n, dtype=np.int64)
-        inertia = 0.0
-        for start in range(0, n, cfg.batch_size):
-            idx = order[start:start + cfg.batch_size]
-            h = features_of(_fetch(source, idx)).astype(np.float64)
-            current = centroids if mbk is None or step == 0 else mbk.cluster_centers_
-            assigned, d2 = nearest_centroid(h, current)
-            if mbk is None:
-                centroids, counts, _ = minibatch_centroid_update(centroids, counts, h,
-                                                                 assignments=assigned)
-            else:
-                mbk.partial_fit(h)
-            online[idx] = assigned
-            inertia += float(d2.sum())
-            step += 1
-        row = _history_row(step, epoch + 1, inertia / n, inertia, n, labels, online, previous)
-        history.append(row)
-        previous = online
-        if verbose and log is not None:
-            log(f"Baseline-II epoch {epoch + 1}/{cfg.epochs}: inertia/N {row['loss']:.4g}, "
-                f"NMI (online labels) {row['nmi']}")
-    if mbk is not None:
-        centroids = np.array(mbk.cluster_centers_, dtype=np.float64)
-        counts = np.asarray(getattr(mbk, "_counts", counts)).astype(np.int64)   # private
-    trained = time.perf_counter()
-    final, inertia = assign_streamed(features_of, centroids, source, chunk_size=cfg.chunk_size)
-    acc, nmi = score_labels(labels, final)
-    finished = time.perf_counter()
-    return ClusteringResult(
-        labels=final, history=history,
-        timings={"pretrain_s": 0.0, "cluster_s": finished - started,
-                 "train_s": trained - started, "assign_s": finished - trained},
-        info={"method": "baseline_2", "implementation": cfg.implementation,
-              "feature_layer": cfg.feature_layer, "centroids": centroids, "counts": counts,
-              "initial_indices": initial, "n_steps": step, "inertia": inertia,
-              "final_acc": acc, "final_nmi": nmi, "seed": seed, "net": net})
+    Config = MiniBatchKMeansConfig
+
+    def __init__(self, n_clusters: int, cfg: MiniBatchKMeansConfig | None = None, net_cfg=None,
+                 **kwargs):
+        super().__init__(n_clusters, cfg, net_cfg, **kwargs)
+        if self.cfg.implementation == "sklearn" and self.cfg.batch_size < self.n_clusters:
+            raise ValueError(f"baseline-II: scikit-learn's first partial_fit needs >= "
+                             f"k={self.n_clusters} samples but batch_size={self.cfg.batch_size}; "
+                             f"use implementation='numpy'")
+
+    def fit(self, x, *, seed: int, y=None) -> ClusteringResult:
+        cfg, k = self.cfg, self.n_clusters
+        started = time.perf_counter()
+        source, labels, net = self._prepare(x, y, seed)
+        features_of = pretrained_features(net, cfg.feature_layer)
+        rng = np.random.default_rng(seed)
+        n = source.n
+        initial = rng.choice(n, k, replace=False)
+        centroids = features_of(_fetch(source, initial)).astype(np.float64)
+        counts = np.zeros(k, dtype=np.int64)
+        mbk = None
+        if cfg.implementation == "sklearn":
+            from sklearn.cluster import MiniBatchKMeans
+
+            if min(cfg.batch_size, n) < k:
+                raise ValueError(f"baseline-II: scikit-learn's first partial_fit needs >= k={k} "
+                                 f"samples, the first batch has {min(cfg.batch_size, n)}")
+            mbk = MiniBatchKMeans(n_clusters=k, init=centroids, n_init=1,
+                                  batch_size=cfg.batch_size, reassignment_ratio=0.0,
+                                  compute_labels=False, random_state=seed)
+        history, previous, step = [], None, 0
+        for epoch in range(cfg.epochs):
+            order = rng.permutation(n)
+            online = np.empty(n, dtype=np.int64)
+            inertia = 0.0
+            for start in range(0, n, cfg.batch_size):
+                idx = order[start:start + cfg.batch_size]
+                h = features_of(_fetch(source, idx)).astype(np.float64)
+                current = centroids if mbk is None or step == 0 else mbk.cluster_centers_
+                assigned, d2 = nearest_centroid(h, current)
+                if mbk is None:
+                    centroids, counts, _ = minibatch_centroid_update(centroids, counts, h,
+                                                                     assignments=assigned)
+                else:
+                    mbk.partial_fit(h)
+                online[idx] = assigned
+                inertia += float(d2.sum())
+                step += 1
+            row = _history_row(step, epoch + 1, inertia / n, inertia, n, labels, online, previous)
+            history.append(row)
+            previous = online
+            self._say(f"Baseline-II epoch {epoch + 1}/{cfg.epochs}: inertia/N {row['loss']:.4g}, "
+                      f"NMI (online labels) {row['nmi']}")
+        if mbk is not None:
+            centroids = np.array(mbk.cluster_centers_, dtype=np.float64)
+            counts = np.asarray(getattr(mbk, "_counts", counts)).astype(np.int64)   # private
+        trained = time.perf_counter()
+        final, inertia = assign_streamed(features_of, centroids, source,
+                                         chunk_size=cfg.chunk_size)
+        acc, nmi = score_labels(labels, final)
+        finished = time.perf_counter()
+        return ClusteringResult(
+            labels=final, history=history,
+            timings={"pretrain_s": 0.0, "cluster_s": finished - started,
+                     "train_s": trained - started, "assign_s": finished - trained},
+            info={"method": "baseline_2", "implementation": cfg.implementation,
+                  "feature_layer": cfg.feature_layer, "centroids": centroids, "counts": counts,
+                  "initial_indices": initial, "n_steps": step, "inertia": inertia,
+                  "final_acc": acc, "final_nmi": nmi, "seed": seed, "net": net})
 
 
-def baseline_full_kmeans(data, cfg: FullKMeansConfig | None = None, net_cfg=None, *, seed: int,
-                         net=None, pretrained=None, labels=None, verbose: int = 1,
-                         log=print) -> ClusteringResult:
+class BaselineFullKMeans(_OnUCNN):
     """Baseline-III: the pretrained UCNN's features (no fine-tuning) of the whole set, held in
     memory (N x d, as the paper says), then full-set k-means (best of ``n_init`` runs).
     History: a single row (``loss`` = the inertia)."""
-    from repro.methods.kmeans import kmeans
 
-    cfg = cfg or FullKMeansConfig()
-    started = time.perf_counter()
-    source, labels, net = _prepare(data, cfg.k, labels, net, net_cfg, pretrained, seed)
-    features_of = pretrained_features(net, cfg.feature_layer)
-    features = np.concatenate([features_of(batch)
-                               for batch in iter_image_chunks(source, cfg.chunk_size)])
-    extracted = time.perf_counter()
-    fit = kmeans(features, cfg.k, seed=seed, n_init=cfg.n_init, max_iter=cfg.max_iter,
-                 implementation=cfg.implementation)
-    acc, nmi = score_labels(labels, fit.labels)
-    finished = time.perf_counter()
-    if verbose and log is not None:
-        log(f"Baseline-III: k-means ({cfg.implementation}) on {len(features)} x "
-            f"{features.shape[1]} features, inertia {fit.inertia:.4g}, NMI {nmi}")
-    row = {"iteration": fit.n_iter, "epoch": None, "loss": fit.inertia, "acc": acc, "nmi": nmi,
-           "delta_label": None}
-    return ClusteringResult(
-        labels=fit.labels, history=[row],
-        timings={"pretrain_s": 0.0, "cluster_s": finished - started,
-                 "features_s": extracted - started, "kmeans_s": finished - extracted},
-        info={"method": "baseline_3", "implementation": cfg.implementation,
-              "feature_layer": cfg.feature_layer, "centroids": fit.centres,
-              "inertia": fit.inertia, "final_acc": acc, "final_nmi": nmi,
-              "feature_bytes": int(features.nbytes), "seed": seed, "net": net})
+    Config = FullKMeansConfig
+
+    def fit(self, x, *, seed: int, y=None) -> ClusteringResult:
+        from repro.methods.kmeans import kmeans
+
+        cfg, k = self.cfg, self.n_clusters
+        started = time.perf_counter()
+        source, labels, net = self._prepare(x, y, seed)
+        features_of = pretrained_features(net, cfg.feature_layer)
+        features = np.concatenate([features_of(batch)
+                                   for batch in iter_image_chunks(source, cfg.chunk_size)])
+        extracted = time.perf_counter()
+        fit = kmeans(features, k, seed=seed, n_init=cfg.n_init, max_iter=cfg.max_iter,
+                     implementation=cfg.implementation)
+        acc, nmi = score_labels(labels, fit.labels)
+        finished = time.perf_counter()
+        self._say(f"Baseline-III: k-means ({cfg.implementation}) on {len(features)} x "
+                  f"{features.shape[1]} features, inertia {fit.inertia:.4g}, NMI {nmi}")
+        row = {"iteration": fit.n_iter, "epoch": None, "loss": fit.inertia, "acc": acc,
+               "nmi": nmi, "delta_label": None}
+        return ClusteringResult(
+            labels=fit.labels, history=[row],
+            timings={"pretrain_s": 0.0, "cluster_s": finished - started,
+                     "features_s": extracted - started, "kmeans_s": finished - extracted},
+            info={"method": "baseline_3", "implementation": cfg.implementation,
+                  "feature_layer": cfg.feature_layer, "centroids": fit.centres,
+                  "inertia": fit.inertia, "final_acc": acc, "final_nmi": nmi,
+                  "feature_bytes": int(features.nbytes), "seed": seed, "net": net})

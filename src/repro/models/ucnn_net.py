@@ -315,6 +315,8 @@ def pretrain_supervised(x: np.ndarray, y: np.ndarray, net_cfg: UCNNNetConfig | N
     import keras
     from keras import layers
 
+    from repro.methods.pretrain import make_optimizer
+
     net_cfg = net_cfg or UCNNNetConfig()
     cfg = cfg or PretrainConfig()
     if scope not in PRETRAIN_SCOPES:
@@ -354,12 +356,8 @@ def pretrain_supervised(x: np.ndarray, y: np.ndarray, net_cfg: UCNNNetConfig | N
         h = layers.Dropout(cfg.dropout, name="pretrain_dropout")(h)
     out = layers.Dense(n_classes, activation="softmax", name="pretrain_classifier")(h)
     model = keras.Model(inputs, out, name=f"ucnn_{scope}_pretrain")
-    if cfg.optimizer == "adam":
-        optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate,
-                                          weight_decay=cfg.weight_decay or None)
-    else:
-        optimizer = keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=cfg.momentum,
-                                         weight_decay=cfg.weight_decay or None)
+    optimizer = make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum,
+                               weight_decay=cfg.weight_decay or None)
     model.compile(optimizer=optimizer,
                   loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
     fitted = model.fit(x.astype(np.float32, copy=False), y.astype(np.int64),

@@ -37,12 +37,13 @@ with JULE-RC's published NMI (the ``jule_check`` table of ``ucnn.yaml``, from
 USPS is the 9298-digit version (data/README.md); which version JULE used is not stated in
 what we have.
 
-**Methods** (one module each): ``ucnn`` and ``baseline_1`` (:func:`repro.methods.ucnn.train_ucnn`
-with and without the drift compensation of Eq. 4-5), ``baseline_2`` (the pretrained features +
-mini-batch k-means, streamed) and ``baseline_3`` (+ full-set k-means),
-``dec`` (:mod:`repro.methods.dec` on the images: dense autoencoder + DEC), ``cnn_cm``
-(:mod:`repro.methods.cnn_cm`: convolutional k-means filters + full-set k-means) and ``cnn_rc``
-= JULE (:mod:`repro.methods.jule`). Each method's readings are in its module docstring.
+**Methods** (``ESTIMATORS``, one clusterer each): ``ucnn`` and ``baseline_1``
+(:class:`repro.methods.ucnn.UCNN` with and without the drift compensation of Eq. 4-5),
+``baseline_2`` (:class:`~repro.methods.ucnn.BaselineMiniBatchKMeans`: the pretrained features
++ mini-batch k-means, streamed) and ``baseline_3`` (:class:`~repro.methods.ucnn.BaselineFullKMeans`:
++ full-set k-means), ``dec`` (:class:`DenseDEC`: dense autoencoder + DEC on the images),
+``cnn_cm`` (:class:`repro.methods.cnn_cm.CNNCM`: convolutional k-means filters + full-set
+k-means) and ``cnn_rc`` = JULE (:class:`repro.methods.jule.JULE`). Each method's readings are in its module docstring.
 
 **Measurements.** Per (set, method, seed): ``nmi`` with the labels (:func:`repro.metrics.nmi`,
 geometric normalisation), ``time`` (wall-clock seconds of the whole method: pretraining of its
@@ -54,7 +55,7 @@ Keras code; before each measured call the C heap's free pages go back to the sys
 cached from an earlier call -- and ``cpu_time`` (the process's CPU seconds in the same call:
 a shared machine's load inflates the wall time, not this). Baseline-I's cells also record
 the size of Eq. 4-5's correction along their run (``feature_drift``, ``centroid_gap``,
-``assignment_flips``: :func:`repro.methods.ucnn.train_ucnn`). The shared supervised pretraining of the UCNN (``pretrain_scope``: by default the
+``assignment_flips``: :class:`repro.methods.ucnn.UCNN`). The shared supervised pretraining of the UCNN (``pretrain_scope``: by default the
 whole network up to FC9, as the paper's network [15] is trained on ILSVRC12 as a whole; conv8
 has k maps) is timed once (``shared: pretrained network``) and counted in no method, as the
 paper's ImageNet model is not part of its Table II. It is one network, pretrained with seed
@@ -88,11 +89,12 @@ from typing import ClassVar
 import numpy as np
 
 from repro.data.deformations import DeformConfig
-from repro.methods.cnn_cm import CNNCMConfig
+from repro.methods.cnn_cm import CNNCM, CNNCMConfig
 from repro.methods.dec import DECConfig
-from repro.methods.jule import JULEConfig
+from repro.methods.jule import JULE, JULEConfig
 from repro.methods.pretrain import PretrainConfig as DensePretrainConfig
-from repro.methods.ucnn import FullKMeansConfig, MiniBatchKMeansConfig, UCNNConfig
+from repro.methods.ucnn import (UCNN, BaselineFullKMeans, BaselineMiniBatchKMeans,
+                               FullKMeansConfig, MiniBatchKMeansConfig, UCNNConfig)
 from repro.models.ucnn_net import PRETRAIN_SCOPES, PretrainConfig, UCNNNetConfig
 from repro.papers._common import StageConfig
 
@@ -313,38 +315,58 @@ def _pretrain(cell, source: str, k: int):
                                scope=cfg.pretrain_scope, k=k, verbose=cfg.verbose)
 
 
-def _cluster(cell, method: str, data, k: int, labels, trunk, *, epochs: int | None = None):
-    """Run ``method`` on ``data`` (an array or an ImageSource) -> ClusteringResult."""
-    from repro.methods import ucnn as u
+class DenseDEC:
+    """DEC as this stage runs it (a :class:`repro.methods.base.Clusterer`): its own dense
+    autoencoder (``dims``), pretrained on the set with the fit's seed
+    (:func:`repro.methods.pretrain.pretrain_dense_autoencoder`, inside the measured call: the
+    method's own model), then DEC's clustering phase (:func:`repro.methods.dec.cluster_dec`)."""
 
-    cfg, seed, v, log = cell.cfg, cell.seed, cell.cfg.verbose, cell.log
-    if method in ("ucnn", "baseline_1"):
-        run_cfg = dataclasses.replace(cfg.ucnn, k=k, compensate=method == "ucnn",
-                                      epochs=epochs or cfg.ucnn.epochs)
-        return u.train_ucnn(data, run_cfg, cfg.net, seed=seed, pretrained=trunk, labels=labels,
-                            verbose=v, log=log)
-    if method == "baseline_2":
-        run_cfg = dataclasses.replace(cfg.minibatch, k=k, epochs=epochs or cfg.minibatch.epochs)
-        return u.baseline_minibatch_kmeans(data, run_cfg, cfg.net, seed=seed, pretrained=trunk,
-                                           labels=labels, verbose=v, log=log)
-    if method == "baseline_3":
-        return u.baseline_full_kmeans(data, dataclasses.replace(cfg.fullset, k=k), cfg.net,
-                                      seed=seed, pretrained=trunk, labels=labels, verbose=v, log=log)
-    if method == "dec":
+    def __init__(self, n_clusters: int, dec_cfg, pretrain_cfg, dims, *, verbose: int = 0):
+        self.n_clusters, self.dec_cfg, self.pretrain_cfg = n_clusters, dec_cfg, pretrain_cfg
+        self.dims, self.verbose = tuple(dims), verbose
+
+    def fit(self, x, *, seed: int, y=None):
+        from repro.methods.base import check_inputs
         from repro.methods.dec import cluster_dec
         from repro.methods.pretrain import pretrain_dense_autoencoder
 
-        dense = pretrain_dense_autoencoder(data, cfg.dense_pretrain, seed=seed,
-                                           dims=cfg.dense_dims, verbose=v)
+        check_inputs(x, self.n_clusters, y)          # before the autoencoder trains on it
+        dense = pretrain_dense_autoencoder(x, self.pretrain_cfg, seed=seed, dims=self.dims,
+                                           verbose=self.verbose)
         _, encoder = dense.build()
-        return cluster_dec(encoder, data, k, cfg.dec, seed=seed, y=labels, verbose=v)
-    if method == "cnn_cm":
-        from repro.methods.cnn_cm import cluster_cnn_cm
+        return cluster_dec(encoder, x, self.n_clusters, self.dec_cfg, seed=seed, y=y,
+                           verbose=self.verbose)
 
-        return cluster_cnn_cm(data, k, cfg.cnn_cm, seed, labels=labels, verbose=v)
-    from repro.methods.jule import train_jule
 
-    return train_jule(data, k, None, cfg.jule, seed=seed, labels=labels, verbose=v, log=log)
+def _schedule(settings, epochs, **changes):
+    """The mini-batch methods' settings, with the scale curve's ``epochs`` (None: theirs)."""
+    return dataclasses.replace(settings, epochs=epochs or settings.epochs, **changes)
+
+
+def _on_trunk(method, settings):
+    """A factory of a method on the shared pretrained UCNN (``NEEDS_TRUNK``)."""
+    return lambda cell, k, trunk, epochs=None: method(
+        k, settings(cell.cfg, epochs), cell.cfg.net, pretrained=trunk, verbose=cell.cfg.verbose,
+        log=cell.log)
+
+
+# The methods: ``factory(cell, k, trunk, epochs=None) -> Clusterer`` (repro.methods.base) with
+# k = the classes of the set clustered, trunk = the shared pretrained network's weights for the
+# NEEDS_TRUNK methods (else None), epochs = the scale curve's passes of the mini-batch methods
+# (None: the settings'). The stage keeps its own run_cell: each fit is measured (time, memory)
+# and the scale curve fits the same methods on other data.
+ESTIMATORS = {
+    "ucnn": _on_trunk(UCNN, lambda cfg, e: _schedule(cfg.ucnn, e, compensate=True)),
+    "baseline_1": _on_trunk(UCNN, lambda cfg, e: _schedule(cfg.ucnn, e, compensate=False)),
+    "baseline_2": _on_trunk(BaselineMiniBatchKMeans, lambda cfg, e: _schedule(cfg.minibatch, e)),
+    "baseline_3": _on_trunk(BaselineFullKMeans, lambda cfg, e: cfg.fullset),
+    "dec": lambda cell, k, trunk, epochs=None: DenseDEC(
+        k, cell.cfg.dec, cell.cfg.dense_pretrain, cell.cfg.dense_dims, verbose=cell.cfg.verbose),
+    "cnn_cm": lambda cell, k, trunk, epochs=None: CNNCM(
+        k, cell.cfg.cnn_cm, verbose=cell.cfg.verbose, log=cell.log),
+    "cnn_rc": lambda cell, k, trunk, epochs=None: JULE(
+        k, cell.cfg.jule, verbose=cell.cfg.verbose, log=cell.log),
+}
 
 
 def run_cell(cell) -> None:
@@ -357,7 +379,8 @@ def run_cell(cell) -> None:
     k = int(np.unique(y).size)
     trunk = _set_trunk(_trunk(cell, k), cell.cfg) if cell.method in NEEDS_TRUNK else None
     cell.log(f"[{PAPER}] {cell.dataset}: {cell.method} on {len(x)} images, k = {k}")
-    meas, cpu_s = _measure(_cluster, cell, cell.method, x, k, y, trunk)   # labels only score
+    estimator = ESTIMATORS[cell.method](cell, k, trunk)
+    meas, cpu_s = _measure(estimator.fit, x, seed=cell.seed, y=y)   # labels only score
     result = meas.result
     cell.record("nmi", nmi(y, result.labels), unit="fraction")
     cell.record("time", meas.seconds, unit="s")
@@ -439,12 +462,12 @@ def _scale_curve(cell, x, y, k: int, trunk) -> None:
         cell.log(f"[{PAPER}] scale: {method} on N = {n} deformed digits")
         if method in MINI_BATCH:
             source = _deformed_source(x, n, cell.seed, cfg.deform)
-            meas, _ = _measure(_cluster, cell, method, source, k, None, trunk,
-                               epochs=cfg.scale.epochs)
+            estimator = ESTIMATORS[method](cell, k, trunk, epochs=cfg.scale.epochs)
+            meas, _ = _measure(estimator.fit, source, seed=cell.seed)
             held_mb = 0.0
         else:   # the whole set, generated before the measured call and held by the method
             images = _deformed_images(x, y, n, cell.seed, cfg.deform)
-            meas, _ = _measure(_cluster, cell, method, images, k, None, trunk)
+            meas, _ = _measure(ESTIMATORS[method](cell, k, trunk).fit, images, seed=cell.seed)
             held_mb = images.nbytes / 2**20
             del images
         cell.record("scale_time", meas.seconds, unit="s", variant=str(n))
