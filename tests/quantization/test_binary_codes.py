@@ -30,16 +30,12 @@ def test_packed_hamming_equals_the_unpacked_metric(n_bits):
     assert distances.dtype == np.int16
 
 
-def test_hamming_chunking_and_popcount_table(monkeypatch):
+def test_hamming_chunking(monkeypatch):
     rng = np.random.default_rng(0)
     query, db = pack_bits(rng.integers(0, 2, (13, 70))), pack_bits(rng.integers(0, 2, (5, 70)))
     whole = packed_hamming_distance(query, db)
     monkeypatch.setattr(binary_codes, "_CHUNK_ELEMENTS", 7)
     np.testing.assert_array_equal(packed_hamming_distance(query, db), whole)
-    words = rng.integers(0, 2**63, 50, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-    expected = [bin(int(word)).count("1") for word in words]
-    np.testing.assert_array_equal(binary_codes.popcount_by_table(words), expected)
-    np.testing.assert_array_equal(binary_codes.popcount(words), expected)
 
 
 def test_majority_centres_by_hand():

@@ -41,7 +41,7 @@ import numpy as np
 from repro.models.quantization_layers import BinaryQuantization, QuantizedAutoencoder
 from repro.quantization import KMajority, pack_bits
 
-from .pqdec import CodeClustering, QuantizedClusteringConfig, QuantizedDEC, best_of_restarts
+from .pqdec import QuantizedClusteringConfig, QuantizedDEC, best_of_restarts
 
 
 @dataclass
@@ -79,7 +79,7 @@ class BQDECConfig(QuantizedClusteringConfig):
             raise ValueError(f"unknown decode {self.decode!r}; expected one of {QuantizedAutoencoder.DECODE}")
 
 
-class BinaryCodeClustering(CodeClustering):
+class BinaryCodeClustering:
     """k-majority (binary k-means, Hamming distance) of (n, B) bits; centres are (K, B) bits."""
 
     def __init__(self, n_clusters: int, cfg: BQDECConfig, seed: int):

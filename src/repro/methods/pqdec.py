@@ -16,7 +16,10 @@ M = 4 sub-vectors x L = 256 codewords = 32-bit codes (Sec. IV.B.2). The 10-d emb
    of the labels changed since the previous epoch, or after ``max_epochs``.
 
 The epoch loop (:class:`QuantizedDEC`) is shared with BQDEC (:mod:`repro.methods.bqdec`),
-which differs only in its quantization layer and code clustering (a :class:`CodeClustering`).
+which differs only in its quantization layer and code clustering. A code clustering (PQDEC:
+:class:`PQCodeClustering`) has ``initial(codes)`` -> labels from scratch, ``refine(codes)`` ->
+labels warm-started from its current centres, ``stored(codes)`` -> (codes, centres) as kept in
+memory, and the attributes ``centres`` and ``code_bits`` (bits per code).
 
 Timing (PQDEC Table 1 compares clustering speed): before the clock starts, :func:`warm_up` compiles
 the model and traces its train and predict functions on a batch (graph tracing is not part of the
@@ -209,27 +212,6 @@ class PhaseTimer(keras.callbacks.Callback):
         self.fit_s = time.perf_counter() - self._fit
 
 
-class CodeClustering:
-    """Clustering of discrete codes, re-run every epoch. Subclasses implement the three steps.
-
-    ``initial(codes)`` -> labels from scratch; ``refine(codes)`` -> labels warm-started from the
-    current centres; ``stored(codes)`` -> (codes, centres) as stored in memory. Attributes:
-    ``centres``, ``code_bits`` (bits per code).
-    """
-
-    code_bits: int
-    centres: np.ndarray
-
-    def initial(self, codes: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def refine(self, codes: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def stored(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
-
-
 def best_of_restarts(make, codes: np.ndarray, n_init: int, seed: int, init_centres=None):
     """Fit ``make(seed + r)`` for r < n_init on codes; the fit of least final objective.
     ``init_centres(seed)``: the restart's initial centres (default: the fit's own random ones)."""
@@ -250,7 +232,7 @@ def kmeans_plus_plus_codes(codebooks: np.ndarray, codes: np.ndarray, n_clusters:
     return quantizer.encode(centres.astype(np.float32))
 
 
-class PQCodeClustering(CodeClustering):
+class PQCodeClustering:
     """PQ k-means (Eq. 6) of (n, M) codes under the current ``codebooks()`` (PQDEC: its layer's,
     which training moves); centres are PQ codes."""
 
@@ -311,7 +293,7 @@ class CodeClusteringUpdate(keras.callbacks.Callback):
     ("tol" | "max_epochs"), ``n_epochs``.
     """
 
-    def __init__(self, x, clustering: CodeClustering, cfg: QuantizedClusteringConfig, *,
+    def __init__(self, x, clustering, cfg: QuantizedClusteringConfig, *,
                  initial_labels, initial_codes, started_at: float, y_true=None):
         super().__init__()
         self.x, self.clustering, self.cfg, self.y_true = x, clustering, cfg, y_true
@@ -354,7 +336,7 @@ class QuantizedDEC:
     ``fit`` per estimator (build a new one, with fresh models, for the next).
 
     Subclasses give ``_layer()`` (the quantization layer), ``_code_clustering(layer, x, seed)``
-    ((the :class:`CodeClustering`, seconds fitting codebooks), timed: the clock runs) and
+    ((the code clustering, seconds fitting codebooks), timed: the clock runs) and
     ``_info(layer)`` (their own info entries, after training). The result: labels, history
     (one row per epoch, row 0 the initial clustering: losses NaN, delta_label None), timings
     (``cluster_s``: from the clock's start to the end of the last epoch, after the untimed

@@ -21,7 +21,6 @@ from .binary_codes import (
     majority_centres,
     pack_bits,
     packed_hamming_distance,
-    popcount,
 )
 from .dqn_codes import (
     Eq6Check,
@@ -55,7 +54,6 @@ __all__ = [
     "majority_centres",
     "pack_bits",
     "packed_hamming_distance",
-    "popcount",
     "quantization_loss",
     "symmetric_distances_to_centres",
     "update_centres",
