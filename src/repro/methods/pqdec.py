@@ -348,14 +348,13 @@ class QuantizedDEC:
 
     name: ClassVar[str]
     config_class: ClassVar[type]
+    decode = "continuous"   # what the decoder reads (QuantizedAutoencoder.DECODE)
 
     def __init__(self, n_clusters: int, config: QuantizedClusteringConfig | None = None, *,
                  autoencoder: keras.Model, encoder: keras.Model, verbose: int = 0):
         self.n_clusters, self.config = n_clusters, config or self.config_class()
         self.autoencoder, self.encoder, self.verbose = autoencoder, encoder, verbose
         self._fitted = False
-
-    decode = "continuous"   # what the decoder reads (QuantizedAutoencoder.DECODE)
 
     def _check(self) -> None:
         """Errors of this method's settings against the encoder (before anything trains)."""
