@@ -25,7 +25,7 @@ Caveats, stated so that numbers are read correctly:
 
 Usage::
 
-    m = measure(cluster_kmedoids, x, 10, cfg, seed=0)
+    m = measure(KMedoids(10, cfg).fit, x, seed=0)
     m.result, m.seconds, m.peak_mb
 
     with MemoryMeter() as meter:

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from repro.methods.bqdec import BQDECConfig, cluster_bqdec
+from repro.methods.bqdec import BQDEC, BQDECConfig
 from repro.methods.pretrain import PretrainConfig, pretrain_dense_autoencoder
 from repro.models.autoencoders import dense_autoencoder
 from repro.quantization import packed_hamming_distance
@@ -27,8 +27,8 @@ def pretrained(blobs):
 def test_bqdec_clusters_separable_data_with_256_bit_codes(blobs, pretrained):
     x, y = blobs
     autoencoder, encoder = pretrained.build()
-    result = cluster_bqdec(autoencoder, encoder, x, 4, BQDECConfig(max_epochs=2, tol=0.0, **FAST),
-                           seed=0, y=y, verbose=0)
+    result = BQDEC(4, BQDECConfig(max_epochs=2, tol=0.0, **FAST), autoencoder=autoencoder,
+                   encoder=encoder).fit(x, seed=0, y=y)
     assert result.info["final_acc"] >= 0.95 and result.info["method"] == "BQDEC"
     assert result.info["stopped_by"] == "max_epochs" and len(result.history) == 3
     for row in result.history[1:]:
@@ -52,7 +52,7 @@ def test_quantization_loss_decreases_and_tolerance_stops_after_first_check(blobs
     autoencoder, encoder = pretrained.build()
     # decoder on the continuous z, so that only L_q pulls the embedding towards the codes
     cfg = BQDECConfig(max_epochs=3, tol=0.9, gamma=1.0, decode="continuous", code_scale="unit", **FAST)
-    result = cluster_bqdec(autoencoder, encoder, x, 4, cfg, seed=0, verbose=0)
+    result = BQDEC(4, cfg, autoencoder=autoencoder, encoder=encoder).fit(x, seed=0)
     assert result.info["stopped_by"] == "tol" and result.info["n_epochs"] == 1
     z = encoder.predict(x, verbose=0)
     pretrained_z = pretrained.build()[1].predict(x, verbose=0)
@@ -65,7 +65,7 @@ def test_embedding_width_must_match_the_code_length(blobs):
     x, _ = blobs
     autoencoder, encoder = dense_autoencoder(x.shape[1], (16, 10), seed=0)
     with pytest.raises(ValueError, match=r"256-bit codes.*10 units.*dims=\(500, 500, 2000, 256\)"):
-        cluster_bqdec(autoencoder, encoder, x, 4, BQDECConfig(**FAST), seed=0, verbose=0)
+        BQDEC(4, BQDECConfig(**FAST), autoencoder=autoencoder, encoder=encoder).fit(x, seed=0)
     with pytest.raises(ValueError, match="kmajority_iter"):
         BQDECConfig(kmajority_iter=0)
     with pytest.raises(ValueError, match="lq_reduction"):

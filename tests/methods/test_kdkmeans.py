@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from repro.methods.kdkmeans import (
+    KDKMeans,
     KDKMeansConfig,
     build_kdtree,
-    cluster_kdkmeans,
     filtering_kmeans,
     filtering_pass,
 )
@@ -113,12 +113,12 @@ def test_pruning_skips_most_distances_in_low_dimension():
     assert fit.history[-1]["distance_fraction"] < 0.3
 
 
-def test_cluster_kdkmeans_end_to_end():
+def test_kdkmeans_end_to_end():
     from sklearn.cluster import kmeans_plusplus
 
     x = _data(6, seed=9)
     y = np.repeat(np.arange(7), [120] * 6 + [60])
-    result = cluster_kdkmeans(x, 6, KDKMeansConfig(max_iter=5, tol=0.0, leaf_size=16), seed=4, y=y)
+    result = KDKMeans(6, KDKMeansConfig(max_iter=5, tol=0.0, leaf_size=16)).fit(x, seed=4, y=y)
     init, _ = kmeans_plusplus(x, 6, random_state=4)
     labels, _, n_iter = _lloyd(x, init, max_iter=5, tol=0.0)
     np.testing.assert_array_equal(result.labels, labels)
@@ -131,7 +131,7 @@ def test_cluster_kdkmeans_end_to_end():
     fractions = [row["distance_fraction"] for row in result.history]
     assert result.info["mean_distance_fraction"] == pytest.approx(np.mean(fractions))
     assert result.info["mean_distance_fraction"] < 0.8
-    again = cluster_kdkmeans(x, 6, KDKMeansConfig(max_iter=5, tol=0.0, leaf_size=16), seed=4)
+    again = KDKMeans(6, KDKMeansConfig(max_iter=5, tol=0.0, leaf_size=16)).fit(x, seed=4)
     np.testing.assert_array_equal(again.labels, result.labels)
     assert again.history[0]["acc"] is None
 
@@ -143,7 +143,7 @@ def test_cluster_kdkmeans_end_to_end():
 ])
 def test_bad_input_is_a_clear_error(x, n_clusters, message):
     with pytest.raises(ValueError, match=message):
-        cluster_kdkmeans(x, n_clusters, seed=0)
+        KDKMeans(n_clusters).fit(x, seed=0)
 
 
 @pytest.mark.parametrize("kwargs, message", [

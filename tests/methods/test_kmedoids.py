@@ -9,7 +9,7 @@ from scipy.spatial.distance import cdist
 
 from repro.methods.kmedoids import (
     KMedoidsConfig,
-    cluster_kmedoids,
+    KMedoids,
     distance_sums,
     kmedoids_plusplus,
     nearest_medoid,
@@ -43,7 +43,7 @@ def test_chunked_distances_equal_full_distances(chunk_size):
 def test_hand_worked_line():
     # two groups on a line: the medoids are the middle points 1 and 11, objective 1+0+1 twice
     x = np.array([[0.0], [1.0], [2.0], [10.0], [11.0], [12.0]])
-    result = cluster_kmedoids(x, 2, KMedoidsConfig(chunk_size=2), seed=0)
+    result = KMedoids(2, KMedoidsConfig(chunk_size=2)).fit(x, seed=0)
     assert sorted(x[_medoids(result), 0].tolist()) == [1.0, 11.0]
     assert result.info["objective"] == pytest.approx(4.0)
     assert result.info["stopped_by"] == "converged"
@@ -52,7 +52,7 @@ def test_hand_worked_line():
 
 def test_objective_and_labels_equal_brute_force_and_medoids_are_optimal():
     x, y = _blobs(seed=2, centres=(0.0, 2.5, 5.0, 7.5))
-    result = cluster_kmedoids(x, 4, KMedoidsConfig(chunk_size=16), seed=3, y=y)
+    result = KMedoids(4, KMedoidsConfig(chunk_size=16)).fit(x, seed=3, y=y)
     medoids = _medoids(result)
     assert len(set(medoids.tolist())) == 4 and medoids.min() >= 0 and medoids.max() < len(x)
     full = cdist(x.astype(np.float64), x[medoids].astype(np.float64))  # medoids are data points
@@ -71,14 +71,14 @@ def test_separated_blobs_reach_the_exhaustive_optimum():
     x, y = _blobs(seed=4, n_per=5, d=2, centres=(0.0, 10.0, 20.0))
     pairwise = cdist(x.astype(np.float64), x.astype(np.float64))
     best = min(pairwise[:, list(c)].min(axis=1).sum() for c in combinations(range(len(x)), 3))
-    result = cluster_kmedoids(x, 3, KMedoidsConfig(), seed=0, y=y)
+    result = KMedoids(3, KMedoidsConfig()).fit(x, seed=0, y=y)
     assert result.info["objective"] == pytest.approx(best, rel=1e-6)
     assert result.history[-1]["acc"] == 1.0
 
 
 def test_objective_never_increases_and_history_rows():
     x, y = _blobs(seed=5, n_per=40, centres=(0.0, 1.0, 2.0, 3.0, 4.0))
-    result = cluster_kmedoids(x, 5, KMedoidsConfig(init="random", chunk_size=13), seed=1, y=y)
+    result = KMedoids(5, KMedoidsConfig(init="random", chunk_size=13)).fit(x, seed=1, y=y)
     losses = [row["loss"] for row in result.history]
     assert all(b <= a * (1 + 1e-9) for a, b in zip(losses, losses[1:]))
     assert [row["iteration"] for row in result.history] == list(range(1, len(losses) + 1))
@@ -92,8 +92,8 @@ def test_objective_never_increases_and_history_rows():
 
 def test_max_iter_stops_early_and_seed_is_deterministic():
     x, _ = _blobs(seed=6, n_per=40, centres=(0.0, 1.0, 2.0))
-    a = cluster_kmedoids(x, 3, KMedoidsConfig(max_iter=1, init="random"), seed=7)
-    b = cluster_kmedoids(x, 3, KMedoidsConfig(max_iter=1, init="random"), seed=7)
+    a = KMedoids(3, KMedoidsConfig(max_iter=1, init="random")).fit(x, seed=7)
+    b = KMedoids(3, KMedoidsConfig(max_iter=1, init="random")).fit(x, seed=7)
     assert a.info["n_iter"] == 1 and a.info["stopped_by"] == "max_iter"
     np.testing.assert_array_equal(a.labels, b.labels)
     assert a.history[0]["acc"] is None  # no y given
@@ -107,7 +107,7 @@ def test_kmedoids_plusplus_picks_distinct_points_even_with_duplicates():
     assert len({tuple(p) for p in x[idx].tolist()}) == 4
     idx5 = kmedoids_plusplus(x, 5, np.random.default_rng(0), sq)  # more medoids than points
     assert len(set(idx5.tolist())) == 5
-    result = cluster_kmedoids(x, 5, KMedoidsConfig(), seed=0)  # one cluster stays empty
+    result = KMedoids(5, KMedoidsConfig()).fit(x, seed=0)  # one cluster stays empty
     assert result.info["objective"] == pytest.approx(0.0, abs=1e-3)
 
 
@@ -120,7 +120,8 @@ def test_kmedoids_plusplus_picks_distinct_points_even_with_duplicates():
 ])
 def test_bad_input_is_a_clear_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        cluster_kmedoids(seed=0, **kwargs)
+        args = dict(kwargs)
+        KMedoids(args.pop("n_clusters")).fit(seed=0, **args)
 
 
 @pytest.mark.parametrize("kwargs, message", [

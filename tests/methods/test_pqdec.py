@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from repro.methods.pqdec import PQCodeClustering, PQDECConfig, best_of_restarts, cluster_pqdec
+from repro.methods.pqdec import PQDEC, PQCodeClustering, PQDECConfig, best_of_restarts
 from repro.methods.pretrain import PretrainConfig, pretrain_dense_autoencoder
 from repro.metrics import cluster_acc
 from repro.models.quantization_layers import ProductQuantization
@@ -29,7 +29,7 @@ def test_pqdec_clusters_separable_data_with_32_bit_codes(blobs, pretrained):
     x, y = blobs
     autoencoder, encoder = pretrained.build()
     cfg = PQDECConfig(max_epochs=2, tol=0.0, **FAST)
-    result = cluster_pqdec(autoencoder, encoder, x, 4, cfg, seed=0, y=y, verbose=0)
+    result = PQDEC(4, cfg, autoencoder=autoencoder, encoder=encoder).fit(x, seed=0, y=y)
     assert result.labels.shape == (len(x),) and len(np.unique(result.labels)) == 4
     assert result.info["final_acc"] == pytest.approx(cluster_acc(y, result.labels))
     assert result.timings["cluster_s"] > 0
@@ -54,8 +54,8 @@ def test_pqdec_clusters_separable_data_with_32_bit_codes(blobs, pretrained):
 def test_large_tolerance_stops_after_the_first_check_and_labels_are_nearest_centres(blobs, pretrained):
     x, _ = blobs
     autoencoder, encoder = pretrained.build()
-    result = cluster_pqdec(autoencoder, encoder, x, 4, PQDECConfig(max_epochs=3, tol=0.9, **FAST),
-                           seed=1, verbose=0)
+    result = PQDEC(4, PQDECConfig(max_epochs=3, tol=0.9, **FAST), autoencoder=autoencoder,
+                   encoder=encoder).fit(x, seed=1)
     assert result.info["stopped_by"] == "tol" and result.info["n_epochs"] == 1
     assert len(result.history) == 2 and result.history[-1]["delta_label"] < 0.9
     assert result.history[-1]["acc"] is None and result.info["final_acc"] is None  # no y, no monitoring
@@ -86,7 +86,7 @@ def test_refine_is_warm_started_from_the_previous_centres():
     layer.build((None, 4))
     layer.set_codebooks(rng.normal(size=(2, 16, 2)).astype(np.float32))
     codes = rng.integers(0, 16, size=(300, 2)).astype(np.int32)
-    clustering = PQCodeClustering(layer, 5, PQDECConfig(n_subspaces=2, n_codewords=16, n_init=2), seed=0)
+    clustering = PQCodeClustering(layer.get_codebooks, 5, PQDECConfig(n_subspaces=2, n_codewords=16, n_init=2), seed=0)
     labels = clustering.initial(codes)
     assert clustering.code_bits == 8 and clustering.centres.dtype == np.uint8
     permutation = np.array([3, 0, 4, 1, 2])
@@ -110,14 +110,16 @@ def test_bad_config_raises(kwargs, match):
 def test_bad_input_raises_clear_errors(blobs, pretrained):
     x, y = blobs
     autoencoder, encoder = pretrained.build()
+    make = lambda k, **kw: PQDEC(k, PQDECConfig(**{**FAST, **kw}), autoencoder=autoencoder,  # noqa: E731
+                                 encoder=encoder)
     with pytest.raises(ValueError, match="y must have shape"):
-        cluster_pqdec(autoencoder, encoder, x, 4, PQDECConfig(**FAST), seed=0, y=y[:-1], verbose=0)
+        make(4).fit(x, seed=0, y=y[:-1])
     with pytest.raises(ValueError, match="n_clusters"):
-        cluster_pqdec(autoencoder, encoder, x, 0, PQDECConfig(**FAST), seed=0, verbose=0)
+        make(0).fit(x, seed=0)
     with pytest.raises(ValueError, match="fewer than n_codewords"):
-        cluster_pqdec(autoencoder, encoder, x[:100], 4, PQDECConfig(**FAST), seed=0, verbose=0)
+        make(4).fit(x[:100], seed=0)
     with pytest.raises(ValueError, match="sub-vectors"):
-        cluster_pqdec(autoencoder, encoder, x, 4, PQDECConfig(n_subspaces=11, **FAST), seed=0, verbose=0)
+        make(4, n_subspaces=11).fit(x, seed=0)
 
 
 def test_shuffled_batches_cover_every_point_once_per_epoch_and_reshuffle():
@@ -158,7 +160,8 @@ def test_warm_up_restores_weights_and_optimizer_and_keeps_the_traced_step(blobs,
 def test_pqdec_reports_its_phases_and_kmeanspp_start(blobs, pretrained):
     x, y = blobs
     cfg = PQDECConfig(max_epochs=2, tol=0.0, init="k-means++", **FAST)
-    result = cluster_pqdec(*pretrained.build(), x, 4, cfg, seed=0, y=y, verbose=0)
+    autoencoder, encoder = pretrained.build()
+    result = PQDEC(4, cfg, autoencoder=autoencoder, encoder=encoder).fit(x, seed=0, y=y)
     t = result.timings
     assert t["warmup_s"] > 0 and result.info["init"] == "k-means++" and result.info["restarts"] == 3
     parts = sum(t[k] for k in ("codebook_s", "init_s", "network_s", "encode_s", "assign_s"))
@@ -213,12 +216,15 @@ def test_dec_after_the_untimed_warm_up_gives_dec_s_labels_and_its_phases(make_bl
 
 
 @pytest.mark.parametrize("init", ["random", "k-means++"])
-def test_initial_pq_kmeans_control_clusters_the_pretrained_embedding(blobs, pretrained, init):
-    from repro.methods.pqdec import initial_pq_kmeans
+def test_pq_kmeans_control_clusters_the_pretrained_embedding(blobs, pretrained, init):
+    from repro.methods.pqdec import PQKMeansClusterer
 
     x, y = blobs
     embedding = pretrained.build()[1].predict(x, verbose=0)
     cfg = PQDECConfig(n_codewords=16, n_init=3, init=init)
-    labels = initial_pq_kmeans(embedding, 4, cfg, seed=0)
-    assert labels.shape == (len(x),) and cluster_acc(y, labels) >= 0.9
-    np.testing.assert_array_equal(labels, initial_pq_kmeans(embedding, 4, cfg, seed=0))
+    result = PQKMeansClusterer(4, cfg).fit(embedding, seed=0)
+    assert cluster_acc(y, result.labels) >= 0.9
+    # the labels are the nearest centres (SDC) of the codes, as PQDEC's
+    tables = ProductQuantizer.from_codebooks(result.info["codebooks"]).symmetric_distance_tables()
+    distances = symmetric_distances_to_centres(tables, result.info["codes"], result.info["centres"])
+    np.testing.assert_array_equal(result.labels, distances.argmin(axis=1))

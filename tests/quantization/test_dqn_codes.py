@@ -11,7 +11,6 @@ from repro.quantization.dqn_codes import (
     decode,
     eq6_bound_fraction,
     faiss_index_pq,
-    faiss_stored_codes,
     fast_asymmetric_distances,
     merge_group,
     pack_codes,
@@ -19,6 +18,16 @@ from repro.quantization.dqn_codes import (
     update_codebooks,
     update_codes,
 )
+
+
+def faiss_stored_codes(index) -> np.ndarray:
+    """The ``(n, M)`` codes a ``faiss.IndexPQ`` holds, unpacked (inverse of :func:`pack_codes`)."""
+    pq = index.pq
+    packed = faiss.vector_to_array(index.codes).reshape(index.ntotal, pq.code_size)
+    bits = np.unpackbits(packed, axis=1, bitorder="little")[:, : pq.M * pq.nbits]
+    bits = bits.reshape(index.ntotal, pq.M, pq.nbits).astype(np.uint32)
+    values = (bits << np.arange(pq.nbits, dtype=np.uint32)).sum(axis=2)
+    return values.astype(np.uint8 if pq.ksub <= 256 else np.uint16)
 
 
 def random_problem(n=60, n_subspaces=3, n_codewords=8, sub_dim=4, seed=0):

@@ -29,24 +29,19 @@ Our reading (ref. [28] is not available to us):
 * Clustering: binary k-means under the Hamming distance (:class:`~repro.quantization.KMajority`,
   centres = per-bit majority of the members), initial centres best of ``n_init`` random starts,
   re-run warm-started after every epoch; PQDEC's epoch loop and stopping rule
-  (:func:`repro.methods.pqdec.run_quantized_clustering`).
+  (:class:`repro.methods.pqdec.QuantizedDEC`).
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import ClassVar
 
-import keras
 import numpy as np
 
 from repro.models.quantization_layers import BinaryQuantization, QuantizedAutoencoder
 from repro.quantization import KMajority, pack_bits
 
-from .base import ClusteringResult, check_inputs
-from .pqdec import (CodeClustering, QuantizedClusteringConfig, best_of_restarts, run_quantized_clustering,
-                    warm_up_quantized)
-from .self_training import prepare_input
+from .pqdec import QuantizedClusteringConfig, QuantizedDEC, best_of_restarts
 
 
 @dataclass
@@ -84,7 +79,7 @@ class BQDECConfig(QuantizedClusteringConfig):
             raise ValueError(f"unknown decode {self.decode!r}; expected one of {QuantizedAutoencoder.DECODE}")
 
 
-class BinaryCodeClustering(CodeClustering):
+class BinaryCodeClustering:
     """k-majority (binary k-means, Hamming distance) of (n, B) bits; centres are (K, B) bits."""
 
     def __init__(self, n_clusters: int, cfg: BQDECConfig, seed: int):
@@ -108,42 +103,44 @@ class BinaryCodeClustering(CodeClustering):
         return pack_bits(codes.astype(np.uint8)), pack_bits(self.centres)
 
 
-def cluster_bqdec(autoencoder: keras.Model, encoder: keras.Model, x: np.ndarray, n_clusters: int,
-                  cfg: BQDECConfig | None = None, *, seed: int, y: np.ndarray | None = None,
-                  verbose: int = 1) -> ClusteringResult:
-    """Run BQDEC's clustering phase on a pretrained (autoencoder, encoder) pair (trained in place).
+class BQDEC(QuantizedDEC):
+    """BQDEC's clustering phase (module docstring): ``BQDEC(n_clusters, config, autoencoder=,
+    encoder=, verbose=).fit(x, seed=..., y=None)``.
 
-    Args:
-        autoencoder, encoder: pretrained, sharing layers, embedding dimension ``cfg.n_bits``
-            (256: ``dense_autoencoder(d, dims=(500, 500, 2000, 256))``).
-        x: (n, ...) float data in [0, 1]; images are flattened for a dense net.
-        n_clusters: K.  cfg: hyperparameters (default :class:`BQDECConfig`).
-        seed: seeds Keras and the k-majority restarts.  y: optional (n,) labels, monitoring only.
-        verbose: Keras verbosity.
+    autoencoder, encoder: pretrained, sharing layers, embedding dimension ``config.n_bits``
+    (256: ``dense_autoencoder(d, dims=(500, 500, 2000, 256))``). x: (n, ...) float data in
+    [0, 1]; images are flattened for a dense net. seed: seeds Keras and the k-majority
+    restarts. y: (n,) labels, only to score the history.
 
-    Returns as :func:`repro.methods.pqdec.cluster_pqdec`, with ``code_bits`` 256, ``code_bytes``
-    32, ``codes`` (n, 32) and ``centres`` (K, 32) packed uint8.
+    Beside :class:`~repro.methods.pqdec.QuantizedDEC`'s result: ``code_bits`` 256,
+    ``code_bytes`` 32, ``codes`` (n, 32) and ``centres`` (K, 32) packed uint8.
     """
-    cfg = cfg or BQDECConfig()
-    x = prepare_input(encoder, check_inputs(x, n_clusters, y))
-    embedding_dim = encoder.outputs[0].shape[-1]
-    if embedding_dim != cfg.n_bits:
-        raise ValueError(
-            f"BQDEC's {cfg.n_bits}-bit codes take one bit per embedding unit, but the encoder's "
-            f"embedding has {embedding_dim} units; pretrain a dense autoencoder with "
-            f"dims=(500, 500, 2000, {cfg.n_bits}) or set n_bits={embedding_dim}")
-    if cfg.init != "random":
-        raise ValueError(f"BQDEC's k-majority starts from random codes only, got init={cfg.init!r}")
-    keras.utils.set_random_seed(seed)
-    layer = BinaryQuantization(cfg.lq_reduction, cfg.code_scale, name="binary_quantization")
-    model = QuantizedAutoencoder(autoencoder, encoder, layer, gamma=cfg.gamma, decode=cfg.decode,
-                                 name="bqdec")
-    warmup_s = warm_up_quantized(model, encoder, x, cfg)
-    keras.utils.set_random_seed(seed)
-    started_at = time.perf_counter()
-    clustering = BinaryCodeClustering(int(n_clusters), cfg, seed)
-    result = run_quantized_clustering(model, x, cfg, clustering, seed=seed, started_at=started_at,
-                                      y=y, verbose=verbose)
-    result.info.update(method="BQDEC", codebooks_nbytes=0)
-    result.timings.update(warmup_s=warmup_s, codebook_s=0.0)
-    return result
+
+    name = "BQDEC"
+    config_class = BQDECConfig
+
+    @property
+    def decode(self) -> str:
+        return self.config.decode
+
+    def _check(self):
+        cfg = self.config
+        embedding_dim = self.encoder.outputs[0].shape[-1]
+        if embedding_dim != cfg.n_bits:
+            raise ValueError(
+                f"BQDEC's {cfg.n_bits}-bit codes take one bit per embedding unit, but the "
+                f"encoder's embedding has {embedding_dim} units; pretrain a dense autoencoder "
+                f"with dims=(500, 500, 2000, {cfg.n_bits}) or set n_bits={embedding_dim}")
+        if cfg.init != "random":
+            raise ValueError(f"BQDEC's k-majority starts from random codes only, got "
+                             f"init={cfg.init!r}")
+
+    def _layer(self):
+        return BinaryQuantization(self.config.lq_reduction, self.config.code_scale,
+                                  name="binary_quantization")
+
+    def _code_clustering(self, layer, x, seed):
+        return BinaryCodeClustering(int(self.n_clusters), self.config, seed), 0.0
+
+    def _info(self, layer):
+        return {"codebooks_nbytes": 0}

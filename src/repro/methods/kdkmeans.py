@@ -262,32 +262,35 @@ def _initial_centres(x: np.ndarray, n_clusters: int, init: str, seed: int) -> np
     return centres.astype(np.float64)
 
 
-def cluster_kdkmeans(x: np.ndarray, n_clusters: int, cfg: KDKMeansConfig | None = None, *,
-                     seed: int, y: np.ndarray | None = None) -> ClusteringResult:
-    """KDK-means of x (n, ...) flattened to (n, d): tree build, seeding, filtered Lloyd.
+class KDKMeans:
+    """KDK-means of x (n, ...) flattened to (n, d): tree build, seeding, filtered Lloyd
+    (module docstring): ``KDKMeans(n_clusters, config).fit(x, seed=..., y=None)``.
 
-    history: one row per Lloyd iteration (``loss`` = inertia w.r.t. that iteration's centres,
-    ``distance_fraction``; acc / nmi only if y is given, monitoring). timings: ``tree_s``,
-    ``init_s`` and ``cluster_s`` (tree + seeding + iterations; the monitoring scores are
-    excluded). info: ``n_iter``, ``inertia`` (final centres), ``stopped_by``, ``n_nodes``,
-    ``mean_distance_fraction``.
+    The result's history has one row per Lloyd iteration (``loss`` = inertia w.r.t. that
+    iteration's centres, ``distance_fraction``; acc / nmi only if y is given, monitoring).
+    timings: ``tree_s``, ``init_s`` and ``cluster_s`` (tree + seeding + iterations; the
+    monitoring scores are excluded). info: ``n_iter``, ``inertia`` (final centres),
+    ``stopped_by``, ``n_nodes``, ``mean_distance_fraction``.
     """
-    cfg = cfg or KDKMeansConfig()
-    x = check_inputs(x, n_clusters, y)
-    x = np.ascontiguousarray(x.reshape(len(x), -1))
-    if not np.isfinite(x).all():
-        raise ValueError("x contains NaN or infinite values")
-    start = time.perf_counter()
-    tree = build_kdtree(x, cfg.leaf_size)
-    tree_s = time.perf_counter() - start
-    centres = _initial_centres(x, n_clusters, cfg.init, seed)
-    init_s = time.perf_counter() - start - tree_s
-    fit = filtering_kmeans(x, centres, tree, max_iter=cfg.max_iter, tol=cfg.tol, y=y)
-    seconds = time.perf_counter() - start - fit.monitor_s
-    fractions = [row["distance_fraction"] for row in fit.history]
-    return ClusteringResult(
-        labels=fit.labels, history=fit.history,
-        timings={"pretrain_s": 0.0, "tree_s": tree_s, "init_s": init_s, "cluster_s": seconds},
-        info={"n_iter": fit.n_iter, "inertia": float(fit.inertia), "stopped_by": fit.stopped_by,
-              "n_nodes": tree.n_nodes, "leaf_size": cfg.leaf_size, "init": cfg.init,
-              "mean_distance_fraction": float(np.mean(fractions)), "seed": seed})
+
+    def __init__(self, n_clusters: int, config: KDKMeansConfig | None = None):
+        self.n_clusters, self.config = n_clusters, config or KDKMeansConfig()
+
+    def fit(self, x: np.ndarray, *, seed: int, y: np.ndarray | None = None) -> ClusteringResult:
+        cfg = self.config
+        x = check_inputs(x, self.n_clusters, y)
+        x = np.ascontiguousarray(x.reshape(len(x), -1))
+        start = time.perf_counter()
+        tree = build_kdtree(x, cfg.leaf_size)
+        tree_s = time.perf_counter() - start
+        centres = _initial_centres(x, self.n_clusters, cfg.init, seed)
+        init_s = time.perf_counter() - start - tree_s
+        fit = filtering_kmeans(x, centres, tree, max_iter=cfg.max_iter, tol=cfg.tol, y=y)
+        seconds = time.perf_counter() - start - fit.monitor_s
+        fractions = [row["distance_fraction"] for row in fit.history]
+        return ClusteringResult(
+            labels=fit.labels, history=fit.history,
+            timings={"pretrain_s": 0.0, "tree_s": tree_s, "init_s": init_s, "cluster_s": seconds},
+            info={"n_iter": fit.n_iter, "inertia": float(fit.inertia), "stopped_by": fit.stopped_by,
+                  "n_nodes": tree.n_nodes, "leaf_size": cfg.leaf_size, "init": cfg.init,
+                  "mean_distance_fraction": float(np.mean(fractions)), "seed": seed})

@@ -170,47 +170,50 @@ def _initial_medoids(x, n_clusters, cfg, rng, x_sq) -> np.ndarray:
     return kmedoids_plusplus(x, n_clusters, rng, x_sq)
 
 
-def cluster_kmedoids(x: np.ndarray, n_clusters: int, cfg: KMedoidsConfig | None = None, *,
-                     seed: int, y: np.ndarray | None = None) -> ClusteringResult:
-    """Alternating k-medoids of x (n, ...) flattened to (n, d), Euclidean distance.
+class KMedoids:
+    """Alternating k-medoids of x (n, ...) flattened to (n, d), Euclidean distance (module
+    docstring): ``KMedoids(n_clusters, config).fit(x, seed=..., y=None)``.
 
-    history: one row per iteration (assignment + update) with ``loss`` = objective after it,
-    ``delta_label``, ``medoids_changed`` and acc / nmi when y is given (monitoring only; its
-    time is excluded from ``timings["cluster_s"]``). info: ``n_iter``, ``objective``,
-    ``medoid_indices``, ``stopped_by`` ("converged" | "max_iter").
+    The result's history has one row per iteration (assignment + update) with ``loss`` =
+    objective after it, ``delta_label``, ``medoids_changed`` and acc / nmi when y is given
+    (monitoring only; its time is excluded from ``timings["cluster_s"]``). info: ``n_iter``,
+    ``objective``, ``medoid_indices``, ``stopped_by`` ("converged" | "max_iter").
     """
-    cfg = cfg or KMedoidsConfig()
-    x = check_inputs(x, n_clusters, y)
-    x = np.ascontiguousarray(x.reshape(len(x), -1))
-    if not np.isfinite(x).all():
-        raise ValueError("x contains NaN or infinite values")
-    start, monitor_s = time.perf_counter(), 0.0
-    x_sq = np.einsum("ij,ij->i", x, x)
-    medoid_idx = _initial_medoids(x, n_clusters, cfg, np.random.default_rng(seed), x_sq)
-    labels, dist = nearest_medoid(x, x[medoid_idx], cfg.chunk_size, x_sq)
-    init_s = time.perf_counter() - start
-    history, stopped_by = [], "max_iter"
-    for iteration in range(1, cfg.max_iter + 1):
-        new_idx = update_medoids(x, labels, medoid_idx, cfg.chunk_size)
-        changed = int((new_idx != medoid_idx).sum())
-        previous, medoid_idx = labels, new_idx
-        if changed:
-            labels, dist = nearest_medoid(x, x[medoid_idx], cfg.chunk_size, x_sq)
-        tick = time.perf_counter()
-        acc, nmi = score_labels(y, labels)
-        history.append({"iteration": iteration, "epoch": float(iteration), "acc": acc, "nmi": nmi,
-                        "loss": float(dist.sum()),
-                        "delta_label": float(np.mean(labels != previous)),
-                        "medoids_changed": changed})
-        monitor_s += time.perf_counter() - tick
-        if not changed:
-            stopped_by = "converged"
-            break
-    seconds = time.perf_counter() - start - monitor_s
-    return ClusteringResult(
-        labels=labels, history=history,
-        timings={"pretrain_s": 0.0, "init_s": init_s, "cluster_s": seconds},
-        info={"n_iter": len(history), "objective": float(dist.sum()),
-              "medoid_indices": medoid_idx.tolist(), "stopped_by": stopped_by,
-              "algorithm": "alternating", "metric": "euclidean", "init": cfg.init,
-              "chunk_size": cfg.chunk_size, "seed": seed})
+
+    def __init__(self, n_clusters: int, config: KMedoidsConfig | None = None):
+        self.n_clusters, self.config = n_clusters, config or KMedoidsConfig()
+
+    def fit(self, x: np.ndarray, *, seed: int, y: np.ndarray | None = None) -> ClusteringResult:
+        cfg, n_clusters = self.config, self.n_clusters
+        x = check_inputs(x, n_clusters, y)
+        x = np.ascontiguousarray(x.reshape(len(x), -1))
+        start, monitor_s = time.perf_counter(), 0.0
+        x_sq = np.einsum("ij,ij->i", x, x)
+        medoid_idx = _initial_medoids(x, n_clusters, cfg, np.random.default_rng(seed), x_sq)
+        labels, dist = nearest_medoid(x, x[medoid_idx], cfg.chunk_size, x_sq)
+        init_s = time.perf_counter() - start
+        history, stopped_by = [], "max_iter"
+        for iteration in range(1, cfg.max_iter + 1):
+            new_idx = update_medoids(x, labels, medoid_idx, cfg.chunk_size)
+            changed = int((new_idx != medoid_idx).sum())
+            previous, medoid_idx = labels, new_idx
+            if changed:
+                labels, dist = nearest_medoid(x, x[medoid_idx], cfg.chunk_size, x_sq)
+            tick = time.perf_counter()
+            acc, nmi = score_labels(y, labels)
+            history.append({"iteration": iteration, "epoch": float(iteration), "acc": acc,
+                            "nmi": nmi, "loss": float(dist.sum()),
+                            "delta_label": float(np.mean(labels != previous)),
+                            "medoids_changed": changed})
+            monitor_s += time.perf_counter() - tick
+            if not changed:
+                stopped_by = "converged"
+                break
+        seconds = time.perf_counter() - start - monitor_s
+        return ClusteringResult(
+            labels=labels, history=history,
+            timings={"pretrain_s": 0.0, "init_s": init_s, "cluster_s": seconds},
+            info={"n_iter": len(history), "objective": float(dist.sum()),
+                  "medoid_indices": medoid_idx.tolist(), "stopped_by": stopped_by,
+                  "algorithm": "alternating", "metric": "euclidean", "init": cfg.init,
+                  "chunk_size": cfg.chunk_size, "seed": seed})

@@ -15,8 +15,11 @@ M = 4 sub-vectors x L = 256 codewords = 32-bit codes (Sec. IV.B.2). The 10-d emb
    codes: the codewords they index moved with the codebooks); stop when fewer than ``tol`` (0.1%)
    of the labels changed since the previous epoch, or after ``max_epochs``.
 
-The epoch loop (:func:`run_quantized_clustering`) is shared with BQDEC (:mod:`repro.methods.bqdec`),
-which differs only in its quantization layer and code clustering (a :class:`CodeClustering`).
+The epoch loop (:class:`QuantizedDEC`) is shared with BQDEC (:mod:`repro.methods.bqdec`),
+which differs only in its quantization layer and code clustering. A code clustering (PQDEC:
+:class:`PQCodeClustering`) has ``initial(codes)`` -> labels from scratch, ``refine(codes)`` ->
+labels warm-started from its current centres, ``stored(codes)`` -> (codes, centres) as kept in
+memory, and the attributes ``centres`` and ``code_bits`` (bits per code).
 
 Timing (PQDEC Table 1 compares clustering speed): before the clock starts, :func:`warm_up` compiles
 the model and traces its train and predict functions on a batch (graph tracing is not part of the
@@ -209,27 +212,6 @@ class PhaseTimer(keras.callbacks.Callback):
         self.fit_s = time.perf_counter() - self._fit
 
 
-class CodeClustering:
-    """Clustering of discrete codes, re-run every epoch. Subclasses implement the three steps.
-
-    ``initial(codes)`` -> labels from scratch; ``refine(codes)`` -> labels warm-started from the
-    current centres; ``stored(codes)`` -> (codes, centres) as stored in memory. Attributes:
-    ``centres``, ``code_bits`` (bits per code).
-    """
-
-    code_bits: int
-    centres: np.ndarray
-
-    def initial(self, codes: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def refine(self, codes: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def stored(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
-
-
 def best_of_restarts(make, codes: np.ndarray, n_init: int, seed: int, init_centres=None):
     """Fit ``make(seed + r)`` for r < n_init on codes; the fit of least final objective.
     ``init_centres(seed)``: the restart's initial centres (default: the fit's own random ones)."""
@@ -250,39 +232,24 @@ def kmeans_plus_plus_codes(codebooks: np.ndarray, codes: np.ndarray, n_clusters:
     return quantizer.encode(centres.astype(np.float32))
 
 
-def initial_pq_kmeans(embedding: np.ndarray, n_clusters: int, cfg: PQDECConfig, *,
-                      seed: int) -> np.ndarray:
-    """PQDEC's initial clustering without the network: codebooks fitted on ``embedding`` (as
-    :func:`cluster_pqdec` fits them), its codes, then PQ k-means (``cfg.init``, best of
-    ``cfg.n_init``). Labels (n,). Used for the accuracy controls."""
-    padded = pad_subvectors(np.asarray(embedding, dtype=np.float32), cfg.n_subspaces)
-    quantizer = ProductQuantizer(cfg.n_subspaces, cfg.n_codewords).fit(padded, seed=seed,
-                                                                       n_iter=cfg.pq_fit_iter)
-    codes = quantizer.encode(padded).astype(code_dtype(cfg.n_codewords))
-    make = lambda s: PQKMeans(quantizer, n_clusters, n_iter=cfg.init_iter, seed=s)  # noqa: E731
-    start = None
-    if cfg.init == "k-means++":
-        start = lambda s: kmeans_plus_plus_codes(quantizer.codebooks, codes, n_clusters, s)  # noqa: E731
-    return best_of_restarts(make, codes, cfg.n_init, seed, start).labels_
+class PQCodeClustering:
+    """PQ k-means (Eq. 6) of (n, M) codes under the current ``codebooks()`` (PQDEC: its layer's,
+    which training moves); centres are PQ codes."""
 
-
-class PQCodeClustering(CodeClustering):
-    """PQ k-means (Eq. 6) of (n, M) codes under the layer's current codebooks; centres are PQ codes."""
-
-    def __init__(self, layer: ProductQuantization, n_clusters: int, cfg: PQDECConfig, seed: int):
-        self.layer, self.n_clusters, self.cfg, self.seed = layer, n_clusters, cfg, seed
+    def __init__(self, codebooks, n_clusters: int, cfg: PQDECConfig, seed: int):
+        self.codebooks, self.n_clusters, self.cfg, self.seed = codebooks, n_clusters, cfg, seed
         self.dtype = code_dtype(cfg.n_codewords)
         self.code_bits = cfg.n_subspaces * math.ceil(math.log2(cfg.n_codewords))
 
     def _kmeans(self, n_iter: int, seed: int) -> PQKMeans:
-        return PQKMeans(self.layer.get_codebooks(), self.n_clusters, n_iter=n_iter, seed=seed)
+        return PQKMeans(self.codebooks(), self.n_clusters, n_iter=n_iter, seed=seed)
 
     def initial(self, codes):
         codes = codes.astype(self.dtype)
         make = lambda s: self._kmeans(self.cfg.init_iter, s)  # noqa: E731
         start = None
         if self.cfg.init == "k-means++":
-            codebooks = self.layer.get_codebooks()
+            codebooks = self.codebooks()
             start = lambda s: kmeans_plus_plus_codes(codebooks, codes, self.n_clusters, s)  # noqa: E731
         fit = best_of_restarts(make, codes, self.cfg.n_init, self.seed, start)
         self.centres = fit.centres_
@@ -298,6 +265,27 @@ class PQCodeClustering(CodeClustering):
         return codes.astype(self.dtype), self.centres.astype(self.dtype)
 
 
+class PQKMeansClusterer:
+    """PQDEC's initial clustering without the network, on vectors x (n, d) (the accuracy
+    controls run it on the pretrained embedding): codebooks fitted on x as :class:`PQDEC` fits
+    them, x's codes, then PQ k-means (``config.init``, best of ``config.n_init``)."""
+
+    def __init__(self, n_clusters: int, config: PQDECConfig | None = None):
+        self.n_clusters, self.config = n_clusters, config or PQDECConfig()
+
+    def fit(self, x: np.ndarray, *, seed: int, y: np.ndarray | None = None) -> ClusteringResult:
+        cfg = self.config
+        x = check_inputs(x, self.n_clusters, y)
+        padded = pad_subvectors(x.reshape(len(x), -1), cfg.n_subspaces)
+        quantizer = ProductQuantizer(cfg.n_subspaces, cfg.n_codewords).fit(
+            padded, seed=seed, n_iter=cfg.pq_fit_iter)
+        codes = quantizer.encode(padded).astype(code_dtype(cfg.n_codewords))
+        clustering = PQCodeClustering(lambda: quantizer.codebooks, int(self.n_clusters), cfg, seed)
+        labels = clustering.initial(codes)
+        return ClusteringResult(labels, info={"codes": codes, "centres": clustering.centres,
+                                              "codebooks": quantizer.codebooks, "seed": seed})
+
+
 class CodeClusteringUpdate(keras.callbacks.Callback):
     """At every epoch end: re-encode all x, re-cluster the codes, log one history row, stop on tol.
 
@@ -305,7 +293,7 @@ class CodeClusteringUpdate(keras.callbacks.Callback):
     ("tol" | "max_epochs"), ``n_epochs``.
     """
 
-    def __init__(self, x, clustering: CodeClustering, cfg: QuantizedClusteringConfig, *,
+    def __init__(self, x, clustering, cfg: QuantizedClusteringConfig, *,
                  initial_labels, initial_codes, started_at: float, y_true=None):
         super().__init__()
         self.x, self.clustering, self.cfg, self.y_true = x, clustering, cfg, y_true
@@ -341,97 +329,123 @@ class CodeClusteringUpdate(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def run_quantized_clustering(model: QuantizedAutoencoder, x: np.ndarray, cfg: QuantizedClusteringConfig,
-                             clustering: CodeClustering, *, seed: int, started_at: float,
-                             y: np.ndarray | None = None, verbose: int = 1) -> ClusteringResult:
-    """Initial code clustering, then the epoch loop of the module docstring (model trained in place).
+class QuantizedDEC:
+    """The clustering phase shared by PQDEC and BQDEC on a pretrained (autoencoder, encoder)
+    pair (module docstring): ``fit`` adds the quantization layer, warms the model up (untimed),
+    runs the initial code clustering and the epoch loop, and trains the pair in place; one
+    ``fit`` per estimator (build a new one, with fresh models, for the next).
 
-    x is in the model's input shape; ``model`` compiled (:func:`warm_up`), else compiled here;
-    ``started_at`` is the ``time.perf_counter()`` at which the method started (codebook fitting
-    included in ``cluster_s``). History: one row per epoch, row 0 the initial clustering (losses
-    NaN, delta_label None). Timings: the phases of the module docstring.
+    Subclasses give ``_layer()`` (the quantization layer), ``_code_clustering(layer, x, seed)``
+    ((the code clustering, seconds fitting codebooks), timed: the clock runs) and
+    ``_info(layer)`` (their own info entries, after training). The result: labels, history
+    (one row per epoch, row 0 the initial clustering: losses NaN, delta_label None), timings
+    (``cluster_s``: from the clock's start to the end of the last epoch, after the untimed
+    ``warmup_s``; its phases ``codebook_s``, ``init_s``, ``network_s``, ``encode_s``,
+    ``assign_s``), info (``n_epochs``, ``stopped_by``, ``code_bits``, ``code_bytes``, ``codes``,
+    ``codes_nbytes``, ``centres``, ``codebooks_nbytes``, ACC / NMI of the initial and final
+    clustering when y is given).
     """
-    init_start = time.perf_counter()
-    codes = model.predict_codes(x, batch_size=cfg.predict_batch_size)
-    labels = clustering.initial(codes)
-    init_s = time.perf_counter() - init_start
-    updater = CodeClusteringUpdate(x, clustering, cfg, initial_labels=labels, initial_codes=codes,
-                                   started_at=started_at, y_true=y)
-    initial_acc, initial_nmi = updater.history[0]["acc"], updater.history[0]["nmi"]
-    if verbose:
-        print(f"initial code clustering (n_init={cfg.n_init}): acc {initial_acc}, nmi {initial_nmi}")
-    if not getattr(model, "compiled", False):
-        model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum))
-    timer = PhaseTimer()
-    model.fit(ShuffledBatches(x, cfg.batch_size, shuffle=cfg.shuffle, seed=seed),
-              epochs=cfg.max_epochs, callbacks=[updater, timer], verbose=verbose)
-    final_acc, final_nmi = score_labels(y, updater.labels)
-    stored_codes, stored_centres = clustering.stored(updater.codes)
-    info = {"n_epochs": updater.n_epochs, "stopped_by": updater.stopped_by,
-            "n_iterations": updater.n_epochs * updater.steps_per_epoch,
-            "initial_acc": initial_acc, "initial_nmi": initial_nmi, "final_acc": final_acc,
-            "final_nmi": final_nmi, "code_bits": clustering.code_bits,
-            "code_bytes": stored_codes.nbytes // len(stored_codes), "codes_nbytes": stored_codes.nbytes,
-            "codes": stored_codes, "centres": stored_centres, "seed": seed,
-            "restarts": cfg.n_init, "init": cfg.init}
-    return ClusteringResult(labels=updater.labels, history=updater.history, info=info,
-                            timings={"pretrain_s": 0.0, "init_s": init_s,
-                                     "network_s": timer.network_s, "encode_s": updater.encode_s,
-                                     "assign_s": updater.assign_s,
-                                     "cluster_s": time.perf_counter() - started_at})
+
+    name: ClassVar[str]
+    config_class: ClassVar[type]
+    decode = "continuous"   # what the decoder reads (QuantizedAutoencoder.DECODE)
+
+    def __init__(self, n_clusters: int, config: QuantizedClusteringConfig | None = None, *,
+                 autoencoder: keras.Model, encoder: keras.Model, verbose: int = 0):
+        self.n_clusters, self.config = n_clusters, config or self.config_class()
+        self.autoencoder, self.encoder, self.verbose = autoencoder, encoder, verbose
+        self._fitted = False
+
+    def _check(self) -> None:
+        """Errors of this method's settings against the encoder (before anything trains)."""
+
+    def fit(self, x: np.ndarray, *, seed: int, y: np.ndarray | None = None) -> ClusteringResult:
+        cfg, encoder = self.config, self.encoder
+        x = prepare_input(encoder, check_inputs(x, self.n_clusters, y))
+        self._check()
+        if self._fitted:
+            raise RuntimeError(f"{self.name} trains its autoencoder in place: construct a new "
+                               f"{type(self).__name__} with fresh models for another fit")
+        self._fitted = True
+        keras.utils.set_random_seed(seed)
+        layer = self._layer()
+        model = QuantizedAutoencoder(self.autoencoder, encoder, layer, gamma=cfg.gamma,
+                                     decode=self.decode, name=self.name.lower())
+        batch = cfg.predict_batch_size
+        warmup_s = warm_up(model, make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum),
+                           first_batches(x, cfg.batch_size),
+                           [lambda: encoder.predict(x, batch_size=batch, verbose=0),
+                            lambda: model.predict_codes(x, batch_size=batch)])
+        keras.utils.set_random_seed(seed)
+        started_at = time.perf_counter()
+        clustering, codebook_s = self._code_clustering(layer, x, seed)
+        init_start = time.perf_counter()
+        codes = model.predict_codes(x, batch_size=batch)
+        labels = clustering.initial(codes)
+        init_s = time.perf_counter() - init_start
+        updater = CodeClusteringUpdate(x, clustering, cfg, initial_labels=labels,
+                                       initial_codes=codes, started_at=started_at, y_true=y)
+        initial_acc, initial_nmi = updater.history[0]["acc"], updater.history[0]["nmi"]
+        if self.verbose:
+            print(f"initial code clustering (n_init={cfg.n_init}): acc {initial_acc}, "
+                  f"nmi {initial_nmi}")
+        timer = PhaseTimer()
+        model.fit(ShuffledBatches(x, cfg.batch_size, shuffle=cfg.shuffle, seed=seed),
+                  epochs=cfg.max_epochs, callbacks=[updater, timer], verbose=self.verbose)
+        final_acc, final_nmi = score_labels(y, updater.labels)
+        stored_codes, stored_centres = clustering.stored(updater.codes)
+        info = {"n_epochs": updater.n_epochs, "stopped_by": updater.stopped_by,
+                "n_iterations": updater.n_epochs * updater.steps_per_epoch,
+                "initial_acc": initial_acc, "initial_nmi": initial_nmi, "final_acc": final_acc,
+                "final_nmi": final_nmi, "code_bits": clustering.code_bits,
+                "code_bytes": stored_codes.nbytes // len(stored_codes),
+                "codes_nbytes": stored_codes.nbytes, "codes": stored_codes,
+                "centres": stored_centres, "seed": seed, "restarts": cfg.n_init,
+                "init": cfg.init}
+        timings = {"pretrain_s": 0.0, "init_s": init_s, "network_s": timer.network_s,
+                   "encode_s": updater.encode_s, "assign_s": updater.assign_s,
+                   "cluster_s": time.perf_counter() - started_at, "warmup_s": warmup_s,
+                   "codebook_s": codebook_s}
+        info.update(method=self.name, **self._info(layer))
+        return ClusteringResult(labels=updater.labels, history=updater.history, info=info,
+                                timings=timings)
 
 
-def cluster_pqdec(autoencoder: keras.Model, encoder: keras.Model, x: np.ndarray, n_clusters: int,
-                  cfg: PQDECConfig | None = None, *, seed: int, y: np.ndarray | None = None,
-                  verbose: int = 1) -> ClusteringResult:
-    """Run PQDEC's clustering phase on a pretrained (autoencoder, encoder) pair (trained in place).
+class PQDEC(QuantizedDEC):
+    """PQDEC's clustering phase (module docstring): ``PQDEC(n_clusters, config, autoencoder=,
+    encoder=, verbose=).fit(x, seed=..., y=None)``.
 
-    Args:
-        autoencoder, encoder: pretrained, sharing layers (repro.models.autoencoders); embedding
-            dimension D >= n_subspaces.
-        x: (n, ...) float data in [0, 1], n >= n_codewords; images are flattened for a dense net.
-        n_clusters: K.  cfg: hyperparameters (default :class:`PQDECConfig`).
-        seed: seeds Keras, the codebook k-means and the PQ k-means restarts.
-        y: optional (n,) true labels, used only to log ACC / NMI.
-        verbose: Keras verbosity.
+    autoencoder, encoder: pretrained, sharing layers (repro.models.autoencoders); embedding
+    dimension D >= n_subspaces. x: (n, ...) float data in [0, 1], n >= n_codewords; images are
+    flattened for a dense net. seed: seeds Keras, the codebook k-means and the PQ k-means
+    restarts. y: (n,) true labels, only to score the history.
 
-    Returns labels, history (one row per epoch), timings (``cluster_s``: codebooks + initial
-    clustering + epochs, after the untimed ``warmup_s``; its phases ``codebook_s``, ``init_s``,
-    ``network_s``, ``encode_s``, ``assign_s``), info (``n_epochs``, ``stopped_by``, ``code_bits`` 32,
-    ``code_bytes`` 4, ``codes`` (n, M) uint8, ``codes_nbytes``, ``centres`` (K, M) uint8,
-    ``codebooks`` (M, L, ceil(D/M)) float32 (final, padded coordinates zero), ``codebooks_nbytes``,
-    ``initial_quantization_loss``, ACC / NMI of the initial and final clustering).
+    Beside :class:`QuantizedDEC`'s result: ``code_bits`` 32, ``code_bytes`` 4, ``codes`` (n, M)
+    uint8, ``centres`` (K, M) uint8, ``codebooks`` (M, L, ceil(D/M)) float32 (final, padded
+    coordinates zero), ``codebooks_nbytes``, ``initial_quantization_loss``.
     """
-    cfg = cfg or PQDECConfig()
-    x = prepare_input(encoder, check_inputs(x, n_clusters, y))
-    keras.utils.set_random_seed(seed)
-    layer = ProductQuantization(cfg.n_subspaces, cfg.n_codewords, name="product_quantization")
-    model = QuantizedAutoencoder(autoencoder, encoder, layer, gamma=cfg.gamma, name="pqdec")
-    warmup_s = warm_up_quantized(model, encoder, x, cfg)
-    keras.utils.set_random_seed(seed)
-    started_at = time.perf_counter()
-    embedding = np.asarray(encoder.predict(x, batch_size=cfg.predict_batch_size, verbose=0))
-    padded = pad_subvectors(embedding, cfg.n_subspaces)
-    quantizer = ProductQuantizer(cfg.n_subspaces, cfg.n_codewords).fit(padded, seed=seed,
-                                                                       n_iter=cfg.pq_fit_iter)
-    layer.set_codebooks(quantizer.codebooks)
-    codebook_s = time.perf_counter() - started_at
-    clustering = PQCodeClustering(layer, int(n_clusters), cfg, seed)
-    result = run_quantized_clustering(model, x, cfg, clustering, seed=seed, started_at=started_at,
-                                      y=y, verbose=verbose)
-    result.timings.update(warmup_s=warmup_s, codebook_s=codebook_s)
-    codebooks = layer.get_codebooks()
-    result.info.update(method="PQDEC", codebooks=codebooks, codebooks_nbytes=int(codebooks.nbytes),
-                       initial_quantization_loss=quantizer.quantization_error(padded))
-    return result
 
+    name = "PQDEC"
+    config_class = PQDECConfig
 
-def warm_up_quantized(model: QuantizedAutoencoder, encoder: keras.Model, x: np.ndarray,
-                      cfg: QuantizedClusteringConfig) -> float:
-    """:func:`warm_up` of PQDEC / BQDEC: train steps on a full and a short batch, the encoder's
-    and the code model's predict on all of x; seconds (untimed by the method)."""
-    batch = cfg.predict_batch_size
-    return warm_up(model, make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum),
-                   first_batches(x, cfg.batch_size),
-                   [lambda: encoder.predict(x, batch_size=batch, verbose=0),
-                    lambda: model.predict_codes(x, batch_size=batch)])
+    def _layer(self):
+        return ProductQuantization(self.config.n_subspaces, self.config.n_codewords,
+                                   name="product_quantization")
+
+    def _code_clustering(self, layer, x, seed):
+        cfg, started = self.config, time.perf_counter()
+        embedding = np.asarray(self.encoder.predict(x, batch_size=cfg.predict_batch_size,
+                                                    verbose=0))
+        padded = pad_subvectors(embedding, cfg.n_subspaces)
+        quantizer = ProductQuantizer(cfg.n_subspaces, cfg.n_codewords).fit(
+            padded, seed=seed, n_iter=cfg.pq_fit_iter)
+        layer.set_codebooks(quantizer.codebooks)
+        self._initial = quantizer, padded
+        return (PQCodeClustering(layer.get_codebooks, int(self.n_clusters), cfg, seed),
+                time.perf_counter() - started)
+
+    def _info(self, layer):
+        quantizer, padded = self._initial
+        codebooks = layer.get_codebooks()
+        return {"codebooks": codebooks, "codebooks_nbytes": int(codebooks.nbytes),
+                "initial_quantization_loss": quantizer.quantization_error(padded)}

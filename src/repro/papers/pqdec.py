@@ -71,19 +71,20 @@ from pathlib import Path
 import numpy as np
 
 from repro.papers._common import StageConfig
-from repro.methods.bqdec import BQDECConfig
+from repro.methods.bqdec import BQDEC, BQDECConfig
 from repro.methods.dec import DECConfig
-from repro.methods.kdkmeans import KDKMeansConfig
+from repro.methods.kdkmeans import KDKMeans, KDKMeansConfig
 from repro.methods.kmeans import KMeansConfig
-from repro.methods.kmedoids import KMedoidsConfig
-from repro.methods.pqdec import PQDECConfig
+from repro.methods.kmedoids import KMedoids, KMedoidsConfig
+from repro.methods.pqdec import PQDEC, PQDECConfig, PQKMeansClusterer
 from repro.methods.pretrain import PretrainConfig
 
 PAPER = "pqdec"
 METHODS = ("kmeans", "kmedoids", "kdkmeans", "dec", "bqdec", "pqdec")
 # The modules only one method's cells run (repro.papers.cells: a change to one of them
-# invalidates that method's stored cells only)
-METHOD_MODULES = {m: (f"repro.methods.{m}",) for m in METHODS}
+# invalidates that method's stored cells only); DEC's cell times it after PQDEC's warm-up
+METHOD_MODULES = {**{m: (f"repro.methods.{m}",) for m in METHODS},
+                  "dec": ("repro.methods.dec", "repro.methods.pqdec")}
 DATASETS = ("mnist-full", "mnist-test", "stl-10")
 BUDGET = {"dense_pretrain.epochs": "autoencoder pretraining epochs",
           "timing_repeats": "timing repeats", "n_init": "restarts of every method"}
@@ -98,7 +99,6 @@ MEASUREMENT = ("time_s: wall-clock seconds of the clustering phase (10 clusterin
                "before it, MB = 2^20 bytes, sampled every 2 ms (repro.measure); storage_mb: bytes "
                "of the representation the method clusters plus its centres (no network weights)")
 NOTES = {"measurement": MEASUREMENT}
-METHOD_MODULES = {**METHOD_MODULES, "dec": ("repro.methods.dec", "repro.methods.pqdec")}
 
 
 @dataclass
@@ -166,23 +166,52 @@ def epochs_to_settings(cfg: Config, n: int) -> Config:
 PRETRAINED_FOR = {"dec": "dense", "pqdec": "dense", "bqdec": "binary"}
 
 
-def _clusterer(method: str, cfg: Config, x, k, seed, y):
-    """call(*pretrained (autoencoder, encoder)) -> ClusteringResult of ``method``."""
-    from repro.methods.bqdec import cluster_bqdec
-    from repro.methods.kdkmeans import cluster_kdkmeans
-    from repro.methods.kmeans import cluster_kmeans
-    from repro.methods.kmedoids import cluster_kmedoids
-    from repro.methods.pqdec import cluster_pqdec
+def _k(cell) -> int:
+    return int(len(np.unique(cell.data.y)))
 
-    v = cfg.verbose
-    return {
-        "kmeans": lambda: cluster_kmeans(x, k, cfg.kmeans, seed=seed, y=y),
-        "kmedoids": lambda: cluster_kmedoids(x, k, cfg.kmedoids, seed=seed, y=y),
-        "kdkmeans": lambda: cluster_kdkmeans(x, k, cfg.kdkmeans, seed=seed, y=y),
-        "dec": lambda ae, enc: cluster_dec_warm(enc, x, k, cfg.dec, seed=seed, y=y, verbose=v),
-        "bqdec": lambda ae, enc: cluster_bqdec(ae, enc, x, k, cfg.bqdec, seed=seed, y=y, verbose=v),
-        "pqdec": lambda ae, enc: cluster_pqdec(ae, enc, x, k, cfg.pqdec, seed=seed, y=y, verbose=v),
-    }[method]
+
+def _built(cell, need: str):
+    """A fresh (autoencoder, encoder) with the pretrained weights ``need`` of this dataset and
+    seed (pretrained once, :meth:`Cell.shared`); the deep methods train their copy in place."""
+    return cell.shared(f"{need} autoencoder", lambda: _pretrain(cell, need)).build()
+
+
+def _pair(cell, need: str) -> dict:
+    autoencoder, encoder = _built(cell, need)
+    return {"autoencoder": autoencoder, "encoder": encoder, "verbose": cell.cfg.verbose}
+
+
+class _Fit:
+    """A function ``fit(x, *, seed, y=None)`` as an estimator (the k-means and DEC entries,
+    whose methods are functions in their own modules)."""
+
+    def __init__(self, fit):
+        self.fit = fit
+
+
+def _dec(cell):
+    cfg, k, v = cell.cfg, _k(cell), cell.cfg.verbose
+    _, enc = _built(cell, "dense")
+    return _Fit(lambda x, *, seed, y=None: cluster_dec_warm(enc, x, k, cfg.dec, seed=seed, y=y, verbose=v))
+
+
+def _kmeans(cell):
+    from repro.methods.kmeans import cluster_kmeans
+
+    cfg, k = cell.cfg, _k(cell)
+    return _Fit(lambda x, *, seed, y=None: cluster_kmeans(x, k, cfg.kmeans, seed=seed, y=y))
+
+
+# method -> factory(cell) -> estimator with fit(x, *, seed, y=None) -> ClusteringResult
+# (repro.methods.base); run_cell builds one per timed repeat (the deep methods train in place).
+ESTIMATORS = {
+    "kmeans": _kmeans,
+    "kmedoids": lambda cell: KMedoids(_k(cell), cell.cfg.kmedoids),
+    "kdkmeans": lambda cell: KDKMeans(_k(cell), cell.cfg.kdkmeans),
+    "dec": _dec,
+    "bqdec": lambda cell: BQDEC(_k(cell), cell.cfg.bqdec, **_pair(cell, "binary")),
+    "pqdec": lambda cell: PQDEC(_k(cell), cell.cfg.pqdec, **_pair(cell, "dense")),
+}
 
 
 def cluster_dec_warm(encoder, x, n_clusters: int, cfg, *, seed: int, y=None, verbose: int = 1):
@@ -282,13 +311,12 @@ def run_cell(cell) -> None:
         cell.record("pretrain_epochs", len(pretrained.loss_history), unit="count")
     for api, n_threads in pin_threads(cfg.threads).items():
         cell.record("threads", n_threads, unit="count", variant=api)
-    k = int(len(np.unique(y)))
-    call = _clusterer(method, cfg, x, k, cell.seed, y)
     with threadpool_limits(limits=cfg.threads):
         for repeat in range(cfg.timing_repeats):
             cell.log(f"[{PAPER}] {method}, {cfg.clustering_epochs} clustering epochs "
                      f"(timing {repeat + 1} of {cfg.timing_repeats})")
-            meas = measure(call, *(pretrained.build() if need else ()))
+            estimator = ESTIMATORS[method](cell)    # fresh models from the pretrained weights
+            meas = measure(estimator.fit, x, seed=cell.seed, y=y)
             result = meas.result
             cell.record("time_s", float(result.timings["cluster_s"]), unit="s", repeat=repeat)
             cell.record("memory_mb", meas.peak_mb, unit="MB", repeat=repeat)
@@ -302,7 +330,7 @@ def run_cell(cell) -> None:
         cell.record_clustering(first, timings=())
         cell.record("storage_mb", stored_bytes(method, first, x, cfg) / 2**20, unit="MB")
         if method == "pqdec" and cfg.controls:
-            _controls(cell, pretrained, k)
+            _controls(cell, pretrained)
     if (cell.dataset, method, cell.seed) == ("mnist-full", "pqdec", cfg.seeds[0]):
         cell.keep("top_images", top_images(x, first, cfg.top_images))
 
@@ -334,24 +362,24 @@ def pin_threads(n: int) -> dict[str, int]:
     return out
 
 
-def _controls(cell, pretrained, k: int) -> None:
+def _controls(cell, pretrained) -> None:
     """The accuracy controls of the module docstring, recorded as methods ``CONTROLS``."""
     from repro.methods.kmeans import kmeans
-    from repro.methods.pqdec import cluster_pqdec, initial_pq_kmeans
     from repro.metrics import clustering_scores
 
-    cfg, x, y = cell.cfg, cell.data.x, cell.data.y
+    cfg, x, y, k = cell.cfg, cell.data.x, cell.data.y, _k(cell)
     cell.log(f"[{PAPER}] accuracy controls (untimed): k-means and PQ k-means on the embedding"
              + (", PQDEC from k-means++" if cfg.control_training else ""))
     _, encoder = pretrained.build()
     embedding = np.asarray(encoder.predict(x.reshape(len(x), -1), batch_size=4096, verbose=0))
     plus_cfg = dataclasses.replace(cfg.pqdec, init="k-means++")
     labels = {"kmeans-embedding": kmeans(embedding, k, seed=cell.seed, n_init=cfg.n_init).labels,
-              "pqkmeans-random": initial_pq_kmeans(embedding, k, cfg.pqdec, seed=cell.seed),
-              "pqkmeans-kmeans++": initial_pq_kmeans(embedding, k, plus_cfg, seed=cell.seed)}
+              **{name: PQKMeansClusterer(k, c).fit(embedding, seed=cell.seed).labels
+                 for name, c in (("pqkmeans-random", cfg.pqdec), ("pqkmeans-kmeans++", plus_cfg))}}
     if cfg.control_training:
-        labels["pqdec-kmeans++init"] = cluster_pqdec(*pretrained.build(), x, k, plus_cfg,
-                                                     seed=cell.seed, y=y, verbose=0).labels
+        autoencoder, encoder = pretrained.build()
+        labels["pqdec-kmeans++init"] = PQDEC(k, plus_cfg, autoencoder=autoencoder,
+                                             encoder=encoder).fit(x, seed=cell.seed, y=y).labels
     for name, value in labels.items():
         for metric, score in clustering_scores(y, value).items():
             cell.record(metric, score, unit="fraction", method=name)

@@ -5,7 +5,7 @@
     codes = pq.encode(z)                                                  # (n, 4) uint8
     km = PQKMeans(pq, n_clusters=10, n_iter=10, seed=0).fit(codes)        # km.labels_, km.centres_
 
-Binary codes (BQDEC): :func:`binarize`, :func:`pack_bits`, :func:`packed_hamming_distance`,
+Binary codes (BQDEC): :func:`pack_bits`, :func:`packed_hamming_distance`,
 :class:`KMajority`.
 
 DQN retrieval stage: :class:`OPQ` (non-parametric OPQ, for DQN2+); the block-diagonal
@@ -17,13 +17,10 @@ quantization updates :func:`update_codes` / :func:`update_codebooks` and
 
 from .binary_codes import (
     KMajority,
-    binarize,
     check_bits,
     majority_centres,
     pack_bits,
     packed_hamming_distance,
-    popcount,
-    unpack_bits,
 )
 from .dqn_codes import (
     Eq6Check,
@@ -48,7 +45,6 @@ __all__ = [
     "ProductQuantizer",
     "aqd_search",
     "assign_to_centres",
-    "binarize",
     "check_bits",
     "check_codes",
     "code_dtype",
@@ -58,10 +54,8 @@ __all__ = [
     "majority_centres",
     "pack_bits",
     "packed_hamming_distance",
-    "popcount",
     "quantization_loss",
     "symmetric_distances_to_centres",
-    "unpack_bits",
     "update_centres",
     "update_codebooks",
     "update_codes",

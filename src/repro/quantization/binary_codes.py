@@ -1,10 +1,9 @@
 """Binary codes for BQDEC (the binary-quantized predecessor of PQDEC, its ref. [28]).
 
-* :func:`binarize`: sign binarisation of real features to bits (``x > threshold`` -> 1).
-* :func:`pack_bits` / :func:`unpack_bits`: ``(n, B)`` bits <-> ``(n, ceil(B/8))`` uint8 bytes
-  (``np.packbits`` order: the first bit is the high bit of byte 0).
+* :func:`pack_bits`: ``(n, B)`` bits -> ``(n, ceil(B/8))`` uint8 bytes (``np.packbits``
+  order: the first bit is the high bit of byte 0; ``np.unpackbits`` inverts it).
 * :func:`packed_hamming_distance`: Hamming distances between packed codes, as XOR + popcount
-  on 64-bit words (``np.bitwise_count``; a 256-entry byte table where numpy lacks it).
+  on 64-bit words (``np.bitwise_count``).
   :func:`repro.metrics.hamming_distance` is the version for unpacked codes.
 * :class:`KMajority`: binary k-means ("k-majority"): assign by Hamming distance, centre =
   per-bit majority vote of the members.
@@ -18,7 +17,6 @@ from scipy import sparse
 from ._lloyd import random_distinct_rows, run_lloyd
 
 _CHUNK_ELEMENTS = 1 << 22
-_BYTE_POPCOUNT = np.array([bin(value).count("1") for value in range(256)], dtype=np.uint8)
 
 
 def check_bits(bits, name: str = "bits") -> np.ndarray:
@@ -29,31 +27,13 @@ def check_bits(bits, name: str = "bits") -> np.ndarray:
     if array.dtype != bool and array.dtype.kind not in "iuf":
         raise ValueError(f"{name} must hold 0/1 bits, got dtype {array.dtype}")
     if array.dtype != bool and not np.isin(array, (0, 1)).all():
-        raise ValueError(f"{name} must hold only 0 and 1 (use binarize() for real-valued features)")
+        raise ValueError(f"{name} must hold only 0 and 1 (threshold real-valued features first)")
     return array.astype(np.uint8, copy=False)
-
-
-def binarize(x, threshold: float = 0.0) -> np.ndarray:
-    """Sign binarisation: ``(n, B)`` real features -> ``(n, B)`` uint8 bits, 1 where ``x > threshold``."""
-    array = np.asarray(x)
-    if array.ndim != 2 or array.dtype.kind not in "iuf":
-        raise ValueError(
-            f"x must be a 2-D array of real features, got shape {array.shape}, dtype {array.dtype}"
-        )
-    return (array > threshold).astype(np.uint8)
 
 
 def pack_bits(bits) -> np.ndarray:
     """``(n, B)`` bits -> ``(n, ceil(B / 8))`` uint8, zero-padded at the end."""
     return np.packbits(check_bits(bits), axis=1)
-
-
-def unpack_bits(packed, n_bits: int) -> np.ndarray:
-    """Inverse of :func:`pack_bits`: ``(n, n_bytes)`` uint8 -> ``(n, n_bits)`` uint8 bits."""
-    packed = _check_packed("packed", packed)
-    if not 0 < n_bits <= 8 * packed.shape[1]:
-        raise ValueError(f"n_bits={n_bits} does not fit in {packed.shape[1]} bytes per code")
-    return np.unpackbits(packed, axis=1, count=n_bits)
 
 
 def _check_packed(name: str, packed) -> np.ndarray:
@@ -74,19 +54,6 @@ def _as_words(packed: np.ndarray) -> np.ndarray:
     return padded.view(np.uint64)
 
 
-def popcount(words: np.ndarray) -> np.ndarray:
-    """Number of set bits of each uint64 word (same shape), uint8."""
-    if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(words)
-    return popcount_by_table(words)
-
-
-def popcount_by_table(words: np.ndarray) -> np.ndarray:
-    """:func:`popcount` through the 256-entry byte table (for numpy < 2)."""
-    as_bytes = np.ascontiguousarray(words, dtype=np.uint64).view(np.uint8)
-    return _BYTE_POPCOUNT[as_bytes].reshape(*words.shape, 8).sum(axis=-1, dtype=np.uint8)
-
-
 def packed_hamming_distance(query_packed, db_packed) -> np.ndarray:
     """``(n_q, n_db)`` Hamming distances between packed codes ``(n_q, n_bytes)``, ``(n_db, n_bytes)``.
 
@@ -104,7 +71,7 @@ def packed_hamming_distance(query_packed, db_packed) -> np.ndarray:
         block = out[start:start + step]
         block[...] = 0
         for word in range(query_words.shape[1]):
-            block += popcount(query_words[start:start + step, word, None] ^ db_words[None, :, word])
+            block += np.bitwise_count(query_words[start:start + step, word, None] ^ db_words[None, :, word])
     return out
 
 

@@ -277,18 +277,6 @@ def faiss_index_pq(codebooks, codes):
     return index
 
 
-def faiss_stored_codes(index) -> np.ndarray:
-    """The ``(n, M)`` codes a ``faiss.IndexPQ`` holds, unpacked (inverse of :func:`pack_codes`)."""
-    import faiss
-
-    pq = index.pq
-    packed = faiss.vector_to_array(index.codes).reshape(index.ntotal, pq.code_size)
-    bits = np.unpackbits(packed, axis=1, bitorder="little")[:, : pq.M * pq.nbits]
-    bits = bits.reshape(index.ntotal, pq.M, pq.nbits).astype(np.uint32)
-    values = (bits << np.arange(pq.nbits, dtype=np.uint32)).sum(axis=2)
-    return values.astype(code_dtype(pq.ksub))
-
-
 def merged_tables(tables: np.ndarray, group: int) -> np.ndarray:
     """``(nq, M, K)`` ADC tables -> ``(nq, ceil(M/group), K^group)``: entry ``[q, g, j]`` is the
     sum of the tables of subspaces ``g*group ..`` at the codes whose mixed-radix number
