@@ -54,13 +54,14 @@ network scaled to 28 x 28 and the probe pooling).
 from __future__ import annotations
 
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace as _replace
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
-from repro.methods.deepcluster import DeepClusterConfig, TrainConfig
+from repro.methods.deepcluster import (DeepCluster, DeepClusterConfig, RandomNetwork,
+                                       SupervisedNetwork, TrainConfig)
 from repro.methods.linear_probe import ProbeConfig
 from repro.models.deepcluster_net import LAYERS, NetConfig
 from repro.papers._common import StageConfig
@@ -214,18 +215,8 @@ def _network(cell, method: str, *, k: int | None = None, epochs: int | None = No
     return cell.shared(name, lambda: _train(cell, method, k, epochs), scope="run", key=key)
 
 
-def _deepcluster(cell, data, *, k: int, epochs: int):
-    from repro.methods.deepcluster import DeepCluster
-
-    cfg = cell.cfg
-    return DeepCluster(_replace(cfg.deepcluster, k=k), _replace(cfg.train, epochs=epochs),
-                       cfg.net, verbose=cfg.verbose, log=cell.log)
-
-
 def _supervised(cell, data, *, k: int, epochs: int):
     """On the labels of ``data``'s training images, stopped on held-out training images."""
-    from repro.methods.deepcluster import SupervisedNetwork
-
     cfg = cell.cfg
     train = cfg.supervised if epochs == cfg.supervised.epochs else \
         _replace(cfg.supervised, epochs=epochs)
@@ -235,16 +226,14 @@ def _supervised(cell, data, *, k: int, epochs: int):
                              log=cell.log)
 
 
-def _random(cell, data, *, k: int, epochs: int):
-    from repro.methods.deepcluster import RandomNetwork
-
-    return RandomNetwork(k, cell.cfg.net)
-
-
 # method -> factory(cell, data the network trains on, k=, epochs=) -> a FeatureLearner
 # (repro.methods.base): fit(x, *, seed, y) -> the network, its training facts in ``info_``
-NETWORKS = {"imagenet_labels": _supervised, "places_labels": _supervised, "random": _random,
-            "deepcluster": _deepcluster}
+NETWORKS = {
+    "imagenet_labels": _supervised, "places_labels": _supervised,
+    "random": lambda cell, data, *, k, epochs: RandomNetwork(k, cell.cfg.net),
+    "deepcluster": lambda cell, data, *, k, epochs: DeepCluster(
+        _replace(cell.cfg.deepcluster, k=k), _replace(cell.cfg.train, epochs=epochs),
+        cell.cfg.net, verbose=cell.cfg.verbose, log=cell.log)}
 
 
 def _train(cell, method: str, k: int, epochs: int):
@@ -270,12 +259,6 @@ def _validation_split(cfg, data, n: int) -> np.ndarray:
         raise ValueError(f"supervised.validation_images = {n}: only {len(held_out)} training "
                          f"images follow the first {cfg.train_images}")
     return held_out
-
-
-def _replace(obj, **changes):
-    import dataclasses
-
-    return dataclasses.replace(obj, **changes)
 
 
 def _record_training(cell, history) -> None:
