@@ -25,9 +25,10 @@ import numpy as np
 def main() -> None:
     from repro.config import build, load_params, stage_params
     from repro.papers.deepcluster import Config
-    from repro.methods.deepcluster import train_supervised
+    from repro.methods.deepcluster import RandomNetwork, SupervisedNetwork
     from repro.methods.linear_probe import few_shot_indices, linear_probes
-    from repro.models.deepcluster_net import LAYERS, build_network, predict_in_chunks, probe_model
+    from repro.models.deepcluster_net import LAYERS, probe_model
+    from repro.models.inference import predict
     from repro.papers.deepcluster import load_data
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -40,10 +41,11 @@ def main() -> None:
     networks = {}
     for name, column in (("imagenet_labels", "mnist-full"), ("places_labels", "usps")):
         train = data[column].train[:cfg.train_images]
-        networks[name] = train_supervised(data[column].x[train], data[column].y[train],
-                                          cfg.supervised, cfg.net, seed=args.seed, verbose=0,
-                                          log=lambda _: None)
-    networks["random"] = build_network((28, 28, 1), cfg.deepcluster.k, cfg.net, seed=args.seed)
+        learner = SupervisedNetwork(cfg.supervised, cfg.net, verbose=0, log=lambda _: None)
+        networks[name] = learner.fit(data[column].x[train], seed=args.seed,
+                                     y=data[column].y[train])
+    networks["random"] = RandomNetwork(cfg.deepcluster.k, cfg.net).fit(
+        data["mnist-full"].x[:1], seed=args.seed)
     rows = []
     for column in ("mnist-full", "usps"):
         col_cfg = cfg.for_dataset(column)
@@ -52,8 +54,8 @@ def main() -> None:
         high = "imagenet_labels" if column == "mnist-full" else "places_labels"
         for method in (high, "random"):
             extractor = probe_model(networks[method])
-            train_f = predict_in_chunks(extractor, d.x[pool])
-            test_f = predict_in_chunks(extractor, d.x[d.test])
+            train_f = predict(extractor, d.x[pool])
+            test_f = predict(extractor, d.x[d.test])
             for shots in sorted({col_cfg.probe.shots, 0}):
                 if shots:
                     pick = few_shot_indices(d.y[pool], shots, seed=args.seed)

@@ -17,6 +17,27 @@ REPORT_FILES = ("gapdcec.ipynb", "gapdcec.html", "results.csv", "comparison.csv"
                 "histories.csv", "run.log", "cells")
 
 
+def _checked_claims(report) -> pd.DataFrame:
+    """claims.csv, checked against claim_tests.csv (each claim's comparisons): its counts are
+    those of its comparisons and its verdict is the rule's -- any comparison fails: fails;
+    every tested one holds: holds; else inconclusive; none tested: untestable if one is, else
+    not run -- and a reduced profile's verdict is never decisive (nor pending: a whole run)."""
+    claims = pd.read_csv(report / "claims.csv", keep_default_na=False).set_index("claim_id")
+    tests = pd.read_csv(report / "claim_tests.csv", keep_default_na=False)
+    assert set(tests.claim_id) == set(claims.index)
+    for claim_id, row in claims.iterrows():
+        outcomes = list(tests.loc[tests.claim_id == claim_id, "outcome"])
+        for outcome in ("holds", "fails", "inconclusive", "untestable", "not run"):
+            assert row[f"n_{outcome.replace(' ', '_')}"] == outcomes.count(outcome), claim_id
+        tested = [o for o in outcomes if o in ("holds", "fails", "inconclusive")]
+        expected = ("fails" if "fails" in tested else "holds" if all(o == "holds" for o in tested)
+                    else "inconclusive") if tested else \
+            "untestable" if "untestable" in outcomes else "not run"
+        assert row.verdict == expected, (claim_id, row.verdict, outcomes)
+    assert set(claims.strength) <= {"indicative", "untestable", "not run"}
+    return claims
+
+
 @pytest.mark.slow
 def test_gapdcec_smoke_stage_writes_the_whole_report(smoke_run):
     root = smoke_run("gapdcec")
@@ -44,6 +65,7 @@ def test_gapdcec_smoke_stage_writes_the_whole_report(smoke_run):
     provenance = json.loads((report / "provenance.json").read_text())
     assert provenance["profile"] == "smoke" and provenance["seeds"] == [0]
     assert set(provenance["datasets"]) == {"mnist-test", "usps"}
+    _checked_claims(report)
 
     notebook = nbformat.read(report / "gapdcec.ipynb", as_version=4)
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
@@ -117,12 +139,11 @@ def test_pqdec_smoke_stage_measures_every_method_and_marks_absent_stl10(smoke_ru
     timed = comparison[(comparison.dataset == "mnist-test") & comparison.metric.isin(["time_s", "memory_mb"])]
     assert set(timed.verdict) == {"not comparable"}  # seconds and MB depend on the machine
 
-    claims = pd.read_csv(report / "claims.csv").set_index("claim_id")
-    assert set(claims.verdict) <= {"holds", "fails", "inconclusive", "untestable", "not run"}
+    claims = _checked_claims(report)
     claim_only = ["pqdec_keeps_accuracy", "pqdec_stores_less_than_bqdec", "pqdec_stores_least"]
     assert (claims.drop(claim_only).paper_verdict == "holds").all()  # the paper prints the rest
-    # a reduced profile's verdict is never decisive, and says under which profile it was reached
-    assert set(claims.strength) <= {"indicative", "untestable", "not run"}
+    # a reduced profile's verdict is never decisive (_checked_claims), and says under which
+    # profile it was reached
     indicative = claims[claims.strength == "indicative"]
     assert indicative.verdict_shown.str.startswith("indicative (smoke): ").all()
     figures = {p.name for p in (root / "figures" / "pqdec" / "smoke").iterdir()}
@@ -156,8 +177,7 @@ def test_dqn_smoke_stage_reports_the_stand_in_beside_the_paper_dataset(smoke_run
     nus = comparison[(comparison.dataset == "nus-wide") & (comparison.method == "dqn")]
     assert (pairs[pairs.method == "dqn"].reported.values == nus.reported.values).all()
 
-    claims = pd.read_csv(report / "claims.csv").set_index("claim_id")
-    assert set(claims.verdict) <= {"holds", "fails", "inconclusive", "untestable", "not run"}
+    claims = _checked_claims(report)
     assert claims.loc["dqn_best", "paper_verdict"] == "fails"   # CIFAR-10: DNNH at 24 and 48 bits
     # the bound holds on every pair of the one seed, but one run gives no noise estimate
     assert claims.loc["eq6_bound", "verdict"] == "inconclusive"
@@ -181,7 +201,8 @@ def test_deepcluster_smoke_stage_reports_both_columns_and_fig2(smoke_run):
         name.replace("gapdcec", "deepcluster") for name in REPORT_FILES)
     results = pd.read_csv(report / "results.csv", keep_default_na=False, na_values={"value": [""]})
     top1 = results[results.metric == "top1"]
-    assert top1.value.between(0, 1).all()
+    # each is a share of the smoke profile's 500 probe test images: k / 500 for a whole k
+    np.testing.assert_allclose(top1.value * 500, np.round(top1.value * 500), atol=1e-3)
     # places_labels is a transfer-column row only, as in the paper's table
     assert set(top1[top1.dataset == "mnist-full"].method) == {"imagenet_labels", "random", "deepcluster"}
     assert set(top1[top1.dataset == "usps"].method) == {"imagenet_labels", "places_labels", "random",
@@ -190,7 +211,11 @@ def test_deepcluster_smoke_stage_reports_both_columns_and_fig2(smoke_run):
     # the k ablation: one point per k / classes of the smoke profile
     assert set(results[results.metric == "downstream"].variant.astype(str)) == {"1", "2"}
     histories = pd.read_csv(report / "histories.csv")
-    assert histories.nmi_labels.between(0, 1).all() and len(histories) == 3
+    assert len(histories) == 3 and list(histories.epoch) == [0, 1, 2]   # 3 DeepCluster epochs
+    # Fig. 2a's first and last points are the first and last epochs of the history
+    nmi_labels = results[results.metric == "nmi_labels"].set_index("variant").value
+    assert nmi_labels["first"] == pytest.approx(histories.nmi_labels.iloc[0], rel=1e-9)
+    assert nmi_labels["last"] == pytest.approx(histories.nmi_labels.iloc[-1], rel=1e-9)
 
     comparison = pd.read_csv(report / "comparison.csv", keep_default_na=False,
                              na_values={c: [""] for c in ("reported", "reproduced_mean", "delta")})
@@ -204,8 +229,7 @@ def test_deepcluster_smoke_stage_reports_both_columns_and_fig2(smoke_run):
     ran = mnist[mnist.method == "deepcluster"]
     assert len(ran) == 5 and (ran.verdict == "not comparable").all()
 
-    claims = pd.read_csv(report / "claims.csv").set_index("claim_id")
-    assert set(claims.verdict) <= {"holds", "fails", "inconclusive", "untestable", "not run"}
+    claims = _checked_claims(report)
     assert claims.loc["beats_random", "paper_verdict"] == "holds"
     assert claims.loc["overclustering_helps", "paper_verdict"] == "holds"
     figures = {p.name for p in (root / "figures" / "deepcluster" / "smoke").iterdir()}
@@ -257,8 +281,7 @@ def test_ucnn_smoke_stage_reports_tables_and_the_scale_curve(smoke_run):
     assert jule.loc["usps", "strength"] == "indicative"
     assert "stand-in" not in jule.loc["usps", "note"]
     assert jule.loc["mnist-full", "verdict"] == "not run"      # not in the smoke profile
-    claims = pd.read_csv(report / "claims.csv").set_index("claim_id")
-    assert set(claims.verdict) <= {"holds", "fails", "inconclusive", "untestable", "not run"}
+    claims = _checked_claims(report)
     assert claims.loc["compensation_matters", "paper_verdict"] == "holds"
     figures = {p.name for p in (root / "figures" / "ucnn" / "smoke").iterdir()}
     assert {"table1.png", "table1_nmi.png", "jule_check_nmi.png", "scale_curve.png"} <= figures

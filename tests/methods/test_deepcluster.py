@@ -4,8 +4,8 @@ tiny end-to-end run (labels used only to score)."""
 import numpy as np
 import pytest
 
-from repro.methods.deepcluster import (DeepClusterConfig, PCAWhitening, TrainConfig,
-                                       fill_empty_clusters, train_deepcluster,
+from repro.methods.deepcluster import (DeepCluster, DeepClusterConfig, PCAWhitening,
+                                       SupervisedNetwork, TrainConfig, fill_empty_clusters,
                                        uniform_cluster_sample)
 from repro.metrics import nmi
 
@@ -94,24 +94,36 @@ def test_nmi_of_identical_assignments_is_one():
     assert nmi(labels, (labels + 3) % 7) == pytest.approx(1.0)   # renamed clusters
 
 
-def test_train_deepcluster_runs_and_records_fig2_history(tiny_digits):
+def _tiny_net():
     from repro.models.deepcluster_net import NetConfig
 
+    return NetConfig(conv_widths=(2, 4, 4, 4, 4), fc_widths=(8, 8))
+
+
+def _deepcluster(epochs=2):
+    return DeepCluster(DeepClusterConfig(k=8, pca_dim=4, kmeans_iter=3),
+                       TrainConfig(epochs=epochs, batch_size=32), _tiny_net(), verbose=0,
+                       log=lambda _: None)
+
+
+def test_deepcluster_learns_from_its_clusters_and_records_fig2_history(tiny_digits):
+    import keras
+
     x, y = tiny_digits
-    result = train_deepcluster(x, DeepClusterConfig(k=8, pca_dim=4, kmeans_iter=3),
-                               TrainConfig(epochs=2, batch_size=32),
-                               NetConfig(conv_widths=(2, 4, 4, 4, 4), fc_widths=(8, 8)),
-                               seed=0, labels=y, verbose=0, log=lambda _: None)
-    assert [row["epoch"] for row in result.history] == [0, 1]
-    assert np.isnan(result.history[0]["nmi_epochs"])
+    learner = _deepcluster()
+    model = learner.fit(x, seed=0, y=y)
+    assert isinstance(model, keras.Model) and model.get_layer("top").units == 8
+    history, labels = learner.info_["history"], learner.info_["labels"]
+    assert [row["epoch"] for row in history] == [0, 1]
+    assert np.isnan(history[0]["nmi_epochs"])
     # the last row scores the labels returned. Measured (2026-12-07, fc7 before its ReLU, the
     # code's initialisation): NMI with the classes 0.78, 0.82; between the two epochs' clusters
     # 0.86. Chance (random 8-way labels of these 160
     # images): 0.04 (99th percentile 0.07).
-    assert result.history[-1]["nmi_labels"] == pytest.approx(nmi(y, result.labels))
-    assert all(row["nmi_labels"] >= 0.4 for row in result.history)
-    assert result.history[1]["nmi_epochs"] >= 0.3
-    assert result.labels.shape == (len(x),) and np.bincount(result.labels, minlength=8).min() >= 1
+    assert history[-1]["nmi_labels"] == pytest.approx(nmi(y, labels))
+    assert all(row["nmi_labels"] >= 0.4 for row in history)
+    assert history[1]["nmi_epochs"] >= 0.3
+    assert labels.shape == (len(x),) and np.bincount(labels, minlength=8).min() >= 1
 
 
 @pytest.fixture
@@ -147,15 +159,13 @@ def test_supervised_early_stop_keeps_the_best_validation_epoch(tiny_digits):
     run stops ``patience`` epochs after its best epoch and keeps that epoch's weights."""
     import keras
 
-    from repro.methods.deepcluster import train_supervised
-    from repro.models.deepcluster_net import NetConfig
-
     x, y = tiny_digits
     y_val = np.random.default_rng(3).permutation(y[:80])
     train = TrainConfig(epochs=40, batch_size=32, validation_images=80, patience=2)
-    net = NetConfig(conv_widths=(2, 4, 4, 4, 4), fc_widths=(8, 8))
-    model, info = train_supervised(x[80:], y[80:], train, net, seed=0,
-                                   validation=(x[:80], y_val), verbose=0, log=lambda _: None)
+    learner = SupervisedNetwork(train, _tiny_net(), validation=(x[:80], y_val), verbose=0,
+                                log=lambda _: None)
+    model = learner.fit(x[80:], seed=0, y=y[80:])
+    info = learner.info_
     assert info["epochs_run"] < 40
     assert info["epochs_run"] - info["epochs"] == 2
     assert info["epochs"] == int(np.argmin(info["val_loss"])) + 1
@@ -163,10 +173,14 @@ def test_supervised_early_stop_keeps_the_best_validation_epoch(tiny_digits):
         y_val, model.predict(x[:80], verbose=0))
     assert float(kept) == pytest.approx(min(info["val_loss"]), rel=1e-4)
     # without the rule: exactly ``epochs`` epochs, nothing held out
-    _, fixed = train_supervised(x, y, TrainConfig(epochs=2, batch_size=32), net, seed=0,
-                                verbose=0, log=lambda _: None)
-    assert fixed["epochs"] == fixed["epochs_run"] == 2 and fixed["val_loss"] == []
+    fixed = SupervisedNetwork(TrainConfig(epochs=2, batch_size=32), _tiny_net(), verbose=0,
+                              log=lambda _: None)
+    fixed.fit(x, seed=0, y=y)
+    assert fixed.info_["epochs"] == fixed.info_["epochs_run"] == 2
+    assert fixed.info_["val_loss"] == []
     with pytest.raises(ValueError, match="set together"):
         TrainConfig(validation_images=80)
     with pytest.raises(ValueError, match="no validation images"):
-        train_supervised(x, y, train, net, seed=0, verbose=0, log=lambda _: None)
+        SupervisedNetwork(train, _tiny_net())
+    with pytest.raises(ValueError, match="y is required"):
+        fixed.fit(x, seed=0)

@@ -60,12 +60,13 @@ def test_weight_decay_is_added_to_the_gradient_as_torch_sgd_does():
     import keras
 
     from repro.methods.linear_probe import _probe_layer
+    from repro.methods.pretrain import make_optimizer
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input(shape=(4,))
     layer = _probe_layer(3, 4, 0.1, "probe")
     model = keras.Model(inputs, layer(inputs))
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.5),
+    model.compile(optimizer=make_optimizer("sgd", 0.5),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     w0 = layer.get_weights()[0].copy()
     assert np.abs(w0).max() <= 0.5 + 1e-6                   # nn.Linear's +-1/sqrt(fan_in)

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from repro.models.deepcluster_net import (LAYERS, NetConfig, build_network, predict_in_chunks,
-                                          probe_model, sobel_layer)
+from repro.models.deepcluster_net import LAYERS, NetConfig, build_network, probe_model, sobel_layer
+from repro.models.inference import predict
 
 
 def _sobel_by_hand(gray):
@@ -46,7 +46,7 @@ def test_network_layers_and_probe_feature_sizes():
     assert not model.get_layer("sobel").trainable_weights
     for name in LAYERS + ("fc7", "top"):
         model.get_layer(name)
-    features = predict_in_chunks(probe_model(model), np.zeros((3, 28, 28, 1), np.float32))
+    features = predict(probe_model(model), np.zeros((3, 28, 28, 1), np.float32))
     assert [f.shape[1] for f in features] == [588, 800, 768, 768, 512]
 
 
@@ -55,8 +55,8 @@ def test_fc7_is_read_before_its_relu_and_the_top_sees_it_after():
 
     model = build_network((28, 28, 1), 10, NetConfig(fc_widths=(16, 16)), seed=0)
     x = np.random.default_rng(0).uniform(size=(64, 28, 28, 1)).astype(np.float32)
-    before = predict_in_chunks(feature_model(model, "fc7"), x)
-    after = predict_in_chunks(feature_model(model, "fc7_relu"), x)
+    before = predict(feature_model(model, "fc7"), x)
+    after = predict(feature_model(model, "fc7_relu"), x)
     assert (before < 0).any()                      # pre-activation: negative values kept
     np.testing.assert_allclose(after, np.maximum(before, 0.0), atol=1e-6)
     assert model.get_layer("top").input.shape[-1] == 16

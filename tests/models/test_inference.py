@@ -35,3 +35,24 @@ def test_forward_empty_and_bad_batch_size():
     assert forward(model, np.zeros((0, 6), np.float32)).shape == (0, 3)
     with pytest.raises(ValueError, match="batch_size"):
         forward(model, np.zeros((2, 6), np.float32), 0)
+
+
+def test_predict_in_chunks_equals_one_call_and_keeps_several_outputs():
+    import keras
+
+    from repro.models.inference import predict
+
+    model = _model()
+    x = np.random.default_rng(1).normal(size=(23, 6)).astype(np.float32)
+    whole = predict(model, x, batch_size=64, chunk=100)
+    assert whole.dtype == np.float32 and whole.shape == (23, 3)
+    np.testing.assert_allclose(predict(model, x, batch_size=4, chunk=5), whole, rtol=1e-5,
+                               atol=1e-6)
+    two = keras.Model(model.inputs, [model.outputs[0], model.layers[1].output])
+    first, hidden = predict(two, x, batch_size=4, chunk=5)
+    np.testing.assert_allclose(first, whole, rtol=1e-5, atol=1e-6)
+    assert hidden.shape == (23, 5) and hidden.dtype == np.float32
+    with pytest.raises(ValueError, match="no images"):
+        predict(model, x[:0])
+    with pytest.raises(ValueError, match="chunk"):
+        predict(model, x, chunk=0)

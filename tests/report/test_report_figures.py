@@ -294,3 +294,24 @@ def test_metric_vs_variant_categorical_and_per_dataset(tmp_path):
     with pytest.raises(ValueError, match="no variants"):
         plot_metric_vs_variant(_variant_comparison().drop(columns="variant"), "acc",
                                tmp_path / "x.png", title="x")
+
+
+def test_the_report_modules_import_one_another_without_a_cycle():
+    """figures.py re-exports the table renderers of figures_tables.py, which takes its helpers
+    from figure_base.py: no module of repro.report imports, directly or through others (lazy
+    imports included), one that imports it back."""
+    from repro.config import repo_root
+    from repro.deps import _imported_names
+
+    folder = repo_root() / "src" / "repro" / "report"
+    modules = {f"repro.report.{p.stem}": p for p in folder.glob("*.py") if p.stem != "__init__"}
+    edges = {name: {m for m in _imported_names(path, name) if m in modules and m != name}
+             for name, path in modules.items()}
+    assert "repro.report.figures_tables" in edges["repro.report.figures"]   # the graph is read
+
+    def reaches(start, goal, seen=()):
+        return any(n == goal or (n not in seen and reaches(n, goal, (*seen, n)))
+                   for n in edges[start])
+
+    cycles = sorted(name for name in modules if reaches(name, name))
+    assert not cycles, f"import cycle through {cycles}"

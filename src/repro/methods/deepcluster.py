@@ -35,7 +35,7 @@ Readings and differences (also in the report):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -212,23 +212,17 @@ def uniform_cluster_sample(labels: np.ndarray, n: int, *, rng: np.random.Generat
     return out[:n]
 
 
-@dataclass
-class DeepClusterResult:
-    """The trained network, the last epoch's assignment and one history row per epoch."""
-
-    model: object
-    labels: np.ndarray
-    history: list = field(default_factory=list)
-    seconds: float = 0.0
-
-
 def compile_network(model, cfg: TrainConfig) -> None:
     """SGD (lr, momentum, weight decay of ``cfg``) on softmax cross-entropy of the logits."""
     import keras
 
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=cfg.learning_rate,
-                                                 momentum=cfg.momentum,
-                                                 weight_decay=cfg.weight_decay or None),
+    from repro.methods.pretrain import make_optimizer
+
+    optimizer = make_optimizer("sgd", cfg.learning_rate, cfg.momentum)
+    # Keras' decoupled weight decay (the constructor's ``weight_decay``, which make_optimizer
+    # does not take): the attribute it sets, read when the updates are applied
+    optimizer.weight_decay = cfg.weight_decay or None
+    model.compile(optimizer=optimizer,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
 
@@ -241,82 +235,127 @@ def reset_top(model, rng: np.random.Generator) -> None:
                      np.zeros_like(bias)])
 
 
-def train_deepcluster(x: np.ndarray, cfg: DeepClusterConfig, train: TrainConfig, net_cfg, *,
-                      seed: int, labels: np.ndarray | None = None, verbose: int = 2,
-                      log=print) -> DeepClusterResult:
-    """DeepCluster on images ``x`` for ``train.epochs`` epochs (see the module docstring).
+class DeepCluster:
+    """DeepCluster as a feature learner (:class:`repro.methods.base.FeatureLearner`): the
+    network trained ``train.epochs`` epochs on its own k-means clusters (module docstring).
 
-    ``labels`` (optional) are used only to score each epoch's clusters (``nmi_labels``)."""
-    from repro.metrics import nmi
-    from repro.methods.kmeans import kmeans
-    from repro.models.deepcluster_net import build_network, feature_model, predict_in_chunks
+    ``fit(x, *, seed, y=None)`` returns the trained network; ``y`` only scores each epoch's
+    clusters (``nmi_labels``), never trains. After ``fit``, ``info_`` holds ``history`` (one
+    row per epoch: Fig. 2a/b), ``labels`` (the last epoch's assignment) and ``seconds``."""
 
-    if len(x) < cfg.k:
-        raise ValueError(f"DeepCluster with k={cfg.k} needs at least {cfg.k} images, got {len(x)}")
-    started = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    model = build_network(x.shape[1:], cfg.k, net_cfg, seed=seed)
-    features_of = feature_model(model, "fc7")
-    history, previous = [], None
-    for epoch in range(train.epochs):
-        features = predict_in_chunks(features_of, x)
-        z = PCAWhitening(cfg.pca_dim).fit(features).transform(features)
-        fit = kmeans(z, cfg.k, seed=seed * 100003 + epoch, n_init=1, max_iter=cfg.kmeans_iter,
-                     implementation="faiss")
-        assigned, _, n_empty = fill_empty_clusters(z, fit.labels, fit.centres, rng=rng,
-                                                   perturbation=cfg.perturbation)
-        row = {"iteration": epoch, "epoch": epoch, "empty_clusters": n_empty,
-               "nmi_epochs": float(nmi(previous, assigned)) if previous is not None else np.nan,
-               "nmi_labels": float(nmi(labels, assigned)) if labels is not None else np.nan}
-        reset_top(model, rng)
+    def __init__(self, cluster: DeepClusterConfig, train: TrainConfig, net, *, verbose: int = 2,
+                 log=print):
+        self.cluster, self.train, self.net = cluster, train, net
+        self.verbose, self.log = verbose, log
+        self.info_: dict = {}
+
+    def fit(self, x: np.ndarray, *, seed: int, y: np.ndarray | None = None):
+        from repro.methods.base import check_inputs
+        from repro.methods.kmeans import kmeans
+        from repro.metrics import nmi
+        from repro.models.deepcluster_net import build_network, feature_model
+        from repro.models.inference import predict
+
+        cfg, train = self.cluster, self.train
+        x = check_inputs(x, cfg.k, y)
+        started = time.perf_counter()
+        rng = np.random.default_rng(seed)
+        model = build_network(x.shape[1:], cfg.k, self.net, seed=seed)
+        features_of = feature_model(model, "fc7")
+        history, previous = [], None
+        for epoch in range(train.epochs):
+            features = predict(features_of, x)
+            z = PCAWhitening(cfg.pca_dim).fit(features).transform(features)
+            fit = kmeans(z, cfg.k, seed=seed * 100003 + epoch, n_init=1,
+                         max_iter=cfg.kmeans_iter, implementation="faiss")
+            assigned, _, n_empty = fill_empty_clusters(z, fit.labels, fit.centres, rng=rng,
+                                                       perturbation=cfg.perturbation)
+            row = {"iteration": epoch, "epoch": epoch, "empty_clusters": n_empty,
+                   "nmi_epochs": float(nmi(previous, assigned)) if previous is not None
+                   else np.nan,
+                   "nmi_labels": float(nmi(y, assigned)) if y is not None else np.nan}
+            reset_top(model, rng)
+            compile_network(model, train)
+            picks = uniform_cluster_sample(assigned, len(x), rng=rng)
+            self.log(f"DeepCluster epoch {epoch + 1}/{train.epochs}: k-means on {len(x)} images, "
+                     f"{n_empty} empty clusters filled, NMI with labels {row['nmi_labels']:.3f}")
+            fitted = model.fit(x[picks], assigned[picks], batch_size=train.batch_size, epochs=1,
+                               shuffle=False, verbose=self.verbose)
+            row["loss"] = float(fitted.history["loss"][-1])
+            history.append(row)
+            previous = assigned
+        self.info_ = {"history": history, "labels": previous,
+                      "seconds": time.perf_counter() - started}
+        return model
+
+
+class SupervisedNetwork:
+    """The supervised rows ("ImageNet labels") as a feature learner: the same network trained
+    on the labels ``y`` with the same SGD, shuffled each epoch; ``train.epochs`` epochs, or,
+    with ``train.patience``, until the loss on ``validation`` (held-out *training* images and
+    their labels, never test data) has not improved for ``patience`` epochs, keeping the best
+    epoch's weights.
+
+    After ``fit``, ``info_`` holds ``epochs`` (the epochs whose weights are kept),
+    ``epochs_run``, ``loss`` and ``val_loss`` (per epoch)."""
+
+    def __init__(self, train: TrainConfig, net, *,
+                 validation: tuple[np.ndarray, np.ndarray] | None = None, verbose: int = 2,
+                 log=print):
+        if train.patience and validation is None:
+            raise ValueError("SupervisedNetwork: train.patience is set but no validation "
+                             "images were given")
+        self.train, self.net, self.validation = train, net, validation
+        self.verbose, self.log = verbose, log
+        self.info_: dict = {}
+
+    def fit(self, x: np.ndarray, *, seed: int, y: np.ndarray | None = None):
+        import keras
+
+        from repro.methods.base import check_inputs
+        from repro.models.deepcluster_net import build_network
+
+        if y is None:
+            raise ValueError("SupervisedNetwork trains on labels: y is required")
+        train = self.train
+        x = check_inputs(x, 1, y)
+        y = np.asarray(y, dtype=np.int64)
+        model = build_network(x.shape[1:], int(y.max()) + 1, self.net, seed=seed)
         compile_network(model, train)
-        picks = uniform_cluster_sample(assigned, len(x), rng=rng)
-        log(f"DeepCluster epoch {epoch + 1}/{train.epochs}: k-means on {len(x)} images, "
-            f"{n_empty} empty clusters filled, NMI with labels {row['nmi_labels']:.3f}")
-        fitted = model.fit(x[picks], assigned[picks], batch_size=train.batch_size, epochs=1,
-                           shuffle=False, verbose=verbose)
-        row["loss"] = float(fitted.history["loss"][-1])
-        history.append(row)
-        previous = assigned
-    return DeepClusterResult(model, previous, history, time.perf_counter() - started)
+        callbacks = []
+        if train.patience:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=train.patience, restore_best_weights=True))
+            self.log(f"supervised training on {len(x)} labelled images, at most {train.epochs} "
+                     f"epochs, stopped {train.patience} epochs after the best loss on "
+                     f"{len(self.validation[1])} held-out training images")
+        else:
+            self.log(f"supervised training on {len(x)} labelled images, {train.epochs} epochs")
+        fitted = model.fit(x, y, batch_size=train.batch_size, epochs=train.epochs, shuffle=True,
+                           verbose=self.verbose, callbacks=callbacks,
+                           validation_data=self.validation if train.patience else None)
+        loss = [float(v) for v in fitted.history["loss"]]
+        val_loss = [float(v) for v in fitted.history.get("val_loss", [])]
+        kept = int(np.argmin(val_loss)) + 1 if val_loss else len(loss)
+        if train.patience:
+            self.log(f"supervised training: {len(loss)} epochs run, the weights of epoch {kept} "
+                     f"kept (validation loss {val_loss[kept - 1]:.4f})")
+        self.info_ = {"epochs": kept, "epochs_run": len(loss), "loss": loss,
+                      "val_loss": val_loss}
+        return model
 
 
-def train_supervised(x: np.ndarray, y: np.ndarray, train: TrainConfig, net_cfg, *, seed: int,
-                     validation: tuple[np.ndarray, np.ndarray] | None = None, verbose: int = 2,
-                     log=print):
-    """The supervised rows ("ImageNet labels"): the same network trained on the labels with
-    the same SGD, shuffled each epoch; ``train.epochs`` epochs, or, with ``train.patience``,
-    until the loss on ``validation`` (held-out training images and their labels, never test
-    data) has not improved for ``patience`` epochs, keeping the best epoch's weights.
+class RandomNetwork:
+    """The "random" row: the network as initialised from ``seed`` (``n_outputs`` logits),
+    never trained; ``y`` is not read. ``info_`` is empty."""
 
-    Returns (model, {"epochs": epochs whose weights are kept, "epochs_run": epochs trained,
-    "loss": [...], "val_loss": [...]})."""
-    import keras
+    def __init__(self, n_outputs: int, net):
+        self.n_outputs, self.net = int(n_outputs), net
+        self.info_: dict = {}
 
-    from repro.models.deepcluster_net import build_network
+    def fit(self, x: np.ndarray, *, seed: int, y: np.ndarray | None = None):
+        from repro.methods.base import check_inputs
+        from repro.models.deepcluster_net import build_network
 
-    y = np.asarray(y, dtype=np.int64)
-    if train.patience and validation is None:
-        raise ValueError("train_supervised: train.patience is set but no validation images "
-                         "were given")
-    model = build_network(x.shape[1:], int(y.max()) + 1, net_cfg, seed=seed)
-    compile_network(model, train)
-    callbacks = []
-    if train.patience:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=train.patience, restore_best_weights=True))
-        log(f"supervised training on {len(x)} labelled images, at most {train.epochs} epochs, "
-            f"stopped {train.patience} epochs after the best loss on {len(validation[1])} "
-            f"held-out training images")
-    else:
-        log(f"supervised training on {len(x)} labelled images, {train.epochs} epochs")
-    fitted = model.fit(x, y, batch_size=train.batch_size, epochs=train.epochs, shuffle=True,
-                       verbose=verbose, callbacks=callbacks,
-                       validation_data=validation if train.patience else None)
-    loss = [float(v) for v in fitted.history["loss"]]
-    val_loss = [float(v) for v in fitted.history.get("val_loss", [])]
-    kept = int(np.argmin(val_loss)) + 1 if val_loss else len(loss)
-    if train.patience:
-        log(f"supervised training: {len(loss)} epochs run, the weights of epoch {kept} kept "
-            f"(validation loss {val_loss[kept - 1]:.4f})")
-    return model, {"epochs": kept, "epochs_run": len(loss), "loss": loss, "val_loss": val_loss}
+        x = check_inputs(x, 1, y)
+        return build_network(x.shape[1:], self.n_outputs, self.net, seed=seed)

@@ -118,6 +118,8 @@ def linear_probes(train_features, y_train, test_features, y_test, cfg: ProbeConf
     order); ``names``: their names (default ``f0``, ``f1``, ...)."""
     import keras
 
+    from repro.methods.pretrain import make_optimizer
+
     train_features, test_features = list(train_features), list(test_features)
     names = list(names or [f"f{i}" for i in range(len(train_features))])
     y_train, y_test = np.asarray(y_train, np.int64), np.asarray(y_test, np.int64)
@@ -140,8 +142,7 @@ def linear_probes(train_features, y_train, test_features, y_test, cfg: ProbeConf
     outputs = [_probe_layer(n_classes, a.shape[1], cfg.weight_decay, name)(i)
                for name, a, i in zip(names, train_features, inputs)]
     model = keras.Model(inputs, outputs, name="linear_probes")
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=_decay_schedule(cfg),
-                                                 momentum=cfg.momentum),
+    model.compile(optimizer=make_optimizer("sgd", _decay_schedule(cfg), cfg.momentum),
                   loss=[keras.losses.SparseCategoricalCrossentropy(from_logits=True)] * len(names),
                   metrics=[["accuracy"] for _ in names])
     fitted = model.fit(train_features, [y_train] * len(names), batch_size=cfg.batch_size,

@@ -39,6 +39,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from repro.models.inference import predict as predict_in_chunks  # noqa: F401 (jule.py's name
+# until it imports repro.models.inference itself)
+
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 PROBE_POOLS = {"conv1": 4, "conv2": 3, "conv3": 2, "conv4": 2, "conv5": 2}
 SOBEL_X = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]], dtype=np.float32)
@@ -145,16 +148,3 @@ def probe_model(model, layers=LAYERS):
                                      name=f"probe_pool_{name}")(model.get_layer(name).output)
         outputs.append(kl.Flatten(name=f"probe_{name}")(pooled))
     return keras.Model(model.input, outputs, name="probe_features")
-
-
-def predict_in_chunks(model, x: np.ndarray, batch_size: int = 512, chunk: int = 8192):
-    """``model.predict`` over ``x`` in chunks of images (inference mode: BN's moving statistics,
-    no dropout); a model with several outputs gives a list of float32 arrays."""
-    parts = [model.predict(x[i:i + chunk], batch_size=batch_size, verbose=0)
-             for i in range(0, len(x), chunk)]
-    if not parts:
-        raise ValueError("predict_in_chunks: no images")
-    if isinstance(parts[0], (list, tuple)):
-        return [np.concatenate([np.asarray(p[j], np.float32) for p in parts])
-                for j in range(len(parts[0]))]
-    return np.concatenate([np.asarray(p, np.float32) for p in parts])

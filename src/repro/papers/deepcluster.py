@@ -54,13 +54,14 @@ network scaled to 28 x 28 and the probe pooling).
 from __future__ import annotations
 
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace as _replace
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
-from repro.methods.deepcluster import DeepClusterConfig, TrainConfig
+from repro.methods.deepcluster import (DeepCluster, DeepClusterConfig, RandomNetwork,
+                                       SupervisedNetwork, TrainConfig)
 from repro.methods.linear_probe import ProbeConfig
 from repro.models.deepcluster_net import LAYERS, NetConfig
 from repro.papers._common import StageConfig
@@ -200,8 +201,8 @@ def _train_split(cfg, data) -> np.ndarray:
 
 
 def _network(cell, method: str, *, k: int | None = None, epochs: int | None = None):
-    """(the trained network of ``method`` for this seed, its DeepCluster training history or
-    None); shared by the columns for the whole run, keyed by every setting it depends on."""
+    """(the trained network of ``method`` for this seed, its training facts: ``info_`` of
+    :data:`NETWORKS`' learner); shared by the columns for the whole run, keyed by every setting it depends on."""
     cfg = cell.cfg
     default_k = cfg.deepcluster.k
     default_epochs = cfg.supervised.epochs if method.endswith("_labels") else cfg.train.epochs
@@ -214,26 +215,35 @@ def _network(cell, method: str, *, k: int | None = None, epochs: int | None = No
     return cell.shared(name, lambda: _train(cell, method, k, epochs), scope="run", key=key)
 
 
-def _train(cell, method: str, k: int, epochs: int):
-    from repro.methods.deepcluster import train_deepcluster, train_supervised
-    from repro.models.deepcluster_net import build_network
+def _supervised(cell, data, *, k: int, epochs: int):
+    """On the labels of ``data``'s training images, stopped on held-out training images."""
+    cfg = cell.cfg
+    train = cfg.supervised if epochs == cfg.supervised.epochs else \
+        _replace(cfg.supervised, epochs=epochs)
+    held_out = _validation_split(cfg, data, train.validation_images)
+    validation = (data.x[held_out], data.y[held_out]) if len(held_out) else None
+    return SupervisedNetwork(train, cfg.net, validation=validation, verbose=cfg.verbose,
+                             log=cell.log)
 
+
+# method -> factory(cell, data the network trains on, k=, epochs=) -> a FeatureLearner
+# (repro.methods.base): fit(x, *, seed, y) -> the network, its training facts in ``info_``
+NETWORKS = {
+    "imagenet_labels": _supervised, "places_labels": _supervised,
+    "random": lambda cell, data, *, k, epochs: RandomNetwork(k, cell.cfg.net),
+    "deepcluster": lambda cell, data, *, k, epochs: DeepCluster(
+        _replace(cell.cfg.deepcluster, k=k), _replace(cell.cfg.train, epochs=epochs),
+        cell.cfg.net, verbose=cell.cfg.verbose, log=cell.log)}
+
+
+def _train(cell, method: str, k: int, epochs: int):
+    """(the network of ``method`` trained on its training set, the learner's ``info_``)."""
     cfg = cell.cfg
     data = cell.data if method == "places_labels" else _source_data(cell)
     index = _train_split(cfg, data)
-    x, y = data.x[index], data.y[index]
-    if method == "random":
-        return build_network(x.shape[1:], k, cfg.net, seed=cell.seed), None
-    if method.endswith("_labels"):
-        train = cfg.supervised if epochs == cfg.supervised.epochs else \
-            _replace(cfg.supervised, epochs=epochs)
-        held_out = _validation_split(cfg, data, train.validation_images)
-        validation = (data.x[held_out], data.y[held_out]) if len(held_out) else None
-        return train_supervised(x, y, train, cfg.net, seed=cell.seed, validation=validation,
-                                verbose=cfg.verbose, log=cell.log)
-    result = train_deepcluster(x, _replace(cfg.deepcluster, k=k), _replace(cfg.train, epochs=epochs),
-                               cfg.net, seed=cell.seed, labels=y, verbose=cfg.verbose, log=cell.log)
-    return result.model, result.history
+    learner = NETWORKS[method](cell, data, k=k, epochs=epochs)
+    model = learner.fit(data.x[index], seed=cell.seed, y=data.y[index])
+    return model, learner.info_
 
 
 def _validation_split(cfg, data, n: int) -> np.ndarray:
@@ -249,12 +259,6 @@ def _validation_split(cfg, data, n: int) -> np.ndarray:
         raise ValueError(f"supervised.validation_images = {n}: only {len(held_out)} training "
                          f"images follow the first {cfg.train_images}")
     return held_out
-
-
-def _replace(obj, **changes):
-    import dataclasses
-
-    return dataclasses.replace(obj, **changes)
 
 
 def _record_training(cell, history) -> None:
@@ -279,15 +283,16 @@ def _probe(cell, model, data, layers=LAYERS, *, name: str = "") -> dict:
     """Linear probes on ``layers`` of ``model``: train on the column's training split (first
     ``probe_train_images``), best epoch's top-1 on its test split -> {layer: top-1}."""
     from repro.methods.linear_probe import linear_probes
-    from repro.models.deepcluster_net import predict_in_chunks, probe_model
+    from repro.models.deepcluster_net import probe_model
+    from repro.models.inference import predict
 
     cfg = cell.cfg
     pool = data.train[:cfg.probe_train_images] if cfg.probe_train_images else data.train
     test = data.test[:cfg.probe_test_images] if cfg.probe_test_images else data.test
     train, what = _probe_train_images(cfg, data, pool, cell.seed)
     extractor = probe_model(model, layers)
-    features = _as_list(predict_in_chunks(extractor, data.x[train]))
-    test_features = _as_list(predict_in_chunks(extractor, data.x[test]))
+    features = _as_list(predict(extractor, data.x[train]))
+    test_features = _as_list(predict(extractor, data.x[test]))
     cell.log(f"[{PAPER}] {name or cell.dataset}: probing {', '.join(layers)} ({what}, "
              f"{len(test)} test images, {cfg.probe.epochs} epochs)")
     y = data.y[train]
@@ -323,17 +328,16 @@ def run_cell(cell) -> None:
     if method == "places_labels" and source == cell.dataset:
         cell.log(f"[{PAPER}] {cell.dataset}: places_labels is a transfer-column row only")
         return
-    model, history = _network(cell, method)
+    model, info = _network(cell, method)
     # Fig. 2a/b belong to the set the network trained on: recorded on that column (or, when
     # it is not one of the run's columns, on this one), whatever the order of the columns
     trained_here = (cell.dataset if method == "places_labels" else source) == cell.dataset \
         or source not in cfg.datasets
-    if isinstance(history, dict):
-        if trained_here:   # the supervised rows: the epochs their kept weights trained
-            cell.record("supervised_epochs", history["epochs"], unit="count")
-            cell.record("supervised_epochs", history["epochs_run"], unit="count", variant="run")
-    elif history is not None and trained_here:
-        _record_training(cell, history)
+    if trained_here and "epochs_run" in info:   # the supervised rows: the epochs their kept
+        cell.record("supervised_epochs", info["epochs"], unit="count")   # weights trained
+        cell.record("supervised_epochs", info["epochs_run"], unit="count", variant="run")
+    if trained_here and "history" in info:
+        _record_training(cell, info["history"])
     top1 = _probe(cell, model, cell.data)
     for layer, value in top1.items():
         cell.record("top1", value, unit="fraction", variant=layer)

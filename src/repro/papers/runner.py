@@ -256,6 +256,26 @@ class Outcome:
     pending: dict = field(default_factory=dict)  # (dataset, method) -> note: cells not yet run
 
 
+@dataclass
+class RunContext:
+    """What a run's report is judged and written from, besides its numbers: the paper module,
+    both configs, the settings that ran per dataset, where the data came from, what was not
+    run, when and where it ran, and where the report goes (:func:`_report`)."""
+
+    module: Any
+    profile: str
+    cfg: Any                       # the profile's config
+    paper_cfg: Any                 # the paper profile's config
+    settings: dict                 # dataset -> (config that ran, paper profile's config)
+    files: dict                    # dataset -> its data files' hashes
+    not_run: dict                  # dataset -> why it was not run
+    started_at: str | None
+    git: dict | None
+    device: Any
+    report_dir: Path
+    figure_dir: Path
+
+
 def paper_module(paper: str, *, load: bool = True):
     """``repro.papers.<paper>`` (``load=False``: only check the name); error naming the known
     papers if there is none."""
@@ -439,11 +459,12 @@ def _rejudge(paper, name, profile, params, source, report_dir, figure_dir, store
         "results_from": (provenance.get("git") or {}).get("sha", "unknown")}
     _log_line(f"[{name}] re-judged at {extra['rejudged']['at_utc']} from the stored run of "
               f"{extra['rejudged']['results_from'][:12]} (no training)")
-    run_state = RunState()
-    outcome = _report(module, profile, cfg, paper_cfg, run_state, histories,
-                      provenance.get("datasets", {}), settings, dict(extra.get("not_run") or {}),
-                      provenance.get("started_utc"), provenance.get("git"), extra.get("compute_device"),
-                      report_dir, figure_dir, {}, results=results, provenance=provenance)
+    context = RunContext(module, profile, cfg, paper_cfg, settings,
+                         provenance.get("datasets", {}), dict(extra.get("not_run") or {}),
+                         provenance.get("started_utc"), provenance.get("git"),
+                         extra.get("compute_device"), report_dir, figure_dir)
+    outcome = _report(context, RunState(), histories, {}, results=results,
+                      provenance=provenance)
     old_figures = Path(stored_figures)
     if old_figures.is_dir() and old_figures.resolve() != figure_dir.resolve():
         for png in sorted(old_figures.glob("*.png")):
@@ -585,8 +606,9 @@ def _run(module, profile, cfg, paper_cfg, report_dir: Path, figure_dir: Path,
             f"finish them: {summary['finish']['this machine']}")
     notes = selecting.pending_notes(module.PAPER, profile, pending, plan_seeds, projection,
                                     bench)
-    return _report(module, profile, cfg, paper_cfg, run_state, histories, files, settings,
-                   not_run, started_at, git, device, report_dir, figure_dir,
+    context = RunContext(module, profile, cfg, paper_cfg, settings, files, not_run, started_at,
+                         git, device, report_dir, figure_dir)
+    return _report(context, run_state, histories,
                    {**dict(extra or {}), "chance_levels": chance, "cells": cells,
                     "pending": {**summary, **({"notes": {f"{d}/{m}": text for (d, m), text
                                                         in notes.items()}} if notes else {})}},
@@ -661,11 +683,10 @@ def own_outputs(paper: str) -> tuple[str, ...]:
     return ("reports/", "figures/", "dvc.lock")
 
 
-def _report(module, profile, cfg, paper_cfg, run_state, histories, files, settings, not_run,
-            started_at, git, device, report_dir, figure_dir, extra, *, results=None,
-            provenance=None, pending=None) -> Outcome:
+def _report(context: RunContext, run_state: RunState, histories, extra: Mapping, *,
+            results=None, provenance=None, pending=None) -> Outcome:
     """Judge and write the report of a run (or, with ``results`` and ``provenance`` given, of
-    a run made before: :func:`rejudge`)."""
+    a run made before: :func:`rejudge`); ``extra``: provenance facts of this run."""
     from repro.config import to_dict
     from repro.papers._common import (difference_frame, protocol_summary, reductions,
                                       reduction_notes)
@@ -675,10 +696,12 @@ def _report(module, profile, cfg, paper_cfg, run_state, histories, files, settin
     from repro.report.rerun import read_rerun, rerun_path
     from repro.report.writers import write_report
 
+    module, profile, cfg, settings = context.module, context.profile, context.cfg, context.settings
+    not_run, report_dir = context.not_run, context.report_dir
     reported = _reported(module)
     differences = reductions(settings)
     protocol = "" if profile == "paper" else protocol_summary(
-        cfg, paper_cfg, settings, getattr(module, "BUDGET", {}))
+        cfg, context.paper_cfg, settings, getattr(module, "BUDGET", {}))
     notes = {**reduction_notes(differences, profile),
              **{(dataset, "*"): why for dataset, why in not_run.items()},
              **{("*", method): note for method, note in getattr(module, "METHOD_NOTES", {}).items()}}
@@ -687,10 +710,10 @@ def _report(module, profile, cfg, paper_cfg, run_state, histories, files, settin
     if provenance is None:
         provenance = collect_provenance(
             profile=profile, seeds=sorted({s for pair in settings.values() for s in pair[0].seeds}
-                                          or set(cfg.seeds)), datasets=files,
-            wall_time_s=run_state.wall, started_at=started_at, git=git,
+                                          or set(cfg.seeds)), datasets=context.files,
+            wall_time_s=run_state.wall, started_at=context.started_at, git=context.git,
             extra={"paper": module.PAPER, "protocol": protocol or "the paper's protocol",
-                   "compute_device": device,
+                   "compute_device": context.device,
                    "settings_run": {d: to_dict(pair[0]) for d, pair in settings.items()},
                    "differs_from_paper_profile": differences, "not_run": not_run,
                    "wall_time_definition": WALL_TIME_DEFINITION, **extra,
@@ -714,7 +737,7 @@ def _report(module, profile, cfg, paper_cfg, run_state, histories, files, settin
         rerun=rerun, gates=gates, pending=pending)
     outcome = Outcome(module.PAPER, profile, protocol, results, histories, comparison, claims,
                       provenance, reported, differences, difference_frame(settings), not_run,
-                      report_dir, figure_dir,
+                      report_dir, context.figure_dir,
                       artifacts=run_state.artifacts, cfg=cfg, tests=tests, gates=gates,
                       pending=dict(pending))
     outcome.figures = {**table_figure(outcome), **_module_figures(module, outcome)}
