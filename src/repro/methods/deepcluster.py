@@ -218,10 +218,8 @@ def compile_network(model, cfg: TrainConfig) -> None:
 
     from repro.methods.pretrain import make_optimizer
 
-    optimizer = make_optimizer("sgd", cfg.learning_rate, cfg.momentum)
-    # Keras' decoupled weight decay (the constructor's ``weight_decay``, which make_optimizer
-    # does not take): the attribute it sets, read when the updates are applied
-    optimizer.weight_decay = cfg.weight_decay or None
+    optimizer = make_optimizer("sgd", cfg.learning_rate, cfg.momentum,
+                               weight_decay=cfg.weight_decay or None)
     model.compile(optimizer=optimizer,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])

@@ -785,7 +785,7 @@ class JULE:
         import keras
 
         from repro.methods.pretrain import make_optimizer
-        from repro.models.inference import forward
+        from repro.models.inference import predict
 
         cfg, labels = self.cfg, y
         x = check_inputs(x, self.n_clusters, labels)
@@ -812,7 +812,7 @@ class JULE:
         peak_bytes = 0
 
         def features_now() -> np.ndarray:
-            f = forward(model, x, batch_size=cfg.feature_batch_size).reshape(n, -1)
+            f = predict(model, x, batch_size=cfg.feature_batch_size).reshape(n, -1)
             return l2_normalize(f) if cfg.normalize_features else f
 
         def record(stage, period, epoch, current, loss, sigma2):

@@ -39,8 +39,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from repro.models.inference import predict as predict_in_chunks  # noqa: F401 (jule.py's name
-# until it imports repro.models.inference itself)
 
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 PROBE_POOLS = {"conv1": 4, "conv2": 3, "conv3": 2, "conv4": 2, "conv5": 2}
