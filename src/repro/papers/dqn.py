@@ -32,6 +32,9 @@ training images. KSH-D = KSH on the (fine-tuned, where it is) backbone's fc7 fea
 ``cnnh``, ``dnnh`` (Hamming ranking of {-1, +1} codes), ``dqn``, ``dqn2plus``, ``dqnip`` (AQD
 ranking, K = 16 codewords, M = bits / 4 subspaces). Ties in a ranking: lower database index
 first (:func:`repro.metrics.rank`). See each method's module for its reading of the paper.
+Each is a retriever (:mod:`repro.methods.base`) built from the table ``RETRIEVERS`` (what it
+reads, its factory); :func:`run_cell` fits it on the training split at each code length,
+encodes the queries and the database and ranks.
 
 **Measurements** (each cell: dataset x method x seed, variant = the code length in bits):
 ``map`` (mAP, or mAP@R; the chance level of each column, the mAP of a random ranking, is
