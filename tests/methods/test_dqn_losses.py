@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from repro.methods.dqn import cosine_loss, inner_product_loss, make_loss, quantization_loss, subspaces
+from repro.methods.dqn import cosine_loss, inner_product_loss, quantization_loss, subspaces
 
 
 def _np(x):
@@ -72,25 +72,31 @@ def test_quantization_gradient_reaches_z_only():
     assert grad_c is None or not np.any(grad_c.numpy())
 
 
-def test_penalty_layer_adds_lambda_q_from_its_weights():
-    # one compiled step for warm-up and training: C and lambda are the layer's weights (model
-    # state on every backend), lambda 0 -> the similarity loss alone
+def test_dqn_model_loss_is_similarity_plus_lambda_q_from_its_state():
+    # one compiled step for warm-up and training: C and lambda are the model's non-trainable
+    # variables, lambda 0 -> the similarity loss alone
     import keras
 
-    from repro.methods.dqn import quantization_penalty
+    from repro.methods.dqn import _model_class
 
-    layer = quantization_penalty(1, 2, 2)
     inputs = keras.Input((2,))
-    model = keras.Model(inputs, layer(inputs))
-    model.compile(optimizer="sgd", loss=make_loss("cosine"))
-    assert _np(model.compute_loss(x=Z, y=LABELS, y_pred=Z)) == pytest.approx(
+    model = _model_class()(keras.Model(inputs, inputs, name="z"), "cosine", 1, 2)
+    assert [v.name for v in model.non_trainable_variables] == ["codebooks", "quantization_weight"]
+    assert _np(model.compute_loss(y=LABELS, y_pred=Z)) == pytest.approx(
         _np(cosine_loss(LABELS, Z)), rel=1e-6)
-    layer.codebooks.assign(CODEBOOKS)
-    layer.weight.assign(0.5)
-    model(Z)                                    # the forward pass that adds Q
-    assert _np(model.compute_loss(x=Z, y=LABELS, y_pred=Z)) == pytest.approx(
+    z0 = np.tile(CODEBOOKS[0], (8, 1))          # every z on one of the two codewords
+    model.start(z0, 0.5, seed=0, kmeans_iter=3)  # C from PQ of z0: the two codewords
+    np.testing.assert_allclose(np.sort(model.codebooks.numpy()[0], axis=0), CODEBOOKS[0])
+    assert float(model.quantization_weight.numpy()) == 0.5
+    np.testing.assert_array_equal(model.books[0][model.codes[:, 0]], z0)   # h: nearest codeword
+    assert model.update(z0) == pytest.approx(0.0, abs=1e-12)             # z0 is its own C h
+    assert _np(model.compute_loss(y=LABELS, y_pred=Z)) == pytest.approx(
         _np(cosine_loss(LABELS, Z)) + 0.5 * 0.6, rel=1e-6)
-    np.testing.assert_array_equal(model(Z), Z)   # identity on z
+    np.testing.assert_array_equal(model(Z), Z)   # z itself: the loss lives in the model
+    ip = _model_class()(keras.Model(inputs, inputs, name="z"), "inner_product")
+    assert not ip.non_trainable_variables       # DQN2+'s network: no codebooks
+    assert _np(ip.compute_loss(y=LABELS, y_pred=Z)) == pytest.approx(
+        _np(inner_product_loss(LABELS, Z)), rel=1e-6)
 
 
 def test_plateau_rule():
@@ -107,22 +113,19 @@ def test_plateau_rule():
 def test_head_weights_do_not_depend_on_what_was_built_before():
     import keras
 
-    from repro.methods.hash_heads import HeadConfig, HeadInputs, head_model
+    from repro.methods.hash_heads import HeadConfig, head_model
     from repro.models.retrieval import Backbone, BackboneConfig
 
     cfg = BackboneConfig(fc_widths=(4, 4))
     rng = np.random.default_rng(0)
     fc = [(rng.normal(size=(6, 4)).astype(np.float32), np.zeros(4, np.float32)),
           (rng.normal(size=(4, 4)).astype(np.float32), np.zeros(4, np.float32))]
-    inputs = HeadInputs.__new__(HeadInputs)
-    inputs.backbone = Backbone(None, fc, cfg)
-    inputs.cfg = HeadConfig(finetune_trunk=False)
-    inputs._features = np.zeros((3, 6), np.float32)
+    backbone, head = Backbone(None, fc, cfg), HeadConfig(finetune_trunk=False)
     top = lambda h: keras.layers.Dense(5, name="top")(h)      # noqa: E731
-    first = head_model(inputs, top, name="a", seed=3).get_layer("top").get_weights()[0]
+    first = head_model(backbone, head, (6,), top, name="a", seed=3).get_layer("top").get_weights()[0]
     keras.layers.Dense(7).build((None, 9))                    # another method's draws
-    head_model(inputs, top, name="b", seed=4)
-    again = head_model(inputs, top, name="c", seed=3).get_layer("top").get_weights()[0]
+    head_model(backbone, head, (6,), top, name="b", seed=4)
+    again = head_model(backbone, head, (6,), top, name="c", seed=3).get_layer("top").get_weights()[0]
     np.testing.assert_array_equal(first, again)
 
 
@@ -168,31 +171,27 @@ def test_dnnh_piecewise_threshold():
     np.testing.assert_allclose(ops.convert_to_numpy(layer(s, training=False)), s)
 
 
-def _fake_inputs(rng, n=400, dim=20):
-    from repro.methods.hash_heads import HeadConfig, HeadInputs
+def _fake_backbone(rng, dim=20):
     from repro.models.retrieval import Backbone, BackboneConfig
 
     fc = [(rng.normal(size=(dim, 16)).astype(np.float32) * 0.3, np.zeros(16, np.float32)),
           (rng.normal(size=(16, 16)).astype(np.float32) * 0.3, np.zeros(16, np.float32))]
-    inputs = HeadInputs.__new__(HeadInputs)
-    inputs.backbone = Backbone(None, fc, BackboneConfig(fc_widths=(16, 16)))
-    inputs.cfg = HeadConfig(finetune_trunk=False)
-    inputs._features = rng.normal(size=(n, dim)).astype(np.float32)
-    return inputs
+    return Backbone(None, fc, BackboneConfig(fc_widths=(16, 16)))
 
 
 def test_lambda_reaches_the_compiled_training_step():
     """After the warm-up the loss carries lambda x Q and the quantization error falls, the
     same initial network (seeded) without it drifts: C and lambda are read at every step."""
-    from repro.methods.dqn import DQNConfig, train_dqn
+    from repro.methods.dqn import DQN, DQNConfig
     from repro.methods.hash_heads import HeadConfig
 
     rng = np.random.default_rng(0)
-    inputs, y = _fake_inputs(rng), rng.integers(0, 4, 400)
+    backbone = _fake_backbone(rng)
+    x, y = rng.normal(size=(400, 20)).astype(np.float32), rng.integers(0, 4, 400)
     head = HeadConfig(epochs=5, finetune_trunk=False, optimizer="adam", learning_rate=1e-3)
-    runs = {lam: train_dqn(inputs, np.arange(400), y, 12, DQNConfig(
-        width=24, quantization_weight=lam, warmup_epochs=1, kmeans_iter=5), head, seed=0,
-        verbose=0).history for lam in (0.0, 10.0)}
+    runs = {lam: DQN(12, DQNConfig(width=24, quantization_weight=lam, warmup_epochs=1,
+                                   kmeans_iter=5), head, backbone, verbose=0).fit(
+        x, y, seed=0).history for lam in (0.0, 10.0)}
     assert runs[0.0][0]["loss"] == pytest.approx(runs[10.0][0]["loss"])   # the same warm-up
     assert runs[10.0][1]["loss"] > runs[0.0][1]["loss"] + 1.0             # + lambda Q
     err = {lam: [r["quantization_error"] for r in h[1:]] for lam, h in runs.items()}

@@ -27,7 +27,7 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data):
     x, y, _, _ = data
-    return KSH(SMALL).fit(x, y, bits=16, seed=0)
+    return KSH(16, SMALL).fit(x, y, seed=0)
 
 
 def test_hamming_ranking_map_is_high_on_separable_data(data, fitted):
@@ -35,7 +35,8 @@ def test_hamming_ranking_map_is_high_on_separable_data(data, fitted):
     db, queries = fitted.encode(x), fitted.encode(xq)
     assert db.shape == (320, 16) and db.dtype == np.int8
     assert set(np.unique(db)) <= {-1, 1}
-    ranking = rank(hamming_distance(queries, db))
+    ranking = fitted.rank(queries, db)
+    np.testing.assert_array_equal(ranking, rank(hamming_distance(queries, db)))
     assert mean_average_precision(yq, y, ranking) > 0.9
 
 
@@ -48,10 +49,10 @@ def test_bits_are_balanced(data, fitted):
 
 def test_fit_is_deterministic_per_seed(data, fitted):
     x, y, xq, _ = data
-    again = KSH(SMALL).fit(x, y, bits=16, seed=0)
+    again = KSH(16, SMALL).fit(x, y, seed=0)
     np.testing.assert_array_equal(again.projections, fitted.projections)
     np.testing.assert_array_equal(again.encode(xq), fitted.encode(xq))
-    other = KSH(SMALL).fit(x, y, bits=16, seed=1)
+    other = KSH(16, SMALL).fit(x, y, seed=1)
     assert not np.array_equal(other.anchor_index, fitted.anchor_index)
 
 
@@ -83,20 +84,20 @@ def test_multi_hot_labels_share_a_label_relevance():
 def test_multi_label_fit_runs_and_class_vector_equals_one_hot(data):
     x, y, xq, _ = data
     one_hot = np.eye(4, dtype=np.int64)[y]
-    by_vector = KSH(SMALL).fit(x, y, bits=8, seed=2)
-    by_matrix = KSH(SMALL).fit(x, one_hot, bits=8, seed=2)
+    by_vector = KSH(8, SMALL).fit(x, y, seed=2)
+    by_matrix = KSH(8, SMALL).fit(x, one_hot, seed=2)
     np.testing.assert_allclose(by_matrix.projections, by_vector.projections, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda x, y: KSH(SMALL).fit(x.reshape(len(x), 4, -1), y, 8), "2-D"),
-        (lambda x, y: KSH(SMALL).fit(x, y[:-1], 8), "labels"),
-        (lambda x, y: KSH(SMALL).fit(x, y, 0), "bits"),
-        (lambda x, y: KSH(SMALL).fit(x[:100], y[:100], 8), "n_train"),
-        (lambda x, y: KSH(SMALL).fit(x, np.full((len(y), 3), 2), 8), "multi-hot"),
-        (lambda x, y: KSH(SMALL).encode(x), "not fitted"),
+        (lambda x, y: KSH(8, SMALL).fit(x.reshape(len(x), 4, -1), y, seed=0), "2-D"),
+        (lambda x, y: KSH(8, SMALL).fit(x, y[:-1], seed=0), "labels"),
+        (lambda x, y: KSH(0, SMALL), "bits"),
+        (lambda x, y: KSH(8, SMALL).fit(x[:100], y[:100], seed=0), "n_train"),
+        (lambda x, y: KSH(8, SMALL).fit(x, np.full((len(y), 3), 2), seed=0), "multi-hot"),
+        (lambda x, y: KSH(8, SMALL).encode(x), "not fitted"),
     ],
 )
 def test_bad_input_raises_a_clear_error(data, call, message):

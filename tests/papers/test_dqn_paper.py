@@ -56,31 +56,37 @@ def test_one_pretraining_and_one_feature_pass_serve_every_seed(monkeypatch):
 
 def test_dqn2plus_network_trained_once_per_seed_and_quantized_per_length(monkeypatch):
     """DQN2+'s network does not depend on the code length: one training per seed, one OPQ per
-    length (issue 25)."""
-    from repro.methods import dqn as methods_dqn
+    length (issue 25), through the stage's table of retrievers."""
+    from repro.methods.dqn import DQN2Plus
     from repro.papers import dqn
 
     calls = []
 
-    def fake_train_network(inputs, t, y, cfg, head, *, seed, verbose, log):
+    def fake_train_network(self, x, y, *, seed):
         calls.append(seed)
-        z = np.random.default_rng(seed).normal(size=(len(t), cfg.width)).astype(np.float32)
-        return object(), [{"iteration": 1, "epoch": 1.0, "loss": 0.5}], z
+        return object(), [{"iteration": 1, "epoch": 1.0, "loss": 0.5}]
 
-    monkeypatch.setattr(methods_dqn, "train_network", fake_train_network)
-    monkeypatch.setattr(methods_dqn.Quantized, "embed", lambda self, x: np.random.default_rng(
+    monkeypatch.setattr(DQN2Plus, "train_network", fake_train_network)
+    import repro.models.inference as inference
+
+    monkeypatch.setattr(inference, "forward", lambda network, x: np.random.default_rng(
         len(x)).normal(size=(len(x), 24)).astype(np.float32))
     cfg = dqn.Config(seeds=(0, 1), bits=(12, 24), curve_bits=12, efficiency_bits=12,
                      dqn=dqn.DQNConfig(width=24, kmeans_iter=2, opq_iter=1))
     data = types.SimpleNamespace(x=np.zeros((120, 2)), y=np.arange(120) % 3)
     split = {"query": np.arange(10), "train": np.arange(10, 70), "database": np.arange(70, 120)}
-    inputs = types.SimpleNamespace(rows=lambda index: np.zeros((len(index), 2), np.float32))
+    inputs = types.SimpleNamespace(rows=lambda index: np.zeros((len(index), 2), np.float32),
+                                   backbone=None)
+    monkeypatch.setattr(dqn, "_inputs", lambda cell, split=None: inputs)
     state = RunState()
+    reads, factory = dqn.RETRIEVERS["dqn2plus"]
     for seed in (0, 1):
         cell = Cell("dqn", "mnist-full", seed, "dqn2plus", cfg, data, lambda *a, **k: None, state)
-        quantizers = [dqn._train_and_index(cell, inputs, split, bits)[1]["quantizer"]
-                      for bits in cfg.bits]
-        assert [q.pq.codebooks.shape[0] for q in quantizers] == [3, 6]   # M per length
+        rows = reads(cell, split)
+        indexes = [factory(cell, split, bits).fit(rows(split["train"]), data.y[split["train"]],
+                                                  seed=seed) for bits in cfg.bits]
+        assert [i.quantizer.pq.codebooks.shape[0] for i in indexes] == [3, 6]   # M per length
+        assert indexes[0].network is indexes[1].network
         state.end("seed")
     assert calls == [0, 1]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from repro.methods.hash_heads import HeadConfig
+from repro.methods.hash_heads import DeepHead, HashIndex, check_training_data
 
 
 @dataclass
@@ -103,35 +103,25 @@ def stage1_objective(labels: np.ndarray, codes: np.ndarray) -> float:
     return float(np.mean((s - h @ h.T / h.shape[1]) ** 2))
 
 
-@dataclass
-class Hashed:
-    """A trained hashing network: ``codes(x)`` in {-1, +1}, ranked by Hamming distance."""
+class CNNH(DeepHead):
+    """CNNH at ``bits`` bits (a :class:`~repro.methods.base.Retriever`): stage 1 on the
+    training labels, stage 2 on the training rows (module docstring); its index
+    (:class:`~repro.methods.hash_heads.HashIndex`) codes the sign of the network's outputs."""
 
-    network: object
-    history: list
+    name = "cnnh"
 
-    def codes(self, x: np.ndarray) -> np.ndarray:
-        from repro.methods.hash_heads import predict
+    def fit(self, x: np.ndarray, y: np.ndarray, *, seed: int) -> HashIndex:
+        from keras import layers, ops
 
-        return np.where(predict(self.network, x) > 0.0, 1, -1).astype(np.int8)
+        x, _ = check_training_data(x, y)
+        self.log(f"[cnnh {self.bits} bits] stage 1: approximate codes of {len(x)} training images")
+        target = stage1_codes(y, self.bits, self.cfg, seed=seed).astype(np.float32)
+        network = self._model(
+            x, lambda h: layers.Dense(self.bits, activation="tanh", name="codes")(h), seed)
 
+        def loss(y, out):
+            return ops.mean(ops.sum(ops.square(out - y), axis=1))
 
-def train_cnnh(inputs, train_index: np.ndarray, labels: np.ndarray, bits: int, cfg: CNNHConfig,
-               head: HeadConfig, *, seed: int, verbose: int = 2, log=print) -> Hashed:
-    """Stage 1 on the training labels, stage 2 on the training images (module docstring)."""
-    from keras import layers, ops
-
-    from repro.methods.hash_heads import fit_epochs, head_model
-
-    log(f"[cnnh {bits} bits] stage 1: approximate codes of {len(train_index)} training images")
-    target = stage1_codes(labels, bits, cfg, seed=seed).astype(np.float32)
-    network = head_model(inputs, lambda h: layers.Dense(bits, activation="tanh", name="codes")(h),
-                         name=f"cnnh_{bits}", seed=seed)
-
-    def loss(y, out):
-        return ops.mean(ops.sum(ops.square(out - y), axis=1))
-
-    history = fit_epochs(network, inputs.rows(train_index), target, loss, head, seed=seed,
-                         verbose=verbose, log=log, what=f"[cnnh {bits} bits]")
-    history[-1]["stage1_objective"] = stage1_objective(labels, target)
-    return Hashed(network, history)
+        history = self._train(network, x, target, loss, seed)
+        history[-1]["stage1_objective"] = stage1_objective(y, target)
+        return HashIndex(network, history, threshold=0.0)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from repro.methods.hash_heads import HeadConfig
+from repro.methods.hash_heads import DeepHead, HashIndex, check_training_data
 
 
 @dataclass
@@ -103,28 +103,18 @@ def triplet_loss(labels, h, margin: float = 1.0):
     return ops.sum(hinge * valid) / ops.maximum(ops.sum(valid), 1.0)
 
 
-@dataclass
-class DNNHHashed:
-    network: object       # inputs -> sigmoid outputs (no threshold layer at inference)
-    history: list
+class DNNH(DeepHead):
+    """DNNH at ``bits`` bits (a :class:`~repro.methods.base.Retriever`, module docstring); its
+    index (:class:`~repro.methods.hash_heads.HashIndex`) reads the sigmoid outputs (no
+    threshold layer at inference) and codes +1 above 0.5."""
 
-    def codes(self, x: np.ndarray) -> np.ndarray:
-        from repro.methods.hash_heads import predict
+    name = "dnnh"
 
-        return np.where(predict(self.network, x) > 0.5, 1, -1).astype(np.int8)
+    def fit(self, x: np.ndarray, y: np.ndarray, *, seed: int) -> HashIndex:
+        x, labels = check_training_data(x, y)
+        network = self._model(x, lambda h: divide_and_encode(h, self.bits, self.cfg), seed)
 
+        def loss(target, out):
+            return triplet_loss(target, out, self.cfg.margin)
 
-def train_dnnh(inputs, train_index: np.ndarray, labels: np.ndarray, bits: int, cfg: DNNHConfig,
-               head: HeadConfig, *, seed: int, verbose: int = 2, log=print) -> DNNHHashed:
-    """DNNH on the training images (module docstring)."""
-    from repro.methods.hash_heads import fit_epochs, head_model, label_matrix
-
-    y = label_matrix(labels)
-    network = head_model(inputs, lambda h: divide_and_encode(h, bits, cfg), name=f"dnnh_{bits}", seed=seed)
-
-    def loss(target, out):
-        return triplet_loss(target, out, cfg.margin)
-
-    history = fit_epochs(network, inputs.rows(train_index), y, loss, head, seed=seed,
-                         verbose=verbose, log=log, what=f"[dnnh {bits} bits]")
-    return DNNHHashed(network, history)
+        return HashIndex(network, self._train(network, x, labels, loss, seed), threshold=0.5)

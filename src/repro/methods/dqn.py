@@ -40,21 +40,28 @@ close to the authors' 300).
 **DQN2+** (slides: "two step method, Similarity Preserving + OPQ"): the same network trained
 with the cosine loss only (lambda = 0, no codebooks), then OPQ (Ge et al. 2013) of its
 training features with the same (M, K), AQD retrieval through OPQ's rotated look-up tables.
-Its network does not depend on the code length: it is trained once (:func:`train_network`)
-and quantized at each length (:func:`opq_of`).
+Its network does not depend on the code length: a paper trains it once
+(:meth:`DQN2Plus.train_network`) and hands it to the estimator of each length.
 
 **DQNip** (slides: "replace pairwise cosine loss with Inner-Product loss"): L = mean of
 (s_ij - <z_i, z_j> / width)^2 -- the slides' "previous works" loss with 1/B read as 1/width,
 the largest |<z_i, z_j>| of tanh outputs -- plus the same lambda Q and quantization.
+
+**Estimators** (:mod:`repro.methods.base`): :class:`DQN` (``loss`` "cosine" = DQN,
+"inner_product" = DQNip) and :class:`DQN2Plus`, constructed with the code length, the
+:class:`DQNConfig`, the shared head settings and backbone; ``fit(x, y, *, seed)`` returns a
+:class:`QuantizationIndex` (``encode`` -> z and codes, ``rank`` by AQD). The network trains as
+a ``DQNModel`` (a keras.Model owning its loss, C and lambda its non-trainable state).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from repro.methods.hash_heads import HeadConfig
+from repro.methods.hash_heads import DeepHead, check_training_data
 
 CODEWORDS_PER_SUBSPACE = 16   # K: 4 bits per subspace, M = bits / 4
 
@@ -126,170 +133,204 @@ def quantization_loss(z, codebooks):
     return ops.mean(ops.sum(ops.square(parts - recon), axis=(1, 2)))
 
 
-def make_loss(kind: str):
-    """Keras loss(y, z), y the labels: the similarity loss ``kind`` (lambda x Q is added by
-    the network's :func:`quantization_penalty` layer)."""
-    return {"cosine": cosine_loss, "inner_product": inner_product_loss}[kind]
+SIMILARITY_LOSSES = {"cosine": cosine_loss, "inner_product": inner_product_loss}
 
 
-def quantization_penalty(n_subspaces: int, n_codewords: int, width: int, name: str = "q"):
-    """A keras layer, identity on z, that adds lambda x Q(z; C) (:func:`quantization_loss`) to
-    the model's losses from the z of the same forward pass. C (``codebooks``) and lambda
-    (``weight``) are its non-trainable weights: part of the model's state on every backend, so
-    assigning them between epochs reaches the one compiled training step (lambda 0 in the
-    warm-up)."""
+@functools.cache
+def _model_class():
+    """:class:`DQNModel`, defined on first use (keras is imported lazily in this module)."""
     import keras
 
-    class QuantizationPenalty(keras.layers.Layer):
-        def build(self, input_shape):
-            self.codebooks = self.add_weight(
-                shape=(n_subspaces, n_codewords, width // n_subspaces), initializer="zeros",
-                trainable=False, name="codebooks")
-            self.weight = self.add_weight(shape=(), initializer="zeros", trainable=False,
-                                          name="quantization_weight")
+    class DQNModel(keras.Model):
+        """``network`` (inputs -> z) trained on ``L(y, z) + lambda Q(z; C)`` (``y``: the label
+        matrix): it owns its loss, holds C (``codebooks``, (M, K, width / M)) and lambda as
+        non-trainable variables that the one compiled training step reads (lambda 0 in the
+        warm-up), and the training images' codes (``codes``, (n, M)) and C (``books``, as
+        computed) between epochs. ``n_subspaces`` None: L alone (DQN2+'s network)."""
 
-        def call(self, z):
-            self.add_loss(self.weight * quantization_loss(z, self.codebooks))
-            return z
+        def __init__(self, network, loss: str, n_subspaces: int | None = None,
+                     n_codewords: int = CODEWORDS_PER_SUBSPACE):
+            super().__init__(name=network.name)
+            self.network, self.similarity = network, SIMILARITY_LOSSES[loss]
+            self.quantized, self.codes, self.books = n_subspaces is not None, None, None
+            if self.quantized:
+                shape = (n_subspaces, n_codewords, int(network.output_shape[-1]) // n_subspaces)
+                self.codebooks = self.add_weight(shape=shape, initializer="zeros",
+                                                 trainable=False, name="codebooks")
+                self.quantization_weight = self.add_weight(
+                    shape=(), initializer="zeros", trainable=False, name="quantization_weight")
 
-    return QuantizationPenalty(name=name)
+        def call(self, x, training=None):
+            return self.network(x, training=training)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            loss = self.similarity(y, y_pred)
+            if self.quantized:
+                loss = loss + self.quantization_weight * quantization_loss(y_pred, self.codebooks)
+            return loss
+
+        def start(self, z: np.ndarray, weight: float, *, seed: int, kmeans_iter: int) -> None:
+            """C and h from PQ (k-means per subspace) of the training images' z; lambda on."""
+            from repro.quantization import ProductQuantizer
+
+            m, k = (int(v) for v in self.codebooks.shape[:2])
+            pq = ProductQuantizer(m, k).fit(z, seed=seed, n_iter=kmeans_iter)
+            self.codes, self.books = pq.encode(z), pq.codebooks
+            self.codebooks.assign(self.books.astype(np.float32))
+            self.quantization_weight.assign(weight)
+
+        def update(self, z: np.ndarray) -> float:
+            """Between epochs: C by least squares given the codes, then the codes given C;
+            returns the quantization error of z (mean over images, summed over the width)."""
+            from repro.quantization import ProductQuantizer
+            from repro.quantization.dqn_codes import update_codebooks, update_codes
+
+            self.books = update_codebooks(z, self.codes, int(self.codebooks.shape[1]), self.books)
+            self.codes = update_codes(z, self.books)
+            self.codebooks.assign(self.books.astype(np.float32))
+            recon = ProductQuantizer.from_codebooks(self.books).decode(self.codes)
+            return float(np.mean(np.sum((z - recon) ** 2, axis=1)))
+
+    return DQNModel
 
 
 @dataclass
-class Quantized:
-    """A trained quantization method: encode the database, rank by AQD."""
+class Encoded:
+    """What :meth:`QuantizationIndex.encode` returns: the embeddings z (what a query is
+    ranked by: AQD does not quantize it) and the codes (what a database item is stored as)."""
+
+    z: np.ndarray
+    codes: np.ndarray
+
+
+@dataclass
+class QuantizationIndex:
+    """A trained quantization method: encode items, rank a database by AQD (or by -<z, C h>)."""
 
     network: object                # keras.Model: head inputs -> z
     quantizer: object              # ProductQuantizer, or OPQ (DQN2+)
     history: list
-    train_z: np.ndarray
 
     def embed(self, x: np.ndarray) -> np.ndarray:
-        from repro.methods.hash_heads import predict
+        from repro.models.inference import forward
 
-        return predict(self.network, x)
+        return forward(self.network, x)
 
-    def encode(self, z: np.ndarray) -> np.ndarray:
-        return self.quantizer.encode(z)
+    def encode(self, x: np.ndarray) -> Encoded:
+        z = self.embed(x)
+        return Encoded(z, self.quantizer.encode(z))
 
-    def distances(self, zq: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """AQD (Eq. 5, squared Euclidean) of every query to every item: M x K look-up tables
-        per query, three subspaces' tables merged
-        (:func:`repro.quantization.dqn_codes.fast_asymmetric_distances`, the same sums
-        regrouped); OPQ (DQN2+) rotates the queries first."""
+    def rank(self, queries: Encoded, database: Encoded, top: int | None = None, *,
+             distance: str = "aqd") -> np.ndarray:
+        """Database indices per query, nearest first (ties: lower index first), by
+        ``distance``: "aqd" = Eq. 5 (squared Euclidean) through M x K look-up tables per query,
+        three subspaces' tables merged (:func:`repro.quantization.dqn_codes.
+        fast_asymmetric_distances`, the same sums regrouped); "inner_product" = -<z_q, C h_x>,
+        the authors' evaluation ranking of i2i AQD (thulab/DeepHash, DeepHash/evaluation/
+        __init__.py ``MAPs_CQ.get_mAPs_AQD``, dist_type inner_product), which differs from
+        Eq. 5 by ||C h_x||^2. OPQ (DQN2+): in its rotated space (queries rotated; the rotation
+        keeps both)."""
+        from repro.metrics import rank
         from repro.quantization.dqn_codes import fast_asymmetric_distances
 
         pq = getattr(self.quantizer, "pq", self.quantizer)
         rotate = getattr(self.quantizer, "rotate", None)
-        return fast_asymmetric_distances(pq, rotate(zq) if rotate else zq, codes)
-
-    def inner_product_distances(self, zq: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """-<z_q, C h_x>: the authors' evaluation ranking of i2i AQD (thulab/DeepHash,
-        DeepHash/evaluation/__init__.py ``MAPs_CQ.get_mAPs_AQD``, dist_type inner_product);
-        it differs from Eq. 5 by ||C h_x||^2, so it reorders items whose reconstructions
-        differ in norm. OPQ (DQN2+): in its rotated space (the rotation keeps inner products)."""
-        rotate = getattr(self.quantizer, "rotate", None)
-        pq = getattr(self.quantizer, "pq", self.quantizer)
-        zq = rotate(zq) if rotate else zq
-        return -(np.asarray(zq, np.float32) @ pq.decode(codes).astype(np.float32).T)
+        zq = rotate(queries.z) if rotate else queries.z
+        if distance == "aqd":
+            return rank(fast_asymmetric_distances(pq, zq, database.codes), top)
+        if distance == "inner_product":
+            return rank(-(np.asarray(zq, np.float32)
+                          @ pq.decode(database.codes).astype(np.float32).T), top)
+        raise ValueError(f"dqn: unknown distance {distance!r}; known: aqd, inner_product")
 
 
-def _network(inputs, cfg: DQNConfig, loss: str, bits, seed: int, penalty=None):
-    from keras import layers
+class _QuantizationHead(DeepHead):
+    def __init__(self, bits: int, cfg: DQNConfig, head, backbone, *, loss: str = "cosine",
+                 verbose: int = 2, log=print):
+        super().__init__(bits, cfg, head, backbone, verbose=verbose, log=log)
+        if loss not in SIMILARITY_LOSSES:
+            raise ValueError(f"dqn: unknown loss {loss!r}; known: {sorted(SIMILARITY_LOSSES)}")
+        self.loss = loss
+        self.n_subspaces = subspaces(self.bits, cfg.n_codewords)
+        if cfg.width % self.n_subspaces:
+            raise ValueError(f"dqn.width {cfg.width} is not divisible by M = {self.n_subspaces} "
+                             f"subspaces ({self.bits} bits)")
 
-    from repro.methods.hash_heads import head_model
+    def _network(self, x: np.ndarray, seed: int):
+        from keras import layers
 
-    def top(h):
-        z = layers.Dense(cfg.width, activation="tanh", name="fcb")(h)
-        return penalty(z) if penalty is not None else z
-
-    return head_model(inputs, top, name=f"dqn_{loss}_{bits}", seed=seed)
-
-
-def train_network(inputs, train_index: np.ndarray, labels: np.ndarray, cfg: DQNConfig,
-                  head: HeadConfig, *, loss: str = "cosine", seed: int, verbose: int = 2,
-                  log=print):
-    """DQN2+'s network: the similarity loss alone (lambda 0, no codebooks), to the plateau.
-    It does not depend on the code length. Returns (network, history, training z)."""
-    from repro.methods.hash_heads import fit_epochs, label_matrix, predict
-
-    x = inputs.rows(train_index)
-    network = _network(inputs, cfg, loss, "any", seed)
-    name = f"[{'dqn' if loss == 'cosine' else 'dqnip'}2+ network]"
-    history = fit_epochs(network, x, label_matrix(labels), make_loss(loss), head, seed=seed,
-                         verbose=verbose, log=log, what=name)
-    return network, history, predict(network, x)
+        return self._model(x, lambda h: layers.Dense(self.cfg.width, activation="tanh",
+                                                     name="fcb")(h), seed)
 
 
-def opq_of(network, history, train_z: np.ndarray, bits: int, cfg: DQNConfig, *,
-           seed: int) -> Quantized:
-    """DQN2+ at ``bits``: OPQ of the trained network's training features with (M, K)."""
-    from repro.quantization.opq import OPQ
+class DQN(_QuantizationHead):
+    """DQN (``loss="cosine"``) or DQNip (``loss="inner_product"``) at ``bits`` bits (a
+    :class:`~repro.methods.base.Retriever`): ``fit`` trains the head as a :class:`DQNModel`
+    (L + lambda Q, C and h updated between epochs, module docstring) and stops at the loss
+    plateau (``head``), checked from the end of the warm-up on."""
 
-    m = subspaces(bits, cfg.n_codewords)
-    if cfg.width % m:
-        raise ValueError(f"dqn.width {cfg.width} is not divisible by M = {m} subspaces ({bits} bits)")
-    quantizer = OPQ().fit(train_z, n_subspaces=m, n_codewords=cfg.n_codewords, seed=seed,
-                          n_iter=cfg.opq_iter)
-    return Quantized(network, quantizer, history, train_z)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.name = "dqn" if self.loss == "cosine" else "dqnip"
 
+    def fit(self, x: np.ndarray, y: np.ndarray, *, seed: int) -> QuantizationIndex:
+        from repro.models.inference import forward
+        from repro.quantization import ProductQuantizer
 
-def train_dqn(inputs, train_index: np.ndarray, labels: np.ndarray, bits: int, cfg: DQNConfig,
-              head: HeadConfig, *, loss: str = "cosine", quantize: bool = True, seed: int,
-              verbose: int = 2, log=print) -> Quantized:
-    """DQN (``loss="cosine"``), DQNip (``loss="inner_product"``) or, with ``quantize=False``,
-    DQN2+ (:func:`train_network` then :func:`opq_of`). ``inputs``:
-    :class:`~repro.methods.hash_heads.HeadInputs`; ``labels``: the training images' labels
-    (classes or multi-hot). Training stops at the loss plateau (``head``), checked from the
-    end of the warm-up on."""
-    from repro.methods.hash_heads import fit_epochs, label_matrix, predict
-    from repro.quantization import ProductQuantizer
-    from repro.quantization.dqn_codes import update_codebooks, update_codes
+        x, labels = check_training_data(x, y)
+        cfg = self.cfg
+        network = self._network(x, seed)
+        model = _model_class()(network, self.loss, self.n_subspaces, cfg.n_codewords)
+        warmup = min(cfg.warmup_epochs, self.head.epochs - 1)
 
-    m = subspaces(bits, cfg.n_codewords)
-    if cfg.width % m:
-        raise ValueError(f"dqn.width {cfg.width} is not divisible by M = {m} subspaces ({bits} bits)")
-    if not quantize:
-        network, history, z = train_network(inputs, train_index, labels, cfg, head, loss=loss,
-                                            seed=seed, verbose=verbose, log=log)
-        return opq_of(network, history, z, bits, cfg, seed=seed)
-    x = inputs.rows(train_index)
-    y = label_matrix(labels)
-    penalty = quantization_penalty(m, cfg.n_codewords, cfg.width)
-    network = _network(inputs, cfg, loss, bits, seed, penalty)
-    state = {}
-    warmup = min(cfg.warmup_epochs, head.epochs - 1)
+        def start():
+            model.start(forward(network, x), cfg.quantization_weight, seed=seed,
+                        kmeans_iter=cfg.kmeans_iter)
 
-    def set_codebooks(c):
-        state["codebooks"] = c
-        penalty.codebooks.assign(c.astype(np.float32))
-        penalty.weight.assign(cfg.quantization_weight)
-
-    def start_codebooks():
-        z0 = predict(network, x)
-        pq = ProductQuantizer(m, cfg.n_codewords).fit(z0, seed=seed, n_iter=cfg.kmeans_iter)
-        state["codes"] = pq.encode(z0)
-        set_codebooks(pq.codebooks)
-
-    def between(epoch):            # C (least squares given the codes), then the codes given C
-        if "codebooks" not in state:
+        def between(epoch):
+            if model.books is not None:
+                return {"quantization_error": model.update(forward(network, x))}
             if epoch + 1 == warmup:   # the warm-up's end: C and h start from PQ
-                start_codebooks()
+                start()
             return {}
-        z = predict(network, x)
-        c = update_codebooks(z, state["codes"], cfg.n_codewords, state["codebooks"])
-        state["codes"] = update_codes(z, c)
-        set_codebooks(c)
-        recon = ProductQuantizer.from_codebooks(c).decode(state["codes"])
-        return {"quantization_error": float(np.mean(np.sum((z - recon) ** 2, axis=1)))}
 
-    name = f"[{'dqn' if loss == 'cosine' else 'dqnip'} {bits} bits]"
-    if warmup == 0:
-        start_codebooks()
-    history = fit_epochs(network, x, y, make_loss(loss), head, seed=seed,
-                         verbose=verbose, log=log, what=name, between=between,
-                         min_epochs=warmup + 1)
-    z = predict(network, x)
-    if "codebooks" not in state:   # a cap shorter than the warm-up: PQ of the final z
-        start_codebooks()
-    return Quantized(network, ProductQuantizer.from_codebooks(state["codebooks"]), history, z)
+        if warmup == 0:
+            start()
+        history = self._train(model, x, labels, None, seed, between=between,
+                              min_epochs=warmup + 1)
+        if model.books is None:   # a cap shorter than the warm-up: PQ of the final z
+            start()
+        return QuantizationIndex(network, ProductQuantizer.from_codebooks(model.books), history)
+
+
+class DQN2Plus(_QuantizationHead):
+    """DQN2+ at ``bits`` bits: the similarity network (the loss alone, no codebooks: it does
+    not depend on the code length) then OPQ of its training features with (M, K).
+
+    ``network``: (keras network, history) of :meth:`train_network` on the same training rows,
+    labels and seed, so that a paper trains it once and quantizes it at every length; None:
+    ``fit`` trains it."""
+
+    name = "dqn2+"
+
+    def __init__(self, *args, network=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.network = network
+
+    def train_network(self, x: np.ndarray, y: np.ndarray, *, seed: int):
+        """(network, history): the similarity loss to the plateau."""
+        x, labels = check_training_data(x, y)
+        network = self._network(x, seed)
+        model = _model_class()(network, self.loss)
+        return network, self._train(model, x, labels, None, seed)
+
+    def fit(self, x: np.ndarray, y: np.ndarray, *, seed: int) -> QuantizationIndex:
+        from repro.models.inference import forward
+        from repro.quantization.opq import OPQ
+
+        x, _ = check_training_data(x, y)
+        network, history = self.network or self.train_network(x, y, seed=seed)
+        z = forward(network, x)
+        quantizer = OPQ().fit(z, n_subspaces=self.n_subspaces, n_codewords=self.cfg.n_codewords,
+                              seed=seed, n_iter=self.cfg.opq_iter)
+        return QuantizationIndex(network, quantizer, history)

@@ -1,10 +1,14 @@
 """What the deep retrieval methods of the DQN stage (DQN, DQN2+, DQNip, CNNH, DNNH) share.
 
-Each method is the shared pretrained backbone (:mod:`repro.models.retrieval`) with fc6 / fc7
-started from the pretrained weights and a top of its own, trained on the same training
-images. :class:`HeadConfig` holds the training knobs they share; :func:`head_model` builds
-``inputs -> [fc6, fc7] -> top``; :func:`fit_epochs` trains it one epoch at a time so a method
-can update its own state (DQN's codebooks and codes) between epochs.
+Each method is a retriever (:mod:`repro.methods.base`): constructed with its code length,
+its settings, the shared :class:`HeadConfig` and the shared pretrained backbone
+(:mod:`repro.models.retrieval`); ``fit(x, y, *, seed)`` trains ``x -> [fc6, fc7] -> top``
+(:func:`head_model`, fc6 / fc7 started from the pretrained weights) on the training rows ``x``
+(cached conv5 features with the trunk frozen, images with it fine-tuned: :class:`HeadInputs`)
+and their labels ``y`` ((n,) classes or (n, C) multi-hot), and returns an index that encodes
+and ranks. :func:`fit_epochs` trains one epoch at a time so a method can update its own state
+(DQN's codebooks and codes) between epochs. The hashing methods' index is :class:`HashIndex`
+(codes in {-1, +1}, Hamming ranking, :class:`HammingRanking`, which KSH shares).
 
 **How long.** ``epochs`` is a cap: with ``plateau_window`` > 0 a head stops once its training
 loss has flattened (label-free: the mean loss of the last ``plateau_window`` epochs is less
@@ -15,10 +19,9 @@ time passes ``time_budget_s``; every head of the stage follows the same rule.
 profile's reduction, named in its protocol) conv1-conv5 stay frozen at the pretrained
 weights, the heads train on cached conv5 features, and only fc6, fc7 and the top learn.
 
-Losses are written with ``keras.ops`` only (any backend). The targets ``y`` handed to
-``fit`` are a float32 matrix whose columns hold what the loss needs per image: the labels
-(one-hot or multi-hot), or a method's own per-image targets (CNNH: the stage-1 code); DQN's
-quantization term is added by a layer of its network (:func:`repro.methods.dqn.quantization_penalty`).
+Losses are written with ``keras.ops`` only (any backend); the targets handed to ``fit`` are
+the label matrix (:func:`label_matrix`) or a method's own per-image targets (CNNH: the
+stage-1 code); DQN's model computes its own loss (:mod:`repro.methods.dqn`).
 """
 
 from __future__ import annotations
@@ -70,6 +73,29 @@ def label_matrix(labels: np.ndarray) -> np.ndarray:
     return out
 
 
+def check_training_data(x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a retriever's training rows ``x`` (n, ...) and labels ``y`` ((n,) classes >= 0
+    or (n, C) multi-hot 0/1); return (x float32, the label matrix)."""
+    from repro.methods.base import check_inputs
+
+    x = check_inputs(x, 1)
+    y = np.asarray(y)
+    if y.ndim not in (1, 2) or y.shape[0] != x.shape[0]:
+        raise ValueError(f"y must be (n,) classes or (n, C) multi-hot labels with n={x.shape[0]} "
+                         f"rows like x, got shape {y.shape}")
+    if y.ndim == 1 and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0):
+        raise ValueError(f"class labels y must be integers >= 0, got dtype {y.dtype}")
+    if y.ndim == 2 and not np.isin(y, (0, 1)).all():
+        raise ValueError(f"multi-hot labels y (shape {y.shape}) must hold only 0/1 entries")
+    return x, label_matrix(y)
+
+
+def check_bits(bits) -> int:
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or bits < 1:
+        raise ValueError(f"bits must be a positive integer, got {bits!r}")
+    return int(bits)
+
+
 def pair_similarity(labels):
     """keras tensor S in {-1, +1}: +1 where two images share at least one label."""
     from keras import ops
@@ -77,13 +103,28 @@ def pair_similarity(labels):
     return ops.where(ops.matmul(labels, ops.transpose(labels)) > 0, 1.0, -1.0)
 
 
-def off_diagonal_mean(matrix):
-    """Mean of a square keras tensor over its off-diagonal entries (pairs i != j)."""
-    from keras import ops
+class HammingRanking:
+    """``rank`` of an index whose codes are in {-1, +1}: Hamming distance, ties broken by
+    database index (:func:`repro.metrics.rank`)."""
 
-    n = ops.shape(matrix)[0]
-    mask = 1.0 - ops.eye(n, dtype=matrix.dtype)
-    return ops.sum(matrix * mask) / ops.maximum(ops.sum(mask), 1.0)
+    def rank(self, queries: np.ndarray, database: np.ndarray, top: int | None = None) -> np.ndarray:
+        """(n_queries, top or n_database) database indices, nearest first."""
+        from repro.metrics import hamming_distance, rank
+
+        return rank(hamming_distance(queries, database), top)
+
+
+class HashIndex(HammingRanking):
+    """A trained hashing network: ``encode(x)`` = +1 where its output exceeds ``threshold``,
+    else -1 (int8); Hamming ranking. ``history``: its training rows."""
+
+    def __init__(self, network, history: list, threshold: float):
+        self.network, self.history, self.threshold = network, history, float(threshold)
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        from repro.models.inference import forward
+
+        return np.where(forward(self.network, x) > self.threshold, 1, -1).astype(np.int8)
 
 
 class HeadInputs:
@@ -93,7 +134,7 @@ class HeadInputs:
     dataset, indexed by the split's indices."""
 
     def __init__(self, backbone, images: np.ndarray, cfg: HeadConfig):
-        self.backbone, self.images, self.cfg = backbone, images, cfg
+        self.backbone, self.images = backbone, images
         self._features = None if cfg.finetune_trunk else backbone.features(images)
 
     def rows(self, index: np.ndarray) -> np.ndarray:
@@ -105,14 +146,28 @@ class HeadInputs:
         """conv5 features of every image with the pretrained trunk (cached when frozen)."""
         return self._features if self._features is not None else self.backbone.features(self.images)
 
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        if self._features is not None:
-            return self._features.shape[1:]
-        return self.images.shape[1:]
+
+class DeepHead:
+    """Base of the deep retrieval methods: the code length, the method's settings, the shared
+    :class:`HeadConfig` and pretrained backbone come through the constructor."""
+
+    name = "head"
+
+    def __init__(self, bits: int, cfg, head: HeadConfig, backbone, *, verbose: int = 2,
+                 log=print):
+        self.bits, self.cfg, self.head, self.backbone = check_bits(bits), cfg, head, backbone
+        self.verbose, self.log = verbose, log
+
+    def _model(self, x: np.ndarray, top, seed: int):
+        return head_model(self.backbone, self.head, x.shape[1:], top,
+                          name=f"{self.name.replace('+', 'plus')}_{self.bits}", seed=seed)
+
+    def _train(self, model, x, targets, loss, seed: int, **kw) -> list[dict]:
+        return fit_epochs(model, x, targets, loss, self.head, seed=seed, verbose=self.verbose,
+                          log=self.log, what=f"[{self.name} {self.bits} bits]", **kw)
 
 
-def head_model(inputs: HeadInputs, top, *, name: str, seed: int):
+def head_model(backbone, cfg: HeadConfig, input_shape, top, *, name: str, seed: int):
     """``inputs -> [trunk copy] -> fc6 -> fc7 -> top(h)`` with the pretrained fc weights.
 
     ``top``: a function from the fc7 keras tensor to the method's output tensor. The trunk is
@@ -124,8 +179,7 @@ def head_model(inputs: HeadInputs, top, *, name: str, seed: int):
     keras.utils.set_random_seed(seed)
     from repro.models.retrieval import fc_layers
 
-    backbone, cfg = inputs.backbone, inputs.cfg
-    x = keras.Input(shape=inputs.input_shape)
+    x = keras.Input(shape=tuple(input_shape))
     h = x
     if cfg.finetune_trunk:
         trunk = keras.models.clone_model(backbone.trunk)
@@ -133,14 +187,6 @@ def head_model(inputs: HeadInputs, top, *, name: str, seed: int):
         h = trunk(h)
     h = fc_layers(h, backbone.cfg, backbone.fc_weights, dropout=cfg.dropout)
     return keras.Model(x, top(h), name=name)
-
-
-def optimizer(cfg: HeadConfig):
-    import keras
-
-    if cfg.optimizer == "sgd":
-        return keras.optimizers.SGD(cfg.learning_rate, momentum=cfg.momentum)
-    return keras.optimizers.Adam(cfg.learning_rate)
 
 
 def plateaued(losses, window: int, tol: float) -> bool:
@@ -162,25 +208,27 @@ def fit_epochs(model, x: np.ndarray, targets, loss, cfg: HeadConfig, *, seed: in
     (:func:`plateaued`, checked from epoch ``min_epochs`` on: DQN's warm-up) or when the
     training time passes ``cfg.time_budget_s``.
 
-    ``targets``: the target matrix, or a function of the epoch returning it;
-    ``between(epoch)``: called after each epoch (may return a dict of numbers for the
-    history). Returns the history rows (epoch, loss, ...); the last row's ``stop`` says why
-    training ended (1 plateau, 2 time budget, 0 the epoch cap)."""
+    ``targets``: the target matrix; ``loss``: a keras loss, or None for a model that computes
+    its own (DQN); ``between(epoch)``: called after each epoch (may return a dict of numbers
+    for the history). Returns the history rows (epoch, loss, ...); the last row's ``stop``
+    says why training ended (1 plateau, 2 time budget, 0 the epoch cap)."""
     import time
 
     import keras
 
+    from repro.methods.pretrain import make_optimizer
+
     keras.utils.set_random_seed(seed)
-    model.compile(optimizer=optimizer(cfg), loss=loss, steps_per_execution=STEPS_PER_EXECUTION)
+    model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum),
+                  loss=loss, steps_per_execution=STEPS_PER_EXECUTION)
     history = []
     steps = -(-len(x) // cfg.batch_size)
     started = time.perf_counter()
     stop = 0
     for epoch in range(cfg.epochs):
-        y = targets(epoch) if callable(targets) else targets
         if verbose:
             log(f"{what} epoch {epoch + 1}/{cfg.epochs}")
-        out = model.fit(x, y, epochs=1, batch_size=cfg.batch_size, shuffle=True,
+        out = model.fit(x, targets, epochs=1, batch_size=cfg.batch_size, shuffle=True,
                         verbose=verbose)
         row = {"iteration": (epoch + 1) * steps, "epoch": float(epoch + 1),
                "loss": float(out.history["loss"][-1])}
@@ -199,10 +247,3 @@ def fit_epochs(model, x: np.ndarray, targets, loss, cfg: HeadConfig, *, seed: in
         why = {0: "the epoch cap", 1: "the loss plateau", 2: "the time budget"}[stop]
         log(f"{what} stopped after {len(history)} epochs ({why})")
     return history
-
-
-def predict(model, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
-    """Inference-mode outputs, float32 (:func:`repro.models.inference.forward`)."""
-    from repro.models.inference import forward
-
-    return forward(model, x, batch_size)

@@ -50,6 +50,8 @@ import numpy as np
 from scipy import linalg, sparse
 from threadpoolctl import threadpool_limits
 
+from repro.methods.hash_heads import HammingRanking, check_bits
+
 _CHUNK_ELEMENTS = 1 << 22
 _RIDGE = 1e-6
 _MAX_BACKTRACK = 50
@@ -191,8 +193,10 @@ def _gradient_descent(kernel: np.ndarray, residual: _Residual, start: np.ndarray
     return current, steps
 
 
-class KSH:
-    """Kernel-based supervised hashing; see the module docstring for the algorithm.
+class KSH(HammingRanking):
+    """Kernel-based supervised hashing at ``bits`` bits (a :class:`~repro.methods.base.Retriever`
+    whose ``fit`` returns the fitted estimator itself as the index: ``encode``, Hamming
+    ``rank``); see the module docstring for the algorithm.
 
     After :meth:`fit`: ``anchors`` (m, d) float64, ``sigma`` float, ``mean`` (m,) the training
     mean of the kernel features, ``projections`` (m, bits) float64 (the MATLAB ``A1``),
@@ -201,7 +205,8 @@ class KSH:
     ``anchor_index`` and ``train_index`` (the rows of x used).
     """
 
-    def __init__(self, config: KSHConfig | None = None):
+    def __init__(self, bits: int, config: KSHConfig | None = None):
+        self.bits = check_bits(bits)
         self.config = config if config is not None else KSHConfig()
         if not isinstance(self.config, KSHConfig):
             raise ValueError(f"config must be a KSHConfig, got {type(self.config).__name__}")
@@ -234,27 +239,23 @@ class KSH:
         kernel -= self.mean
         return kernel
 
-    def fit(self, x, labels, bits: int, seed: int = 0) -> KSH:
-        """Learn ``bits`` hash functions.
+    def fit(self, x, y, *, seed: int) -> KSH:
+        """Learn ``bits`` hash functions; returns ``self`` (the index).
 
         Args:
             x: ``(n, d)`` training vectors (pixels flattened or CNN features), n >= n_anchors
                 and n >= n_train.
-            labels: ``(n,)`` class labels or ``(n, c)`` multi-hot 0/1 labels of x.
-            bits: code length r >= 1.
+            y: ``(n,)`` class labels or ``(n, c)`` multi-hot 0/1 labels of x.
             seed: draws the anchors and the labelled subset; fit is deterministic per seed.
         """
         x = _check_x("x", x)
-        n = x.shape[0]
-        if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or bits < 1:
-            raise ValueError(f"bits must be a positive integer, got {bits!r}")
-        bits = int(bits)
+        n, bits = x.shape[0], self.bits
         cfg = self.config
         if n < cfg.n_anchors:
             raise ValueError(f"x has {n} rows, fewer than n_anchors={cfg.n_anchors}")
         if n < cfg.n_train:
             raise ValueError(f"x has {n} rows, fewer than n_train={cfg.n_train} labelled samples")
-        group_all, table = _label_groups(labels, n)
+        group_all, table = _label_groups(y, n)
         rng = np.random.default_rng(seed)
         self.anchor_index = np.sort(rng.choice(n, cfg.n_anchors, replace=False))
         self.train_index = np.sort(rng.choice(n, cfg.n_train, replace=False))
@@ -313,7 +314,7 @@ class KSH:
     def encode(self, x) -> np.ndarray:
         """``(n, d)`` -> ``(n, bits)`` int8 codes in {-1, +1} (``sign(A^T k(x))``, 0 -> -1)."""
         if self.projections is None:
-            raise ValueError("this KSH is not fitted: call fit(x, labels, bits, seed)")
+            raise ValueError("this KSH is not fitted: call fit(x, y, seed=...)")
         x = _check_x("x", x, self.anchors.shape[1])
         codes = np.empty((x.shape[0], self.projections.shape[1]), dtype=np.int8)
         step = max(1, _CHUNK_ELEMENTS // max(self.anchors.shape[0], x.shape[1]))
@@ -321,9 +322,3 @@ class KSH:
             features = self._features(x[start:start + step])
             codes[start:start + step] = np.where(features @ self.projections > 0, 1, -1)
         return codes
-
-    @property
-    def bits(self) -> int:
-        if self.projections is None:
-            raise ValueError("this KSH is not fitted")
-        return self.projections.shape[1]

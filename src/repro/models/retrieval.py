@@ -135,6 +135,8 @@ def pretrain_backbone(x: np.ndarray, y: np.ndarray, cfg: BackboneConfig, *, seed
     import keras
     from keras import layers
 
+    from repro.methods.pretrain import make_optimizer
+
     if cfg.kind != "convnet":
         raise ValueError("pretrain_backbone trains the stand-in convnet; "
                          "use imagenet_backbone for vgg16-imagenet")
@@ -149,7 +151,7 @@ def pretrain_backbone(x: np.ndarray, y: np.ndarray, cfg: BackboneConfig, *, seed
     h = fc_layers(trunk(inputs), cfg)
     outputs = layers.Dense(n_classes, activation="softmax", name="source_classes")(h)
     model = keras.Model(inputs, outputs, name="backbone_pretraining")
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+    model.compile(optimizer=make_optimizer("adam", cfg.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     log(f"pretraining the backbone on the source set ({len(fit)} images, "
         f"{cfg.pretrain_epochs} epochs)")

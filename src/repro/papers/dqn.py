@@ -32,6 +32,9 @@ training images. KSH-D = KSH on the (fine-tuned, where it is) backbone's fc7 fea
 ``cnnh``, ``dnnh`` (Hamming ranking of {-1, +1} codes), ``dqn``, ``dqn2plus``, ``dqnip`` (AQD
 ranking, K = 16 codewords, M = bits / 4 subspaces). Ties in a ranking: lower database index
 first (:func:`repro.metrics.rank`). See each method's module for its reading of the paper.
+Each is a retriever (:mod:`repro.methods.base`) built from the table ``RETRIEVERS`` (what it
+reads, its factory); :func:`run_cell` fits it on the training split at each code length,
+encodes the queries and the database and ranks.
 
 **Measurements** (each cell: dataset x method x seed, variant = the code length in bits):
 ``map`` (mAP, or mAP@R; the chance level of each column, the mAP of a random ranking, is
@@ -61,11 +64,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from repro.methods.cnnh import CNNHConfig
-from repro.methods.dnnh import DNNHConfig
-from repro.methods.dqn import DQNConfig
+from repro.methods.cnnh import CNNH, CNNHConfig
+from repro.methods.dnnh import DNNH, DNNHConfig
+from repro.methods.dqn import DQN, DQN2Plus, DQNConfig
 from repro.methods.hash_heads import HeadConfig
-from repro.methods.ksh import KSHConfig
+from repro.methods.ksh import KSH, KSHConfig
 from repro.models.retrieval import BackboneConfig
 from repro.papers._common import StageConfig
 
@@ -261,6 +264,7 @@ def finetune_backbone(backbone, x: np.ndarray, y: np.ndarray, epochs: int, *, se
     from keras import layers
 
     from repro.methods.hash_heads import label_matrix
+    from repro.methods.pretrain import make_optimizer
     from repro.models.retrieval import Backbone, fc_layers
 
     if epochs < 1:
@@ -276,7 +280,7 @@ def finetune_backbone(backbone, x: np.ndarray, y: np.ndarray, epochs: int, *, se
     h = fc_layers(trunk(inputs), cfg, backbone.fc_weights)
     out = layers.Dense(target.shape[1], activation="sigmoid", name="train_labels")(h)
     model = keras.Model(inputs, out, name="backbone_finetuning")
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="binary_crossentropy")
+    model.compile(optimizer=make_optimizer("adam", cfg.learning_rate), loss="binary_crossentropy")
     log(f"fine-tuning the backbone on the training split ({len(x)} images, {epochs} epochs)")
     model.fit(backbone.prepare(x), target, epochs=epochs, batch_size=cfg.batch_size,
               shuffle=True, verbose=verbose)
@@ -284,20 +288,81 @@ def finetune_backbone(backbone, x: np.ndarray, y: np.ndarray, epochs: int, *, se
     return Backbone(trunk, weights, cfg, backbone.source_accuracy)
 
 
+def _pixels(cell, split):
+    """KSH's input: the raw pixels, flattened (no backbone)."""
+    x = _data(cell).x
+    flat = x.reshape(len(x), -1)
+    return lambda index: flat[index]
+
+
+def _fc7(cell, split):
+    """KSH-D's input: the (fine-tuned, where it is) backbone's fc7 features."""
+    inputs = _inputs(cell, split)
+    fc7 = cell.shared("fc7 features", lambda: inputs.backbone.fc7(inputs.conv5()))
+    return lambda index: fc7[index]
+
+
+def _head_rows(cell, split):
+    """The deep heads' input: conv5 features (trunk frozen) or images (fine-tuned)."""
+    return _inputs(cell, split).rows
+
+
+def _head(cell, split) -> dict:
+    """What every deep head shares: the head settings, the backbone, the cell's log."""
+    cfg = cell.cfg
+    return dict(head=cfg.head, backbone=_inputs(cell, split).backbone, verbose=cfg.verbose,
+                log=cell.log)
+
+
+def _dqn2plus(cell, split, bits):
+    """DQN2+'s network does not depend on the code length: trained once per seed (shared),
+    quantized at every length."""
+    cfg = cell.cfg
+    rows, t = _head_rows(cell, split), split["train"]
+    network = cell.shared(
+        "dqn2plus network", lambda: DQN2Plus(bits, cfg.dqn, **_head(cell, split)).train_network(
+            rows(t), _labels(cell, t), seed=cell.seed),
+        scope="seed", key=(repr(cfg.dqn), repr(cfg.head)))
+    return DQN2Plus(bits, cfg.dqn, network=network, **_head(cell, split))
+
+
+def _deep(cls, settings: str, **kw):
+    return lambda cell, split, bits: cls(bits, getattr(cell.cfg, settings), **kw,
+                                         **_head(cell, split))
+
+
+# method -> (what it reads: (cell, split) -> rows(index), factory (cell, split, bits) -> a
+# Retriever, repro.methods.base)
+RETRIEVERS = {
+    "ksh": (_pixels, lambda cell, split, bits: KSH(bits, cell.cfg.ksh)),
+    "ksh_d": (_fc7, lambda cell, split, bits: KSH(bits, cell.cfg.ksh)),
+    "cnnh": (_head_rows, _deep(CNNH, "cnnh")),
+    "dnnh": (_head_rows, _deep(DNNH, "dnnh")),
+    "dqn2plus": (_head_rows, _dqn2plus),
+    "dqnip": (_head_rows, _deep(DQN, "dqn", loss="inner_product")),
+    "dqn": (_head_rows, _deep(DQN, "dqn")),
+}
+
+
 def run_cell(cell) -> None:
-    """One method on one dataset and seed, at every code length."""
+    """One method on one dataset and seed, at every code length: fit on the training split,
+    encode the queries and the database, rank, evaluate."""
     cfg = cell.cfg
     split = cell.shared("split", lambda: _split(cell))
-    inputs = _inputs(cell, split) if cell.method != "ksh" else None
+    reads, factory = RETRIEVERS[cell.method]
+    rows = reads(cell, split)
+    xq, xt, xd = (rows(split[part]) for part in ("query", "train", "database"))
     kept = None
     for bits in cfg.bits:
         cell.log(f"[{PAPER}] {cell.dataset} seed {cell.seed}: {cell.method} at {bits} bits")
-        ranking_of, extra = _train_and_index(cell, inputs, split, bits)
-        _evaluate(cell, split, bits, ranking_of, extra)
+        index = factory(cell, split, bits).fit(xt, _labels(cell, split["train"]), seed=cell.seed)
+        if hasattr(index, "history"):
+            cell.record_history(index.history, variant=bits)
+        _evaluate(cell, split, bits, index, index.encode(xq), index.encode(xd))
         if bits == cfg.curve_bits:
-            kept = extra.get("trained")
+            kept = index
     if cell.method == "dqn" and cfg.lambda_sweep and cell.seed == cfg.seeds[0]:
-        _lambda_sweep(cell, inputs, split, kept)
+        _lambda_sweep(cell, rows, split, kept)
 
 
 def validation_split(split: dict, seed: int, n_query: int, n_items: int = 10000) -> dict:
@@ -312,30 +377,28 @@ def validation_split(split: dict, seed: int, n_query: int, n_items: int = 10000)
             "database": np.sort(database[order[n_query:n_query + n_items]])}
 
 
-def _lambda_sweep(cell, inputs, split, trained_main) -> None:
+def _lambda_sweep(cell, rows, split, kept) -> None:
     """DQN's validation mAP at curve_bits for each lambda of ``lambda_sweep`` (the first seed
     only), on a validation split drawn from the database (:func:`validation_split`), never the
     test queries. The main runs use the authors' lambda; this curve shows whether the
     validation split would choose another."""
-    from repro.metrics import mean_average_precision, rank
-    from repro.methods.dqn import train_dqn
+    from repro.metrics import mean_average_precision
 
     cfg, bits = cell.cfg, cell.cfg.curve_bits
     val = validation_split(split, cell.seed, len(split["query"]))
     yq, yd = _labels(cell, val["query"]), _labels(cell, val["database"])
     at = min(cfg.protocol.map_at or len(yd), len(yd))
-    xq, xd = inputs.rows(val["query"]), inputs.rows(val["database"])
+    xq, xd = rows(val["query"]), rows(val["database"])
     t = split["train"]
     for lam in cfg.lambda_sweep:
-        if lam == cfg.dqn.quantization_weight and trained_main is not None:
-            trained = trained_main
+        if lam == cfg.dqn.quantization_weight and kept is not None:
+            index = kept
         else:
             cell.log(f"[{PAPER}] {cell.dataset}: DQN at {bits} bits with lambda {lam:g} (validation)")
             dqn_cfg = dataclasses.replace(cfg.dqn, quantization_weight=lam)
-            trained = train_dqn(inputs, t, _labels(cell, t), bits, dqn_cfg, cfg.head,
-                                seed=cell.seed, verbose=cfg.verbose, log=cell.log)
-        zq, zd = trained.embed(xq), trained.embed(xd)
-        value = mean_average_precision(yq, yd, rank(trained.distances(zq, trained.encode(zd)), at))
+            index = DQN(bits, dqn_cfg, **_head(cell, split)).fit(rows(t), _labels(cell, t),
+                                                                 seed=cell.seed)
+        value = mean_average_precision(yq, yd, index.rank(index.encode(xq), index.encode(xd), at))
         cell.record("val_map_vs_lambda", value, unit="fraction", variant=f"lambda={lam:g}")
 
 
@@ -343,62 +406,9 @@ def _labels(cell, index):
     return _data(cell).y[index]
 
 
-def _train_and_index(cell, inputs, split, bits):
-    """Train ``cell.method`` at ``bits``; return (a function top -> ranking of the queries over
-    the database, extra measurements)."""
-    from repro.metrics import hamming_distance, rank
-
-    cfg, method, seed = cell.cfg, cell.method, cell.seed
-    q, t, d = split["query"], split["train"], split["database"]
-    ytrain = _labels(cell, t)
-    kw = dict(seed=seed, verbose=cfg.verbose, log=cell.log)
-    if method in ("ksh", "ksh_d"):
-        from repro.methods.ksh import KSH
-
-        if method == "ksh":
-            x = _data(cell).x
-            flat = x.reshape(len(x), -1)
-            feats = lambda index: flat[index]                        # noqa: E731
-        else:
-            fc7 = cell.shared("fc7 features", lambda: inputs.backbone.fc7(inputs.conv5()))
-            feats = lambda index: fc7[index]                         # noqa: E731
-        model = KSH(cfg.ksh).fit(feats(t), ytrain, bits, seed=seed)
-        codes_q, codes_d = model.encode(feats(q)), model.encode(feats(d))
-        return (lambda top: rank(hamming_distance(codes_q, codes_d), top)), {"codes_d": codes_d}
-    if method in ("cnnh", "dnnh"):
-        from repro.methods.cnnh import train_cnnh
-        from repro.methods.dnnh import train_dnnh
-
-        train = train_cnnh if method == "cnnh" else train_dnnh
-        net = train(inputs, t, ytrain, bits, getattr(cfg, method), cfg.head, **kw)
-        cell.record_history(net.history, variant=bits)
-        codes_q, codes_d = net.codes(inputs.rows(q)), net.codes(inputs.rows(d))
-        return (lambda top: rank(hamming_distance(codes_q, codes_d), top)), {"codes_d": codes_d}
-    from repro.methods.dqn import opq_of, train_dqn, train_network
-
-    if method == "dqn2plus":   # its network does not depend on the code length: trained once
-        network, history, z = cell.shared(     # per seed, quantized at every length
-            "dqn2plus network", lambda: train_network(inputs, t, ytrain, cfg.dqn, cfg.head, **kw),
-            scope="seed", key=(repr(cfg.dqn), repr(cfg.head)))
-        cell.record_history(history, variant=bits)   # one network: the same rows at every length
-        trained = opq_of(network, history, z, bits, cfg.dqn, seed=seed)
-        zq, zd = cell.shared("dqn2plus embeddings", lambda: (trained.embed(inputs.rows(q)),
-                                                             trained.embed(inputs.rows(d))),
-                             scope="seed", key=(repr(cfg.dqn), repr(cfg.head)))
-    else:
-        loss = "inner_product" if method == "dqnip" else "cosine"
-        trained = train_dqn(inputs, t, ytrain, bits, cfg.dqn, cfg.head, loss=loss, **kw)
-        cell.record_history(trained.history, variant=bits)
-        zq, zd = trained.embed(inputs.rows(q)), trained.embed(inputs.rows(d))
-    codes_d = trained.encode(zd)
-    extra = {"zq": zq, "zd": zd, "codes_d": codes_d, "quantizer": trained.quantizer, "trained": trained}
-    if method == "dqn" and bits == cfg.curve_bits:   # the authors' evaluation ranks i2i AQD by
-        # -<z_q, C h_x> (map_ip; at the curve length: a full ranking costs seconds)
-        extra["inner_product"] = lambda top: rank(trained.inner_product_distances(zq, codes_d), top)
-    return (lambda top: rank(trained.distances(zq, codes_d), top)), extra
-
-
-def _evaluate(cell, split, bits, ranking_of, extra) -> None:
+def _evaluate(cell, split, bits, index, queries, database) -> None:
+    """mAP (and at curve_bits the curves) of ``index``'s ranking of the encoded database for
+    the encoded queries; DQN's own measurements."""
     from repro.metrics import mean_average_precision, precision_at_top, precision_recall_at_top
 
     cfg = cell.cfg
@@ -407,15 +417,16 @@ def _evaluate(cell, split, bits, ranking_of, extra) -> None:
     at = cfg.protocol.map_at or n_db
     curves = bits == cfg.curve_bits
     if curves:   # the PR curve needs the whole ranking: rank once (a partial ranking is the
-        full = ranking_of(n_db)   # full one's first columns, repro.metrics.rank)
+        full = index.rank(queries, database, n_db)   # full one's first columns, metrics.rank)
         ranking = full[:, :min(at, n_db)]
     else:
-        ranking = ranking_of(min(at, n_db))
+        ranking = index.rank(queries, database, min(at, n_db))
     value = mean_average_precision(yq, yd, ranking)
     cell.record("map", value, unit="fraction", variant=bits)
-    if "inner_product" in extra:   # the authors' evaluation ranks i2i AQD by -<z_q, C h_x>
-        ip = mean_average_precision(yq, yd, extra["inner_product"](min(at, n_db)))
-        cell.record("map_ip", ip, unit="fraction", variant=bits)
+    if cell.method == "dqn" and curves:   # the authors' evaluation ranks i2i AQD by
+        # -<z_q, C h_x> (map_ip; at the curve length: a full ranking costs seconds)
+        ip = index.rank(queries, database, min(at, n_db), distance="inner_product")
+        cell.record("map_ip", mean_average_precision(yq, yd, ip), unit="fraction", variant=bits)
     if curves:
         top_r = np.unique(np.linspace(1, ranking.shape[1], cfg.curve_points).astype(int))
         cuts = np.unique(np.geomspace(1, n_db, cfg.curve_points * 2).astype(int))
@@ -424,15 +435,13 @@ def _evaluate(cell, split, bits, ranking_of, extra) -> None:
             "top_r": top_r, "precision_at_r": precision_at_top(yq, yd, ranking, top_r),
             "cutoffs": pr.thresholds, "precision": pr.precision, "recall": pr.recall})
     if cell.method == "dqn":
-        _dqn_measurements(cell, split, bits, extra)
-    return value
+        _dqn_measurements(cell, bits, queries.z, database.z, database.codes, index.quantizer)
 
 
-def _dqn_measurements(cell, split, bits, extra) -> None:
+def _dqn_measurements(cell, bits, zq, zd, codes, quantizer) -> None:
     """Eq. 6 bound, quantization error and (at efficiency_bits) bytes and query times."""
     from repro.quantization.dqn_codes import eq6_bound_fraction
 
-    zq, zd, codes, quantizer = extra["zq"], extra["zd"], extra["codes_d"], extra["quantizer"]
     first_seed = cell.seed == cell.cfg.seeds[0]   # the Eq. 6 check and the query times
     if first_seed:   # the bound on every pair of the first seed's codes
         check = eq6_bound_fraction(zq, zd, quantizer.codebooks, codes)
