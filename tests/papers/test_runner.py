@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import types
-from dataclasses import dataclass, field
-from typing import ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -41,16 +40,10 @@ PARAMS = {"profile": "quick", "fakehash": {
 def _fake_module(tmp_path) -> types.ModuleType:
     """A paper module as the runner expects one: Config, run_cell, figures, load_data."""
     @dataclass
-    class Config(StageConfig):
-        datasets: tuple[str, ...] = ("blobs",)
-        seeds: tuple[int, ...] = (0,)
-        methods: tuple[str, ...] = ("signproj", "randcode")
+    class Config(StageConfig, paper="fakehash", datasets=("blobs", "moons", "absent"),
+                 methods=("signproj", "randcode")):
         bits: tuple[int, ...] = (8, 16)
         n_points: int = 400
-        per_dataset: dict[str, dict] = field(default_factory=dict)
-        PAPER: ClassVar[str] = "fakehash"
-        KNOWN_DATASETS: ClassVar[tuple[str, ...]] = ("blobs", "moons", "absent")
-        KNOWN_METHODS: ClassVar[tuple[str, ...]] = ("signproj", "randcode")
 
     def load_data(name):
         if name == "absent":

@@ -2,18 +2,51 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import ClassVar, Mapping
 
 from repro.config import build, deep_merge, to_dict
 
 
+@dataclass
 class StageConfig:
-    """Mixin for a paper's ``Config`` dataclass with fields ``datasets``, ``seeds``,
-    ``methods`` and ``per_dataset`` (dataset -> overrides of the other fields)."""
+    """The base of every paper's ``Config`` dataclass: the fields all stages share, their
+    validation, and per-dataset overrides. A paper's Config lists only what it adds and names
+    its paper and its known datasets and methods in the class line::
 
-    PAPER: ClassVar[str]
-    KNOWN_DATASETS: ClassVar[tuple[str, ...]]
-    KNOWN_METHODS: ClassVar[tuple[str, ...]]
+        @dataclass
+        class Config(StageConfig, paper="pqdec", datasets=DATASETS, methods=METHODS):
+            n_init: int = 20
+
+    and puts its own checks in ``check()``. Every value that runs comes from params.yaml
+    (the paper's ``base`` sets every key); the defaults here only serve tests. Empty
+    ``datasets`` / ``methods``: all the paper knows."""
+
+    datasets: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = (0,)
+    methods: tuple[str, ...] = ()
+    verbose: int = 2
+    # dataset -> overrides of the other fields (e.g. fewer pretraining epochs on MNIST-full)
+    per_dataset: dict[str, dict] = field(default_factory=dict)
+
+    PAPER: ClassVar[str] = ""
+    KNOWN_DATASETS: ClassVar[tuple[str, ...]] = ()
+    KNOWN_METHODS: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, *, paper: str = "", datasets: tuple[str, ...] = (),
+                          methods: tuple[str, ...] = (), **kwargs):
+        super().__init_subclass__(**kwargs)
+        if paper:
+            cls.PAPER, cls.KNOWN_DATASETS, cls.KNOWN_METHODS = paper, tuple(datasets), tuple(methods)
+
+    def __post_init__(self):
+        self.datasets = tuple(self.datasets) or self.KNOWN_DATASETS
+        self.methods = tuple(self.methods) or self.KNOWN_METHODS
+        self.validate()
+        self.check()
+
+    def check(self) -> None:
+        """A paper's own checks of its settings (ValueError on a bad one)."""
 
     def validate(self) -> None:
         """Unknown dataset / method names and bad per-dataset overrides are errors."""

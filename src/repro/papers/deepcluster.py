@@ -56,7 +56,6 @@ from __future__ import annotations
 import types
 from dataclasses import dataclass, field, replace as _replace
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 
@@ -105,13 +104,9 @@ class Ablation:
 
 
 @dataclass
-class Config(StageConfig):
+class Config(StageConfig, paper=PAPER, datasets=DATASETS, methods=METHODS):
     """The stage's configuration; every field is set from params.yaml (section ``deepcluster``)."""
 
-    datasets: tuple[str, ...] = DATASETS
-    seeds: tuple[int, ...] = (0, 1, 2)
-    methods: tuple[str, ...] = METHODS
-    verbose: int = 2
     source: str = ""                 # the networks' training set ("": the column itself)
     transfer: str = ""               # the transfer column of this source (Fig. 2c)
     train_images: int = 0            # > 0: every network trains on the first N training images
@@ -123,14 +118,8 @@ class Config(StageConfig):
     deepcluster: DeepClusterConfig = field(default_factory=DeepClusterConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     ablation: Ablation = field(default_factory=Ablation)
-    per_dataset: dict[str, dict] = field(default_factory=dict)
 
-    PAPER: ClassVar[str] = PAPER
-    KNOWN_DATASETS: ClassVar[tuple[str, ...]] = DATASETS
-    KNOWN_METHODS: ClassVar[tuple[str, ...]] = METHODS
-
-    def __post_init__(self):
-        self.validate()
+    def check(self) -> None:
         for name in ("source", "transfer"):
             value = getattr(self, name)
             if value and value not in DATASETS:

@@ -60,7 +60,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 
@@ -111,18 +110,14 @@ class Protocol:
 
 
 @dataclass
-class Config(StageConfig):
+class Config(StageConfig, paper=PAPER, datasets=DATASETS, methods=METHODS):
     """The stage's configuration; every field is set from params.yaml (section ``dqn``)."""
 
-    datasets: tuple[str, ...] = ("mnist-full", "mnist-pairs")
-    seeds: tuple[int, ...] = (0, 1, 2)
-    methods: tuple[str, ...] = METHODS
     bits: tuple[int, ...] = (12, 24, 32, 48)
     curve_bits: int = 32
     efficiency_bits: int = 32
     timing_repeats: int = 3
     timing_threads: int = 1         # every timed search on this many threads (equal threads)
-    verbose: int = 2
     protocol: Protocol = field(default_factory=Protocol)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
@@ -134,14 +129,8 @@ class Config(StageConfig):
     lambda_sweep: tuple[float, ...] = ()   # DQN's validation mAP at curve_bits (first seed)
     trunk_finetune_epochs: int = 0  # > 0: fine-tune the trunk on each seed's training split
     subset: int = 0                 # > 0: only the first ``subset`` images (smoke profile)
-    per_dataset: dict[str, dict] = field(default_factory=dict)
 
-    PAPER: ClassVar[str] = PAPER
-    KNOWN_DATASETS: ClassVar[tuple[str, ...]] = DATASETS
-    KNOWN_METHODS: ClassVar[tuple[str, ...]] = METHODS
-
-    def __post_init__(self):
-        self.validate()
+    def check(self) -> None:
         from repro.methods.dqn import subspaces
 
         for b in self.bits:

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 
@@ -84,13 +83,9 @@ NOTES = {"shared_pretraining": "dec, idec and dcn start from one dense autoencod
 
 
 @dataclass
-class Config(StageConfig):
+class Config(StageConfig, paper=PAPER, datasets=DATASETS, methods=METHODS):
     """The stage's configuration; every field is set from params.yaml (section ``gapdcec``)."""
 
-    datasets: tuple[str, ...] = DATASETS
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    methods: tuple[str, ...] = METHODS
-    verbose: int = 2
     kmeans: KMeansConfig = field(default_factory=KMeansConfig)
     dense_dims: tuple[int, ...] = (500, 500, 2000, 10)
     dense_init: str = "glorot_uniform"  # repro.models.autoencoders.DENSE_INITS
@@ -101,15 +96,6 @@ class Config(StageConfig):
     dcec: DCECConfig = field(default_factory=DCECConfig)
     dcec_sgd: DCECConfig = field(default_factory=DCECConfig)  # ablation: DCEC under GAPDCEC's settings
     gapdcec: GAPDCECConfig = field(default_factory=GAPDCECConfig)
-    # dataset -> overrides of the keys above (e.g. fewer pretraining epochs on MNIST-full)
-    per_dataset: dict[str, dict] = field(default_factory=dict)
-
-    PAPER: ClassVar[str] = PAPER
-    KNOWN_DATASETS: ClassVar[tuple[str, ...]] = DATASETS
-    KNOWN_METHODS: ClassVar[tuple[str, ...]] = METHODS
-
-    def __post_init__(self):
-        self.validate()
 
 
 def run_cell(cell) -> None:

@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -102,19 +101,15 @@ NOTES = {"measurement": MEASUREMENT}
 
 
 @dataclass
-class Config(StageConfig):
+class Config(StageConfig, paper=PAPER, datasets=DATASETS, methods=METHODS):
     """The stage's configuration; every field is set from params.yaml (section ``pqdec``)."""
 
-    datasets: tuple[str, ...] = DATASETS
-    seeds: tuple[int, ...] = (0, 1, 2)
-    methods: tuple[str, ...] = METHODS
     clustering_epochs: int = 10
     timing_repeats: int = 3
     n_init: int = 20
     threads: int = 2
     controls: bool = True
     control_training: bool = True
-    verbose: int = 2
     kmeans: KMeansConfig = field(default_factory=lambda: KMeansConfig(n_init=1, tol=0.0))
     kmedoids: KMedoidsConfig = field(default_factory=KMedoidsConfig)
     kdkmeans: KDKMeansConfig = field(default_factory=lambda: KDKMeansConfig(tol=0.0))
@@ -126,14 +121,8 @@ class Config(StageConfig):
     bqdec: BQDECConfig = field(default_factory=lambda: BQDECConfig(tol=0.0))
     pqdec: PQDECConfig = field(default_factory=lambda: PQDECConfig(tol=0.0))
     top_images: int = 10
-    per_dataset: dict[str, dict] = field(default_factory=dict)
 
-    PAPER: ClassVar[str] = PAPER
-    KNOWN_DATASETS: ClassVar[tuple[str, ...]] = DATASETS
-    KNOWN_METHODS: ClassVar[tuple[str, ...]] = METHODS
-
-    def __post_init__(self):
-        self.validate()
+    def check(self) -> None:
         if self.clustering_epochs < 1:
             raise ValueError(f"clustering_epochs must be >= 1, got {self.clustering_epochs}")
         if self.timing_repeats < 1:

@@ -84,7 +84,6 @@ import dataclasses
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 
@@ -166,13 +165,9 @@ class Scale:
 
 
 @dataclass
-class Config(StageConfig):
+class Config(StageConfig, paper=PAPER, datasets=DATASETS, methods=METHODS):
     """The stage's configuration; every field is set from params.yaml (section ``ucnn``)."""
 
-    datasets: tuple[str, ...] = DATASETS
-    seeds: tuple[int, ...] = (0, 1, 2)
-    methods: tuple[str, ...] = METHODS
-    verbose: int = 2
     subset: int = 0                  # > 0: the first N images of each set (a seeded order)
     pretrain_images: int = 0         # > 0: the first N pretraining images
     # "adaptation": the whole UCNN up to FC9 pretrained (the paper's network [15] is trained
@@ -195,14 +190,8 @@ class Config(StageConfig):
     jule: JULEConfig = field(default_factory=JULEConfig)
     scale: Scale = field(default_factory=Scale)
     deform: DeformConfig = field(default_factory=DeformConfig)
-    per_dataset: dict[str, dict] = field(default_factory=dict)
 
-    PAPER: ClassVar[str] = PAPER
-    KNOWN_DATASETS: ClassVar[tuple[str, ...]] = DATASETS
-    KNOWN_METHODS: ClassVar[tuple[str, ...]] = METHODS
-
-    def __post_init__(self):
-        self.validate()
+    def check(self) -> None:
         if self.subset < 0 or self.pretrain_images < 0:
             raise ValueError("subset and pretrain_images must be >= 0")
         unknown = sorted(set(self.set_layers) - set(SET_LAYERS))
