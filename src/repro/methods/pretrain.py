@@ -67,12 +67,15 @@ class LossPlateau(keras.callbacks.Callback):
                 self.model.stop_training = True
 
 
-def make_optimizer(name: str, learning_rate: float, momentum: float = 0.0) -> keras.optimizers.Optimizer:
-    """A fresh Keras optimizer: "adam" (default betas) or "sgd" (with ``momentum``)."""
+def make_optimizer(name: str, learning_rate: float, momentum: float = 0.0, *,
+                   nesterov: bool = False) -> keras.optimizers.Optimizer:
+    """A fresh Keras optimizer: "adam" (default betas) or "sgd" (with ``momentum``, Nesterov's
+    form where ``nesterov``)."""
     if name == "adam":
         return keras.optimizers.Adam(learning_rate=learning_rate)
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
+        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum,
+                                    nesterov=nesterov)
     raise ValueError(f"unknown optimizer {name!r}; expected one of {OPTIMIZERS}")
 
 

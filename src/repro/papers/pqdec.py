@@ -72,9 +72,9 @@ import numpy as np
 
 from repro.papers._common import StageConfig
 from repro.methods.bqdec import BQDECConfig
-from repro.methods.dec import DECConfig
+from repro.methods.dec import DEC, DECConfig
 from repro.methods.kdkmeans import KDKMeansConfig
-from repro.methods.kmeans import KMeansConfig
+from repro.methods.kmeans import KMeans, KMeansConfig
 from repro.methods.kmedoids import KMedoidsConfig
 from repro.methods.pqdec import PQDECConfig
 from repro.methods.pretrain import PretrainConfig
@@ -166,60 +166,60 @@ def epochs_to_settings(cfg: Config, n: int) -> Config:
 PRETRAINED_FOR = {"dec": "dense", "pqdec": "dense", "bqdec": "binary"}
 
 
-def _clusterer(method: str, cfg: Config, x, k, seed, y):
-    """call(*pretrained (autoencoder, encoder)) -> ClusteringResult of ``method``."""
+def _clusterer(method: str, cfg: Config, x, k, seed, y, pretrained=None):
+    """call(*pretrained (autoencoder, encoder)) -> ClusteringResult of ``method`` (DEC: call()
+    on ``pretrained``, of which it builds its own copy)."""
     from repro.methods.bqdec import cluster_bqdec
     from repro.methods.kdkmeans import cluster_kdkmeans
-    from repro.methods.kmeans import cluster_kmeans
     from repro.methods.kmedoids import cluster_kmedoids
     from repro.methods.pqdec import cluster_pqdec
 
     v = cfg.verbose
     return {
-        "kmeans": lambda: cluster_kmeans(x, k, cfg.kmeans, seed=seed, y=y),
+        "kmeans": lambda: KMeans(k, cfg.kmeans).fit(x, seed=seed, y=y),
         "kmedoids": lambda: cluster_kmedoids(x, k, cfg.kmedoids, seed=seed, y=y),
         "kdkmeans": lambda: cluster_kdkmeans(x, k, cfg.kdkmeans, seed=seed, y=y),
-        "dec": lambda ae, enc: cluster_dec_warm(enc, x, k, cfg.dec, seed=seed, y=y, verbose=v),
+        "dec": lambda: WarmDEC(k, cfg.dec, pretrained=pretrained, verbose=v).fit(x, seed=seed, y=y),
         "bqdec": lambda ae, enc: cluster_bqdec(ae, enc, x, k, cfg.bqdec, seed=seed, y=y, verbose=v),
         "pqdec": lambda ae, enc: cluster_pqdec(ae, enc, x, k, cfg.pqdec, seed=seed, y=y, verbose=v),
     }[method]
 
 
-def cluster_dec_warm(encoder, x, n_clusters: int, cfg, *, seed: int, y=None, verbose: int = 1):
-    """DEC's clustering phase (:func:`repro.methods.dec.cluster_dec`'s model and loop) after the
-    same untimed warm-up as PQDEC / BQDEC (:func:`repro.methods.pqdec.warm_up`), with its phases:
-    ``timings`` gains ``warmup_s``, ``init_s`` (embedding + k-means restarts), ``network_s``
-    (train steps) and ``encode_s`` (the target updates: Q of all points, P, labels).
+class WarmDEC(DEC):
+    """DEC (:class:`repro.methods.dec.DEC`: its model and loop) after the same untimed warm-up
+    as PQDEC / BQDEC (:func:`repro.methods.pqdec.warm_up`), with its phases: ``timings`` gains
+    ``warmup_s``, ``init_s`` (embedding + k-means restarts), ``network_s`` (train steps) and
+    ``encode_s`` (the target updates: Q of all points, P, labels).
 
     ``run_self_training`` compiles the model it gets; here that compile is skipped, so that the
     traced functions survive (``warm_up`` compiled it with the same optimizer settings and
     restored the optimizer's fresh state).
     """
-    import keras
 
-    from repro.methods.base import check_inputs
-    from repro.methods.pqdec import PhaseTimer, first_batches, warm_up
-    from repro.methods.pretrain import make_optimizer
-    from repro.methods.self_training import prepare_input, run_self_training
-    from repro.models.deep_clustering import DeepClusteringModel
+    def _self_train(self, model, x, *, seed: int, y=None):
+        import keras
 
-    x = prepare_input(encoder, check_inputs(x, n_clusters, y))
-    keras.utils.set_random_seed(seed)
-    model = DeepClusteringModel(encoder, n_clusters, len(x), alpha=cfg.alpha, name="dec")
-    index = np.arange(len(x), dtype=np.int32)
-    batch = cfg.predict_batch_size
-    warmup_s = warm_up(model, make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum),
-                       first_batches(x, cfg.batch_size, index)[:1],  # DEC's batches are all full
-                       [lambda: encoder.predict(x, batch_size=batch, verbose=0),
-                        lambda: model.predict_soft_assignments(x, batch_size=batch)])
-    model.compile = lambda *args, **kwargs: None  # keep the traced functions (docstring)
-    timer = PhaseTimer()
-    result = run_self_training(model, x, cfg, seed=seed, y=y, verbose=verbose, callbacks=[timer])
-    result.info.update(method="DEC", restarts=cfg.n_init,
-                       n_epochs=result.info["n_iterations"] * cfg.batch_size / len(x))
-    result.timings.update(warmup_s=warmup_s, init_s=result.info["kmeans_init_s"],
-                          network_s=timer.network_s, encode_s=timer.fit_s - timer.network_s)
-    return result
+        from repro.methods.pqdec import PhaseTimer, first_batches, warm_up
+        from repro.methods.pretrain import make_optimizer
+        from repro.methods.self_training import run_self_training
+
+        cfg, encoder = self.cfg, model.encoder
+        keras.utils.set_random_seed(seed)
+        index = np.arange(len(x), dtype=np.int32)
+        batch = cfg.predict_batch_size
+        warmup_s = warm_up(model, make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum),
+                           first_batches(x, cfg.batch_size, index)[:1],  # DEC's batches are all full
+                           [lambda: encoder.predict(x, batch_size=batch, verbose=0),
+                            lambda: model.predict_soft_assignments(x, batch_size=batch)])
+        model.compile = lambda *args, **kwargs: None  # keep the traced functions (docstring)
+        timer = PhaseTimer()
+        result = run_self_training(model, x, cfg, seed=seed, y=y, verbose=self.verbose,
+                                   callbacks=[timer])
+        result.info.update(restarts=cfg.n_init,
+                           n_epochs=result.info["n_iterations"] * cfg.batch_size / len(x))
+        result.timings.update(warmup_s=warmup_s, init_s=result.info["kmeans_init_s"],
+                              network_s=timer.network_s, encode_s=timer.fit_s - timer.network_s)
+        return result
 
 
 def phases(method: str, result) -> dict[str, float]:
@@ -283,12 +283,12 @@ def run_cell(cell) -> None:
     for api, n_threads in pin_threads(cfg.threads).items():
         cell.record("threads", n_threads, unit="count", variant=api)
     k = int(len(np.unique(y)))
-    call = _clusterer(method, cfg, x, k, cell.seed, y)
+    call = _clusterer(method, cfg, x, k, cell.seed, y, pretrained)
     with threadpool_limits(limits=cfg.threads):
         for repeat in range(cfg.timing_repeats):
             cell.log(f"[{PAPER}] {method}, {cfg.clustering_epochs} clustering epochs "
                      f"(timing {repeat + 1} of {cfg.timing_repeats})")
-            meas = measure(call, *(pretrained.build() if need else ()))
+            meas = measure(call, *(pretrained.build() if need and method != "dec" else ()))
             result = meas.result
             cell.record("time_s", float(result.timings["cluster_s"]), unit="s", repeat=repeat)
             cell.record("memory_mb", meas.peak_mb, unit="MB", repeat=repeat)

@@ -331,13 +331,12 @@ def _cluster(cell, method: str, data, k: int, labels, trunk, *, epochs: int | No
         return u.baseline_full_kmeans(data, dataclasses.replace(cfg.fullset, k=k), cfg.net,
                                       seed=seed, pretrained=trunk, labels=labels, verbose=v, log=log)
     if method == "dec":
-        from repro.methods.dec import cluster_dec
+        from repro.methods.dec import DEC
         from repro.methods.pretrain import pretrain_dense_autoencoder
 
         dense = pretrain_dense_autoencoder(data, cfg.dense_pretrain, seed=seed,
                                            dims=cfg.dense_dims, verbose=v)
-        _, encoder = dense.build()
-        return cluster_dec(encoder, data, k, cfg.dec, seed=seed, y=labels, verbose=v)
+        return DEC(k, cfg.dec, pretrained=dense, verbose=v).fit(data, seed=seed, y=labels)
     if method == "cnn_cm":
         from repro.methods.cnn_cm import cluster_cnn_cm
 
