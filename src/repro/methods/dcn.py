@@ -247,9 +247,11 @@ class DCN:
 
     def __init__(self, n_clusters: int, cfg: DCNConfig | None = None, *, pretrained=None,
                  verbose: int = 1):
-        if pretrained is None or not callable(getattr(pretrained, "build", None)):
-            raise ValueError(f"DCN needs a pretrained autoencoder (repro.methods.pretrain), "
-                             f"got {type(pretrained).__name__}")
+        from .pretrain import PretrainedAutoencoder
+
+        if not isinstance(pretrained, PretrainedAutoencoder):
+            raise ValueError(f"DCN needs a pretrained autoencoder (a PretrainedAutoencoder, "
+                             f"repro.methods.pretrain), got {type(pretrained).__name__}")
         self.n_clusters, self.cfg = n_clusters, cfg or DCNConfig()
         self.pretrained, self.verbose = pretrained, verbose
 

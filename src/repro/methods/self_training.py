@@ -30,7 +30,7 @@ from repro.models.deep_clustering import DeepClusteringModel
 
 from .base import ClusteringResult, check_inputs, score_labels
 from .kmeans import kmeans
-from .pretrain import as_model_input, make_optimizer
+from .pretrain import PretrainedAutoencoder, as_model_input, make_optimizer
 
 
 @dataclass
@@ -212,7 +212,7 @@ class SelfTrainingClusterer:
                  pretrained=None, verbose: int = 1):
         self.n_clusters, self.cfg, self.verbose = n_clusters, cfg or self.default_config(), verbose
         self.pretrained = pretrained
-        if pretrained is not None and not callable(getattr(pretrained, "build", None)):
+        if pretrained is not None and not isinstance(pretrained, PretrainedAutoencoder):
             raise ValueError(f"{self.METHOD}: pretrained must be a PretrainedAutoencoder "
                              f"(repro.methods.pretrain), got {type(pretrained).__name__}")
 
