@@ -36,12 +36,9 @@ class DCEC(SelfTrainingClusterer):
     class's ``POOLING``), e.g. one shared by several rows; its seconds are ``pretrain_s``."""
 
     METHOD = "DCEC"
+    CONFIG = DCECConfig
     RECONSTRUCTS = True
     POOLING = "flatten"
-
-    @classmethod
-    def default_config(cls) -> DCECConfig:
-        return DCECConfig()
 
     def _pretrained(self, x: np.ndarray, seed: int):
         if x.ndim != 4:

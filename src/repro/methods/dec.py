@@ -27,7 +27,4 @@ class DEC(SelfTrainingClusterer):
     in [0, 1], flattened for a dense encoder; ``y`` only scores the history."""
 
     METHOD = "DEC"
-
-    @classmethod
-    def default_config(cls) -> DECConfig:
-        return DECConfig()
+    CONFIG = DECConfig

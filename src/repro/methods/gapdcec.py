@@ -34,8 +34,5 @@ class GAPDCEC(DCEC):
     (same arguments; ``pretrained`` must be a CAE built with ``pooling="gap"``)."""
 
     METHOD = "GAPDCEC"
+    CONFIG = GAPDCECConfig
     POOLING = "gap"
-
-    @classmethod
-    def default_config(cls) -> GAPDCECConfig:
-        return GAPDCECConfig()

@@ -25,8 +25,5 @@ class IDEC(SelfTrainingClusterer):
     same use as :class:`repro.methods.dec.DEC`."""
 
     METHOD = "IDEC"
+    CONFIG = IDECConfig
     RECONSTRUCTS = True
-
-    @classmethod
-    def default_config(cls) -> IDECConfig:
-        return IDECConfig()

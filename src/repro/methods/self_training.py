@@ -206,19 +206,16 @@ class SelfTrainingClusterer:
     """
 
     METHOD = "DEC"
+    CONFIG = SelfTrainingConfig  # the default settings
     RECONSTRUCTS = False
 
     def __init__(self, n_clusters: int, cfg: SelfTrainingConfig | None = None, *,
                  pretrained=None, verbose: int = 1):
-        self.n_clusters, self.cfg, self.verbose = n_clusters, cfg or self.default_config(), verbose
-        self.pretrained = pretrained
         if pretrained is not None and not isinstance(pretrained, PretrainedAutoencoder):
             raise ValueError(f"{self.METHOD}: pretrained must be a PretrainedAutoencoder "
                              f"(repro.methods.pretrain), got {type(pretrained).__name__}")
-
-    @classmethod
-    def default_config(cls) -> SelfTrainingConfig:
-        return SelfTrainingConfig()
+        self.n_clusters, self.cfg, self.verbose = n_clusters, cfg or self.CONFIG(), verbose
+        self.pretrained = pretrained
 
     def fit(self, x: np.ndarray, *, seed: int, y: np.ndarray | None = None) -> ClusteringResult:
         x = check_inputs(x, self.n_clusters, y)
