@@ -3,8 +3,8 @@ with a quality floor on these easy blobs."""
 import numpy as np
 import pytest
 
-from repro.methods.dcec import DCECConfig, cluster_dcec
-from repro.methods.gapdcec import GAPDCECConfig, cluster_gapdcec
+from repro.methods.dcec import DCEC, DCECConfig
+from repro.methods.gapdcec import GAPDCEC, GAPDCECConfig
 from repro.methods.pretrain import PretrainConfig, pretrain_conv_autoencoder
 from repro.metrics import cluster_acc, nmi
 
@@ -14,11 +14,11 @@ def _cfg(cls):
                filters=(4, 8, 8), embedding_dim=4, pretrain=PretrainConfig(epochs=2, batch_size=32))
 
 
-@pytest.mark.parametrize("method, cls, pooling", [(cluster_dcec, DCECConfig, "flatten"),
-                                                   (cluster_gapdcec, GAPDCECConfig, "gap")])
+@pytest.mark.parametrize("method, cls, pooling", [(DCEC, DCECConfig, "flatten"),
+                                                   (GAPDCEC, GAPDCECConfig, "gap")])
 def test_runs_end_to_end_and_returns_sane_result(blob_images, method, cls, pooling):
     x, y = blob_images
-    result = method(x, 4, _cfg(cls), seed=0, y=y, verbose=0)
+    result = method(4, _cfg(cls), verbose=0).fit(x, seed=0, y=y)
     assert result.labels.shape == (len(x),)
     assert set(np.unique(result.labels)) <= set(range(4))
     assert result.timings["pretrain_s"] > 0 and result.timings["cluster_s"] > 0
@@ -45,13 +45,15 @@ def test_reuses_a_pretrained_cae_and_checks_its_pooling(blob_images):
     cfg = _cfg(GAPDCECConfig)
     pretrained = pretrain_conv_autoencoder(x, cfg.pretrain, seed=0, filters=cfg.filters,
                                            embedding_dim=cfg.embedding_dim, pooling="gap", verbose=0)
-    result = cluster_gapdcec(x, 4, cfg, seed=0, y=y, verbose=0, pretrained=pretrained)
+    result = GAPDCEC(4, cfg, pretrained=pretrained, verbose=0).fit(x, seed=0, y=y)
     assert result.timings["pretrain_s"] == pretrained.seconds
+    assert result.info["pretrain_loss"] == pretrained.loss_history
+    assert result.info["method"] == "GAPDCEC"
     with pytest.raises(ValueError, match="pooling 'flatten'"):
-        cluster_dcec(x, 4, _cfg(DCECConfig), seed=0, pretrained=pretrained)
+        DCEC(4, _cfg(DCECConfig), pretrained=pretrained).fit(x, seed=0)
 
 
 def test_needs_images(blob_images):
     x, _ = blob_images
     with pytest.raises(ValueError, match="images"):
-        cluster_dcec(x.reshape(len(x), -1), 4, _cfg(DCECConfig), seed=0)
+        DCEC(4, _cfg(DCECConfig)).fit(x.reshape(len(x), -1), seed=0)

@@ -7,13 +7,14 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from repro.methods.dcn import (  # noqa: E402
+    DCN,
     DCNConfig,
     build_dcn_network,
-    cluster_dcn,
     kmeans_term,
     nearest_centres,
     update_centres,
 )
+from repro.methods.pretrain import PretrainedAutoencoder  # noqa: E402
 from repro.models.autoencoders import dense_autoencoder  # noqa: E402
 
 DIMS = (32, 16, 3)
@@ -89,6 +90,12 @@ def _fresh(weights):
     return autoencoder, encoder
 
 
+def _dcn(weights, n_clusters, cfg=None, **kwargs):
+    pretrained = PretrainedAutoencoder("dense", {"input_dim": N_FEATURES, "dims": DIMS, "seed": 0},
+                                       weights)
+    return DCN(n_clusters, cfg, pretrained=pretrained, verbose=0, **kwargs)
+
+
 def test_network_step_loss_is_reconstruction_plus_half_lambda_kmeans(pretrained):
     x, _, weights = pretrained
     autoencoder, encoder = _fresh(weights)
@@ -107,12 +114,12 @@ def test_network_step_loss_is_reconstruction_plus_half_lambda_kmeans(pretrained)
     assert after < 0.5 * before  # the k-means term pulls f(x) towards the fixed targets
 
 
-def test_cluster_dcn_separable_blobs(pretrained):
+def test_dcn_separable_blobs(pretrained):
     x, y, weights = pretrained
-    autoencoder, encoder = _fresh(weights)
     images = x.reshape(-1, 4, 5, 1)  # image-shaped input is flattened internally
     cfg = DCNConfig(epochs=4, batch_size=32, learning_rate=1e-3, tol=0.0, n_init=5)
-    res = cluster_dcn(autoencoder, encoder, images, N_CLUSTERS, cfg, seed=0, y=y, verbose=0)
+    dcn = _dcn(weights, N_CLUSTERS, cfg)
+    res = dcn.fit(images, seed=0, y=y)
     from repro.metrics import cluster_acc, nmi
 
     assert cluster_acc(y, res.labels) > 0.95
@@ -129,19 +136,18 @@ def test_cluster_dcn_separable_blobs(pretrained):
     assert res.info["stopped_by"] == "max_epochs" and res.info["n_updates"] == 4 * steps
     assert res.info["counts"].sum() == pytest.approx(N_CLUSTERS * cfg.initial_count + 4 * x.shape[0])
     assert set(res.timings) >= {"pretrain_s", "cluster_s"} and res.timings["cluster_s"] > 0
-    # labels are the nearest centres of the final embedding
-    z = np.asarray(encoder.predict(x, verbose=0))
+    # labels are the nearest centres of the final embedding (of the copy fit trained)
+    z = np.asarray(dcn.encoder_.predict(x, verbose=0))
     np.testing.assert_array_equal(res.labels, nearest_centres(z, res.info["centers"]))
     last = res.history[-1]
     assert last["loss"] == pytest.approx(
         last["reconstruction_loss"] + cfg.lam / 2 * last["clustering_loss"])
 
 
-def test_cluster_dcn_stops_on_tol_without_labels(pretrained):
+def test_dcn_stops_on_tol_without_labels(pretrained):
     x, _, weights = pretrained
-    autoencoder, encoder = _fresh(weights)
     cfg = DCNConfig(epochs=10, batch_size=64, learning_rate=1e-4, tol=0.5, n_init=2)
-    res = cluster_dcn(autoencoder, encoder, x, N_CLUSTERS, cfg, seed=1, verbose=0)
+    res = _dcn(weights, N_CLUSTERS, cfg).fit(x, seed=1)
     assert res.info["stopped_by"] == "tol" and res.info["epochs_run"] == 1
     assert len(res.history) == 2 and res.history[1]["acc"] is None and res.history[1]["nmi"] is None
 
@@ -150,22 +156,24 @@ def test_cluster_dcn_stops_on_tol_without_labels(pretrained):
 def test_bad_n_clusters(pretrained, n_clusters):
     x, _, weights = pretrained
     with pytest.raises(ValueError, match="n_clusters"):
-        cluster_dcn(*_fresh(weights), x, n_clusters, DCNConfig(), seed=0, verbose=0)
+        _dcn(weights, n_clusters).fit(x, seed=0)
 
 
 def test_bad_shapes(pretrained):
     x, y, weights = pretrained
-    autoencoder, encoder = _fresh(weights)
+    dcn = _dcn(weights, 4)
     with pytest.raises(ValueError, match="features"):
-        cluster_dcn(autoencoder, encoder, x[:, :-1], 4, DCNConfig(), seed=0, verbose=0)
+        dcn.fit(x[:, :-1], seed=0)
     with pytest.raises(ValueError, match="y must have shape"):
-        cluster_dcn(autoencoder, encoder, x, 4, DCNConfig(), seed=0, y=y[:-1], verbose=0)
-    with pytest.raises(ValueError, match="x must be"):
-        cluster_dcn(autoencoder, encoder, x[0], 4, DCNConfig(), seed=0, verbose=0)
+        dcn.fit(x, seed=0, y=y[:-1])
+    with pytest.raises(ValueError, match="x must"):
+        dcn.fit(x[0], seed=0)
     bad = x.copy()
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        cluster_dcn(autoencoder, encoder, bad, 4, DCNConfig(), seed=0, verbose=0)
+        dcn.fit(bad, seed=0)
+    with pytest.raises(ValueError, match="pretrained autoencoder"):
+        DCN(4)
 
 
 @pytest.mark.parametrize("field,value", [("batch_size", 0), ("learning_rate", 0.0),

@@ -3,8 +3,8 @@ import keras
 import numpy as np
 import pytest
 
-from repro.methods.dec import DECConfig, cluster_dec
-from repro.methods.idec import IDECConfig, cluster_idec
+from repro.methods.dec import DEC, DECConfig
+from repro.methods.idec import IDEC, IDECConfig
 from repro.methods.pretrain import PretrainConfig, pretrain_dense_autoencoder
 from repro.metrics import cluster_acc
 
@@ -35,8 +35,7 @@ def _check_result(result, y):
 
 def test_dec_reaches_high_accuracy_on_separable_data(blob_images, pretrained):
     x, y = blob_images
-    _, encoder = pretrained.build()
-    result = cluster_dec(encoder, x, 4, DECConfig(tol=0.0, **FAST), seed=0, y=y, verbose=0)
+    result = DEC(4, DECConfig(tol=0.0, **FAST), pretrained=pretrained, verbose=0).fit(x, seed=0, y=y)
     _check_result(result, y)
     assert result.info["final_acc"] >= 0.95
     assert result.info["stopped_by"] == "max_iter" and result.info["n_iterations"] == 100
@@ -47,18 +46,16 @@ def test_dec_reaches_high_accuracy_on_separable_data(blob_images, pretrained):
 
 def test_dec_stops_by_tolerance_without_labels(blob_images, pretrained):
     x, _ = blob_images
-    _, encoder = pretrained.build()
-    result = cluster_dec(encoder, x.reshape(len(x), -1), 4, DECConfig(tol=0.01, **FAST), seed=1,
-                         verbose=0)
+    result = DEC(4, DECConfig(tol=0.01, **FAST), pretrained=pretrained,
+                 verbose=0).fit(x.reshape(len(x), -1), seed=1)
     assert result.info["stopped_by"] == "tol" and result.info["n_iterations"] == 10
     assert result.history[-1]["acc"] is None and result.history[-1]["delta_label"] < 0.01
 
 
 def test_idec_logs_loss_as_reconstruction_plus_gamma_clustering(blob_images, pretrained):
     x, y = blob_images
-    autoencoder, encoder = pretrained.build()
     cfg = IDECConfig(tol=0.0, gamma=0.5, **FAST)
-    result = cluster_idec(autoencoder, encoder, x, 4, cfg, seed=0, y=y, verbose=0)
+    result = IDEC(4, cfg, pretrained=pretrained, verbose=0).fit(x, seed=0, y=y)
     _check_result(result, y)
     assert result.info["final_acc"] >= 0.95
     for row in result.history[1:]:
@@ -66,24 +63,29 @@ def test_idec_logs_loss_as_reconstruction_plus_gamma_clustering(blob_images, pre
                                             rel=1e-4)
 
 
-def test_pretrained_copies_are_independent(blob_images, pretrained):
+def test_fit_trains_a_copy_and_leaves_the_pretrained_weights_alone(blob_images, pretrained):
     x, _ = blob_images
-    _, first = pretrained.build()
-    _, second = pretrained.build()
-    cluster_dec(first, x, 4, DECConfig(tol=0.0, **{**FAST, "max_iter": 10}), seed=0, verbose=0)
     flat = x.reshape(len(x), -1)
-    _, fresh = pretrained.build()
     embed = lambda encoder: keras.ops.convert_to_numpy(encoder(flat))  # noqa: E731
-    np.testing.assert_allclose(embed(second), embed(fresh))
-    assert not np.allclose(embed(first), embed(fresh))
+    before = embed(pretrained.build()[1])
+    dec = DEC(4, DECConfig(tol=0.0, **{**FAST, "max_iter": 10}), pretrained=pretrained, verbose=0)
+    first = dec.fit(x, seed=0)
+    np.testing.assert_allclose(embed(pretrained.build()[1]), before)
+    # the same estimator fitted again starts from the pretrained weights again
+    np.testing.assert_array_equal(dec.fit(x, seed=0).labels, first.labels)
+    assert first.info["pretrain_loss"] == pretrained.loss_history
+    assert first.timings["pretrain_s"] == pretrained.seconds
 
 
 def test_bad_inputs_are_rejected(blob_images, pretrained):
     x, y = blob_images
-    _, encoder = pretrained.build()
     with pytest.raises(ValueError, match="n_clusters"):
-        cluster_dec(encoder, x, 0, seed=0)
+        DEC(0, pretrained=pretrained).fit(x, seed=0)
     with pytest.raises(ValueError, match="y must have shape"):
-        cluster_dec(encoder, x, 4, seed=0, y=y[:-1])
+        DEC(4, pretrained=pretrained).fit(x, seed=0, y=y[:-1])
     with pytest.raises(ValueError, match="does not fit model input"):
-        cluster_dec(encoder, x[:, :8], 4, seed=0)
+        DEC(4, pretrained=pretrained).fit(x[:, :8], seed=0)
+    with pytest.raises(ValueError, match="needs a pretrained autoencoder"):
+        IDEC(4).fit(x, seed=0)
+    with pytest.raises(ValueError, match="PretrainedAutoencoder"):
+        DEC(4, pretrained=pretrained.build()[1])

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from repro.methods.base import ClusteringResult, score_labels
-from repro.methods.kmeans import KMeansConfig, cluster_kmeans, kmeans
+from repro.methods.kmeans import KMeans, KMeansConfig, kmeans
 from repro.methods.pretrain import (
     PretrainConfig,
     as_model_input,
@@ -17,7 +17,7 @@ from repro.models.autoencoders import dense_autoencoder
 @pytest.mark.parametrize("implementation", ["sklearn", "faiss"])
 def test_kmeans_baseline_recovers_separated_clusters(blob_images, implementation):
     x, y = blob_images
-    result = cluster_kmeans(x, 4, KMeansConfig(n_init=3, implementation=implementation), seed=0, y=y)
+    result = KMeans(4, KMeansConfig(n_init=3, implementation=implementation)).fit(x, seed=0, y=y)
     assert result.info["implementation"] == implementation
     assert result.history[0]["acc"] == 1.0 and result.history[0]["nmi"] == pytest.approx(1.0)
     assert result.timings["cluster_s"] > 0

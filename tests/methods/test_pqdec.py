@@ -196,16 +196,16 @@ def test_pretraining_stops_when_the_loss_plateaus():
 
 def test_dec_after_the_untimed_warm_up_gives_dec_s_labels_and_its_phases(make_blob_vectors):
     # the warm-up must leave no trace in the result: same labels as repro.methods.dec itself
-    from repro.methods.dec import DECConfig, cluster_dec
+    from repro.methods.dec import DEC, DECConfig
     from repro.methods.pretrain import PretrainConfig, pretrain_dense_autoencoder
-    from repro.papers.pqdec import cluster_dec_warm, phases
+    from repro.papers.pqdec import WarmDEC, phases
 
     x, y = make_blob_vectors(n_per_class=60, seed=1)
     pre = pretrain_dense_autoencoder(x, PretrainConfig(epochs=3, batch_size=32), seed=0,
                                      dims=(16, 8), verbose=0)
     cfg = DECConfig(batch_size=32, update_interval=5, max_iter=20, tol=0.0, n_init=2)
-    plain = cluster_dec(pre.build()[1], x, 4, cfg, seed=0, y=y, verbose=0)
-    warm = cluster_dec_warm(pre.build()[1], x, 4, cfg, seed=0, y=y, verbose=0)
+    plain = DEC(4, cfg, pretrained=pre, verbose=0).fit(x, seed=0, y=y)
+    warm = WarmDEC(4, cfg, pretrained=pre, verbose=0).fit(x, seed=0, y=y)
     np.testing.assert_array_equal(plain.labels, warm.labels)
     assert [r["iteration"] for r in plain.history] == [r["iteration"] for r in warm.history]
     t = warm.timings

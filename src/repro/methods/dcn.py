@@ -14,6 +14,8 @@ new ``f(x_i)``; (c) centroid update with the per-cluster adaptive rate:
 Predicted labels are the nearest centres of the final embedding (the authors' script instead
 re-runs a fresh k-means on it at the end; not done here).
 
+Use: ``DCN(K, DCNConfig(...), pretrained=...).fit(x, seed=..., y=None)``.
+
 Backend-agnostic: the network step is a compiled Keras ``train_on_batch`` on a two-output
 model ``x -> (x_hat, f(x))`` whose second target is ``M s_i`` (the assigned centres), so
 Keras owns the gradients on tensorflow, jax and torch alike; the k-means state (``M``,
@@ -129,30 +131,28 @@ def build_dcn_network(autoencoder, encoder, cfg: DCNConfig):
     """
     import keras
 
+    from .pretrain import make_optimizer
+
     if list(encoder.inputs) and encoder.inputs[0] is autoencoder.inputs[0]:
         network = keras.Model(autoencoder.inputs[0], [autoencoder.outputs[0], encoder.outputs[0]])
     else:
         inputs = keras.Input(shape=autoencoder.inputs[0].shape[1:])
         network = keras.Model(inputs, [autoencoder(inputs), encoder(inputs)])
-    optimizer = keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=cfg.momentum,
-                                     nesterov=cfg.momentum > 0)
+    optimizer = make_optimizer("sgd", cfg.learning_rate, cfg.momentum, nesterov=cfg.momentum > 0)
     network.compile(optimizer=optimizer, loss=[_sum_squared_error, _sum_squared_error],
                     loss_weights=[1.0, cfg.lam / 2.0])
     return network
 
 
 def _flat_inputs(autoencoder, encoder, x, n_clusters, y) -> np.ndarray:
-    """Validate the inputs; return x flattened to float32 (n, d)."""
-    if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)):
-        raise ValueError(f"n_clusters must be an int, got {type(n_clusters).__name__}")
-    x = np.asarray(x)
-    if x.ndim < 2 or x.shape[0] == 0:
-        raise ValueError(f"x must be (n, d) or (n, h, w, c) with n > 0, got shape {x.shape}")
-    x = x.reshape(x.shape[0], -1).astype(np.float32)
-    if not 2 <= n_clusters <= x.shape[0]:
+    """Validate the inputs (:func:`repro.methods.base.check_inputs`, K >= 2, a dense
+    autoencoder taking the flattened x); return x flattened to float32 (n, d)."""
+    from .base import check_inputs
+
+    x = check_inputs(x, n_clusters, y)
+    x = x.reshape(x.shape[0], -1)
+    if n_clusters < 2:
         raise ValueError(f"n_clusters must be in [2, n={x.shape[0]}], got {n_clusters}")
-    if not np.isfinite(x).all():
-        raise ValueError("x contains NaN or infinite values")
     ae_dim, enc_dim = autoencoder.inputs[0].shape[-1], encoder.inputs[0].shape[-1]
     if ae_dim != x.shape[1] or enc_dim != x.shape[1] or len(autoencoder.inputs[0].shape) != 2:
         raise ValueError(f"flattened x has {x.shape[1]} features but the autoencoder/encoder "
@@ -160,8 +160,6 @@ def _flat_inputs(autoencoder, encoder, x, n_clusters, y) -> np.ndarray:
     if autoencoder.outputs[0].shape[-1] != x.shape[1]:
         raise ValueError(f"autoencoder output has {autoencoder.outputs[0].shape[-1]} features, "
                          f"expected {x.shape[1]} (same as its input)")
-    if y is not None and np.asarray(y).shape != (x.shape[0],):
-        raise ValueError(f"y must have shape ({x.shape[0]},), got {np.asarray(y).shape}")
     return x
 
 
@@ -233,51 +231,70 @@ def _end_of_epoch(network, x, state, cfg, epoch):
     return labels, _objective_terms(recon_sq, z, state["centres"], labels, cfg.lam)
 
 
-def cluster_dcn(autoencoder, encoder, x, n_clusters, cfg: DCNConfig, *, seed: int, y=None,
-                verbose=1):
-    """Run DCN's clustering phase on a pretrained autoencoder (trained in place).
+class DCN:
+    """DCN's clustering phase on a fresh copy of ``pretrained`` (a dense
+    :class:`~repro.methods.pretrain.PretrainedAutoencoder`), a :class:`Clusterer`.
 
-    x: (n, d) or (n, h, w, c) float32 in [0, 1] (flattened internally); y: optional (n,)
-    labels, used only for the per-epoch acc/nmi monitoring in ``history``. Returns a
-    ``ClusteringResult`` whose labels are the nearest centres of the final embedding.
+    ``fit(x, *, seed, y=None)``: x (n, d) or (n, h, w, c) float32 in [0, 1] (flattened
+    internally); y: optional (n,) labels, used only for the per-epoch acc/nmi monitoring in
+    ``history``. The result's labels are the nearest centres of the final embedding (of the
+    trained copy, kept as ``encoder_``).
     History: a row for the k-means initialisation (iteration 0) and one per epoch; ``loss``
     is the full-data objective mean_i ||x_i - x_hat_i||^2 + lam/2 ||f(x_i) - m_{s_i}||^2
     with s_i the nearest centre (its two means are added as ``reconstruction_loss`` and
     ``clustering_loss``). Stops early when delta_label < cfg.tol.
     """
-    import keras
 
-    from repro.methods.base import ClusteringResult
+    def __init__(self, n_clusters: int, cfg: DCNConfig | None = None, *, pretrained=None,
+                 verbose: int = 1):
+        from .pretrain import PretrainedAutoencoder
 
-    x = _flat_inputs(autoencoder, encoder, x, n_clusters, y)
-    y = None if y is None else np.asarray(y)
-    keras.utils.set_random_seed(seed)
-    rng = np.random.default_rng(seed)
-    t0 = time.perf_counter()
-    network = build_dcn_network(autoencoder, encoder, cfg)
-    state = _initial_state(network, x, n_clusters, cfg, seed)
-    init_s = time.perf_counter() - t0
-    labels, terms = _end_of_epoch(network, x, state, cfg, 0)
-    history = [_history_row(state, 0, labels, None, terms, y)]
-    if verbose:
-        _print_row(history[-1])
-    stopped_by = "max_epochs"
-    for epoch in range(1, cfg.epochs + 1):
-        _train_epoch(network, encoder, x, state, cfg, rng)
-        prev_labels = labels
-        labels, terms = _end_of_epoch(network, x, state, cfg, epoch)
-        history.append(_history_row(state, epoch, labels, prev_labels, terms, y))
-        if verbose:
+        if not isinstance(pretrained, PretrainedAutoencoder):
+            raise ValueError(f"DCN needs a pretrained autoencoder (a PretrainedAutoencoder, "
+                             f"repro.methods.pretrain), got {type(pretrained).__name__}")
+        self.n_clusters, self.cfg = n_clusters, cfg or DCNConfig()
+        self.pretrained, self.verbose = pretrained, verbose
+
+    def fit(self, x, *, seed: int, y=None):
+        import keras
+
+        from repro.methods.base import ClusteringResult
+
+        cfg, n_clusters = self.cfg, self.n_clusters
+        autoencoder, encoder = self.pretrained.build()
+        x = _flat_inputs(autoencoder, encoder, x, n_clusters, y)
+        y = None if y is None else np.asarray(y)
+        keras.utils.set_random_seed(seed)
+        rng = np.random.default_rng(seed)
+        t0 = time.perf_counter()
+        network = build_dcn_network(autoencoder, encoder, cfg)
+        state = _initial_state(network, x, n_clusters, cfg, seed)
+        init_s = time.perf_counter() - t0
+        labels, terms = _end_of_epoch(network, x, state, cfg, 0)
+        history = [_history_row(state, 0, labels, None, terms, y)]
+        if self.verbose:
             _print_row(history[-1])
-        if history[-1]["delta_label"] < cfg.tol:
-            stopped_by = "tol"
-            break
-    info = {"centers": state["centres"], "counts": state["counts"],
-            "epochs_run": len(history) - 1, "stopped_by": stopped_by, "n_updates": state["steps"],
-            "initial_acc": history[0]["acc"], "seed": seed, "config": dataclasses.asdict(cfg),
-            "initial_kmeans_inertia": state["initial_kmeans_inertia"]}
-    timings = {"pretrain_s": 0.0, "init_s": init_s, "cluster_s": time.perf_counter() - t0}
-    return ClusteringResult(labels=labels, history=history, timings=timings, info=info)
+        stopped_by = "max_epochs"
+        for epoch in range(1, cfg.epochs + 1):
+            _train_epoch(network, encoder, x, state, cfg, rng)
+            prev_labels = labels
+            labels, terms = _end_of_epoch(network, x, state, cfg, epoch)
+            history.append(_history_row(state, epoch, labels, prev_labels, terms, y))
+            if self.verbose:
+                _print_row(history[-1])
+            if history[-1]["delta_label"] < cfg.tol:
+                stopped_by = "tol"
+                break
+        info = {"centers": state["centres"], "counts": state["counts"],
+                "epochs_run": len(history) - 1, "stopped_by": stopped_by,
+                "n_updates": state["steps"], "initial_acc": history[0]["acc"], "seed": seed,
+                "config": dataclasses.asdict(cfg), "method": "DCN",
+                "initial_kmeans_inertia": state["initial_kmeans_inertia"],
+                "pretrain_loss": self.pretrained.loss_history}
+        timings = {"pretrain_s": self.pretrained.seconds, "init_s": init_s,
+                   "cluster_s": time.perf_counter() - t0}
+        self.encoder_ = encoder  # the trained copy (its embedding gave the labels)
+        return ClusteringResult(labels=labels, history=history, timings=timings, info=info)
 
 
 def _print_row(row):

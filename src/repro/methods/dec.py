@@ -11,13 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import keras
-import numpy as np
-
-from repro.models.deep_clustering import DeepClusteringModel
-
-from .base import ClusteringResult, check_inputs
-from .self_training import SelfTrainingConfig, prepare_input, run_self_training
+from .self_training import SelfTrainingClusterer, SelfTrainingConfig
 
 
 @dataclass
@@ -27,23 +21,10 @@ class DECConfig(SelfTrainingConfig):
     k-means n_init = 20, max_iter = 2e4 (DEC-keras)."""
 
 
-def cluster_dec(encoder: keras.Model, x: np.ndarray, n_clusters: int,
-                cfg: DECConfig | None = None, *, seed: int, y: np.ndarray | None = None,
-                verbose: int = 1) -> ClusteringResult:
-    """Run DEC's clustering phase on a pretrained ``encoder`` (trained in place).
+class DEC(SelfTrainingClusterer):
+    """DEC's clustering phase on a copy of ``pretrained`` (its encoder; the decoder is dropped):
+    ``DEC(K, DECConfig(...), pretrained=...).fit(x, seed=..., y=None)``; x (n, ...) float data
+    in [0, 1], flattened for a dense encoder; ``y`` only scores the history."""
 
-    Args:
-        encoder: pretrained encoder, input (n, d) or the image shape; output (n, embedding dim).
-        x: (n, ...) float data in [0, 1]; images are flattened for a dense encoder.
-        n_clusters: K.
-        cfg: hyperparameters (default :class:`DECConfig`).
-        seed: seeds Keras (``set_random_seed``) and the k-means initialisation.
-        y: optional (n,) true labels, used only to log ACC / NMI.
-        verbose: Keras verbosity (0 silent, 1 progress bars, 2 one line per update interval).
-    """
-    cfg = cfg or DECConfig()
-    x = prepare_input(encoder, check_inputs(x, n_clusters, y))
-    model = DeepClusteringModel(encoder, n_clusters, len(x), alpha=cfg.alpha, name="dec")
-    result = run_self_training(model, x, cfg, seed=seed, y=y, verbose=verbose)
-    result.info["method"] = "DEC"
-    return result
+    METHOD = "DEC"
+    CONFIG = DECConfig

@@ -21,11 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from .base import ClusteringResult
-from .dcec import DCECConfig, run_dcec
-from .pretrain import PretrainedAutoencoder
+from .dcec import DCEC, DCECConfig
 
 
 @dataclass
@@ -33,15 +29,10 @@ class GAPDCECConfig(DCECConfig):
     """GAPDCEC hyperparameters: identical to :class:`DCECConfig` (GAPDCEC Sec. 4.1.2)."""
 
 
-def cluster_gapdcec(x: np.ndarray, n_clusters: int, cfg: GAPDCECConfig | None = None, *,
-                    seed: int, y: np.ndarray | None = None, verbose: int = 1,
-                    pretrained: PretrainedAutoencoder | None = None) -> ClusteringResult:
-    """GAPDCEC end to end: pretrain its GAP CAE, then cluster as DCEC.
+class GAPDCEC(DCEC):
+    """GAPDCEC end to end: pretrain its GAP CAE, then cluster as :class:`~repro.methods.dcec.DCEC`
+    (same arguments; ``pretrained`` must be a CAE built with ``pooling="gap"``)."""
 
-    Same arguments as :func:`repro.methods.dcec.cluster_dcec`; ``pretrained`` must be a CAE
-    built with ``pooling="gap"``.
-    """
-    result = run_dcec(x, n_clusters, cfg or GAPDCECConfig(), pooling="gap", seed=seed, y=y,
-                      verbose=verbose, pretrained=pretrained)
-    result.info["method"] = "GAPDCEC"
-    return result
+    METHOD = "GAPDCEC"
+    CONFIG = GAPDCECConfig
+    POOLING = "gap"

@@ -10,13 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import keras
-import numpy as np
-
-from repro.models.deep_clustering import DeepClusteringModel
-
-from .base import ClusteringResult, check_inputs
-from .self_training import SelfTrainingConfig, prepare_input, run_self_training
+from .self_training import SelfTrainingClusterer, SelfTrainingConfig
 
 
 @dataclass
@@ -26,18 +20,10 @@ class IDECConfig(SelfTrainingConfig):
     gamma: float = 0.1
 
 
-def cluster_idec(autoencoder: keras.Model, encoder: keras.Model, x: np.ndarray, n_clusters: int,
-                 cfg: IDECConfig | None = None, *, seed: int, y: np.ndarray | None = None,
-                 verbose: int = 1) -> ClusteringResult:
-    """Run IDEC's clustering phase on a pretrained (autoencoder, encoder) pair (trained in place).
+class IDEC(SelfTrainingClusterer):
+    """IDEC's clustering phase on a copy of ``pretrained`` (encoder and decoder, both trained):
+    same use as :class:`repro.methods.dec.DEC`."""
 
-    Same arguments as :func:`repro.methods.dec.cluster_dec`, plus the autoencoder whose
-    reconstruction loss is kept; the encoder must be part of it (as built by repro.models).
-    """
-    cfg = cfg or IDECConfig()
-    x = prepare_input(encoder, check_inputs(x, n_clusters, y))
-    model = DeepClusteringModel(encoder, n_clusters, len(x), autoencoder=autoencoder,
-                                gamma=cfg.gamma, alpha=cfg.alpha, name="idec")
-    result = run_self_training(model, x, cfg, seed=seed, y=y, verbose=verbose)
-    result.info["method"] = "IDEC"
-    return result
+    METHOD = "IDEC"
+    CONFIG = IDECConfig
+    RECONSTRUCTS = True

@@ -52,9 +52,9 @@ def kmeans(features: np.ndarray, n_clusters: int, *, seed: int, n_init: int = 20
         raise ValueError(f"n_init must be >= 1, got {n_init}")
     if implementation == "faiss":
         return _faiss_kmeans(features, n_clusters, seed=seed, n_init=n_init, max_iter=max_iter)
-    from sklearn.cluster import KMeans
+    from sklearn.cluster import KMeans as SKLearnKMeans
 
-    km = KMeans(n_clusters=n_clusters, n_init=n_init, max_iter=max_iter, tol=tol, random_state=seed)
+    km = SKLearnKMeans(n_clusters=n_clusters, n_init=n_init, max_iter=max_iter, tol=tol, random_state=seed)
     labels = km.fit_predict(features)
     return KMeansFit(labels.astype(np.int64), km.cluster_centers_.astype(np.float32),
                      float(km.inertia_), int(km.n_iter_))
@@ -74,25 +74,29 @@ def _faiss_kmeans(features: np.ndarray, n_clusters: int, *, seed: int, n_init: i
                      float(squared_distance.sum()), max_iter)
 
 
-def cluster_kmeans(x: np.ndarray, n_clusters: int, cfg: KMeansConfig | None = None, *,
-                   seed: int, y: np.ndarray | None = None, verbose: int = 0) -> ClusteringResult:
-    """k-means baseline on raw pixels: x (n, ...) is flattened to (n, d).
+class KMeans:
+    """k-means baseline on raw pixels (x (n, ...) flattened to (n, d)), a :class:`Clusterer`.
 
     history holds a single row (k-means has no epochs); loss is the inertia.
     """
-    cfg = cfg or KMeansConfig()
-    x = check_inputs(x, n_clusters, y)
-    start = time.perf_counter()
-    fit = kmeans(x.reshape(len(x), -1), n_clusters, seed=seed, n_init=cfg.n_init,
-                 max_iter=cfg.max_iter, tol=cfg.tol, implementation=cfg.implementation)
-    seconds = time.perf_counter() - start
-    acc, nmi = score_labels(y, fit.labels)
-    if verbose:
-        print(f"k-means ({cfg.implementation}, n_init={cfg.n_init}): inertia {fit.inertia:.4g}, "
-              f"acc {acc}, nmi {nmi}, {seconds:.1f}s")
-    row = {"iteration": fit.n_iter, "epoch": None, "acc": acc, "nmi": nmi,
-           "loss": fit.inertia, "delta_label": None}
-    return ClusteringResult(
-        labels=fit.labels, history=[row], timings={"pretrain_s": 0.0, "cluster_s": seconds},
-        info={"inertia": fit.inertia, "n_iter": fit.n_iter, "implementation": cfg.implementation,
-              "n_init": cfg.n_init, "seed": seed})
+
+    def __init__(self, n_clusters: int, cfg: KMeansConfig | None = None, *, verbose: int = 0):
+        self.n_clusters, self.cfg, self.verbose = n_clusters, cfg or KMeansConfig(), verbose
+
+    def fit(self, x: np.ndarray, *, seed: int, y: np.ndarray | None = None) -> ClusteringResult:
+        cfg = self.cfg
+        x = check_inputs(x, self.n_clusters, y)
+        start = time.perf_counter()
+        fit = kmeans(x.reshape(len(x), -1), self.n_clusters, seed=seed, n_init=cfg.n_init,
+                     max_iter=cfg.max_iter, tol=cfg.tol, implementation=cfg.implementation)
+        seconds = time.perf_counter() - start
+        acc, nmi = score_labels(y, fit.labels)
+        if self.verbose:
+            print(f"k-means ({cfg.implementation}, n_init={cfg.n_init}): inertia {fit.inertia:.4g}, "
+                  f"acc {acc}, nmi {nmi}, {seconds:.1f}s")
+        row = {"iteration": fit.n_iter, "epoch": None, "acc": acc, "nmi": nmi,
+               "loss": fit.inertia, "delta_label": None}
+        return ClusteringResult(
+            labels=fit.labels, history=[row], timings={"pretrain_s": 0.0, "cluster_s": seconds},
+            info={"inertia": fit.inertia, "n_iter": fit.n_iter,
+                  "implementation": cfg.implementation, "n_init": cfg.n_init, "seed": seed})

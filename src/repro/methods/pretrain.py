@@ -68,15 +68,16 @@ class LossPlateau(keras.callbacks.Callback):
 
 
 def make_optimizer(name: str, learning_rate, momentum: float = 0.0, *,
-                   weight_decay: float | None = None) -> keras.optimizers.Optimizer:
-    """A fresh Keras optimizer: "adam" (default betas) or "sgd" (with ``momentum``);
-    ``learning_rate`` a float or a schedule, ``weight_decay`` Keras' decoupled decay (None:
-    none)."""
+                   weight_decay: float | None = None,
+                   nesterov: bool = False) -> keras.optimizers.Optimizer:
+    """A fresh Keras optimizer: "adam" (default betas) or "sgd" (with ``momentum``, Nesterov's
+    form where ``nesterov``); ``learning_rate`` a float or a schedule, ``weight_decay`` Keras'
+    decoupled decay (None: none)."""
     if name == "adam":
         return keras.optimizers.Adam(learning_rate=learning_rate, weight_decay=weight_decay)
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum,
-                                    weight_decay=weight_decay)
+                                    weight_decay=weight_decay, nesterov=nesterov)
     raise ValueError(f"unknown optimizer {name!r}; expected one of {OPTIMIZERS}")
 
 

@@ -28,9 +28,9 @@ import numpy as np
 from repro.models.clustering import soft_assignment, target_distribution
 from repro.models.deep_clustering import DeepClusteringModel
 
-from .base import ClusteringResult, score_labels
+from .base import ClusteringResult, check_inputs, score_labels
 from .kmeans import kmeans
-from .pretrain import as_model_input, make_optimizer
+from .pretrain import PretrainedAutoencoder, as_model_input, make_optimizer
 
 
 @dataclass
@@ -190,3 +190,53 @@ def run_self_training(model: DeepClusteringModel, x: np.ndarray, cfg: SelfTraini
 def prepare_input(encoder: keras.Model, x: np.ndarray) -> np.ndarray:
     """x (n, ...) float32 reshaped to the encoder's input (dense networks take flat vectors)."""
     return as_model_input(encoder, x)
+
+
+class SelfTrainingClusterer:
+    """The DEC family as a :class:`~repro.methods.base.Clusterer`: DEC, IDEC, DCEC, GAPDCEC.
+
+    Constructed with K, the clustering-phase settings, the pretrained autoencoder
+    (:class:`~repro.methods.pretrain.PretrainedAutoencoder`; every ``fit`` trains a fresh copy
+    of it, so fits are repeatable) and the Keras verbosity. A subclass names the method
+    (``METHOD``) and whether the decoder's reconstruction loss is kept (``RECONSTRUCTS``:
+    ``L = L_r + gamma L_c`` with ``cfg.gamma``); DEC drops the decoder (``L = L_c``).
+
+    ``fit`` returns :func:`run_self_training`'s result with ``timings["pretrain_s"]`` (the
+    pretraining seconds of the autoencoder used) and ``info["pretrain_loss"]`` added.
+    """
+
+    METHOD = "DEC"
+    CONFIG = SelfTrainingConfig  # the default settings
+    RECONSTRUCTS = False
+
+    def __init__(self, n_clusters: int, cfg: SelfTrainingConfig | None = None, *,
+                 pretrained=None, verbose: int = 1):
+        if pretrained is not None and not isinstance(pretrained, PretrainedAutoencoder):
+            raise ValueError(f"{self.METHOD}: pretrained must be a PretrainedAutoencoder "
+                             f"(repro.methods.pretrain), got {type(pretrained).__name__}")
+        self.n_clusters, self.cfg, self.verbose = n_clusters, cfg or self.CONFIG(), verbose
+        self.pretrained = pretrained
+
+    def fit(self, x: np.ndarray, *, seed: int, y: np.ndarray | None = None) -> ClusteringResult:
+        x = check_inputs(x, self.n_clusters, y)
+        pretrained = self._pretrained(x, seed)
+        autoencoder, encoder = pretrained.build()
+        x = as_model_input(encoder, x)
+        model = DeepClusteringModel(
+            encoder, self.n_clusters, len(x), alpha=self.cfg.alpha, name=self.METHOD.lower(),
+            **({"autoencoder": autoencoder, "gamma": self.cfg.gamma} if self.RECONSTRUCTS else {}))
+        result = self._self_train(model, x, seed=seed, y=y)
+        result.timings["pretrain_s"] = pretrained.seconds
+        result.info.update(method=self.METHOD, pretrain_loss=pretrained.loss_history)
+        return result
+
+    def _pretrained(self, x: np.ndarray, seed: int):
+        """The pretrained autoencoder to start from (x: the validated data)."""
+        if self.pretrained is None:
+            raise ValueError(f"{self.METHOD} needs a pretrained autoencoder "
+                             f"(pretrained=..., see repro.methods.pretrain)")
+        return self.pretrained
+
+    def _self_train(self, model: DeepClusteringModel, x: np.ndarray, *, seed: int,
+                    y: np.ndarray | None) -> ClusteringResult:
+        return run_self_training(model, x, self.cfg, seed=seed, y=y, verbose=self.verbose)

@@ -48,12 +48,12 @@ from pathlib import Path
 import numpy as np
 
 from repro.papers._common import StageConfig
-from repro.methods.dcn import DCNConfig
-from repro.methods.dcec import DCECConfig
-from repro.methods.dec import DECConfig
-from repro.methods.gapdcec import GAPDCECConfig
-from repro.methods.idec import IDECConfig
-from repro.methods.kmeans import KMeansConfig
+from repro.methods.dcn import DCN, DCNConfig
+from repro.methods.dcec import DCEC, DCECConfig
+from repro.methods.dec import DEC, DECConfig
+from repro.methods.gapdcec import GAPDCEC, GAPDCECConfig
+from repro.methods.idec import IDEC, IDECConfig
+from repro.methods.kmeans import KMeans, KMeansConfig
 from repro.methods.pretrain import PretrainConfig
 
 PAPER = "gapdcec"
@@ -98,34 +98,49 @@ class Config(StageConfig, paper=PAPER, datasets=DATASETS, methods=METHODS):
     gapdcec: GAPDCECConfig = field(default_factory=GAPDCECConfig)
 
 
-def run_cell(cell) -> None:
-    """One method on one dataset and seed (a :class:`repro.papers.runner.Cell`)."""
-    from repro.methods.dcec import cluster_dcec, run_dcec
-    from repro.methods.kmeans import cluster_kmeans
+def _k(cell) -> int:
+    return int(len(np.unique(cell.data.y)))
 
-    cfg, x, y, method = cell.cfg, cell.data.x, cell.data.y, cell.method
-    k, v = int(len(np.unique(y))), cfg.verbose
-    if method == "kmeans":
-        cell.log(f"[{PAPER}] K-means on raw pixels ({cfg.kmeans.n_init} restarts)")
-        result = cluster_kmeans(x, k, cfg.kmeans, seed=cell.seed, y=y)
-    elif method in DENSE_METHODS:
+
+def _kmeans(cell):
+    cell.log(f"[{PAPER}] K-means on raw pixels ({cell.cfg.kmeans.n_init} restarts)")
+    return KMeans(_k(cell), cell.cfg.kmeans)
+
+
+def _dense(cls):
+    """DEC / IDEC / DCN on a copy of the dense autoencoder shared by the three."""
+    def make(cell):
         dense = cell.shared("dense autoencoder", lambda: _pretrain_dense(cell))
-        result = _dense_clusterer(method)(cfg, x, k, cell.seed, y, v, *dense.build())
-        result.info["pretrain_loss"] = dense.loss_history
-    elif method in FLATTEN_METHODS:
-        method_cfg = getattr(cfg, method)
-        cae = cell.shared("conv autoencoder (flatten)", lambda: _pretrain_flatten_cae(cell, method_cfg),
-                          key=repr((method_cfg.pretrain, method_cfg.filters, method_cfg.embedding_dim)))
-        cell.log(f"[{PAPER}] {method}: clustering ({method_cfg.optimizer}, lr {method_cfg.learning_rate})")
-        result = cluster_dcec(x, k, method_cfg, seed=cell.seed, y=y, verbose=v, pretrained=cae)
-    else:
-        method_cfg = getattr(cfg, method)
-        cell.log(f"[{PAPER}] {method}: pretraining {method_cfg.pretrain.epochs} epochs, then clustering")
-        result = run_dcec(x, k, method_cfg, pooling="gap", seed=cell.seed, y=y, verbose=v)
-    # The shared pretrainings are timed once (see NOTES), not per method
-    own_pretraining = method not in DENSE_METHODS + FLATTEN_METHODS
-    cell.record_clustering(result, timings=("pretrain_s", "cluster_s") if own_pretraining
-                           else ("cluster_s",))
+        return cls(_k(cell), getattr(cell.cfg, cell.method), pretrained=dense,
+                   verbose=cell.cfg.verbose)
+    return make
+
+
+def _dcec(cell):
+    """DCEC or its dcec_sgd ablation on the flatten CAE the two share."""
+    method_cfg = getattr(cell.cfg, cell.method)
+    cae = cell.shared("conv autoencoder (flatten)", lambda: _pretrain_flatten_cae(cell, method_cfg),
+                      key=repr((method_cfg.pretrain, method_cfg.filters, method_cfg.embedding_dim)))
+    cell.log(f"[{PAPER}] {cell.method}: clustering ({method_cfg.optimizer}, lr {method_cfg.learning_rate})")
+    return DCEC(_k(cell), method_cfg, pretrained=cae, verbose=cell.cfg.verbose)
+
+
+def _gapdcec(cell):
+    cell.log(f"[{PAPER}] gapdcec: pretraining {cell.cfg.gapdcec.pretrain.epochs} epochs, then clustering")
+    return GAPDCEC(_k(cell), cell.cfg.gapdcec, verbose=cell.cfg.verbose)
+
+
+ESTIMATORS = {"kmeans": _kmeans, "dec": _dense(DEC), "idec": _dense(IDEC), "dcn": _dense(DCN),
+              "dcec": _dcec, "dcec_sgd": _dcec, "gapdcec": _gapdcec}
+
+
+def run_cell(cell) -> None:
+    """One method on one dataset and seed (a :class:`repro.papers.runner.Cell`): fit ->
+    record, the shared pretrainings timed once (see NOTES, not per method), plus the budget."""
+    from repro.papers.runner import fit_cell
+
+    shared = cell.method in DENSE_METHODS + FLATTEN_METHODS
+    result = fit_cell(cell, ESTIMATORS, timings=("cluster_s",) if shared else ("pretrain_s", "cluster_s"))
     _record_budget(cell, result)
 
 
@@ -159,19 +174,6 @@ def _pretrain_flatten_cae(cell, method_cfg):
     return pretrain_conv_autoencoder(cell.data.x, method_cfg.pretrain, seed=cell.seed,
                                      filters=method_cfg.filters, embedding_dim=method_cfg.embedding_dim,
                                      pooling="flatten", verbose=cell.cfg.verbose)
-
-
-def _dense_clusterer(method: str):
-    """DEC / IDEC / DCN's clustering phase: f(cfg, x, k, seed, y, verbose, autoencoder, encoder)."""
-    from repro.methods.dcn import cluster_dcn
-    from repro.methods.dec import cluster_dec
-    from repro.methods.idec import cluster_idec
-
-    return {
-        "dec": lambda cfg, x, k, s, y, v, ae, enc: cluster_dec(enc, x, k, cfg.dec, seed=s, y=y, verbose=v),
-        "idec": lambda cfg, x, k, s, y, v, ae, enc: cluster_idec(ae, enc, x, k, cfg.idec, seed=s, y=y, verbose=v),
-        "dcn": lambda cfg, x, k, s, y, v, ae, enc: cluster_dcn(ae, enc, x, k, cfg.dcn, seed=s, y=y, verbose=v),
-    }[method]
 
 
 # Paper figure numbers: Fig. 2/3 bars, Fig. 4-6 ACC curves, Fig. 7-9 NMI curves.

@@ -71,9 +71,9 @@ import numpy as np
 
 from repro.papers._common import StageConfig
 from repro.methods.bqdec import BQDEC, BQDECConfig
-from repro.methods.dec import DECConfig
+from repro.methods.dec import DEC, DECConfig
 from repro.methods.kdkmeans import KDKMeans, KDKMeansConfig
-from repro.methods.kmeans import KMeansConfig
+from repro.methods.kmeans import KMeans, KMeansConfig
 from repro.methods.kmedoids import KMedoids, KMedoidsConfig
 from repro.methods.pqdec import PQDEC, PQDECConfig, PQKMeansClusterer
 from repro.methods.pretrain import PretrainConfig
@@ -170,74 +170,78 @@ def _pair(cell, need: str) -> dict:
     return {"autoencoder": autoencoder, "encoder": encoder, "verbose": cell.cfg.verbose}
 
 
-class _Fit:
-    """A function ``fit(x, *, seed, y=None)`` as an estimator (the k-means and DEC entries,
-    whose methods are functions in their own modules)."""
-
-    def __init__(self, fit):
-        self.fit = fit
-
-
-def _dec(cell):
-    cfg, k, v = cell.cfg, _k(cell), cell.cfg.verbose
-    _, enc = _built(cell, "dense")
-    return _Fit(lambda x, *, seed, y=None: cluster_dec_warm(enc, x, k, cfg.dec, seed=seed, y=y, verbose=v))
-
-
-def _kmeans(cell):
-    from repro.methods.kmeans import cluster_kmeans
-
-    cfg, k = cell.cfg, _k(cell)
-    return _Fit(lambda x, *, seed, y=None: cluster_kmeans(x, k, cfg.kmeans, seed=seed, y=y))
-
-
 # method -> factory(cell) -> estimator with fit(x, *, seed, y=None) -> ClusteringResult
 # (repro.methods.base); run_cell builds one per timed repeat (the deep methods train in place).
 ESTIMATORS = {
-    "kmeans": _kmeans,
+    "kmeans": lambda cell: KMeans(_k(cell), cell.cfg.kmeans),
     "kmedoids": lambda cell: KMedoids(_k(cell), cell.cfg.kmedoids),
     "kdkmeans": lambda cell: KDKMeans(_k(cell), cell.cfg.kdkmeans),
-    "dec": _dec,
+    "dec": lambda cell: WarmDEC(_k(cell), cell.cfg.dec, verbose=cell.cfg.verbose,
+                                pretrained=cell.shared("dense autoencoder",
+                                                       lambda: _pretrain(cell, "dense"))),
     "bqdec": lambda cell: BQDEC(_k(cell), cell.cfg.bqdec, **_pair(cell, "binary")),
     "pqdec": lambda cell: PQDEC(_k(cell), cell.cfg.pqdec, **_pair(cell, "dense")),
 }
 
 
-def cluster_dec_warm(encoder, x, n_clusters: int, cfg, *, seed: int, y=None, verbose: int = 1):
-    """DEC's clustering phase (:func:`repro.methods.dec.cluster_dec`'s model and loop) after the
-    same untimed warm-up as PQDEC / BQDEC (:func:`repro.methods.pqdec.warm_up`), with its phases:
-    ``timings`` gains ``warmup_s``, ``init_s`` (embedding + k-means restarts), ``network_s``
-    (train steps) and ``encode_s`` (the target updates: Q of all points, P, labels).
+class _Prebuilt:
+    """A pretrained autoencoder already built: ``build()`` hands out that one copy."""
+
+    def __init__(self, built, seconds: float, loss_history: list):
+        self._built, self.seconds, self.loss_history = built, seconds, loss_history
+
+    def build(self):
+        return self._built
+
+
+class WarmDEC(DEC):
+    """DEC (:class:`repro.methods.dec.DEC`: its model and loop) after the same untimed warm-up
+    as PQDEC / BQDEC (:func:`repro.methods.pqdec.warm_up`), with its phases: ``timings`` gains
+    ``warmup_s``, ``init_s`` (embedding + k-means restarts), ``network_s`` (train steps) and
+    ``encode_s`` (the target updates: Q of all points, P, labels).
 
     ``run_self_training`` compiles the model it gets; here that compile is skipped, so that the
     traced functions survive (``warm_up`` compiled it with the same optimizer settings and
-    restored the optimizer's fresh state).
+    restored the optimizer's fresh state). The network is built from the pretrained weights
+    when the estimator is made, outside the measured ``fit`` (as PQDEC's and BQDEC's are in
+    :data:`ESTIMATORS`): one ``fit`` per estimator.
     """
-    import keras
 
-    from repro.methods.base import check_inputs
-    from repro.methods.pqdec import PhaseTimer, first_batches, warm_up
-    from repro.methods.pretrain import make_optimizer
-    from repro.methods.self_training import prepare_input, run_self_training
-    from repro.models.deep_clustering import DeepClusteringModel
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._built = self.pretrained.build() if self.pretrained is not None else None
 
-    x = prepare_input(encoder, check_inputs(x, n_clusters, y))
-    keras.utils.set_random_seed(seed)
-    model = DeepClusteringModel(encoder, n_clusters, len(x), alpha=cfg.alpha, name="dec")
-    index = np.arange(len(x), dtype=np.int32)
-    batch = cfg.predict_batch_size
-    warmup_s = warm_up(model, make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum),
-                       first_batches(x, cfg.batch_size, index)[:1],  # DEC's batches are all full
-                       [lambda: encoder.predict(x, batch_size=batch, verbose=0),
-                        lambda: model.predict_soft_assignments(x, batch_size=batch)])
-    model.compile = lambda *args, **kwargs: None  # keep the traced functions (docstring)
-    timer = PhaseTimer()
-    result = run_self_training(model, x, cfg, seed=seed, y=y, verbose=verbose, callbacks=[timer])
-    result.info.update(method="DEC", restarts=cfg.n_init,
-                       n_epochs=result.info["n_iterations"] * cfg.batch_size / len(x))
-    result.timings.update(warmup_s=warmup_s, init_s=result.info["kmeans_init_s"],
-                          network_s=timer.network_s, encode_s=timer.fit_s - timer.network_s)
-    return result
+    def _pretrained(self, x, seed: int):
+        pretrained = super()._pretrained(x, seed)
+        if self._built is None:
+            raise RuntimeError("WarmDEC: one fit per estimator (its network is built once)")
+        built, self._built = self._built, None
+        return _Prebuilt(built, pretrained.seconds, pretrained.loss_history)
+
+    def _self_train(self, model, x, *, seed: int, y=None):
+        import keras
+
+        from repro.methods.pqdec import PhaseTimer, first_batches, warm_up
+        from repro.methods.pretrain import make_optimizer
+        from repro.methods.self_training import run_self_training
+
+        cfg, encoder = self.cfg, model.encoder
+        keras.utils.set_random_seed(seed)
+        index = np.arange(len(x), dtype=np.int32)
+        batch = cfg.predict_batch_size
+        warmup_s = warm_up(model, make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum),
+                           first_batches(x, cfg.batch_size, index)[:1],  # DEC's batches are all full
+                           [lambda: encoder.predict(x, batch_size=batch, verbose=0),
+                            lambda: model.predict_soft_assignments(x, batch_size=batch)])
+        model.compile = lambda *args, **kwargs: None  # keep the traced functions (docstring)
+        timer = PhaseTimer()
+        result = run_self_training(model, x, cfg, seed=seed, y=y, verbose=self.verbose,
+                                   callbacks=[timer])
+        result.info.update(restarts=cfg.n_init,
+                           n_epochs=result.info["n_iterations"] * cfg.batch_size / len(x))
+        result.timings.update(warmup_s=warmup_s, init_s=result.info["kmeans_init_s"],
+                              network_s=timer.network_s, encode_s=timer.fit_s - timer.network_s)
+        return result
 
 
 def phases(method: str, result) -> dict[str, float]:

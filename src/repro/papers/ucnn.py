@@ -308,7 +308,7 @@ class DenseDEC:
     """DEC as this stage runs it (a :class:`repro.methods.base.Clusterer`): its own dense
     autoencoder (``dims``), pretrained on the set with the fit's seed
     (:func:`repro.methods.pretrain.pretrain_dense_autoencoder`, inside the measured call: the
-    method's own model), then DEC's clustering phase (:func:`repro.methods.dec.cluster_dec`)."""
+    method's own model), then DEC's clustering phase (:class:`repro.methods.dec.DEC`)."""
 
     def __init__(self, n_clusters: int, dec_cfg, pretrain_cfg, dims, *, verbose: int = 0):
         self.n_clusters, self.dec_cfg, self.pretrain_cfg = n_clusters, dec_cfg, pretrain_cfg
@@ -316,15 +316,14 @@ class DenseDEC:
 
     def fit(self, x, *, seed: int, y=None):
         from repro.methods.base import check_inputs
-        from repro.methods.dec import cluster_dec
+        from repro.methods.dec import DEC
         from repro.methods.pretrain import pretrain_dense_autoencoder
 
         check_inputs(x, self.n_clusters, y)          # before the autoencoder trains on it
         dense = pretrain_dense_autoencoder(x, self.pretrain_cfg, seed=seed, dims=self.dims,
                                            verbose=self.verbose)
-        _, encoder = dense.build()
-        return cluster_dec(encoder, x, self.n_clusters, self.dec_cfg, seed=seed, y=y,
-                           verbose=self.verbose)
+        return DEC(self.n_clusters, self.dec_cfg, pretrained=dense,
+                   verbose=self.verbose).fit(x, seed=seed, y=y)
 
 
 def _schedule(settings, epochs, **changes):
