@@ -18,6 +18,22 @@ from repro.methods.base import ClusteringResult, Clusterer
 from repro.metrics import cluster_acc
 
 
+def make_blob_images(n_per_class: int = 50, n_classes: int = 4, side: int = 16, seed: int = 0,
+                     shape: tuple[int, ...] | None = None):
+    """Well separated clusters as images: one random binary prototype per class plus small noise.
+
+    Returns x float32 (n, side, side, 1) (or (n, *shape)) in [0, 1] and y int64 (n,), classes
+    interleaved.
+    """
+    shape = tuple(shape) if shape is not None else (side, side, 1)
+    rng = np.random.default_rng(seed)
+    prototypes = (rng.random((n_classes, *shape)) > 0.5).astype(np.float32)
+    y = np.tile(np.arange(n_classes), n_per_class)
+    noise = rng.normal(0.0, 0.05, size=(len(y), *shape))
+    x = np.clip(0.1 + 0.8 * prototypes[y] + noise, 0.0, 1.0).astype(np.float32)
+    return x, y.astype(np.int64)
+
+
 def check_clusterer(make, x: np.ndarray, y: np.ndarray, *, min_acc: float, seed: int = 0,
                     bad_input: bool = True) -> ClusteringResult:
     """Run every contract check on ``make(k)`` (k = the classes of ``y``); return the first

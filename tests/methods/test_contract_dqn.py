@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_blob_images
+from contract import make_blob_images
 
 from repro.methods.base import Index, Retriever
 from repro.methods.cnnh import CNNH, CNNHConfig

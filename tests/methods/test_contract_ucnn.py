@@ -12,8 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import make_blob_images
-from contract import check_clusterer
+from contract import check_clusterer, make_blob_images
 from repro.methods.cnn_cm import CNNCM, CNNCMConfig
 from repro.methods.dec import DECConfig
 from repro.methods.jule import JULE, JULEConfig
