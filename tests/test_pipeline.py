@@ -52,7 +52,10 @@ def test_gapdcec_smoke_stage_writes_the_whole_report(smoke_run):
     # what the budget let each deep method do, per cell (the "where the gap comes from" table)
     budget = results[results.metric.isin(["pretrain_epochs", "clustering_steps", "stopped_by_tol"])]
     assert set(budget.method) == {"dec", "idec", "dcn", "dcec", "dcec_sgd", "gapdcec"}
-    assert results.query("metric in ['acc', 'nmi']").value.between(0, 1).all()
+    # k-means on raw pixels learns even on the smoke subsets (measured 2026-12-07: ACC 0.52
+    # MNIST-test, 0.67 USPS; the deep methods' smoke budgets give 0.15-0.39)
+    kmeans = results.query("metric == 'acc' and method == 'kmeans'")
+    assert len(kmeans) == 2 and (kmeans.value >= 0.4).all()
 
     comparison = pd.read_csv(report / "comparison.csv")
     table1 = comparison[comparison.table == "table1"]
@@ -158,7 +161,7 @@ def test_dqn_smoke_stage_reports_the_stand_in_beside_the_paper_dataset(smoke_run
     results = pd.read_csv(report / "results.csv", keep_default_na=False, na_values={"value": [""]})
     maps = results[results.metric == "map"]
     assert set(maps.method) == {"ksh", "ksh_d", "cnnh", "dnnh", "dqn2plus", "dqnip", "dqn"}
-    assert set(maps.variant.astype(str)) == {"12", "32"} and maps.value.between(0, 1).all()
+    assert set(maps.variant.astype(str)) == {"12", "32"} and len(maps) == 7 * 2
     bound = results[results.metric == "eq6_bound_holds"]
     assert len(bound) == 2 and (bound.value == 1.0).all()   # the triangle inequality
     timed = results[results.metric == "query_s"]
@@ -253,8 +256,13 @@ def test_ucnn_smoke_stage_reports_tables_and_the_scale_curve(smoke_run):
     assert set(cpu.method) == methods and (cpu.value > 0).all()
     drift = results[results.metric.isin(["feature_drift", "centroid_gap", "assignment_flips"])]
     assert set(drift.method) == {"baseline_1"} and len(drift) == 3   # Eq. 4-5's size, measured
-    assert drift.value.between(0, 1).all()
-    assert table[table.metric == "nmi"].value.between(0, 1).all()
+    # the features do move under Eq. 4-5's step (measured 2026-12-07: drift 0.048, centroid
+    # gap 0.033, 9.7 % of the assignments flip)
+    assert (drift.value > 0).all()
+    # JULE's own check (CNN-RC), the one method that trains on the smoke sets (measured NMI
+    # 0.65 MNIST-train-59, 0.73 USPS)
+    jule = table[(table.metric == "nmi") & (table.method == "cnn_rc")]
+    assert len(jule) == 2 and (jule.value >= 0.5).all()
     assert (table[table.metric == "time"].value > 0).all()
     scale = results[results.metric == "scale_time"]
     assert set(scale.method) == {"cnn_cm", "baseline_2", "baseline_3"}

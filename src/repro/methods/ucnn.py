@@ -531,20 +531,12 @@ class UCNN(_OnUCNN):
             self._say(f"{'UCNN' if cfg.compensate else 'Baseline-I'} epoch {epoch + 1}/"
                       f"{cfg.epochs}: loss {row['loss']:.4f}, {row['clusters_used']} clusters "
                       f"used, NMI (online labels) {row['nmi']}")
-        trained = time.perf_counter()
-        final, inertia = assign_streamed(steps.features, centroids, source,
-                                         chunk_size=cfg.chunk_size)
-        acc, nmi = score_labels(labels, final)
-        finished = time.perf_counter()
-        return ClusteringResult(
-            labels=final, history=history,
-            timings={"pretrain_s": 0.0, "cluster_s": finished - started,
-                     "train_s": trained - started, "assign_s": finished - trained},
+        return _assigned_result(
+            steps.features, centroids, source, cfg.chunk_size, labels, history, started,
             info={"method": "ucnn" if cfg.compensate else "baseline_1",
                   "compensate": cfg.compensate, "centroids": centroids, "counts": counts,
-                  "initial_indices": initial, "n_steps": step, "inertia": inertia,
-                  "final_acc": acc, "final_nmi": nmi, "train_layers": cfg.train_layers,
-                  "seed": seed, "net": net,
+                  "initial_indices": initial, "n_steps": step,
+                  "train_layers": cfg.train_layers, "seed": seed, "net": net,
                   **({} if shadow is None else {
                       "feature_drift": float(np.mean(drifts)),
                       "centroid_gap": float(np.linalg.norm(shadow - centroids)
@@ -640,19 +632,27 @@ class BaselineMiniBatchKMeans(_OnUCNN):
         if mbk is not None:
             centroids = np.array(mbk.cluster_centers_, dtype=np.float64)
             counts = np.asarray(getattr(mbk, "_counts", counts)).astype(np.int64)   # private
-        trained = time.perf_counter()
-        final, inertia = assign_streamed(features_of, centroids, source,
-                                         chunk_size=cfg.chunk_size)
-        acc, nmi = score_labels(labels, final)
-        finished = time.perf_counter()
-        return ClusteringResult(
-            labels=final, history=history,
-            timings={"pretrain_s": 0.0, "cluster_s": finished - started,
-                     "train_s": trained - started, "assign_s": finished - trained},
+        return _assigned_result(
+            features_of, centroids, source, cfg.chunk_size, labels, history, started,
             info={"method": "baseline_2", "implementation": cfg.implementation,
                   "feature_layer": cfg.feature_layer, "centroids": centroids, "counts": counts,
-                  "initial_indices": initial, "n_steps": step, "inertia": inertia,
-                  "final_acc": acc, "final_nmi": nmi, "seed": seed, "net": net})
+                  "initial_indices": initial, "n_steps": step, "seed": seed, "net": net})
+
+
+def _assigned_result(features_of, centroids, source, chunk_size: int, labels, history,
+                     started: float, info: dict) -> ClusteringResult:
+    """The mini-batch methods' end: every image assigned to its nearest final centroid
+    (:func:`assign_streamed`), scored (monitoring only), timed from ``started`` (train_s up to
+    this call, assign_s for it); ``info`` gains the inertia and the final ACC / NMI."""
+    trained = time.perf_counter()
+    final, inertia = assign_streamed(features_of, centroids, source, chunk_size=chunk_size)
+    acc, nmi = score_labels(labels, final)
+    finished = time.perf_counter()
+    return ClusteringResult(
+        labels=final, history=history,
+        timings={"pretrain_s": 0.0, "cluster_s": finished - started,
+                 "train_s": trained - started, "assign_s": finished - trained},
+        info={**info, "inertia": inertia, "final_acc": acc, "final_nmi": nmi})
 
 
 class BaselineFullKMeans(_OnUCNN):
