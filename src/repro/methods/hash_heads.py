@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import keras
 import numpy as np
 
 
@@ -203,47 +204,60 @@ def plateaued(losses, window: int, tol: float) -> bool:
 def fit_epochs(model, x: np.ndarray, targets, loss, cfg: HeadConfig, *, seed: int,
                verbose: int = 2, between=None, log=print, what: str = "",
                min_epochs: int = 0) -> list[dict]:
-    """Train ``model`` one ``fit`` call per epoch (one compile: one traced step for the whole
-    training) for at most ``cfg.epochs``, stopping earlier at a plateau of the training loss
-    (:func:`plateaued`, checked from epoch ``min_epochs`` on: DQN's warm-up) or when the
-    training time passes ``cfg.time_budget_s``.
+    """Train ``model`` (one ``fit`` call, one traced step) for at most ``cfg.epochs``,
+    stopping earlier at a plateau of the training loss (:func:`plateaued`, checked from epoch
+    ``min_epochs`` on: DQN's warm-up) or when the training time passes ``cfg.time_budget_s``.
+    (One call gives the same weights as one call per epoch, the shuffles included, without
+    the per-call overhead: tests/methods/test_hash_heads.py.)
 
     ``targets``: the target matrix; ``loss``: a keras loss, or None for a model that computes
     its own (DQN); ``between(epoch)``: called after each epoch (may return a dict of numbers
     for the history). Returns the history rows (epoch, loss, ...); the last row's ``stop``
     says why training ended (1 plateau, 2 time budget, 0 the epoch cap)."""
-    import time
-
-    import keras
-
     from repro.methods.pretrain import make_optimizer
 
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum),
                   loss=loss, steps_per_execution=STEPS_PER_EXECUTION)
-    history = []
-    steps = -(-len(x) // cfg.batch_size)
-    started = time.perf_counter()
-    stop = 0
-    for epoch in range(cfg.epochs):
-        if verbose:
-            log(f"{what} epoch {epoch + 1}/{cfg.epochs}")
-        out = model.fit(x, targets, epochs=1, batch_size=cfg.batch_size, shuffle=True,
-                        verbose=verbose)
-        row = {"iteration": (epoch + 1) * steps, "epoch": float(epoch + 1),
-               "loss": float(out.history["loss"][-1])}
-        if between is not None:
-            row.update(between(epoch) or {})
-        history.append(row)
-        losses = [r["loss"] for r in history[min_epochs:]]
-        if plateaued(losses, cfg.plateau_window, cfg.plateau_tol):
-            stop = 1
-        elif cfg.time_budget_s and time.perf_counter() - started > cfg.time_budget_s:
-            stop = 2
-        if stop:
-            break
-    history[-1]["stop"] = float(stop)
-    if verbose or stop:
-        why = {0: "the epoch cap", 1: "the loss plateau", 2: "the time budget"}[stop]
+    rule = _EpochRule(cfg, -(-len(x) // cfg.batch_size), between, min_epochs,
+                      log if verbose else None, what)
+    model.fit(x, targets, epochs=cfg.epochs, batch_size=cfg.batch_size, shuffle=True,
+              verbose=verbose, callbacks=[rule])
+    history = rule.history
+    history[-1]["stop"] = float(rule.stop)
+    if verbose or rule.stop:
+        why = {0: "the epoch cap", 1: "the loss plateau", 2: "the time budget"}[rule.stop]
         log(f"{what} stopped after {len(history)} epochs ({why})")
     return history
+
+
+class _EpochRule(keras.callbacks.Callback):
+    """:func:`fit_epochs`' per-epoch work: the history row, ``between``, the stopping rules."""
+
+    def __init__(self, cfg: HeadConfig, steps: int, between, min_epochs: int, log, what: str):
+        import time
+
+        super().__init__()
+        self.cfg, self.steps, self.between, self.min_epochs = cfg, steps, between, min_epochs
+        self.log, self.what, self.history, self.stop = log, what, [], 0
+        self.started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.log is not None:
+            self.log(f"{self.what} epoch {epoch + 1}/{self.cfg.epochs}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        import time
+
+        row = {"iteration": (epoch + 1) * self.steps, "epoch": float(epoch + 1),
+               "loss": float((logs or {})["loss"])}
+        if self.between is not None:
+            row.update(self.between(epoch) or {})
+        self.history.append(row)
+        losses = [r["loss"] for r in self.history[self.min_epochs:]]
+        if plateaued(losses, self.cfg.plateau_window, self.cfg.plateau_tol):
+            self.stop = 1
+        elif self.cfg.time_budget_s and time.perf_counter() - self.started > self.cfg.time_budget_s:
+            self.stop = 2
+        if self.stop:
+            self.model.stop_training = True
