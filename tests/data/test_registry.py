@@ -23,7 +23,13 @@ UNVERIFIED = {"nus-wide", "mirflickr-25k"}
 
 def test_registered_names():
     assert set(DATASETS) == {"mnist-full", "mnist-test", "usps", "cifar-10", "stl-10",
-                             "nus-wide", "mirflickr-25k"}
+                             "nus-wide", "mirflickr-25k",
+                             # derived (repro.data.derived), from the MNIST / USPS files
+                             "mnist-pairs", "usps-28", "mnist-train-04", "mnist-train-59",
+                             "mnist-test-04", "mnist-test-59"}
+    for name in ("mnist-pairs", "mnist-train-04", "mnist-test-59"):
+        assert DATASETS[name].all_files == DATASETS["mnist-full"].all_files
+    assert DATASETS["usps-28"].all_files == DATASETS["usps"].all_files
 
 
 def test_every_file_has_a_sha256_and_a_way_to_get_it():

@@ -7,7 +7,7 @@ A dataset is loaded only from files whose sha256 was verified first (see
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.client import HTTPException
 from pathlib import Path
 
@@ -29,6 +29,10 @@ class Dataset:
     ``files`` maps each file name used to the sha256 verified before loading; for a file
     without a published checksum, to the sha256 computed (not compared), and for a folder
     (NUS-WIDE's images), to the sha256 of its listing (:func:`repro.data.files.folder_digest`).
+    ``n_train``: a set stored train then test (``mnist-full``, ``usps``) has its first
+    ``n_train`` images as its official training split (:attr:`train`, :attr:`test`).
+
+    The one normalisation rule: :meth:`scaled` gives float32 images in [0, 1] for every set.
     """
 
     name: str
@@ -36,6 +40,7 @@ class Dataset:
     y: np.ndarray
     files: dict[str, str]
     split: str | None = field(default=None)
+    n_train: int | None = field(default=None)
 
     @property
     def n_classes(self) -> int:
@@ -51,6 +56,43 @@ class Dataset:
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
+
+    def scaled(self) -> Dataset:
+        """The dataset with float32 images in [0, 1]: uint8 pixels divided by 255, float32
+        images (already in [0, 1]) as they are."""
+        if self.x.dtype == np.float32:
+            return self
+        if self.x.dtype != np.uint8:
+            raise DatasetError(f"{self.name}: scaled() reads uint8 or float32 images, got "
+                               f"{self.x.dtype}")
+        return replace(self, x=self.x.astype(np.float32) / 255.0)
+
+    def head(self, n: int) -> Dataset:
+        """The first ``n`` images (the training split cut at ``n``)."""
+        n_train = None if self.n_train is None else min(self.n_train, n)
+        return replace(self, x=self.x[:n], y=self.y[:n], n_train=n_train)
+
+    @property
+    def train(self) -> np.ndarray:
+        """Indices of the training split (the first ``n_train`` images)."""
+        return np.arange(self._n_train())
+
+    @property
+    def test(self) -> np.ndarray:
+        """Indices of the test split (the images after the first ``n_train``)."""
+        return np.arange(self._n_train(), len(self))
+
+    def _n_train(self) -> int:
+        if self.n_train is None:
+            raise DatasetError(f"{self.name} has no train / test split (n_train is None)")
+        return self.n_train
+
+
+def train_then_test(name: str, train: Dataset, test: Dataset) -> Dataset:
+    """One dataset of ``train``'s images then ``test``'s (``n_train`` = ``len(train)``), with
+    the files of both."""
+    return Dataset(name, np.concatenate([train.x, test.x]), np.concatenate([train.y, test.y]),
+                   {**train.files, **test.files}, n_train=len(train))
 
 
 @dataclass(frozen=True)
@@ -166,7 +208,7 @@ def load(name: str, *, split: str | None = None, **options) -> Dataset:
     _check_options(spec, options)
     records = resolve(spec, allow_download=True)
     x, y = spec.loader({r.filename: r.path for r in records}, split, **options)
-    return Dataset(name, x, y, {r.filename: r.sha256 for r in records}, split)
+    return Dataset(name, x, y, {r.filename: r.sha256 for r in records}, split, spec.n_train)
 
 
 def fetch_records(name: str) -> list[FileRecord]:

@@ -11,14 +11,24 @@ computed on them (data/README.md, "Derived data").
   digits, each downsampled 2x to 14 x 14 and placed in two different quadrants of a 28 x 28
   canvas; its labels are the digits present (multi-hot over 0-9; a pair of equal digits
   has one label). Every MNIST image is used once.
+- :func:`digits_loader`: the MNIST-train or MNIST-test digits of some classes (UCNN's sets).
 - :func:`retrieval_split`: the query / training / database split of the DQN-era protocols
   (a fixed number of queries and training images per class or concept, the database is the
   rest), for single-label and multi-label data.
+
+The registry (:mod:`repro.data.registry`) declares the derived sets by name (``mnist-pairs``,
+``usps-28``, ``mnist-train-04`` ...) with the loaders below, so ``repro.data.load(name)``
+builds them from the verified files of the set they derive from (and records those files).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 import numpy as np
+
+from repro.data import mnist, usps
 
 PAIRS_SEED = 0  # the construction of MNIST-pairs is fixed (it is data, not a run's seed)
 
@@ -67,6 +77,37 @@ def digit_pairs(x: np.ndarray, y: np.ndarray, *, seed: int = PAIRS_SEED
     labels[np.arange(n), y[first]] = 1
     labels[np.arange(n), y[second]] = 1
     return images[..., None], labels
+
+
+# ------------------------------------------------- loaders of the registered derived sets
+# (``loader(paths, split) -> (x, y)`` as :data:`repro.data.registry.Loader`)
+
+def load_pairs(paths: Mapping[str, Path], split: str | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """``mnist-pairs``: :func:`digit_pairs` of MNIST-full."""
+    return digit_pairs(*mnist.load_full(paths))
+
+
+def load_usps_on_canvas(paths: Mapping[str, Path], split: str | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """``usps-28``: every USPS digit (train then test) on MNIST's canvas."""
+    x, y = usps.load(paths)
+    return usps_on_mnist_canvas(x), y
+
+
+def digits_loader(part: str, digits: tuple[int, ...]):
+    """The loader of ``mnist-<part>-<first><last>``: the MNIST-``part`` ("train" or "test")
+    digits whose label is one of ``digits``, in file order. (The set declares MNIST-full's
+    four files, as the stages recorded it before it had a name.)"""
+    names = {"train": (mnist.TRAIN_IMAGES, mnist.TRAIN_LABELS),
+             "test": (mnist.TEST_IMAGES, mnist.TEST_LABELS)}[part]
+
+    def load(paths: Mapping[str, Path], split: str | None = None):
+        images, labels = mnist.read_split(paths[names[0]], paths[names[1]])
+        x, y = mnist.to_arrays([images], [labels])
+        keep = np.isin(y, digits)
+        return x[keep], y[keep]
+    return load
 
 
 def retrieval_split(labels: np.ndarray, *, n_query: int, n_train: int, seed: int

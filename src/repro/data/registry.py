@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from repro.data import cifar10, mirflickr, mnist, nuswide, stl10, usps
+from repro.data import cifar10, derived, mirflickr, mnist, nuswide, stl10, usps
 from repro.data.errors import UnknownDatasetError
 
 #: ``loader(paths, split, **options) -> (x, y)``; ``paths`` maps file name -> verified local
@@ -83,6 +83,7 @@ class DatasetSpec:
     splits: tuple[str, ...] = ()
     default_split: str | None = None
     options: tuple[str, ...] = ()  #: keyword options of ``load`` passed to the loader
+    n_train: int | None = None  #: a set stored train then test: the size of its train split
 
     @property
     def all_files(self) -> tuple[FileSpec, ...]:
@@ -152,17 +153,20 @@ MIRFLICKR_ANNOTATIONS = FileSpec(mirflickr.ANNOTATIONS_ARCHIVE, "mirflickr-25k",
                                  manual_page=MIRFLICKR_BASE + mirflickr.ANNOTATIONS_ARCHIVE,
                                  manual_note=UNVERIFIED_NOTE)
 SPLITS = ("train", "test", "all")
+MNIST_TRAIN_SIZE = 60000  # mnist-full: the 60000 training digits, then the 10000 test digits
+USPS_TRAIN_SIZE = 7291  # usps.h5: the 7291 training digits, then the 2007 test digits
 IMAGE_OPTIONS = ("image_size",)
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
         DatasetSpec("mnist-full", "MNIST train + test, 70000 digits 28x28x1 (train first)",
-                    (MNIST_TRAIN + MNIST_TEST,), mnist.load_full),
+                    (MNIST_TRAIN + MNIST_TEST,), mnist.load_full,
+                    n_train=MNIST_TRAIN_SIZE),
         DatasetSpec("mnist-test", "MNIST test set, 10000 digits 28x28x1",
                     (MNIST_TEST,), mnist.load_test),
         DatasetSpec("usps", "USPS, 9298 digits 16x16x1 (7291 train then 2007 test)",
-                    ((USPS_H5,),), usps.load),
+                    ((USPS_H5,),), usps.load, n_train=USPS_TRAIN_SIZE),
         DatasetSpec("cifar-10", "CIFAR-10, 50000 train + 10000 test colour images 32x32x3",
                     ((CIFAR10_PYTHON,), (CIFAR10_BINARY,)), cifar10.load,
                     SPLITS, "all"),
@@ -176,6 +180,18 @@ DATASETS: dict[str, DatasetSpec] = {
                     "multi-hot (n, 24); uint8 images image_size^2 x 3 (default 64)",
                     ((MIRFLICKR_IMAGES, MIRFLICKR_ANNOTATIONS),), mirflickr.load,
                     options=IMAGE_OPTIONS),
+        # derived sets (repro.data.derived): built from the verified files of MNIST / USPS
+        DatasetSpec("mnist-pairs", "derived: MNIST-full as 35000 images of two half-size "
+                    "digits, multi-hot (n, 10) (repro.data.derived.digit_pairs)",
+                    (MNIST_TRAIN + MNIST_TEST,), derived.load_pairs),
+        DatasetSpec("usps-28", "derived: USPS on MNIST's 28x28 canvas, the digit 20x20 at "
+                    "the centre (7291 train then 2007 test)",
+                    ((USPS_H5,),), derived.load_usps_on_canvas, n_train=USPS_TRAIN_SIZE),
+        *(DatasetSpec(f"mnist-{part}-{digits[0]}{digits[-1]}",
+                      f"derived: the MNIST-{part} digits {digits[0]}-{digits[-1]}",
+                      (MNIST_TRAIN + MNIST_TEST,), derived.digits_loader(part, digits))
+          for part, digits in (("train", (0, 1, 2, 3, 4)), ("train", (5, 6, 7, 8, 9)),
+                               ("test", (0, 1, 2, 3, 4)), ("test", (5, 6, 7, 8, 9)))),
     )
 }
 

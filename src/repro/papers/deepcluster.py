@@ -53,7 +53,6 @@ network scaled to 28 x 28 and the probe pooling).
 
 from __future__ import annotations
 
-import types
 from dataclasses import dataclass, field, replace as _replace
 from pathlib import Path
 
@@ -131,46 +130,32 @@ class Config(StageConfig, paper=PAPER, datasets=DATASETS, methods=METHODS):
 # ---------------------------------------------------------------------------------- data
 
 def load_data(name: str):
-    """A column: images in [0, 1] (28 x 28 x 1 digits; the paper sets RGB), labels, and the
-    indices of its ``train`` and ``test`` splits."""
+    """A column as a :class:`repro.data.Dataset`: images in [0, 1] (28 x 28 x 1 digits, the
+    ``usps`` column on MNIST's canvas: ``usps-28``; the paper sets RGB), labels and its
+    ``train`` / ``test`` split indices."""
+    if name in PAPER_COLUMNS:
+        return _paper_column(name)
     from repro.data import load
 
-    if name == "mnist-full":
-        data = load("mnist-full")
-        return _column(data.x, data.y, data.files, 60000)
-    if name == "usps":
-        from repro.data.derived import usps_on_mnist_canvas
-
-        data = load("usps")
-        return _column(usps_on_mnist_canvas(data.x), data.y, data.files, 7291,
-                       derived="USPS on MNIST's 28 x 28 canvas (repro.data.derived)")
-    return _paper_column(name)
-
-
-def _column(x, y, files, n_train, derived=""):
-    n = len(y)
-    return types.SimpleNamespace(x=x, y=np.asarray(y, np.int64), files=dict(files),
-                                 train=np.arange(n_train), test=np.arange(n_train, n),
-                                 derived=derived)
+    return load("usps-28" if name == "usps" else name)
 
 
 # The paper datasets as read here: 64 x 64 decoded JPEGs, the first 100 training images per
 # class (ImageNet's 1.28 M images as one float array would need ~60 GB; full-scale training
 # needs a streaming input pipeline, which this stage does not have: a stated difference)
 PAPER_DATA = {"image_size": 64, "per_class": 100}
+PAPER_COLUMNS = ("imagenet", "places205")
 
 
 def _paper_column(name: str):
     """ImageNet (train + val) or Places205 (train + val) from their official files; absent
     files raise :class:`repro.data.DatasetError` (the runner's "not run: data absent")."""
     from repro.data import imagenet, places
+    from repro.data.dataset import train_then_test
 
     read = {"imagenet": imagenet.load, "places205": places.load_places205}[name]
-    parts = [read(split="train", **PAPER_DATA),
-             read(split="val", image_size=PAPER_DATA["image_size"])]
-    x = np.concatenate([p.x for p in parts]).astype(np.float32) / 255.0
-    files = {k: v for p in parts for k, v in p.files.items()}
-    return _column(x, np.concatenate([p.y for p in parts]), files, len(parts[0].y))
+    return train_then_test(name, read(split="train", **PAPER_DATA),
+                           read(split="val", image_size=PAPER_DATA["image_size"])).scaled()
 
 
 # ------------------------------------------------------------------------------ networks

@@ -146,41 +146,28 @@ class Config(StageConfig, paper=PAPER, datasets=DATASETS, methods=METHODS):
 
 
 def load_data(name: str):
-    """The stage's datasets: the paper's through :func:`repro.data.load`, the stand-ins from real
-    MNIST (``mnist-pairs`` derived, see :mod:`repro.data.derived`)."""
-    import types
-
+    """The stage's datasets through :func:`repro.data.load` (``mnist-pairs`` is derived, see
+    :mod:`repro.data.derived`), scaled to [0, 1]."""
     from repro.data import load
-    from repro.data.derived import digit_pairs
 
-    if name == "mnist-pairs":
-        mnist = load("mnist-full")
-        x, y = digit_pairs(mnist.x, mnist.y)
-        return types.SimpleNamespace(x=x, y=y, files=dict(mnist.files),
-                                     derived="digit_pairs(mnist-full), repro.data.derived")
-    if name in JPEG_DATASETS:   # uint8 RGB decoded at JPEG_SIZE (VGG16 reads them resized to 224)
-        data = load(name, image_size=JPEG_SIZE)
-        return types.SimpleNamespace(x=data.x.astype(np.float32) / 255.0, y=data.y, files=data.files)
-    return load(name)
+    options = {"image_size": JPEG_SIZE} if name in JPEG_DATASETS else {}
+    return load(name, **options).scaled()   # JPEG sets: uint8 RGB (VGG16 reads them at 224)
 
 
 def _source(cell):
     """The backbone's pretraining set: USPS on MNIST's canvas (stand-ins)."""
     from repro.data import load
-    from repro.data.derived import usps_on_mnist_canvas
 
-    usps = load("usps")
-    return usps_on_mnist_canvas(usps.x), usps.y
+    usps = load("usps-28")
+    return usps.x, usps.y
 
 
 def _data(cell):
     """The dataset, or its first ``subset`` images (the smoke profile)."""
-    import types
-
     n = cell.cfg.subset
     if not n or n >= len(cell.data.x):
         return cell.data
-    return types.SimpleNamespace(x=cell.data.x[:n], y=cell.data.y[:n], files=cell.data.files)
+    return cell.data.head(n)
 
 
 def _backbone(cell):

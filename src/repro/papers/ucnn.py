@@ -81,7 +81,6 @@ curve itself shows every size).
 from __future__ import annotations
 
 import dataclasses
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -214,42 +213,24 @@ def _check_jule_methods(dataset: str, methods) -> None:
 
 # ---------------------------------------------------------------------------------- data
 
-DIGITS = {"mnist-test-04": ("test", (0, 1, 2, 3, 4)), "mnist-test-59": ("test", (5, 6, 7, 8, 9)),
-          "mnist-train-59": ("train", (5, 6, 7, 8, 9))}
+DIGITS = ("mnist-test-04", "mnist-test-59", "mnist-train-59")   # derived (repro.data.derived)
+PAPER_SETS = {"ilsvrc-val": ("imagenet", "val", 0), "places-val": ("places365", "val", 0),
+              "places-train": ("places365", "train", PLACES_TRAIN_PER_CLASS)}
 
 
 def load_data(name: str):
-    """A set to cluster: images in [0, 1] and labels (the stand-ins from real MNIST; the JULE
-    check's real MNIST and USPS)."""
-    if name in JULE_CHECK:
+    """A set to cluster, images in [0, 1]: the stand-ins derived from real MNIST and the JULE
+    check's real MNIST and USPS through :func:`repro.data.load`, the paper's sets from their
+    official files."""
+    if name not in PAPER_SETS:
         from repro.data import load
 
-        data = load(name)
-        return types.SimpleNamespace(x=data.x, y=np.asarray(data.y), files=dict(data.files))
-    if name in DIGITS:
-        split, digits = DIGITS[name]
-        x, y, files = _mnist_part(split, digits)
-        return types.SimpleNamespace(x=x, y=y, files=files,
-                                     derived=f"MNIST-{split} digits {digits[0]}-{digits[-1]}")
+        return load(name)
     from repro.data import imagenet, places
 
-    if name == "ilsvrc-val":
-        data = imagenet.load(split="val", **PAPER_DATA)
-    elif name == "places-val":
-        data = places.load_places365(split="val", **PAPER_DATA)
-    else:
-        data = places.load_places365(split="train", per_class=PLACES_TRAIN_PER_CLASS, **PAPER_DATA)
-    return types.SimpleNamespace(x=data.x.astype(np.float32) / 255.0, y=data.y, files=data.files)
-
-
-def _mnist_part(split: str, digits):
-    from repro.data import load
-
-    mnist = load("mnist-full")
-    part = slice(0, 60000) if split == "train" else slice(60000, None)
-    x, y = mnist.x[part], mnist.y[part]
-    keep = np.isin(y, digits)
-    return x[keep], y[keep], dict(mnist.files)
+    source, split, per_class = PAPER_SETS[name]
+    read = imagenet.load if source == "imagenet" else places.load_places365
+    return read(split=split, per_class=per_class, **PAPER_DATA).scaled()
 
 
 def _pretraining_set(cfg, dataset: str):
@@ -257,12 +238,14 @@ def _pretraining_set(cfg, dataset: str):
     ImageNet-train, 100 images per class (the paper's sets, where the trunk is VGG16 with its
     ImageNet weights, frozen, and these images train conv6-FC9 on top of it)."""
     if dataset in DIGITS:
-        x, y, _ = _mnist_part("train", (0, 1, 2, 3, 4))
+        from repro.data import load
+
+        data = load("mnist-train-04")
     else:
         from repro.data import imagenet
 
-        data = imagenet.load(split="train", per_class=100, **PAPER_DATA)
-        x, y = data.x.astype(np.float32) / 255.0, data.y
+        data = imagenet.load(split="train", per_class=100, **PAPER_DATA).scaled()
+    x, y = data.x, data.y
     n = cfg.pretrain_images
     return (x[:n], y[:n]) if n else (x, y)
 
