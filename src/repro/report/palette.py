@@ -15,7 +15,6 @@ A method's variants (PQ code length "12".."48") keep the method's hue in shades:
 from __future__ import annotations
 
 import zlib
-from typing import Iterable
 
 from matplotlib.colors import to_hex, to_rgb
 
@@ -78,11 +77,6 @@ def method_color(key: str) -> str:
     if key in METHOD_COLORS:
         return METHOD_COLORS[key]
     return FALLBACK[zlib.crc32(key.encode("utf-8")) % len(FALLBACK)]
-
-
-def method_colors(keys: Iterable[str]) -> dict[str, str]:
-    """{key: :func:`method_color` (key)} for each key."""
-    return {key: method_color(key) for key in keys}
 
 
 def shade(color: str, amount: float) -> str:
