@@ -3,7 +3,7 @@
 :func:`method_color` maps a method key (as the papers' YAML files and results.csv name it)
 to a fixed colour: DEC is the same blue in GAPDCEC's, PQDEC's and UCNN's figures, K-means the
 same grey, and each paper's own method is red. Within one paper every method has its own
-hue (the test suite checks it against :data:`PAPER_METHODS`). The paper's number and ours
+hue (the test suite checks each paper's YAML and results). The paper's number and ours
 differ by hatch, alpha or line style, never by hue. A key not in :data:`METHOD_COLORS` gets
 a colour from :data:`FALLBACK` picked by a stable hash of the key (CRC-32, not Python's
 salted ``hash``), so it too is the same in every figure and every process.
@@ -47,20 +47,6 @@ METHOD_COLORS: dict[str, str] = {
     "imagenet_labels": INDIGO, "places_labels": MAROON, "random": GREY, "deepcluster": RED,
     "pathak": ORANGE, "doersch": GREEN, "zhang_color": PURPLE, "donahue": BROWN,
     "noroozi_jigsaw": PINK, "noroozi_counting": OLIVE, "split_brain": CYAN,
-}
-
-# The method keys of each paper (YAML tables, display labels, claim-only references and the
-# committed results), for the check that no two methods of one paper share a hue.
-PAPER_METHODS: dict[str, tuple[str, ...]] = {
-    "dqn": ("ksh", "ksh_d", "cnnh", "dnnh", "dqn", "dqn2plus", "dqnip", "float_features",
-            "aqd_lookup", "float_exhaustive", "faiss_indexpq", "faiss_flat", "faiss_pqfastscan"),
-    "gapdcec": ("kmeans", "dec", "idec", "dcn", "dcec", "dcec_sgd", "gapdcec"),
-    "pqdec": ("kmeans", "kmedoids", "kdkmeans", "dec", "bqdec", "pqdec", "kmeans-embedding",
-              "pqkmeans-random", "pqkmeans-kmeans++", "pqdec-kmeans++init"),
-    "ucnn": ("dec", "cnn_cm", "cnn_rc", "baseline_1", "baseline_2", "baseline_3", "ucnn"),
-    "deepcluster": ("places_labels", "imagenet_labels", "random", "pathak", "doersch",
-                    "zhang_color", "donahue", "noroozi_jigsaw", "noroozi_counting",
-                    "split_brain", "deepcluster"),
 }
 
 # For keys not listed above (a new method, a test's "a"): picked by CRC-32 of the key.
