@@ -7,10 +7,9 @@ averaged). Nothing changes on one device or on another backend (TensorFlow's and
 multi-device paths are not Keras' ``keras.distribution`` API): the function says why it did
 nothing.
 
-A batch must split evenly over the devices. :func:`check_batches` names the problem before
-training (the batch size, and the last partial batch of an epoch) instead of an XLA sharding
-error deep inside a step; :func:`divisible_batch_size` rounds a batch size down to a multiple
-of the device count.
+A batch must split evenly over the devices: :func:`check_config_batches` names a batch size
+that does not before training, instead of an XLA sharding error deep inside a step;
+:func:`divisible_batch_size` rounds a batch size down to a multiple of the device count.
 
 Tested on 2 virtual CPU devices (``XLA_FLAGS=--xla_force_host_platform_device_count=2``):
 the losses of a few steps equal those of one device to float32 rounding
@@ -57,22 +56,6 @@ def device_count() -> int:
     return int(distribution.device_mesh.devices.size)
 
 
-def check_batches(n_samples: int, batch_size: int, n_devices: int | None = None) -> None:
-    """Every batch of an epoch (``n_samples`` in batches of ``batch_size``) splits evenly over
-    ``n_devices`` (default: the installed distribution's), or a clear error naming the sizes."""
-    n = device_count() if n_devices is None else n_devices
-    if n <= 1:
-        return
-    if batch_size % n:
-        raise DistributionError(f"batch size {batch_size} does not split over {n} devices; use "
-                                f"a multiple of {n} (e.g. {divisible_batch_size(batch_size, n)})")
-    last = n_samples % batch_size
-    if last % n:
-        raise DistributionError(f"the last batch of an epoch holds {last} of {n_samples} samples, "
-                                f"which does not split over {n} devices; drop or pad "
-                                f"{last % n} sample(s), or choose another batch size")
-
-
 def divisible_batch_size(batch_size: int, n_devices: int) -> int:
     """The largest multiple of ``n_devices`` not above ``batch_size`` (at least ``n_devices``)."""
     return max(n_devices, batch_size - batch_size % n_devices)
@@ -81,8 +64,7 @@ def divisible_batch_size(batch_size: int, n_devices: int) -> int:
 def check_config_batches(cfg, n_devices: int | None = None, where: str = "") -> None:
     """Every ``batch_size`` field of a stage config (dataclasses, nested; ``per_dataset``
     overrides included) splits evenly over the devices, or a :class:`DistributionError` naming
-    the dotted key -- before any training starts. (The last partial batch of an epoch depends
-    on each method's data size; :func:`check_batches` checks one fit.)"""
+    the dotted key -- before any training starts."""
     import dataclasses
 
     n = device_count() if n_devices is None else n_devices

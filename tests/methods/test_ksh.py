@@ -107,7 +107,7 @@ def test_bad_input_raises_a_clear_error(data, call, message):
 
 
 def test_encode_checks_the_feature_dimension(data, fitted):
-    with pytest.raises(ValueError, match="d=24"):
+    with pytest.raises(ValueError, match="fitted on D=24"):
         fitted.encode(data[0][:, :10])
     with pytest.raises(ValueError, match="n_anchors"):
         KSHConfig(n_anchors=0)

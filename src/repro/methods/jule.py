@@ -880,11 +880,3 @@ class JULE:
                   "peak_cluster_matrix_bytes": int(peak_bytes),
                   "stopped_by": stopped_by,
                   "seed": int(seed)})
-
-
-__all__ = [
-    "JULE", "JULEConfig", "agglomerate", "build_jule_network", "cluster_affinity",
-    "directed_cluster_affinity", "initial_clusters", "inverse_lr_schedule", "knn_affinity",
-    "l2_normalize", "merge_candidates", "nearest_neighbours", "nn_link_clusters",
-    "select_merge", "triplet_loss",
-]

@@ -51,6 +51,7 @@ from scipy import linalg, sparse
 from threadpoolctl import threadpool_limits
 
 from repro.methods.hash_heads import HammingRanking, check_bits
+from repro.quantization.product_quantizer import _check_matrix
 
 _CHUNK_ELEMENTS = 1 << 22
 _RIDGE = 1e-6
@@ -79,19 +80,6 @@ class KSHConfig:
             raise ValueError(f"KSHConfig.n_iter must be an integer >= 0, got {self.n_iter!r}")
         if not (isinstance(self.gd_tol, (int, float)) and np.isfinite(self.gd_tol) and self.gd_tol >= 0):
             raise ValueError(f"KSHConfig.gd_tol must be a finite number >= 0, got {self.gd_tol!r}")
-
-
-def _check_x(name: str, x, dim: int | None = None) -> np.ndarray:
-    array = np.asarray(x)
-    if array.ndim != 2 or 0 in array.shape:
-        raise ValueError(f"{name} must be a non-empty 2-D (n, d) array (flatten images first), got shape {array.shape}")
-    if array.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    if dim is not None and array.shape[1] != dim:
-        raise ValueError(f"{name} has d={array.shape[1]} features, KSH was fitted on d={dim}")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} holds NaN or infinite values")
-    return array
 
 
 def _label_groups(labels, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -248,7 +236,7 @@ class KSH(HammingRanking):
             y: ``(n,)`` class labels or ``(n, c)`` multi-hot 0/1 labels of x.
             seed: draws the anchors and the labelled subset; fit is deterministic per seed.
         """
-        x = _check_x("x", x)
+        x = _check_matrix("x", x, fitted="KSH")
         n, bits = x.shape[0], self.bits
         cfg = self.config
         if n < cfg.n_anchors:
@@ -315,7 +303,7 @@ class KSH(HammingRanking):
         """``(n, d)`` -> ``(n, bits)`` int8 codes in {-1, +1} (``sign(A^T k(x))``, 0 -> -1)."""
         if self.projections is None:
             raise ValueError("this KSH is not fitted: call fit(x, y, seed=...)")
-        x = _check_x("x", x, self.anchors.shape[1])
+        x = _check_matrix("x", x, self.anchors.shape[1], fitted="KSH")
         codes = np.empty((x.shape[0], self.projections.shape[1]), dtype=np.int8)
         step = max(1, _CHUNK_ELEMENTS // max(self.anchors.shape[0], x.shape[1]))
         for start in range(0, x.shape[0], step):

@@ -195,7 +195,7 @@ class PhaseTimer(keras.callbacks.Callback):
 
     def __init__(self):
         super().__init__()
-        self.network_s, self.fit_s, self.n_steps = 0.0, 0.0, 0
+        self.network_s, self.fit_s = 0.0, 0.0
         self._batch = self._fit = 0.0
 
     def on_train_begin(self, logs=None):
@@ -206,7 +206,6 @@ class PhaseTimer(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.network_s += time.perf_counter() - self._batch
-        self.n_steps += 1
 
     def on_train_end(self, logs=None):
         self.fit_s = time.perf_counter() - self._fit

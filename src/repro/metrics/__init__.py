@@ -12,30 +12,5 @@ from .clustering import (ari, cluster_acc, cluster_to_class_mapping, clustering_
                          contingency_matrix, nmi)
 from .hamming import hamming_distance
 from .ranking import rank, relevance
-from .retrieval import (
-    PrecisionRecall,
-    average_precisions,
-    mean_average_precision,
-    precision_at_top,
-    precision_recall_at_top,
-    precision_recall_curve,
-)
-
-__all__ = [
-    "clustering_scores",
-    "PrecisionRecall",
-    "ari",
-    "average_precisions",
-    "cluster_acc",
-    "cluster_to_class_mapping",
-    "contingency_matrix",
-    "hamming_distance",
-    "mean_average_precision",
-    "nmi",
-    "precision_at_top",
-    "precision_recall_at_top",
-    "precision_recall_curve",
-    "rank",
-    "relevance",
-    "top1_accuracy",
-]
+from .retrieval import (average_precisions, mean_average_precision, precision_at_top,
+                        precision_recall_at_top, precision_recall_curve)

@@ -1,6 +1,6 @@
 """One module per paper (its experiment) plus ``<paper>.yaml``: the paper's reported numbers
 and claims as data (schema: :mod:`repro.report.reported`; load with
-:func:`repro.report.load_reported`).
+:func:`repro.report.reported.load_reported`).
 
 What both the stage command (:mod:`repro.pipeline`) and the runner
 (:mod:`repro.papers.runner`) need to know about the papers lives here, so that neither imports

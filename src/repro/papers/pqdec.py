@@ -87,8 +87,6 @@ METHOD_MODULES = {**{m: (f"repro.methods.{m}",) for m in METHODS},
 DATASETS = ("mnist-full", "mnist-test", "stl-10")
 BUDGET = {"dense_pretrain.epochs": "autoencoder pretraining epochs",
           "timing_repeats": "timing repeats", "n_init": "restarts of every method"}
-# Untimed accuracy controls recorded in PQDEC's cell (module docstring), as extra "methods".
-CONTROLS = ("kmeans-embedding", "pqkmeans-random", "pqkmeans-kmeans++", "pqdec-kmeans++init")
 PHASES = ("codebook_s", "init_s", "network_s", "encode_s", "assign_s", "other_s")
 INCLUDE_UNREPORTED = True
 MEASUREMENT = ("time_s: wall-clock seconds of the clustering phase (10 clustering epochs, data in "
@@ -356,7 +354,7 @@ def pin_threads(n: int) -> dict[str, int]:
 
 
 def _controls(cell, pretrained) -> None:
-    """The accuracy controls of the module docstring, recorded as methods ``CONTROLS``."""
+    """The accuracy controls of the module docstring, recorded as extra methods."""
     from repro.methods.kmeans import kmeans
     from repro.metrics import clustering_scores
 

@@ -66,10 +66,6 @@ class Selection:
         seeds = self.only[dataset]
         return seeds is None or int(seed) in seeds
 
-    @property
-    def partial(self) -> bool:
-        return self.only is not None or self.budget_s is not None or not self.compute
-
     def describe(self) -> str:
         """"every cell", "only usps (seeds 0, 1); budget 30 min", "none (from the store)"."""
         if not self.compute:

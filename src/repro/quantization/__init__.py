@@ -15,48 +15,9 @@ quantization updates :func:`update_codes` / :func:`update_codebooks` and
 :func:`fast_asymmetric_distances` / :func:`aqd_search`).
 """
 
-from .binary_codes import (
-    KMajority,
-    check_bits,
-    majority_centres,
-    pack_bits,
-    packed_hamming_distance,
-)
-from .dqn_codes import (
-    Eq6Check,
-    aqd_search,
-    eq6_bound_fraction,
-    faiss_index_pq,
-    fast_asymmetric_distances,
-    quantization_loss,
-    update_codebooks,
-    update_codes,
-)
+from .binary_codes import KMajority, majority_centres, pack_bits, packed_hamming_distance
+from .dqn_codes import (aqd_search, eq6_bound_fraction, faiss_index_pq,
+                        fast_asymmetric_distances, quantization_loss, update_codebooks, update_codes)
 from .opq import OPQ
-from .pq_kmeans import PQKMeans, assign_to_centres, symmetric_distances_to_centres, update_centres
-from .product_quantizer import MAX_CODEWORDS, ProductQuantizer, check_codes, code_dtype
-
-__all__ = [
-    "MAX_CODEWORDS",
-    "Eq6Check",
-    "KMajority",
-    "OPQ",
-    "PQKMeans",
-    "ProductQuantizer",
-    "aqd_search",
-    "assign_to_centres",
-    "check_bits",
-    "check_codes",
-    "code_dtype",
-    "eq6_bound_fraction",
-    "faiss_index_pq",
-    "fast_asymmetric_distances",
-    "majority_centres",
-    "pack_bits",
-    "packed_hamming_distance",
-    "quantization_loss",
-    "symmetric_distances_to_centres",
-    "update_centres",
-    "update_codebooks",
-    "update_codes",
-]
+from .pq_kmeans import PQKMeans, symmetric_distances_to_centres, update_centres
+from .product_quantizer import ProductQuantizer, code_dtype

@@ -312,6 +312,23 @@ def merge_group(n_subspaces: int, n_codewords: int) -> int:
     return group
 
 
+def _merged_inputs(quantizer: ProductQuantizer, queries, codes, group, prepared):
+    """Checked (queries, codes, group, prepared) of a merged-table scan (see
+    :func:`fast_asymmetric_distances`)."""
+    n_subspaces, n_codewords, _ = quantizer._fitted_codebooks().shape
+    codes = check_codes(codes, n_subspaces, n_codewords)
+    queries = _check_matrix("queries", queries, quantizer.dim)
+    group = merge_group(n_subspaces, n_codewords) if group is None else int(group)
+    if not 1 <= group <= n_subspaces or n_codewords**group > 1 << 16:
+        raise ValueError(f"group must be in [1, M={n_subspaces}] with K^group <= 65536, got {group}")
+    expected = (-(-n_subspaces // group), codes.shape[0])
+    if prepared is None:
+        prepared = merged_codes(codes, n_codewords, group)
+    elif prepared.shape != expected:
+        raise ValueError(f"prepared has shape {prepared.shape}, expected {expected}")
+    return queries, codes, group, prepared
+
+
 def fast_asymmetric_distances(quantizer: ProductQuantizer, queries, codes, *, group: int | None = None,
                               prepared: np.ndarray | None = None) -> np.ndarray:
     """The squared AQD (Eq. 5) ``(nq, n)`` float32, as ``quantizer.asymmetric_distances`` but
@@ -329,18 +346,8 @@ def fast_asymmetric_distances(quantizer: ProductQuantizer, queries, codes, *, gr
     ``prepared``: the output of :func:`merged_codes` for these codes and ``group`` (reuse
     it across calls on the same database).
     """
-    books = quantizer._fitted_codebooks()
-    n_subspaces, n_codewords, _ = books.shape
-    codes = check_codes(codes, n_subspaces, n_codewords)
-    queries = _check_matrix("queries", queries, quantizer.dim)
-    group = merge_group(n_subspaces, n_codewords) if group is None else int(group)
-    if not 1 <= group <= n_subspaces or n_codewords**group > 1 << 16:
-        raise ValueError(f"group must be in [1, M={n_subspaces}] with K^group <= 65536, got {group}")
-    if prepared is None:
-        prepared = merged_codes(codes, n_codewords, group)
-    elif prepared.shape != (-(-n_subspaces // group), codes.shape[0]):
-        raise ValueError(f"prepared has shape {prepared.shape}, expected {(-(-n_subspaces // group), codes.shape[0])}")
-    n = codes.shape[0]
+    queries, codes, group, prepared = _merged_inputs(quantizer, queries, codes, group, prepared)
+    n, n_codewords = codes.shape[0], quantizer.codebooks.shape[1]
     out = np.empty((queries.shape[0], n), dtype=np.float32)
     step = max(1, _SCAN_ELEMENTS // max(n, n_codewords**group))
     for start in range(0, queries.shape[0], step):
@@ -389,20 +396,10 @@ def aqd_search(quantizer: ProductQuantizer, queries, codes, k: int, *, rows_per_
     ``n_threads > 1`` spreads the chunks over a thread pool (numpy's take and partition
     release the GIL).
     """
-    books = quantizer._fitted_codebooks()
-    n_subspaces, n_codewords, _ = books.shape
-    codes = check_codes(codes, n_subspaces, n_codewords)
-    queries = _check_matrix("queries", queries, quantizer.dim)
+    queries, codes, group, prepared = _merged_inputs(quantizer, queries, codes, group, prepared)
     n = codes.shape[0]
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
         raise ValueError(f"k must be an integer in [1, {n}], got {k!r}")
-    group = merge_group(n_subspaces, n_codewords) if group is None else int(group)
-    if not 1 <= group <= n_subspaces or n_codewords**group > 1 << 16:
-        raise ValueError(f"group must be in [1, M={n_subspaces}] with K^group <= 65536, got {group}")
-    if prepared is None:
-        prepared = merged_codes(codes, n_codewords, group)
-    elif prepared.shape != (-(-n_subspaces // group), n):
-        raise ValueError(f"prepared has shape {prepared.shape}, expected {(-(-n_subspaces // group), n)}")
     distances = np.empty((queries.shape[0], k), dtype=np.float32)
     indices = np.empty((queries.shape[0], k), dtype=np.int64)
     rows_per_chunk = max(1, int(rows_per_chunk))

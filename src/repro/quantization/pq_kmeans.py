@@ -132,6 +132,3 @@ class PQKMeans:
         if not hasattr(self, "centres_"):
             raise ValueError("this PQKMeans is not fitted: call fit(codes) first")
         return assign_to_centres(self.tables, self._check(codes), self.centres_)[0].astype(np.int64)
-
-    def fit_predict(self, codes, **kwargs) -> np.ndarray:
-        return self.fit(codes, **kwargs).labels_

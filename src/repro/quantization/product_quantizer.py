@@ -54,14 +54,16 @@ def _check_count(name: str, value, low: int, high: int | None = None) -> int:
     return int(value)
 
 
-def _check_matrix(name: str, x, dim: int | None = None) -> np.ndarray:
+def _check_matrix(name: str, x, dim: int | None = None, fitted: str = "the quantizer") -> np.ndarray:
+    """x as a non-empty, finite, real (n, d) array; d = ``dim`` (what ``fitted`` was fitted on)."""
     array = np.asarray(x)
-    if array.ndim != 2 or array.shape[0] == 0:
-        raise ValueError(f"{name} must be a non-empty 2-D (n, D) array, got shape {array.shape}")
+    if array.ndim != 2 or 0 in array.shape:
+        raise ValueError(f"{name} must be a non-empty 2-D (n, d) array (flatten images first), "
+                         f"got shape {array.shape}")
     if array.dtype.kind not in "iuf":
         raise ValueError(f"{name} must hold real numbers, got dtype {array.dtype}")
     if dim is not None and array.shape[1] != dim:
-        raise ValueError(f"{name} has {array.shape[1]} dimensions, the quantizer was fitted on D={dim}")
+        raise ValueError(f"{name} has {array.shape[1]} dimensions, {fitted} was fitted on D={dim}")
     if not np.isfinite(array).all():
         raise ValueError(f"{name} holds NaN or infinite values")
     return array

@@ -61,7 +61,6 @@ CLAIM_COLUMNS = ["claim_id", "statement", "basis", "tolerance_source", "profile"
                  "n_inconclusive", "n_untestable", "n_not_run", "evidence", "paper_evidence",
                  "n_pending"]
 OUTCOMES = ("holds", "fails", "inconclusive", "untestable", "not run")
-STRENGTHS = ("decisive", "indicative", "untestable", "not run", "pending")
 
 
 def claim_comparisons(reported: ReportedPaper, results_df: pd.DataFrame | None, *,

@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 
 CHANCE_RULES = ("majority", "relevance_rate", "zero")
-DEFAULT_CHANCE_BAND = 0.1
 
 
 def chance_level(rule: str, y) -> float | None:

@@ -3,7 +3,7 @@
 :func:`method_color` maps a method key (as the papers' YAML files and results.csv name it)
 to a fixed colour: DEC is the same blue in GAPDCEC's, PQDEC's and UCNN's figures, K-means the
 same grey, and each paper's own method is red. Within one paper every method has its own
-hue (the test suite checks it against :data:`PAPER_METHODS`). The paper's number and ours
+hue (the test suite checks each paper's YAML and results). The paper's number and ours
 differ by hatch, alpha or line style, never by hue. A key not in :data:`METHOD_COLORS` gets
 a colour from :data:`FALLBACK` picked by a stable hash of the key (CRC-32, not Python's
 salted ``hash``), so it too is the same in every figure and every process.
@@ -15,7 +15,6 @@ A method's variants (PQ code length "12".."48") keep the method's hue in shades:
 from __future__ import annotations
 
 import zlib
-from typing import Iterable
 
 from matplotlib.colors import to_hex, to_rgb
 
@@ -50,20 +49,6 @@ METHOD_COLORS: dict[str, str] = {
     "noroozi_jigsaw": PINK, "noroozi_counting": OLIVE, "split_brain": CYAN,
 }
 
-# The method keys of each paper (YAML tables, display labels, claim-only references and the
-# committed results), for the check that no two methods of one paper share a hue.
-PAPER_METHODS: dict[str, tuple[str, ...]] = {
-    "dqn": ("ksh", "ksh_d", "cnnh", "dnnh", "dqn", "dqn2plus", "dqnip", "float_features",
-            "aqd_lookup", "float_exhaustive", "faiss_indexpq", "faiss_flat", "faiss_pqfastscan"),
-    "gapdcec": ("kmeans", "dec", "idec", "dcn", "dcec", "dcec_sgd", "gapdcec"),
-    "pqdec": ("kmeans", "kmedoids", "kdkmeans", "dec", "bqdec", "pqdec", "kmeans-embedding",
-              "pqkmeans-random", "pqkmeans-kmeans++", "pqdec-kmeans++init"),
-    "ucnn": ("dec", "cnn_cm", "cnn_rc", "baseline_1", "baseline_2", "baseline_3", "ucnn"),
-    "deepcluster": ("places_labels", "imagenet_labels", "random", "pathak", "doersch",
-                    "zhang_color", "donahue", "noroozi_jigsaw", "noroozi_counting",
-                    "split_brain", "deepcluster"),
-}
-
 # For keys not listed above (a new method, a test's "a"): picked by CRC-32 of the key.
 FALLBACK = ("#6b6ecf", "#b5cf6b", "#e7ba52", "#d6616b", "#ce6dbd", "#9c9ede", "#8ca252",
             "#bd9e39", "#ad494a", "#a55194", "#3182bd", "#e6550d", "#31a354", "#756bb1")
@@ -78,11 +63,6 @@ def method_color(key: str) -> str:
     if key in METHOD_COLORS:
         return METHOD_COLORS[key]
     return FALLBACK[zlib.crc32(key.encode("utf-8")) % len(FALLBACK)]
-
-
-def method_colors(keys: Iterable[str]) -> dict[str, str]:
-    """{key: :func:`method_color` (key)} for each key."""
-    return {key: method_color(key) for key in keys}
 
 
 def shade(color: str, amount: float) -> str:

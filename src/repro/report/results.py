@@ -53,16 +53,6 @@ class ResultsTable:
         self._rows: list[dict] = []
         self._keys: set[tuple] = set()
 
-    @classmethod
-    def from_frame(cls, df: pd.DataFrame) -> "ResultsTable":
-        """A table holding the rows of an existing results frame (e.g. a read results.csv)."""
-        table = cls()
-        for row in validate_results(df).to_dict("records"):
-            table.add(row["dataset"], row["method"], row["metric"], row["value"],
-                      seed=row["seed"], unit=row["unit"], variant=row["variant"],
-                      repeat=row["repeat"])
-        return table
-
     def add(self, dataset: str, method: str, metric: str, value: float, *,
             seed: int, unit: str, variant: str = "", repeat: int = 0) -> None:
         """Append one reproduced number; error naming the cell if it is a duplicate or not finite."""
@@ -92,12 +82,6 @@ class ResultsTable:
     def frame(self) -> pd.DataFrame:
         """The rows as a validated DataFrame with :data:`RESULT_COLUMNS`."""
         return validate_results(pd.DataFrame(self._rows, columns=RESULT_COLUMNS))
-
-    def write_csv(self, path: str | Path) -> Path:
-        """Write results.csv atomically; return its path."""
-        from repro.report.atomic import write_csv_atomic
-
-        return write_csv_atomic(path, self.frame())
 
 
 def read_results_csv(path: str | Path) -> pd.DataFrame:
