@@ -70,6 +70,26 @@ def test_paired_comparison_is_decided_where_welch_on_the_same_numbers_is_not(toy
     assert verdicts == ["holds", "inconclusive"]
 
 
+def test_an_inconclusive_comparison_says_what_effect_its_runs_could_have_decided(
+        toy_dict, write_paper):
+    # A - B over 3 paired seeds: 0, 2, 4 points; mean 2, sd 2, se 2 / sqrt(3); the 95% t
+    # quantile at 2 df is 4.3027, so the interval is 2 +- 4.9683 and a true gain above
+    # 0 + 4.968 points (or, with a 1-point margin, 5.968) is what these runs could decide
+    for margin, need in ((None, "4.968"), (1.0, "5.968")):
+        extra = {} if margin is None else {"margin": margin / 100, "tolerance_source": "ours"}
+        paper = _claims(toy_dict, write_paper, [_claim("ab", "a", ">", "b", **extra)])
+        row = claim_comparisons(paper, _frame(_rows("d1", "a", [0.80, 0.82, 0.84]),
+                                              _rows("d1", "b", [0.80, 0.80, 0.80]))).iloc[0]
+        assert (row.test, row.outcome) == ("paired t", "inconclusive")
+        assert row.hi - row.lo == pytest.approx(2 * 4.3027 * 2 / np.sqrt(3), abs=1e-3)
+        assert (f"with 3 pairs and this spread, a true difference above {need} would have "
+                f"been decided at 95%") in row.reason
+    # a decided comparison carries no such text
+    paper = _claims(toy_dict, write_paper, [_claim("ab", "a", ">", "b")])
+    row = claim_comparisons(paper, _frame(_rows("d1", "a", A_SEEDS), _rows("d1", "b", B_SEEDS))).iloc[0]
+    assert row.outcome == "holds" and "would have been decided" not in row.reason
+
+
 def test_a_single_seed_is_inconclusive_however_large_the_difference(toy_paper):
     one = _frame(_rows("d1", "a", [0.95]), _rows("d1", "b", [0.10]))
     row = claim_comparisons(toy_paper, one).iloc[0]

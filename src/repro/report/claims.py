@@ -371,7 +371,36 @@ def _decide(row: dict, claim: Claim, alpha: float, m: int) -> None:
                   f"[{_shown(row, lo_f, test.scale)}, {_shown(row, hi_f, test.scale)}], "
                   f"{m} comparisons)"
                   if wrong_side else "the interval covers the claim's boundary")
+        reason += f"; {_detectable(row, claim, test, alpha)}"
     row.update(outcome=outcome, reason=reason)
+
+
+def _detectable(row: dict, claim: Claim, test: Test, alpha: float) -> str:
+    """What an inconclusive comparison could have decided with its runs and spread: the
+    smallest true effect whose (1 - alpha) interval, this wide, would clear the claim's
+    boundary when estimated exactly (the effect detected half the time: power 0.5)."""
+    lo, hi = test.interval(1 - alpha)
+    level = f"{100 * (1 - alpha):g}%"
+    runs = f"{test.n} {'pairs' if test.paired else 'runs'}"
+    if test.scale == "ratio":   # symmetric on the log scale
+        half = float(np.sqrt(hi / lo))
+        need = half if claim.op == ">" else 1 / half
+        side = "above" if claim.op == ">" else "below"
+        return (f"with {runs} and this spread, a ratio {side} {need:.3g} would have been "
+                f"decided at {level}")
+    half = (hi - lo) / 2
+    if claim.op == "within":
+        if half >= claim.tolerance:
+            return (f"with {runs} and this spread the {level} interval (half-width "
+                    f"{_shown(row, half, test.scale)}) is wider than the tolerance: no "
+                    f"difference could have been shown within it")
+        return (f"with {runs} and this spread, a difference within "
+                f"{_shown(row, claim.tolerance - half, test.scale)} of 0 would have been "
+                f"decided at {level}")
+    need = _target(claim, test.scale) + (half if claim.op == ">" else -half)
+    side = "above" if claim.op == ">" else "below"
+    return (f"with {runs} and this spread, a true difference {side} "
+            f"{_shown(row, need, test.scale)} would have been decided at {level}")
 
 
 def _shown(row: dict, value: float, scale: str) -> str:
