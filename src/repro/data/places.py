@@ -84,11 +84,11 @@ from repro.data.imagenet import (
     TAR_ERRORS,
     check_per_class,
     check_split,
+    find_file,
     first_per_class,
+    load_spec,
     member_name,
-    no_loader,
     read_tar_images,
-    resolve_files,
     tar_members,
     text_lines,
 )
@@ -105,7 +105,6 @@ OPTIONS = ("image_size", "per_class", "workers")
 # ---- Places365-Standard
 PLACES365_SUBFOLDER = "places365"
 PLACES365_BASE = "http://data.csail.mit.edu/places/places365/"
-PLACES365_PAGE = "http://places2.csail.mit.edu/download.html"
 FILELIST = "filelist_places365-standard.tar"
 CATEGORIES = "categories_places365.txt"
 PLACES365_LISTS = {"train": "places365_train_standard.txt", "val": "places365_val.txt"}
@@ -282,21 +281,16 @@ def file_specs() -> dict[str, FileSpec]:
     """Every file of both distributions, by name (``sha256=None``: none is published)."""
     from repro.data.registry import UNVERIFIED_NOTE, FileSpec
 
-    specs = {FILELIST: FileSpec(FILELIST, PLACES365_SUBFOLDER, None,
-                                manual_page=PLACES365_BASE + FILELIST,
-                                manual_note=UNVERIFIED_NOTE)}
-    for archive in PLACES365_FOLDERS:
-        specs[archive] = FileSpec(archive, PLACES365_SUBFOLDER, None,
-                                  manual_page=PLACES365_BASE + archive,
-                                  manual_note=UNVERIFIED_NOTE)
-    specs[SPLIT_ARCHIVE] = FileSpec(SPLIT_ARCHIVE, PLACES205_SUBFOLDER, None,
-                                    manual_page=PLACES205_BASE + SPLIT_ARCHIVE,
-                                    manual_note=UNVERIFIED_NOTE)
+    def spec(name: str, subfolder: str, page: str, note: str = "") -> FileSpec:
+        return FileSpec(name, subfolder, None, manual_page=page,
+                        manual_note=UNVERIFIED_NOTE + note)
+
+    specs = {name: spec(name, PLACES365_SUBFOLDER, PLACES365_BASE + name)
+             for name in (FILELIST, *PLACES365_FOLDERS)}
+    specs[SPLIT_ARCHIVE] = spec(SPLIT_ARCHIVE, PLACES205_SUBFOLDER, PLACES205_BASE + SPLIT_ARCHIVE)
     for archive in PLACES205_IMAGES:
-        specs[archive] = FileSpec(
-            archive, PLACES205_SUBFOLDER, None, manual_page=PLACES205_PAGE,
-            manual_note=UNVERIFIED_NOTE + (" (the .tar is the .tar.gz gunzipped; either "
-                                           "one is enough)"))
+        specs[archive] = spec(archive, PLACES205_SUBFOLDER, PLACES205_PAGE,
+                              " (the .tar is the .tar.gz gunzipped; either one is enough)")
     return specs
 
 
@@ -344,17 +338,6 @@ def places205_spec(split: str = DEFAULT_SPLIT) -> DatasetSpec:
                        options=OPTIONS)
 
 
-def _load(spec: DatasetSpec, split: str, image_size: int, per_class: int,
-          workers: int | None) -> Dataset:
-    from repro.data.dataset import Dataset
-
-    size, per_class = check_size(image_size), check_per_class(per_class)
-    records = resolve_files(spec)
-    x, y = spec.loader({r.filename: r.path for r in records}, split, image_size=size,
-                       per_class=per_class, workers=workers)
-    return Dataset(spec.name, x, y, {r.filename: r.sha256 for r in records}, split)
-
-
 def load_places365(split: str = DEFAULT_SPLIT, image_size: int = DEFAULT_IMAGE_SIZE,
                    per_class: int = 0, workers: int | None = None) -> Dataset:
     """Places365-Standard ``split`` ("val" or "train"): x uint8 (n, s, s, 3), y int64.
@@ -363,7 +346,7 @@ def load_places365(split: str = DEFAULT_SPLIT, image_size: int = DEFAULT_IMAGE_S
     ``REPRO_DATA_MIRRORS`` (never downloaded); ``Dataset.files`` records their sha256.
     """
     split = check_split(split, SPLITS, "Places365-Standard")
-    return _load(places365_spec(split), split, image_size, per_class, workers)
+    return load_spec(places365_spec(split), split, image_size, per_class, workers)
 
 
 def load_places205(split: str = DEFAULT_SPLIT, image_size: int = DEFAULT_IMAGE_SIZE,
@@ -374,22 +357,14 @@ def load_places205(split: str = DEFAULT_SPLIT, image_size: int = DEFAULT_IMAGE_S
     ``REPRO_DATA_MIRRORS`` (never downloaded); ``Dataset.files`` records their sha256.
     """
     split = check_split(split, SPLITS, "Places205")
-    return _load(places205_spec(split), split, image_size, per_class, workers)
-
-
-def _found(spec_name: str, filename: str) -> Path:
-    from repro.data.registry import DatasetSpec
-
-    file = file_specs()[filename]
-    spec = DatasetSpec(spec_name, filename, ((file,),), no_loader)
-    return resolve_files(spec)[0].path
+    return load_spec(places205_spec(split), split, image_size, per_class, workers)
 
 
 def places365_class_names(filelist: Path | None = None) -> tuple[str, ...]:
     """The 365 category paths of ``categories_places365.txt`` (``/a/airfield``, ...), by
     class index; reads only the file-list archive (found along the lookup path if not
     given)."""
-    filelist = Path(filelist) if filelist else _found("places365", FILELIST)
+    filelist = Path(filelist) if filelist else find_file("places365", file_specs()[FILELIST])
     raw = read_members(filelist, [CATEGORIES])[CATEGORIES]
     return parse_categories(raw, f"{filelist}:{CATEGORIES}")
 
@@ -397,7 +372,7 @@ def places365_class_names(filelist: Path | None = None) -> tuple[str, ...]:
 def places205_class_names(split_archive: Path | None = None) -> tuple[str, ...]:
     """The 205 category names by class index, derived from the training list's paths
     (``a/abbey/...`` -> ``abbey``; ``""`` for an index no training image has)."""
-    archive = Path(split_archive) if split_archive else _found("places205", SPLIT_ARCHIVE)
+    archive = Path(split_archive) if split_archive else find_file("places205", file_specs()[SPLIT_ARCHIVE])
     listing = read_places205_list(archive, "train")
     names = [""] * PLACES205_CLASSES
     for row in first_per_class(listing.labels, 1):
