@@ -489,10 +489,6 @@ def read_devkit(devkit: Path) -> Devkit:
     return Devkit(synsets, labels)
 
 
-def _devkit(devkit: Devkit | Path) -> Devkit:
-    return devkit if isinstance(devkit, Devkit) else read_devkit(Path(devkit))
-
-
 # ------------------------------------------------------------------ validation images
 def val_name(number: int) -> str:
     """File name of validation image ``number`` (1-based)."""
@@ -553,7 +549,8 @@ def read_val(images: Path, devkit: Devkit | Path, *, image_size: int = DEFAULT_I
     ``devkit`` the devkit archive (or its :class:`Devkit`, already read).
     """
     size, per_class = check_size(image_size), check_per_class(per_class)
-    kit, images = _devkit(devkit), Path(images)
+    kit = devkit if isinstance(devkit, Devkit) else read_devkit(Path(devkit))
+    images = Path(images)
     n_images = len(kit.val_labels)
     if images.is_dir():
         names, folders = _folder_files(images, "validation")

@@ -187,23 +187,7 @@ def parse_image_list(raw: bytes, where: str, n_classes: int) -> ImageList:
     return ImageList(paths, y)
 
 
-def select(images: ImageList, per_class: int) -> np.ndarray:
-    """Rows of the list kept: the first ``per_class`` of each class by sorted path (all if
-    0), in list order."""
-    return first_per_class(images.labels, per_class, keys=images.paths)
-
-
 # ------------------------------------------------------------------ Places365
-def read_places365_lists(filelist: Path, split: str) -> tuple[tuple[str, ...], ImageList]:
-    """(category names by index, the split's image list) from the file-list archive."""
-    split = check_split(split, SPLITS, "Places365-Standard")
-    wanted = PLACES365_LISTS[split]
-    members = read_members(filelist, [CATEGORIES, wanted])
-    categories = parse_categories(members[CATEGORIES], f"{filelist}:{CATEGORIES}")
-    return categories, parse_image_list(members[wanted], f"{filelist}:{wanted}",
-                                        len(categories))
-
-
 def read_places365(filelist: Path, images: Path, split: str, *,
                    image_size: int = DEFAULT_IMAGE_SIZE, per_class: int = 0,
                    workers: int | None = None, folder: str | None = None
@@ -214,13 +198,16 @@ def read_places365(filelist: Path, images: Path, split: str, *,
     ``folder`` its top folder (default: from the archive's official name, e.g. ``val_256``).
     """
     size, per_class = check_size(image_size), check_per_class(per_class)
-    images = Path(images)
+    filelist, images = Path(filelist), Path(images)
     folder = folder or PLACES365_FOLDERS.get(images.name)
     if folder is None:
         raise DatasetError(f"{images.name!r} is not the name of a Places365 image archive "
                            f"({', '.join(PLACES365_FOLDERS)}); pass folder= (its top folder).")
-    _, listing = read_places365_lists(Path(filelist), split)
-    rows = select(listing, per_class)
+    wanted = PLACES365_LISTS[check_split(split, SPLITS, "Places365-Standard")]
+    members = read_members(filelist, [CATEGORIES, wanted])
+    categories = parse_categories(members[CATEGORIES], f"{filelist}:{CATEGORIES}")
+    listing = parse_image_list(members[wanted], f"{filelist}:{wanted}", len(categories))
+    rows = first_per_class(listing.labels, per_class, keys=listing.paths)
     names = [f"{folder}/{listing.paths[i]}" for i in rows]
     x = read_tar_images(images, names, size, desc=f"Places365 {split} images",
                         workers=workers)
@@ -261,7 +248,7 @@ def read_places205(split_archive: Path, images: Path, split: str, *,
     """
     size, per_class = check_size(image_size), check_per_class(per_class)
     listing = read_places205_list(Path(split_archive), split)
-    rows = select(listing, per_class)
+    rows = first_per_class(listing.labels, per_class, keys=listing.paths)
     names = [f"{PLACES205_PREFIX}/{listing.paths[i]}" for i in rows]
     x = read_tar_images(Path(images), names, size, desc=f"Places205 {split} images",
                         workers=workers)
@@ -362,8 +349,7 @@ def load_places205(split: str = DEFAULT_SPLIT, image_size: int = DEFAULT_IMAGE_S
 
 def places365_class_names(filelist: Path | None = None) -> tuple[str, ...]:
     """The 365 category paths of ``categories_places365.txt`` (``/a/airfield``, ...), by
-    class index; reads only the file-list archive (found along the lookup path if not
-    given)."""
+    class index; reads only the file-list archive (found along the lookup path if not given)."""
     filelist = Path(filelist) if filelist else find_file("places365", file_specs()[FILELIST])
     raw = read_members(filelist, [CATEGORIES])[CATEGORIES]
     return parse_categories(raw, f"{filelist}:{CATEGORIES}")
@@ -372,7 +358,8 @@ def places365_class_names(filelist: Path | None = None) -> tuple[str, ...]:
 def places205_class_names(split_archive: Path | None = None) -> tuple[str, ...]:
     """The 205 category names by class index, derived from the training list's paths
     (``a/abbey/...`` -> ``abbey``; ``""`` for an index no training image has)."""
-    archive = Path(split_archive) if split_archive else find_file("places205", file_specs()[SPLIT_ARCHIVE])
+    archive = (Path(split_archive) if split_archive
+               else find_file("places205", file_specs()[SPLIT_ARCHIVE]))
     listing = read_places205_list(archive, "train")
     names = [""] * PLACES205_CLASSES
     for row in first_per_class(listing.labels, 1):

@@ -287,13 +287,8 @@ def layer_input_shape(model, name: str) -> tuple:
     raise ValueError(f"no layer {name!r} in the model")
 
 
-PRETRAIN_SCOPES = {"trunk": TRUNK_LAYERS, "adaptation": TRUNK_LAYERS + ADAPTATION_LAYERS}
-
-
-def scope_layers(scope: str, cfg: UCNNNetConfig) -> tuple[str, ...]:
-    """The layers a pretraining of ``scope`` returns: the trunk's convolutions (+ conv6-conv8
-    and fc9 for "adaptation")."""
-    return trunk_layer_names(cfg) + (ADAPTATION_LAYERS if scope == "adaptation" else ())
+# "trunk" returns the trunk's convolutions, "adaptation" also conv6-conv8 and fc9
+PRETRAIN_SCOPES = ("trunk", "adaptation")
 
 
 def pretrain_supervised(x: np.ndarray, y: np.ndarray, net_cfg: UCNNNetConfig | None = None,
@@ -308,7 +303,7 @@ def pretrain_supervised(x: np.ndarray, y: np.ndarray, net_cfg: UCNNNetConfig | N
     softmax over the C classes); returns conv1-conv5. ``scope="adaptation"``: the whole UCNN
     up to FC9 (conv8 with ``k`` maps, needed then) + a temporary classifier on FC9 (dropout,
     dense softmax over C) in place of the k-way softmax; returns conv1-conv8 and fc9 (the
-    UCNN stage's choice: frozen, randomly initialised adaptation layers proved useless).
+    UCNN stage's choice, see the module docstring).
 
     With the VGG16 trunk (``net_cfg.trunk``) the trunk already holds its ImageNet weights and
     stays frozen: "trunk" returns them untrained, "adaptation" trains conv6-FC9 on top."""
@@ -320,7 +315,7 @@ def pretrain_supervised(x: np.ndarray, y: np.ndarray, net_cfg: UCNNNetConfig | N
     net_cfg = net_cfg or UCNNNetConfig()
     cfg = cfg or PretrainConfig()
     if scope not in PRETRAIN_SCOPES:
-        raise ValueError(f"pretrain: scope must be one of {tuple(PRETRAIN_SCOPES)}, got {scope!r}")
+        raise ValueError(f"pretrain: scope must be one of {PRETRAIN_SCOPES}, got {scope!r}")
     if scope == "adaptation" and k is None:
         raise ValueError("pretrain: scope='adaptation' needs k (conv8's number of maps)")
     x = np.asarray(x)
@@ -364,7 +359,8 @@ def pretrain_supervised(x: np.ndarray, y: np.ndarray, net_cfg: UCNNNetConfig | N
                        batch_size=cfg.batch_size, epochs=cfg.epochs, shuffle=True,
                        verbose=verbose)
     weights = {name: [np.array(w) for w in model.get_layer(name).get_weights()]
-               for name in scope_layers(scope, net_cfg)}
+               for name in trunk_layer_names(net_cfg)
+               + (ADAPTATION_LAYERS if scope == "adaptation" else ())}
     return PretrainedTrunk(weights, {key: [float(v) for v in values]
                                      for key, values in fitted.history.items()})
 
@@ -378,8 +374,7 @@ def load_trunk(model, pretrained) -> None:
     if not isinstance(weights, dict):
         raise ValueError("pretrained weights must be a PretrainedTrunk or a {layer: weights} dict")
     names = [layer.name for layer in chain_layers(model)]
-    trunk = [name for name in names[:names.index("conv6")]
-             if name.startswith("conv")]
+    trunk = [name for name in names[:names.index("conv6")] if name.startswith("conv")]
     missing = [name for name in trunk if name not in weights]
     unknown = [name for name in weights if name not in trunk + list(ADAPTATION_LAYERS)]
     if missing or unknown:
