@@ -74,7 +74,7 @@ import posixpath
 import re
 import tarfile
 import zlib
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
@@ -712,18 +712,6 @@ def file_specs() -> dict[str, FileSpec]:
     }
 
 
-def _split_loader(split: str) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
-    """The registry's loader of ``split``: (x, y) from the files found (``paths``: file name
-    -> local path), the image archive if present, else its extracted folder."""
-    archive, folder = SPLIT_IMAGES[split]
-    read = read_train if split == "train" else read_val
-
-    def loader(paths: Mapping[str, Path], _split: str | None = None, **options):
-        return read(paths[archive] if archive in paths else paths[folder], paths[DEVKIT],
-                    **options)
-    return loader
-
-
 @cache
 def dataset_spec(split: str = DEFAULT_SPLIT) -> DatasetSpec:
     """``imagenet-<split>``: the devkit and the split's image archive (or, as a second
@@ -734,12 +722,19 @@ def dataset_spec(split: str = DEFAULT_SPLIT) -> DatasetSpec:
     specs = file_specs()
     archive, folder = SPLIT_IMAGES[split]
     count = "1,281,167" if split == "train" else "50,000"
+    read = read_train if split == "train" else read_val
+
+    def loader(paths: Mapping[str, Path], _split: str | None = None, **options):
+        """(x, y) from the files found (``paths``: file name -> local path), the image
+        archive if present, else its extracted folder."""
+        return read(paths[archive] if archive in paths else paths[folder], paths[DEVKIT],
+                    **options)
     return DatasetSpec(
         f"imagenet-{split}",
         f"ILSVRC2012 {split} images ({count}), 1000 classes (sorted WNIDs); uint8 images "
         "image_size^2 x 3 (default 64), per_class keeps the first images of each class",
         ((specs[DEVKIT], specs[archive]), (specs[DEVKIT], specs[folder])),
-        _split_loader(split), options=OPTIONS)
+        loader, options=OPTIONS)
 
 
 def synsets(devkit: Path | None = None) -> tuple[Synset, ...]:

@@ -70,7 +70,7 @@ from __future__ import annotations
 
 import posixpath
 import tarfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -209,8 +209,7 @@ def read_places365(filelist: Path, images: Path, split: str, *,
     listing = parse_image_list(members[wanted], f"{filelist}:{wanted}", len(categories))
     rows = first_per_class(listing.labels, per_class, keys=listing.paths)
     names = [f"{folder}/{listing.paths[i]}" for i in rows]
-    x = read_tar_images(images, names, size, desc=f"Places365 {split} images",
-                        workers=workers)
+    x = read_tar_images(images, names, size, desc=f"Places365 {split} images", workers=workers)
     return x, listing.labels[rows]
 
 
@@ -281,20 +280,6 @@ def file_specs() -> dict[str, FileSpec]:
     return specs
 
 
-def _places365_loader(split: str) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
-    def loader(paths: Mapping[str, Path], _split: str | None = None, **options):
-        archive = next(a for a, _ in PLACES365_IMAGES[split] if a in paths)
-        return read_places365(paths[FILELIST], paths[archive], split, **options)
-    return loader
-
-
-def _places205_loader(split: str) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
-    def loader(paths: Mapping[str, Path], _split: str | None = None, **options):
-        archive = next(a for a in PLACES205_IMAGES if a in paths)
-        return read_places205(paths[SPLIT_ARCHIVE], paths[archive], split, **options)
-    return loader
-
-
 @cache
 def places365_spec(split: str = DEFAULT_SPLIT) -> DatasetSpec:
     """``places365-<split>``: the file lists and the 256 x 256 (else the large) image
@@ -305,10 +290,13 @@ def places365_spec(split: str = DEFAULT_SPLIT) -> DatasetSpec:
     specs = file_specs()
     sources = tuple((specs[FILELIST], specs[archive])
                     for archive, _ in PLACES365_IMAGES[split])
+
+    def loader(paths: Mapping[str, Path], _split: str | None = None, **options):
+        archive = next(a for a, _ in PLACES365_IMAGES[split] if a in paths)
+        return read_places365(paths[FILELIST], paths[archive], split, **options)
     return DatasetSpec(f"places365-{split}",
                        f"Places365-Standard {split} images, 365 scene classes; uint8 images "
-                       "image_size^2 x 3 (default 64)", sources, _places365_loader(split),
-                       options=OPTIONS)
+                       "image_size^2 x 3 (default 64)", sources, loader, options=OPTIONS)
 
 
 @cache
@@ -319,10 +307,13 @@ def places205_spec(split: str = DEFAULT_SPLIT) -> DatasetSpec:
     split = check_split(split, SPLITS, "Places205")
     specs = file_specs()
     sources = tuple((specs[SPLIT_ARCHIVE], specs[archive]) for archive in PLACES205_IMAGES)
+
+    def loader(paths: Mapping[str, Path], _split: str | None = None, **options):
+        archive = next(a for a in PLACES205_IMAGES if a in paths)
+        return read_places205(paths[SPLIT_ARCHIVE], paths[archive], split, **options)
     return DatasetSpec(f"places205-{split}",
                        f"Places205 {split} images, 205 scene classes; uint8 images "
-                       "image_size^2 x 3 (default 64)", sources, _places205_loader(split),
-                       options=OPTIONS)
+                       "image_size^2 x 3 (default 64)", sources, loader, options=OPTIONS)
 
 
 def load_places365(split: str = DEFAULT_SPLIT, image_size: int = DEFAULT_IMAGE_SIZE,

@@ -44,14 +44,7 @@ Paper reading (Sec. 3-4) and the authors' Torch code (jwyang/JULE.torch: ``train
   conv 5x5 (50) -> BN -> ReLU -> 2x2 max pool [-> conv 5x5 (50) -> BN -> ReLU for 28x28 inputs],
   then a linear layer to 160 and L2 normalisation; weights N(0, 0.01), biases 0 (``NetInit``).
 
-Hyperparameters (:class:`JULEConfig`) and where they come from: K_s = 20, K_c = 5, a = 1,
-lambda = 1 (paper and code); eta = 0.9 (paper and the code's README for non-face data; the
-code's command line default is 0.2, its README's value for faces); gamma = 2 (paper and the
-criterion's default; the code's command line default is 1, its help says 1-2); margin 0.2,
-lr 0.01, momentum 0.9, weight decay 5e-5, inverse lr policy (1e-4, 0.75), batch 100,
-20 epochs per period, at most 1000 epochs, the 100-cluster switch of the local-structure
-term, the isolated-cluster rule (factor 20), final re-clustering, feature normalisation
-(code); ``affinity_update="exact"`` (ours, see below).
+Hyperparameters: :class:`JULEConfig`, each field with where it comes from.
 
 Differences from the authors' code (deliberate; each one documented where it happens):
 
@@ -129,10 +122,14 @@ class JULEConfig:
 
     K_s: int = 20                  # neighbours of the sample graph (paper, code)
     K_c: int = 5                   # nearest clusters of the local-structure term (paper, code)
-    lam: float = 1.0               # lambda, weight of the local-structure term (paper)
-    a: float = 1.0                 # sigma^2 = a x mean squared neighbour distance (paper)
-    eta: float = 0.9               # unrolling rate: fraction of clusters merged per period
-    gamma: float = 2.0             # weight of the positive pairs in the triplet loss (paper)
+    lam: float = 1.0               # lambda, weight of the local-structure term (paper, code)
+    a: float = 1.0                 # sigma^2 = a x mean squared neighbour distance (paper, code)
+    # unrolling rate, the fraction of clusters merged per period: paper and the code's README
+    # for non-face data (the code's command line default 0.2 is its README's value for faces)
+    eta: float = 0.9
+    # weight of the positive pairs in the triplet loss: paper and the criterion's default (the
+    # code's command line default is 1, its help says 1-2)
+    gamma: float = 2.0
     margin: float = 0.2            # triplet margin (code -margin_tr)
     learning_rate: float = 0.01    # SGD base learning rate (code)
     momentum: float = 0.9          # (code)
@@ -145,8 +142,8 @@ class JULEConfig:
     initial_clustering: str = "nn_link"     # "nn_link" (code) or "singletons"
     affinity_update: str = "exact"          # "exact" (ours, GDL) or "fast" (code's default)
     local_structure_above: int = 100        # K_c term only while more clusters remain (code)
-    isolated_merge_factor: float = 20.0     # isolated-cluster rule while C > factor x target
-    final_recluster: bool = True            # re-cluster from scratch on the final features
+    isolated_merge_factor: float = 20.0     # isolated-cluster rule: C > factor x target (code)
+    final_recluster: bool = True            # re-cluster from scratch on the final features (code)
     normalize_features: bool = True         # L2-normalise features before the graph (code)
     feature_batch_size: int = 512           # inference batch for feature extraction (ours)
 
@@ -846,6 +843,5 @@ class JULE:
             info={"n_initial_clusters": n_initial, "periods": period, "epochs": epochs,
                   "sgd_updates": epochs * steps_per_epoch, "final_recluster": cfg.final_recluster,
                   "affinity_update": cfg.affinity_update,
-                  "peak_cluster_matrix_bytes": int(peak_bytes),
-                  "stopped_by": stopped_by,
+                  "peak_cluster_matrix_bytes": int(peak_bytes), "stopped_by": stopped_by,
                   "seed": int(seed)})

@@ -7,14 +7,11 @@ k ... all with 3 x 3 kernels followed by a global max-pooling that finds the max
 each channel of Conv8 so that the size of the output of global max-pooling is 1 x k. Finally,
 we concatenate a fully connected layer (FC9) and Softmax layers" (the layout of Oquab et al.
 2015, ref. [15]). The network is initialised from an ImageNet-trained model; the stage
-pretrains on labelled digits instead (:func:`pretrain_supervised`, which returns the trained
-weights; :func:`load_trunk` puts them into a UCNN): ``scope="trunk"`` conv1-conv5 (conv6-conv8,
-FC9 and the softmax layer then start from the seeded random initialisation), or
-``scope="adaptation"`` the whole network up to FC9 (conv8 with k maps; only the k-way softmax
-starts random). The UCNN stage uses ``"adaptation"`` (repro.papers.ucnn: the paper's network
-[15] is trained as a whole on ImageNet; with frozen random adaptation layers, an uncommitted
-quick run of 2026-12-01 gave UCNN and Baselines I-III NMI of 0.05-0.25, far below the other
-methods).
+pretrains on labelled digits instead (:func:`pretrain_supervised`; :func:`load_trunk` puts
+its weights into a UCNN, the layers it does not return keep their seeded random start). The
+UCNN stage uses its scope ``"adaptation"`` (repro.papers.ucnn: the paper's network [15] is
+trained as a whole on ImageNet; with frozen random adaptation layers, an uncommitted quick
+run of 2026-12-01 gave UCNN and Baselines I-III NMI of 0.05-0.25, far below the others).
 
 Here, as ``deepcluster_net`` scales AlexNet to 28 x 28 x 1:
 
@@ -40,8 +37,8 @@ in keras.applications: a stated difference) -- 13 3x3 convolutions, 2x2 max pool
 blocks 1-4 (none after block 5, as above), each block's last convolution named ``conv1`` ..
 ``conv5`` and the others ``conv<b>_<i>`` -- behind a ``vgg_preprocess`` layer doing VGG16's
 own input preprocessing (``keras.applications.vgg16.preprocess_input`` of the images in
-[0, 1] x 255; grey images repeated to 3 channels). The weights are downloaded by Keras; offline, a
-clear error names the file. ``conv_widths`` is not used then.
+[0, 1] x 255; grey images repeated to 3 channels). The weights are downloaded by Keras;
+offline, a clear error names the file. ``conv_widths`` is not used then.
 
 Layer names: ``conv1`` .. ``conv8`` (ReLU outputs for conv1-conv7), ``pool1``, ``pool2``,
 ``gmp``, ``fc9`` (the clustering features), ``softmax`` (probabilities). The network is a

@@ -98,12 +98,9 @@ METHODS = ("dec", "cnn_cm", "cnn_rc", "baseline_1", "baseline_2", "baseline_3", 
 MINI_BATCH = ("baseline_1", "baseline_2", "ucnn")
 DATASETS = ("ilsvrc-val", "places-val", "places-train", "mnist-test-04", "mnist-test-59",
             "mnist-train-59", "mnist-full", "usps")
-# The check of CNN-RC (= JULE) against JULE's own published NMI, on JULE's own data sets
-# (real MNIST, all 70000 digits, and real USPS): only cnn_rc runs on them
-JULE_CHECK = ("mnist-full", "usps")
+JULE_CHECK = ("mnist-full", "usps")   # JULE's own sets (module docstring): only cnn_rc
 NEEDS_TRUNK = ("baseline_1", "baseline_2", "baseline_3", "ucnn")
 SET_LAYERS = ("conv6", "conv7", "conv8", "fc9")
-# Baseline-I's in-run measures of the size of Eq. 4-5's correction (repro.methods.ucnn)
 DRIFT_METRICS = ("feature_drift", "centroid_gap", "assignment_flips")
 BUDGET = {"ucnn.epochs": "UCNN / Baseline-I / II epochs", "subset": "images per set (0 = all)",
           "pretrain.epochs": "trunk pretraining epochs", "jule.max_epochs": "JULE epochs (cap)",
