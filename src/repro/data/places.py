@@ -43,13 +43,11 @@ not from the official page; the URL of the image archive itself was not confirme
 download page is given instead). Places205 class names are not read from an official
 category file: :func:`places205_class_names` derives them from the image paths.
 
-Images are decoded with Pillow, converted to RGB and resized to ``image_size x image_size``
-(bilinear, aspect ratio not kept; :mod:`repro.data.images`), returned as uint8
-``(n, image_size, image_size, 3)`` with int64 labels, in the order of the list file.
-``per_class > 0`` keeps the first ``per_class`` images of each class in sorted path order
-(a deterministic subset, still in list-file order). Memory at 64 pixels: Places365 val 0.45
-GB, train 22 GB; Places205 train (about 2.45 million images) about 30 GB: use ``per_class``
-for the training splits.
+Images are decoded and resized as in :mod:`repro.data.imagenet` (uint8 ``(n, image_size,
+image_size, 3)``, int64 labels), in the order of the list file. ``per_class > 0`` keeps the
+first ``per_class`` images of each class in sorted path order (a deterministic subset, still
+in list-file order). Memory at 64 pixels: Places365 val 0.45 GB, train 22 GB; Places205 train
+(about 2.45 million images) about 30 GB: use ``per_class`` for the training splits.
 
 Reading, without extracting anything: an uncompressed tar (the Places365 image archives) is
 read in place (headers scanned, then only the needed images read, each once); the
