@@ -74,7 +74,7 @@ import posixpath
 import re
 import tarfile
 import zlib
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
@@ -97,6 +97,7 @@ VAL_ARCHIVE = "ILSVRC2012_img_val.tar"
 TRAIN_ARCHIVE = "ILSVRC2012_img_train.tar"
 VAL_FOLDER = "ILSVRC2012_img_val"
 TRAIN_FOLDER = "ILSVRC2012_img_train"
+SPLIT_IMAGES = {"train": (TRAIN_ARCHIVE, TRAIN_FOLDER), "val": (VAL_ARCHIVE, VAL_FOLDER)}
 META_MEMBER = "ILSVRC2012_devkit_t12/data/meta.mat"
 GROUND_TRUTH_MEMBER = "ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt"
 SPLITS = ("train", "val")
@@ -344,13 +345,28 @@ def resolve_files(spec: DatasetSpec) -> list[FileRecord]:
     return resolve(spec, allow_download=False)
 
 
-def folder_spec_note(layout: str) -> str:
-    return FOLDER_NOTE.format(layout=layout)
-
-
 def no_loader(paths: Mapping[str, Path], split: str | None = None, **options):
     """The loader of a DatasetSpec only used to find files (it loads nothing)."""
     raise DatasetError("This file set is only looked up, not loaded.")
+
+
+def find_file(name: str, file: FileSpec) -> Path:
+    """The local path of one file (never downloaded), as :func:`resolve_files` finds it."""
+    from repro.data.registry import DatasetSpec
+
+    return resolve_files(DatasetSpec(name, file.filename, ((file,),), no_loader))[0].path
+
+
+def load_spec(spec: DatasetSpec, split: str, image_size: int, per_class: int,
+              workers: int | None) -> Dataset:
+    """``spec``'s files found (never downloaded) and hashed, loaded as a Dataset of ``split``."""
+    from repro.data.dataset import Dataset
+
+    size, per_class = check_size(image_size), check_per_class(per_class)
+    records = resolve_files(spec)
+    x, y = spec.loader({r.filename: r.path for r in records}, split, image_size=size,
+                       per_class=per_class, workers=workers)
+    return Dataset(spec.name, x, y, {r.filename: r.sha256 for r in records}, split)
 
 
 # ------------------------------------------------------------------ the devkit
@@ -473,10 +489,6 @@ def read_devkit(devkit: Path) -> Devkit:
     return Devkit(synsets, labels)
 
 
-def _devkit(devkit: Devkit | Path) -> Devkit:
-    return devkit if isinstance(devkit, Devkit) else read_devkit(Path(devkit))
-
-
 # ------------------------------------------------------------------ validation images
 def val_name(number: int) -> str:
     """File name of validation image ``number`` (1-based)."""
@@ -514,13 +526,19 @@ def _folder_files(folder: Path, what: str) -> tuple[list[str], list[str]]:
             sorted(n for n, is_dir in items if is_dir))
 
 
-def _file_reader(folder: Path) -> Callable[[str], bytes]:
+def _decode(images: Path, names: Sequence[str], entries: Mapping[str, tuple[int, int]] | None,
+            size: int, *, desc: str, workers: int | None) -> np.ndarray:
+    """The images ``names`` of an extracted folder (``entries`` None) or of the uncompressed
+    tar ``images`` indexed by ``entries``."""
+    if entries is not None:
+        return decode_indexed(images, names, entries, size, desc=desc, workers=workers)
+
     def read(relative: str) -> bytes:
         try:
-            return (folder / relative).read_bytes()
+            return (images / relative).read_bytes()
         except OSError as error:
-            raise DatasetError(f"Cannot read image {folder / relative}: {error}") from error
-    return read
+            raise DatasetError(f"Cannot read image {images / relative}: {error}") from error
+    return decode_images(names, read, size, desc=desc, where=f"{images}/", workers=workers)
 
 
 def read_val(images: Path, devkit: Devkit | Path, *, image_size: int = DEFAULT_IMAGE_SIZE,
@@ -531,7 +549,8 @@ def read_val(images: Path, devkit: Devkit | Path, *, image_size: int = DEFAULT_I
     ``devkit`` the devkit archive (or its :class:`Devkit`, already read).
     """
     size, per_class = check_size(image_size), check_per_class(per_class)
-    kit, images = _devkit(devkit), Path(images)
+    kit = devkit if isinstance(devkit, Devkit) else read_devkit(Path(devkit))
+    images = Path(images)
     n_images = len(kit.val_labels)
     if images.is_dir():
         names, folders = _folder_files(images, "validation")
@@ -549,12 +568,7 @@ def read_val(images: Path, devkit: Devkit | Path, *, image_size: int = DEFAULT_I
         check_val_names(entries, images, n_images)
     rows = first_per_class(kit.val_labels, per_class)
     names = [val_name(int(i) + 1) for i in rows]
-    desc = "ILSVRC2012 val images"
-    if entries is None:
-        x = decode_images(names, _file_reader(images), size, desc=desc, where=f"{images}/",
-                          workers=workers)
-    else:
-        x = decode_indexed(images, names, entries, size, desc=desc, workers=workers)
+    x = _decode(images, names, entries, size, desc="ILSVRC2012 val images", workers=workers)
     return x, kit.val_labels[rows]
 
 
@@ -670,13 +684,8 @@ def read_train(images: Path, devkit: Devkit | Path | Sequence[Synset], *,
     names = [name for s in synsets for name in classes[s.wnid]]
     y = np.repeat(np.arange(len(synsets), dtype=np.int64),
                   [len(classes[s.wnid]) for s in synsets])
-    desc = "ILSVRC2012 train images"
-    if entries is None:
-        x = decode_images(names, _file_reader(images), size, desc=desc, where=f"{images}/",
-                          workers=workers)
-    else:
-        x = decode_indexed(images, names, entries, size, desc=desc, workers=workers)
-    return x, y
+    return _decode(images, names, entries, size, desc="ILSVRC2012 train images",
+                   workers=workers), y
 
 
 # ------------------------------------------------------------------ files and loading
@@ -692,7 +701,7 @@ def file_specs() -> dict[str, FileSpec]:
 
     def folder(name: str, layout: str) -> FileSpec:
         return FileSpec(name, SUBFOLDER, None, manual_page=DOWNLOAD_PAGE,
-                        manual_note=folder_spec_note(layout), folder=True)
+                        manual_note=FOLDER_NOTE.format(layout=layout), folder=True)
 
     return {
         DEVKIT: archive(DEVKIT),
@@ -703,28 +712,6 @@ def file_specs() -> dict[str, FileSpec]:
     }
 
 
-def load_arrays(paths: Mapping[str, Path], split: str | None = None, *,
-                image_size: int = DEFAULT_IMAGE_SIZE, per_class: int = 0,
-                workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) from the files found (``paths``: file name -> local path), in the registry's
-    loader convention; ``split`` None: the split whose images are in ``paths``."""
-    if split is None:
-        split = "train" if TRAIN_ARCHIVE in paths or TRAIN_FOLDER in paths else "val"
-    split = check_split(split, SPLITS, "ILSVRC2012")
-    archive, folder = ((TRAIN_ARCHIVE, TRAIN_FOLDER) if split == "train"
-                       else (VAL_ARCHIVE, VAL_FOLDER))
-    images = paths[archive] if archive in paths else paths[folder]
-    read = read_train if split == "train" else read_val
-    return read(images, paths[DEVKIT], image_size=image_size, per_class=per_class,
-                workers=workers)
-
-
-def _split_loader(split: str) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
-    def loader(paths: Mapping[str, Path], _split: str | None = None, **options):
-        return load_arrays(paths, split, **options)
-    return loader
-
-
 @cache
 def dataset_spec(split: str = DEFAULT_SPLIT) -> DatasetSpec:
     """``imagenet-<split>``: the devkit and the split's image archive (or, as a second
@@ -733,28 +720,28 @@ def dataset_spec(split: str = DEFAULT_SPLIT) -> DatasetSpec:
 
     split = check_split(split, SPLITS, "ILSVRC2012")
     specs = file_specs()
-    archive, folder = ((TRAIN_ARCHIVE, TRAIN_FOLDER) if split == "train"
-                       else (VAL_ARCHIVE, VAL_FOLDER))
+    archive, folder = SPLIT_IMAGES[split]
     count = "1,281,167" if split == "train" else "50,000"
+    read = read_train if split == "train" else read_val
+
+    def loader(paths: Mapping[str, Path], _split: str | None = None, **options):
+        """(x, y) from the files found (``paths``: file name -> local path), the image
+        archive if present, else its extracted folder."""
+        return read(paths[archive] if archive in paths else paths[folder], paths[DEVKIT],
+                    **options)
     return DatasetSpec(
         f"imagenet-{split}",
         f"ILSVRC2012 {split} images ({count}), 1000 classes (sorted WNIDs); uint8 images "
         "image_size^2 x 3 (default 64), per_class keeps the first images of each class",
         ((specs[DEVKIT], specs[archive]), (specs[DEVKIT], specs[folder])),
-        _split_loader(split), options=OPTIONS)
-
-
-def _devkit_spec() -> DatasetSpec:
-    from repro.data.registry import DatasetSpec
-
-    return DatasetSpec("imagenet", "ILSVRC2012 devkit", ((file_specs()[DEVKIT],),), no_loader)
+        loader, options=OPTIONS)
 
 
 def synsets(devkit: Path | None = None) -> tuple[Synset, ...]:
     """The 1000 classes (ILSVRC2012_ID, WNID, words) in class-index order; reads only the
     devkit (found along the usual lookup path when not given)."""
     if devkit is None:
-        devkit = resolve_files(_devkit_spec())[0].path
+        devkit = find_file("imagenet", file_specs()[DEVKIT])
     return read_synsets(Path(devkit))
 
 
@@ -777,11 +764,5 @@ def load(split: str = DEFAULT_SPLIT, image_size: int = DEFAULT_IMAGE_SIZE, per_c
     for each file used (the listing digest for a folder). ``per_class > 0`` keeps the first
     ``per_class`` images of each class in file-name order; ``workers`` decoding threads.
     """
-    from repro.data.dataset import Dataset
-
-    spec = dataset_spec(check_split(split, SPLITS, "ILSVRC2012"))
-    size, per_class = check_size(image_size), check_per_class(per_class)
-    records = resolve_files(spec)
-    x, y = spec.loader({r.filename: r.path for r in records}, split, image_size=size,
-                       per_class=per_class, workers=workers)
-    return Dataset(spec.name, x, y, {r.filename: r.sha256 for r in records}, split)
+    split = check_split(split, SPLITS, "ILSVRC2012")
+    return load_spec(dataset_spec(split), split, image_size, per_class, workers)

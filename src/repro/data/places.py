@@ -43,13 +43,11 @@ not from the official page; the URL of the image archive itself was not confirme
 download page is given instead). Places205 class names are not read from an official
 category file: :func:`places205_class_names` derives them from the image paths.
 
-Images are decoded with Pillow, converted to RGB and resized to ``image_size x image_size``
-(bilinear, aspect ratio not kept; :mod:`repro.data.images`), returned as uint8
-``(n, image_size, image_size, 3)`` with int64 labels, in the order of the list file.
-``per_class > 0`` keeps the first ``per_class`` images of each class in sorted path order
-(a deterministic subset, still in list-file order). Memory at 64 pixels: Places365 val 0.45
-GB, train 22 GB; Places205 train (about 2.45 million images) about 30 GB: use ``per_class``
-for the training splits.
+Images are decoded and resized as in :mod:`repro.data.imagenet` (uint8 ``(n, image_size,
+image_size, 3)``, int64 labels), in the order of the list file. ``per_class > 0`` keeps the
+first ``per_class`` images of each class in sorted path order (a deterministic subset, still
+in list-file order). Memory at 64 pixels: Places365 val 0.45 GB, train 22 GB; Places205 train
+(about 2.45 million images) about 30 GB: use ``per_class`` for the training splits.
 
 Reading, without extracting anything: an uncompressed tar (the Places365 image archives) is
 read in place (headers scanned, then only the needed images read, each once); the
@@ -70,7 +68,7 @@ from __future__ import annotations
 
 import posixpath
 import tarfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -84,11 +82,11 @@ from repro.data.imagenet import (
     TAR_ERRORS,
     check_per_class,
     check_split,
+    find_file,
     first_per_class,
+    load_spec,
     member_name,
-    no_loader,
     read_tar_images,
-    resolve_files,
     tar_members,
     text_lines,
 )
@@ -105,7 +103,6 @@ OPTIONS = ("image_size", "per_class", "workers")
 # ---- Places365-Standard
 PLACES365_SUBFOLDER = "places365"
 PLACES365_BASE = "http://data.csail.mit.edu/places/places365/"
-PLACES365_PAGE = "http://places2.csail.mit.edu/download.html"
 FILELIST = "filelist_places365-standard.tar"
 CATEGORIES = "categories_places365.txt"
 PLACES365_LISTS = {"train": "places365_train_standard.txt", "val": "places365_val.txt"}
@@ -188,23 +185,7 @@ def parse_image_list(raw: bytes, where: str, n_classes: int) -> ImageList:
     return ImageList(paths, y)
 
 
-def select(images: ImageList, per_class: int) -> np.ndarray:
-    """Rows of the list kept: the first ``per_class`` of each class by sorted path (all if
-    0), in list order."""
-    return first_per_class(images.labels, per_class, keys=images.paths)
-
-
 # ------------------------------------------------------------------ Places365
-def read_places365_lists(filelist: Path, split: str) -> tuple[tuple[str, ...], ImageList]:
-    """(category names by index, the split's image list) from the file-list archive."""
-    split = check_split(split, SPLITS, "Places365-Standard")
-    wanted = PLACES365_LISTS[split]
-    members = read_members(filelist, [CATEGORIES, wanted])
-    categories = parse_categories(members[CATEGORIES], f"{filelist}:{CATEGORIES}")
-    return categories, parse_image_list(members[wanted], f"{filelist}:{wanted}",
-                                        len(categories))
-
-
 def read_places365(filelist: Path, images: Path, split: str, *,
                    image_size: int = DEFAULT_IMAGE_SIZE, per_class: int = 0,
                    workers: int | None = None, folder: str | None = None
@@ -215,16 +196,18 @@ def read_places365(filelist: Path, images: Path, split: str, *,
     ``folder`` its top folder (default: from the archive's official name, e.g. ``val_256``).
     """
     size, per_class = check_size(image_size), check_per_class(per_class)
-    images = Path(images)
+    filelist, images = Path(filelist), Path(images)
     folder = folder or PLACES365_FOLDERS.get(images.name)
     if folder is None:
         raise DatasetError(f"{images.name!r} is not the name of a Places365 image archive "
                            f"({', '.join(PLACES365_FOLDERS)}); pass folder= (its top folder).")
-    _, listing = read_places365_lists(Path(filelist), split)
-    rows = select(listing, per_class)
+    wanted = PLACES365_LISTS[check_split(split, SPLITS, "Places365-Standard")]
+    members = read_members(filelist, [CATEGORIES, wanted])
+    categories = parse_categories(members[CATEGORIES], f"{filelist}:{CATEGORIES}")
+    listing = parse_image_list(members[wanted], f"{filelist}:{wanted}", len(categories))
+    rows = first_per_class(listing.labels, per_class, keys=listing.paths)
     names = [f"{folder}/{listing.paths[i]}" for i in rows]
-    x = read_tar_images(images, names, size, desc=f"Places365 {split} images",
-                        workers=workers)
+    x = read_tar_images(images, names, size, desc=f"Places365 {split} images", workers=workers)
     return x, listing.labels[rows]
 
 
@@ -262,7 +245,7 @@ def read_places205(split_archive: Path, images: Path, split: str, *,
     """
     size, per_class = check_size(image_size), check_per_class(per_class)
     listing = read_places205_list(Path(split_archive), split)
-    rows = select(listing, per_class)
+    rows = first_per_class(listing.labels, per_class, keys=listing.paths)
     names = [f"{PLACES205_PREFIX}/{listing.paths[i]}" for i in rows]
     x = read_tar_images(Path(images), names, size, desc=f"Places205 {split} images",
                         workers=workers)
@@ -282,36 +265,17 @@ def file_specs() -> dict[str, FileSpec]:
     """Every file of both distributions, by name (``sha256=None``: none is published)."""
     from repro.data.registry import UNVERIFIED_NOTE, FileSpec
 
-    specs = {FILELIST: FileSpec(FILELIST, PLACES365_SUBFOLDER, None,
-                                manual_page=PLACES365_BASE + FILELIST,
-                                manual_note=UNVERIFIED_NOTE)}
-    for archive in PLACES365_FOLDERS:
-        specs[archive] = FileSpec(archive, PLACES365_SUBFOLDER, None,
-                                  manual_page=PLACES365_BASE + archive,
-                                  manual_note=UNVERIFIED_NOTE)
-    specs[SPLIT_ARCHIVE] = FileSpec(SPLIT_ARCHIVE, PLACES205_SUBFOLDER, None,
-                                    manual_page=PLACES205_BASE + SPLIT_ARCHIVE,
-                                    manual_note=UNVERIFIED_NOTE)
+    def spec(name: str, subfolder: str, page: str, note: str = "") -> FileSpec:
+        return FileSpec(name, subfolder, None, manual_page=page,
+                        manual_note=UNVERIFIED_NOTE + note)
+
+    specs = {name: spec(name, PLACES365_SUBFOLDER, PLACES365_BASE + name)
+             for name in (FILELIST, *PLACES365_FOLDERS)}
+    specs[SPLIT_ARCHIVE] = spec(SPLIT_ARCHIVE, PLACES205_SUBFOLDER, PLACES205_BASE + SPLIT_ARCHIVE)
     for archive in PLACES205_IMAGES:
-        specs[archive] = FileSpec(
-            archive, PLACES205_SUBFOLDER, None, manual_page=PLACES205_PAGE,
-            manual_note=UNVERIFIED_NOTE + (" (the .tar is the .tar.gz gunzipped; either "
-                                           "one is enough)"))
+        specs[archive] = spec(archive, PLACES205_SUBFOLDER, PLACES205_PAGE,
+                              " (the .tar is the .tar.gz gunzipped; either one is enough)")
     return specs
-
-
-def _places365_loader(split: str) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
-    def loader(paths: Mapping[str, Path], _split: str | None = None, **options):
-        archive = next(a for a, _ in PLACES365_IMAGES[split] if a in paths)
-        return read_places365(paths[FILELIST], paths[archive], split, **options)
-    return loader
-
-
-def _places205_loader(split: str) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
-    def loader(paths: Mapping[str, Path], _split: str | None = None, **options):
-        archive = next(a for a in PLACES205_IMAGES if a in paths)
-        return read_places205(paths[SPLIT_ARCHIVE], paths[archive], split, **options)
-    return loader
 
 
 @cache
@@ -324,10 +288,13 @@ def places365_spec(split: str = DEFAULT_SPLIT) -> DatasetSpec:
     specs = file_specs()
     sources = tuple((specs[FILELIST], specs[archive])
                     for archive, _ in PLACES365_IMAGES[split])
+
+    def loader(paths: Mapping[str, Path], _split: str | None = None, **options):
+        archive = next(a for a, _ in PLACES365_IMAGES[split] if a in paths)
+        return read_places365(paths[FILELIST], paths[archive], split, **options)
     return DatasetSpec(f"places365-{split}",
                        f"Places365-Standard {split} images, 365 scene classes; uint8 images "
-                       "image_size^2 x 3 (default 64)", sources, _places365_loader(split),
-                       options=OPTIONS)
+                       "image_size^2 x 3 (default 64)", sources, loader, options=OPTIONS)
 
 
 @cache
@@ -338,21 +305,13 @@ def places205_spec(split: str = DEFAULT_SPLIT) -> DatasetSpec:
     split = check_split(split, SPLITS, "Places205")
     specs = file_specs()
     sources = tuple((specs[SPLIT_ARCHIVE], specs[archive]) for archive in PLACES205_IMAGES)
+
+    def loader(paths: Mapping[str, Path], _split: str | None = None, **options):
+        archive = next(a for a in PLACES205_IMAGES if a in paths)
+        return read_places205(paths[SPLIT_ARCHIVE], paths[archive], split, **options)
     return DatasetSpec(f"places205-{split}",
                        f"Places205 {split} images, 205 scene classes; uint8 images "
-                       "image_size^2 x 3 (default 64)", sources, _places205_loader(split),
-                       options=OPTIONS)
-
-
-def _load(spec: DatasetSpec, split: str, image_size: int, per_class: int,
-          workers: int | None) -> Dataset:
-    from repro.data.dataset import Dataset
-
-    size, per_class = check_size(image_size), check_per_class(per_class)
-    records = resolve_files(spec)
-    x, y = spec.loader({r.filename: r.path for r in records}, split, image_size=size,
-                       per_class=per_class, workers=workers)
-    return Dataset(spec.name, x, y, {r.filename: r.sha256 for r in records}, split)
+                       "image_size^2 x 3 (default 64)", sources, loader, options=OPTIONS)
 
 
 def load_places365(split: str = DEFAULT_SPLIT, image_size: int = DEFAULT_IMAGE_SIZE,
@@ -363,7 +322,7 @@ def load_places365(split: str = DEFAULT_SPLIT, image_size: int = DEFAULT_IMAGE_S
     ``REPRO_DATA_MIRRORS`` (never downloaded); ``Dataset.files`` records their sha256.
     """
     split = check_split(split, SPLITS, "Places365-Standard")
-    return _load(places365_spec(split), split, image_size, per_class, workers)
+    return load_spec(places365_spec(split), split, image_size, per_class, workers)
 
 
 def load_places205(split: str = DEFAULT_SPLIT, image_size: int = DEFAULT_IMAGE_SIZE,
@@ -374,22 +333,13 @@ def load_places205(split: str = DEFAULT_SPLIT, image_size: int = DEFAULT_IMAGE_S
     ``REPRO_DATA_MIRRORS`` (never downloaded); ``Dataset.files`` records their sha256.
     """
     split = check_split(split, SPLITS, "Places205")
-    return _load(places205_spec(split), split, image_size, per_class, workers)
-
-
-def _found(spec_name: str, filename: str) -> Path:
-    from repro.data.registry import DatasetSpec
-
-    file = file_specs()[filename]
-    spec = DatasetSpec(spec_name, filename, ((file,),), no_loader)
-    return resolve_files(spec)[0].path
+    return load_spec(places205_spec(split), split, image_size, per_class, workers)
 
 
 def places365_class_names(filelist: Path | None = None) -> tuple[str, ...]:
     """The 365 category paths of ``categories_places365.txt`` (``/a/airfield``, ...), by
-    class index; reads only the file-list archive (found along the lookup path if not
-    given)."""
-    filelist = Path(filelist) if filelist else _found("places365", FILELIST)
+    class index; reads only the file-list archive (found along the lookup path if not given)."""
+    filelist = Path(filelist) if filelist else find_file("places365", file_specs()[FILELIST])
     raw = read_members(filelist, [CATEGORIES])[CATEGORIES]
     return parse_categories(raw, f"{filelist}:{CATEGORIES}")
 
@@ -397,7 +347,8 @@ def places365_class_names(filelist: Path | None = None) -> tuple[str, ...]:
 def places205_class_names(split_archive: Path | None = None) -> tuple[str, ...]:
     """The 205 category names by class index, derived from the training list's paths
     (``a/abbey/...`` -> ``abbey``; ``""`` for an index no training image has)."""
-    archive = Path(split_archive) if split_archive else _found("places205", SPLIT_ARCHIVE)
+    archive = (Path(split_archive) if split_archive
+               else find_file("places205", file_specs()[SPLIT_ARCHIVE]))
     listing = read_places205_list(archive, "train")
     names = [""] * PLACES205_CLASSES
     for row in first_per_class(listing.labels, 1):

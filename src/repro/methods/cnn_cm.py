@@ -46,16 +46,14 @@ Differences (our choices; those that can be changed are config fields):
   not whether the paper's network whitens.
 - **Initial centroids** are whitened patches cropped from random windows (as the MATLAB port
   does), not random normal vectors. A degenerate one (a blank patch) falls back to a random
-  direction. A filter that wins no patch keeps its centroid (the "+ D" rule, both
-  weightings); ``CNNCMLayer.counts`` and ``info["empty_filters"]`` report them. Convolutional
-  k-means is a local method: it converges to a fixed point near its start, with no
-  restarts.
+  direction. A filter that wins no patch keeps its centroid (the "+ D" rule, both weightings);
+  ``CNNCMLayer.counts`` and ``info["empty_filters"]`` report them. Convolutional k-means is a
+  local method: it converges to a fixed point near its start, with no restarts.
 - **Stopping.** At most ``kmeans_iter`` iterations. Stop early once the assignment of every
-  window (location and centroid) repeats and the centroids moved by less than
-  ``kmeans_tol``. ``weighting="mean"`` uses S = 1 for the winner, without "+ D": each filter
-  becomes the normalised mean of its patches (spherical k-means, Dhillon & Modha 2001). A
-  repeated assignment is then an exact fixed point. The default ``"response"`` is the
-  paper's weighting.
+  window (location and centroid) repeats and the centroids moved by less than ``kmeans_tol``.
+  ``weighting="mean"`` uses S = 1 for the winner, without "+ D": each filter becomes the
+  normalised mean of its patches (spherical k-means, Dhillon & Modha 2001). A repeated
+  assignment is then an exact fixed point. The default ``"response"`` is the paper's weighting.
 - **Contrast-normalisation epsilon** is relative: ``norm_epsilon`` times the mean patch
   variance of the layer's fit patches. The network's inputs change scale from layer to layer.
 - Architecture for 28 x 28 digits (our choice; the paper's MNIST network is not reproduced):
@@ -94,9 +92,8 @@ class CNNCMConfig:
         (2-3 layers for 28 x 28 digits). pool: side and stride of the max pooling after each
         layer (1 = none).
     group_size: maps of layer l read by one group of filters of layer l+1 (layers >= 2);
-        filters_per_group: filters learned per group, so layer l+1 has
-        filters[l+1] / filters_per_group groups. connections: "similarity" (Coates & Ng 2011)
-        or "random".
+        filters_per_group: filters learned per group, so layer l+1 has filters[l+1] /
+        filters_per_group groups. connections: "similarity" (Coates & Ng 2011) or "random".
     window_ratio: window side / patch side of convolutional k-means (2 in the paper).
     n_learn_images: images drawn to learn the filters (their maps are held in memory: about
         185 MB of layer-1 maps for 10000 28 x 28 digits with the defaults); n_windows: windows
@@ -321,11 +318,15 @@ def fit_whitening(patches: np.ndarray, norm_epsilon: float, whiten_epsilon: floa
     q = contrast_normalise(patches, eps)
     mean = q.mean(axis=0)
     centred = q - mean
-    covariance = centred.T @ centred / len(q)
-    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
-    scale = 1.0 / np.sqrt(np.maximum(eigenvalues, 0.0) + whiten_epsilon)
-    whitening = (eigenvectors * scale) @ eigenvectors.T
+    whitening = _zca(centred.T @ centred / len(q), whiten_epsilon)
     return mean.astype(np.float32), whitening.astype(np.float32), eps
+
+
+def _zca(covariance: np.ndarray, epsilon: float) -> np.ndarray:
+    """The ZCA matrix V diag(1 / sqrt(lambda + epsilon)) V^T of a covariance matrix."""
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+    scale = 1.0 / np.sqrt(np.maximum(eigenvalues, 0.0) + epsilon)
+    return (eigenvectors * scale) @ eigenvectors.T
 
 
 def crop_windows(maps: np.ndarray, corners: np.ndarray, side: int) -> np.ndarray:
@@ -403,8 +404,7 @@ def convolutional_kmeans(windows: np.ndarray, n_filters: int, patch_size: int, *
             best = responses.argmax(axis=1)
             location, winner = np.divmod(best, n_filters)
             rows = np.arange(len(raw))
-            patches = whitened(raw[rows, location])                     # (c, D)
-            patches = patches.astype(np.float64)
+            patches = whitened(raw[rows, location]).astype(np.float64)  # (c, D)
             if weighting == "response":
                 patches *= responses[rows, best][:, None]
             np.add.at(sums, winner, patches)
@@ -456,10 +456,7 @@ def map_similarity(maps: np.ndarray, rng: np.random.Generator, *, n_samples: int
     std = z.std(axis=0)
     alive = std > 1e-12
     z[:, alive] /= std[alive]
-    eigenvalues, eigenvectors = np.linalg.eigh(z.T @ z / len(z))
-    scale = 1.0 / np.sqrt(np.maximum(eigenvalues, 0.0) + whiten_epsilon)
-    whitening = (eigenvectors * scale) @ eigenvectors.T
-    energy = (z @ whitening) ** 2
+    energy = (z @ _zca(z.T @ z / len(z), whiten_epsilon)) ** 2
     energy -= energy.mean(axis=0)
     norm = np.linalg.norm(energy, axis=0)
     live = norm > 1e-12
@@ -569,10 +566,9 @@ def learn_filters(x: np.ndarray, cfg: CNNCMConfig | None, seed: int) -> CNNCMMod
 
     Layer 1: one group reading every input channel, ``filters[0]`` filters. Layer l >= 2: its
     input maps (layer l-1's pooled outputs of the learning images) are grouped
-    (:func:`map_similarity` and :func:`choose_groups`). Each group learns
-    ``filters_per_group`` filters by :func:`convolutional_kmeans` on ``n_windows`` random
-    windows of its maps, after :func:`fit_whitening` on one random patch per window.
-    Deterministic given ``seed``.
+    (:func:`map_similarity` and :func:`choose_groups`). Each group learns ``filters_per_group``
+    filters by :func:`convolutional_kmeans` on ``n_windows`` random windows of its maps, after
+    :func:`fit_whitening` on one random patch per window. Deterministic given ``seed``.
     """
     cfg = cfg or CNNCMConfig()
     started = time.perf_counter()
@@ -609,7 +605,7 @@ def _learn_layer(maps: np.ndarray, index: int, cfg: CNNCMConfig,
         groups = choose_groups(similarity, n_maps, n_groups, cfg.group_size, rng,
                                cfg.connections)
         per_group = cfg.filters_per_group
-    fits, means, whitenings, epsilons, corners_all = [], [], [], [], []
+    learned = []   # per group: (k-means fit, mean, whitening, epsilon, window corners)
     n_locations_side = side - p + 1
     for group in groups:   # a loop over connection groups
         corners = np.stack([rng.integers(0, n_images, cfg.n_windows),
@@ -623,11 +619,8 @@ def _learn_layer(maps: np.ndarray, index: int, cfg: CNNCMConfig,
         fit = convolutional_kmeans(windows, per_group, p, mean=mean, whitening=whitening,
                                    norm_eps=eps, rng=rng, max_iter=cfg.kmeans_iter,
                                    tol=cfg.kmeans_tol, weighting=cfg.weighting)
-        fits.append(fit)
-        means.append(mean)
-        whitenings.append(whitening)
-        epsilons.append(eps)
-        corners_all.append(corners)
+        learned.append((fit, mean, whitening, eps, corners))
+    fits, means, whitenings, epsilons, corners_all = zip(*learned)
     return CNNCMLayer(
         patch_size=p, window=side, groups=groups,
         filters=np.stack([f.filters for f in fits]), mean=np.stack(means),

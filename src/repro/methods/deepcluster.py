@@ -39,6 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .base import check_inputs
+
 
 @dataclass
 class TrainConfig:
@@ -248,7 +250,6 @@ class DeepCluster:
         self.info_: dict = {}
 
     def fit(self, x: np.ndarray, *, seed: int, y: np.ndarray | None = None):
-        from repro.methods.base import check_inputs
         from repro.methods.kmeans import kmeans
         from repro.metrics import nmi
         from repro.models.deepcluster_net import build_network, feature_model
@@ -310,7 +311,6 @@ class SupervisedNetwork:
     def fit(self, x: np.ndarray, *, seed: int, y: np.ndarray | None = None):
         import keras
 
-        from repro.methods.base import check_inputs
         from repro.models.deepcluster_net import build_network
 
         if y is None:
@@ -338,8 +338,7 @@ class SupervisedNetwork:
         if train.patience:
             self.log(f"supervised training: {len(loss)} epochs run, the weights of epoch {kept} "
                      f"kept (validation loss {val_loss[kept - 1]:.4f})")
-        self.info_ = {"epochs": kept, "epochs_run": len(loss), "loss": loss,
-                      "val_loss": val_loss}
+        self.info_ = {"epochs": kept, "epochs_run": len(loss), "loss": loss, "val_loss": val_loss}
         return model
 
 
@@ -352,7 +351,6 @@ class RandomNetwork:
         self.info_: dict = {}
 
     def fit(self, x: np.ndarray, *, seed: int, y: np.ndarray | None = None):
-        from repro.methods.base import check_inputs
         from repro.models.deepcluster_net import build_network
 
         x = check_inputs(x, 1, y)

@@ -36,23 +36,15 @@ Paper reading (Sec. 3-4) and the authors' Torch code (jwyang/JULE.torch: ``train
   then the same merging without training); ``final_recluster`` does the same.
 * Backward pass (:func:`triplet_loss`): within each mini-batch (100 images, shuffled), every
   pair of images of the same cluster is a positive pair and images of other clusters are its
-  negatives; loss ``max(0, gamma |f_a - f_p|^2 - |f_a - f_n|^2 + margin)`` on the
-  L2-normalised 160-d features (the code's ``TripletEmbeddingCriterion``; gamma weighs the
-  positive pairs as the paper's gamma). SGD lr 0.01, momentum 0.9, weight decay 5e-5, the
-  inverse policy ``lr (1 + 1e-4 t)^-0.75`` over all updates ``t``, one optimiser for the whole
-  run.
+  negatives; loss ``max(0, gamma |f_a - f_p|^2 - |f_a - f_n|^2 + margin)`` on the L2-normalised
+  160-d features (the code's ``TripletEmbeddingCriterion``; gamma weighs the positive pairs as
+  the paper's gamma). SGD lr 0.01, momentum 0.9, weight decay 5e-5, the inverse policy
+  ``lr (1 + 1e-4 t)^-0.75`` over all updates ``t``, one optimiser for the whole run.
 * Network (:func:`build_jule_network`, ``models_def/MNIST-test.lua`` and ``USPS.lua``):
   conv 5x5 (50) -> BN -> ReLU -> 2x2 max pool [-> conv 5x5 (50) -> BN -> ReLU for 28x28 inputs],
   then a linear layer to 160 and L2 normalisation; weights N(0, 0.01), biases 0 (``NetInit``).
 
-Hyperparameters (:class:`JULEConfig`) and where they come from: K_s = 20, K_c = 5, a = 1,
-lambda = 1 (paper and code); eta = 0.9 (paper and the code's README for non-face data; the
-code's command line default is 0.2, its README's value for faces); gamma = 2 (paper and the
-criterion's default; the code's command line default is 1, its help says 1-2); margin 0.2,
-lr 0.01, momentum 0.9, weight decay 5e-5, inverse lr policy (1e-4, 0.75), batch 100,
-20 epochs per period, at most 1000 epochs, the 100-cluster switch of the local-structure
-term, the isolated-cluster rule (factor 20), final re-clustering, feature normalisation
-(code); ``affinity_update="exact"`` (ours, see below).
+Hyperparameters: :class:`JULEConfig`, each field with where it comes from.
 
 Differences from the authors' code (deliberate; each one documented where it happens):
 
@@ -130,10 +122,14 @@ class JULEConfig:
 
     K_s: int = 20                  # neighbours of the sample graph (paper, code)
     K_c: int = 5                   # nearest clusters of the local-structure term (paper, code)
-    lam: float = 1.0               # lambda, weight of the local-structure term (paper)
-    a: float = 1.0                 # sigma^2 = a x mean squared neighbour distance (paper)
-    eta: float = 0.9               # unrolling rate: fraction of clusters merged per period
-    gamma: float = 2.0             # weight of the positive pairs in the triplet loss (paper)
+    lam: float = 1.0               # lambda, weight of the local-structure term (paper, code)
+    a: float = 1.0                 # sigma^2 = a x mean squared neighbour distance (paper, code)
+    # unrolling rate, the fraction of clusters merged per period: paper and the code's README
+    # for non-face data (the code's command line default 0.2 is its README's value for faces)
+    eta: float = 0.9
+    # weight of the positive pairs in the triplet loss: paper and the criterion's default (the
+    # code's command line default is 1, its help says 1-2)
+    gamma: float = 2.0
     margin: float = 0.2            # triplet margin (code -margin_tr)
     learning_rate: float = 0.01    # SGD base learning rate (code)
     momentum: float = 0.9          # (code)
@@ -146,8 +142,8 @@ class JULEConfig:
     initial_clustering: str = "nn_link"     # "nn_link" (code) or "singletons"
     affinity_update: str = "exact"          # "exact" (ours, GDL) or "fast" (code's default)
     local_structure_above: int = 100        # K_c term only while more clusters remain (code)
-    isolated_merge_factor: float = 20.0     # isolated-cluster rule while C > factor x target
-    final_recluster: bool = True            # re-cluster from scratch on the final features
+    isolated_merge_factor: float = 20.0     # isolated-cluster rule: C > factor x target (code)
+    final_recluster: bool = True            # re-cluster from scratch on the final features (code)
     normalize_features: bool = True         # L2-normalise features before the graph (code)
     feature_batch_size: int = 512           # inference batch for feature extraction (ours)
 
@@ -178,10 +174,7 @@ class JULEConfig:
                              f"{self.affinity_update!r}")
 
 
-# ---------------------------------------------------------------------------------------------
-# sample graph
-# ---------------------------------------------------------------------------------------------
-
+# -------------------------------------------------------------------------------- sample graph
 def _as_features(features, name: str = "features") -> np.ndarray:
     features = np.asarray(features)
     if features.ndim != 2:
@@ -270,10 +263,7 @@ def _check_graph(W, n: int | None = None) -> sparse.csr_matrix:
     return W
 
 
-# ---------------------------------------------------------------------------------------------
-# clusters and their affinities
-# ---------------------------------------------------------------------------------------------
-
+# --------------------------------------------------------------- clusters and their affinities
 def nn_link_clusters(nearest: np.ndarray) -> np.ndarray:
     """Initial clusters: each sample linked to its nearest neighbour ``nearest[i]``; the
     connected components of these links are the clusters (labels 0..C-1)."""
@@ -347,10 +337,7 @@ def cluster_affinity(W, labels) -> np.ndarray:
     return directed + directed.T
 
 
-# ---------------------------------------------------------------------------------------------
-# the merge criterion
-# ---------------------------------------------------------------------------------------------
-
+# ------------------------------------------------------------------------- the merge criterion
 def _top_k(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and values of the k largest entries of each row, largest first (ties: lowest
     index first). Overwrites ``values``."""
@@ -411,10 +398,7 @@ def select_merge(affinity, K_c: int = 5, lam: float = 1.0, *,
     return i, int(nearest[i])
 
 
-# ---------------------------------------------------------------------------------------------
-# the forward pass: agglomeration
-# ---------------------------------------------------------------------------------------------
-
+# ------------------------------------------------------------- the forward pass: agglomeration
 def _gather_rows(matrix: sparse.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column indices and values of the given rows of a CSR matrix (concatenated)."""
     starts = matrix.indptr[rows].astype(np.int64)
@@ -471,16 +455,10 @@ class _Agglomeration:
             self.top_idx[r, :k], self.top_vals[r, :k] = idx, vals
             self.top_idx[r, k:], self.top_vals[r, k:] = r[:, None], 0.0
 
-    def _flow_into(self, points: np.ndarray, cluster: int) -> np.ndarray:
-        """sum_{b in C_cluster} W[b, m] for each m of ``points`` (from the graph's transpose)."""
-        return self._flow(self.WT, self.in_degree, points, cluster)
-
-    def _flow_out_of(self, points: np.ndarray, cluster: int) -> np.ndarray:
-        """sum_{b in C_cluster} W[m, b] for each m of ``points``."""
-        return self._flow(self.W, self.out_degree, points, cluster)
-
     def _flow(self, matrix: sparse.csr_matrix, degree: np.ndarray, points: np.ndarray,
               cluster: int) -> np.ndarray:
+        """For each m of ``points``: sum_{b in C_cluster} matrix[m, b], i.e. the flow into m
+        (``matrix`` = WT) or out of m (``matrix`` = W)."""
         lengths = degree[points]
         owner = np.repeat(np.arange(len(points)), lengths)
         cols, vals = _gather_rows(matrix, points)
@@ -493,7 +471,7 @@ class _Agglomeration:
         O(|C_drop| K_s^2), independent of the larger cluster (labels before the merge)."""
         members = self.members[drop]
         cross = np.zeros(self.C0)
-        for matrix, flow_keep in ((self.WT, self._flow_into), (self.W, self._flow_out_of)):
+        for matrix, degree in ((self.WT, self.in_degree), (self.W, self.out_degree)):
             # matrix = WT: points m with W[m, b] > 0, b in C_drop (out_drop), times in_keep(m);
             # matrix = W:  points m with W[b, m] > 0, b in C_drop (in_drop), times out_keep(m)
             cols, vals = _gather_rows(matrix, members)
@@ -501,7 +479,7 @@ class _Agglomeration:
                 continue
             points, inverse = np.unique(cols, return_inverse=True)
             drop_part = np.bincount(inverse, weights=vals)
-            paths = drop_part * flow_keep(points, keep)
+            paths = drop_part * self._flow(matrix, degree, points, keep)
             cross += np.bincount(self.labels[points], weights=paths, minlength=self.C0)
         return cross
 
@@ -593,11 +571,27 @@ def _merge_isolated(features, labels, n_clusters, directed) -> tuple[np.ndarray,
     return _compact(groups[labels])[0], len(isolated)
 
 
-def _agglomerate(features: np.ndarray, n_clusters: int, cfg: JULEConfig, *,
-                 initial_labels=None, max_merges: int | None = None,
-                 merge_fraction: float | None = None,
-                 neighbours: tuple[np.ndarray, np.ndarray] | None = None
-                 ) -> tuple[np.ndarray, dict]:
+def agglomerate(features: np.ndarray, n_clusters: int, cfg: JULEConfig | None = None, *,
+                initial_labels=None, max_merges: int | None = None,
+                merge_fraction: float | None = None,
+                neighbours: tuple[np.ndarray, np.ndarray] | None = None,
+                return_info: bool = False):
+    """JULE's forward pass on fixed ``features`` (n, d): merge clusters by the JULE criterion
+    on the degree-linkage affinity of the K_s-NN graph until ``n_clusters`` remain.
+
+    Args:
+        initial_labels: (n,) clusters to start from; default ``cfg.initial_clustering`` on
+            ``features`` (nearest-neighbour linking).
+        max_merges: at most this many merges; ``merge_fraction``: at most ``ceil(fraction x
+            clusters)`` merges (one partially unrolled period with ``eta``), counted after the
+            isolated-cluster rule as in the code.
+        neighbours: :func:`nearest_neighbours` ``(features, K_s)``, when already computed.
+        return_info: also return a dict (clusters at start / end, merges, sigma^2, the bytes
+            of the dense cluster matrix, ...).
+    Returns:
+        (n,) int64 labels 0..C-1 (and the info dict).
+    """
+    cfg = cfg or JULEConfig()
     features = _as_features(features)
     n = len(features)
     if isinstance(n_clusters, bool) or int(n_clusters) != n_clusters or not 1 <= n_clusters <= n:
@@ -640,36 +634,10 @@ def _agglomerate(features: np.ndarray, n_clusters: int, cfg: JULEConfig, *,
         info.update(n_merges=budget, n_centroid_merges=state.n_centroid_merges)
     labels = _compact(labels)[0]
     info["n_end"] = int(labels.max()) + 1
-    return labels, info
-
-
-def agglomerate(features: np.ndarray, n_clusters: int, cfg: JULEConfig | None = None, *,
-                initial_labels=None, max_merges: int | None = None,
-                merge_fraction: float | None = None, return_info: bool = False):
-    """JULE's forward pass on fixed ``features`` (n, d): merge clusters by the JULE criterion
-    on the degree-linkage affinity of the K_s-NN graph until ``n_clusters`` remain.
-
-    Args:
-        initial_labels: (n,) clusters to start from; default ``cfg.initial_clustering`` on
-            ``features`` (nearest-neighbour linking).
-        max_merges: at most this many merges; ``merge_fraction``: at most ``ceil(fraction x
-            clusters)`` merges (one partially unrolled period with ``eta``), counted after the
-            isolated-cluster rule as in the code.
-        return_info: also return a dict (clusters at start / end, merges, sigma^2, the bytes
-            of the dense cluster matrix, ...).
-    Returns:
-        (n,) int64 labels 0..C-1 (and the info dict).
-    """
-    cfg = cfg or JULEConfig()
-    labels, info = _agglomerate(features, n_clusters, cfg, initial_labels=initial_labels,
-                                max_merges=max_merges, merge_fraction=merge_fraction)
     return (labels, info) if return_info else labels
 
 
-# ---------------------------------------------------------------------------------------------
-# the backward pass: network, loss, optimiser
-# ---------------------------------------------------------------------------------------------
-
+# ------------------------------------------------- the backward pass: network, loss, optimiser
 def build_jule_network(input_shape, seed: int, *, n_blocks: int | None = None, width: int = 50,
                        feature_dim: int = 160):
     """The JULE code's digit networks (``models_def/MNIST-test.lua``, ``USPS.lua``).
@@ -765,9 +733,7 @@ class JULE:
     features (default :func:`build_jule_network`); keep a reference inside it to reuse the
     trained network.
 
-    Period 0 clusters the L2-normalised pixels by nearest-neighbour linking; each period
-    p >= 1 trains ``epochs_per_period`` epochs on the current clusters, then merges
-    ``ceil(eta C)`` times on the network's features; once ``n_clusters`` remain (or
+    The recurrent process of the module docstring; once ``n_clusters`` remain (or
     ``max_epochs`` are spent) the final features are re-clustered from scratch
     (``final_recluster``, the code) or the current clusters merged down to the target.
 
@@ -845,8 +811,8 @@ class JULE:
             timings["backward_s"] += time.perf_counter() - tic
             tic = time.perf_counter()
             features = features_now()
-            current, info = _agglomerate(features, n_clusters, cfg, initial_labels=current,
-                                         merge_fraction=cfg.eta)
+            current, info = agglomerate(features, n_clusters, cfg, initial_labels=current,
+                                        merge_fraction=cfg.eta, return_info=True)
             peak_bytes = max(peak_bytes, info["cluster_matrix_bytes"])
             timings["forward_s"] += time.perf_counter() - tic
             period += 1
@@ -863,9 +829,9 @@ class JULE:
             current = initial_clusters(features, n_clusters, method=cfg.initial_clustering,
                                        nearest=neighbours[0][:, 0])
         while current.max() + 1 > n_clusters:
-            current, info = _agglomerate(features, n_clusters, cfg, initial_labels=current,
-                                         merge_fraction=cfg.eta if cfg.final_recluster else None,
-                                         neighbours=neighbours)
+            current, info = agglomerate(features, n_clusters, cfg, initial_labels=current,
+                                        merge_fraction=cfg.eta if cfg.final_recluster else None,
+                                        neighbours=neighbours, return_info=True)
             peak_bytes = max(peak_bytes, info["cluster_matrix_bytes"])
             sigma2 = info["sigma2"]
         timings["forward_s"] += time.perf_counter() - tic
@@ -877,6 +843,5 @@ class JULE:
             info={"n_initial_clusters": n_initial, "periods": period, "epochs": epochs,
                   "sgd_updates": epochs * steps_per_epoch, "final_recluster": cfg.final_recluster,
                   "affinity_update": cfg.affinity_update,
-                  "peak_cluster_matrix_bytes": int(peak_bytes),
-                  "stopped_by": stopped_by,
+                  "peak_cluster_matrix_bytes": int(peak_bytes), "stopped_by": stopped_by,
                   "seed": int(seed)})

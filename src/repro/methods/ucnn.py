@@ -77,11 +77,11 @@ Baselines (Sec. 3.1):
   (the same UCNN as UCNN's start, same seed: its FC9 features by default, ``feature_layer=
   "conv7"`` for the global max pooling of conv7's maps -- the pretrained part of a network
   whose conv8 / FC9 are the set's own, untrained --, ``"conv5"`` for the flattened conv5
-  maps), then scikit-learn's ``MiniBatchKMeans`` (Sculley
-  2010) fed by ``partial_fit`` with the same schedule as UCNN (the same k initial images as
-  initial centres, seeded shuffles, ``batch_size`` 50, ``epochs`` 10), ``reassignment_ratio=0``
-  (Sculley's algorithm has no random reassignment of small clusters). The features are
-  computed per mini-batch, so memory does not grow with N. ``implementation="numpy"`` runs
+  maps), then scikit-learn's ``MiniBatchKMeans`` (Sculley 2010) fed by ``partial_fit`` with
+  the same schedule as UCNN (the same k initial images as initial centres, seeded shuffles,
+  ``batch_size`` 50, ``epochs`` 10), ``reassignment_ratio=0`` (Sculley's algorithm has no
+  random reassignment of small clusters). The features are computed per mini-batch, so
+  memory does not grow with N. ``implementation="numpy"`` runs
   the same schedule through :func:`minibatch_centroid_update` (bit-identical; needed when
   ``batch_size < k``: scikit-learn's first ``partial_fit`` needs at least k samples).
 - Baseline-III (:class:`BaselineFullKMeans`): the same pretrained features of the whole set
@@ -106,15 +106,15 @@ FEATURE_LAYERS = ("fc9", "conv7", "conv5")
 MINIBATCH_IMPLEMENTATIONS = ("sklearn", "numpy")
 
 
-def _check_k(k) -> None:
-    if isinstance(k, bool) or int(k) != k or k < 2:
-        raise ValueError(f"k (the number of clusters) must be an integer >= 2, got {k!r}")
-
-
 def _check_schedule(name: str, batch_size: int, epochs: int, chunk_size: int) -> None:
     if batch_size < 1 or epochs < 1 or chunk_size < 1:
         raise ValueError(f"{name}: batch_size, epochs and chunk_size must be >= 1, got "
                          f"{batch_size}, {epochs}, {chunk_size}")
+
+
+def _check_choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
 
 
 @dataclass
@@ -137,9 +137,7 @@ class UCNNConfig:
         _check_schedule("ucnn", self.batch_size, self.epochs, self.chunk_size)
         if not self.learning_rate > 0:
             raise ValueError(f"ucnn.learning_rate must be > 0, got {self.learning_rate}")
-        if self.train_layers not in TRAIN_LAYERS:
-            raise ValueError(f"ucnn.train_layers must be one of {tuple(TRAIN_LAYERS)}, got "
-                             f"{self.train_layers!r}")
+        _check_choice("ucnn.train_layers", self.train_layers, TRAIN_LAYERS)
         if self.initial_count < 0:
             raise ValueError(f"ucnn.initial_count must be >= 0, got {self.initial_count}")
         if not isinstance(self.compensate, bool):
@@ -158,12 +156,9 @@ class MiniBatchKMeansConfig:
 
     def __post_init__(self):
         _check_schedule("baseline-II", self.batch_size, self.epochs, self.chunk_size)
-        if self.feature_layer not in FEATURE_LAYERS:
-            raise ValueError(f"baseline-II.feature_layer must be one of {FEATURE_LAYERS}, got "
-                             f"{self.feature_layer!r}")
-        if self.implementation not in MINIBATCH_IMPLEMENTATIONS:
-            raise ValueError(f"baseline-II.implementation must be one of "
-                             f"{MINIBATCH_IMPLEMENTATIONS}, got {self.implementation!r}")
+        _check_choice("baseline-II.feature_layer", self.feature_layer, FEATURE_LAYERS)
+        _check_choice("baseline-II.implementation", self.implementation,
+                      MINIBATCH_IMPLEMENTATIONS)
 
 
 @dataclass
@@ -178,18 +173,13 @@ class FullKMeansConfig:
     chunk_size: int = 1024
 
     def __post_init__(self):
-        if self.feature_layer not in FEATURE_LAYERS:
-            raise ValueError(f"baseline-III.feature_layer must be one of {FEATURE_LAYERS}, got "
-                             f"{self.feature_layer!r}")
+        _check_choice("baseline-III.feature_layer", self.feature_layer, FEATURE_LAYERS)
         if self.n_init < 1 or self.max_iter < 1 or self.chunk_size < 1:
             raise ValueError(f"baseline-III: n_init, max_iter and chunk_size must be >= 1, got "
                              f"{self.n_init}, {self.max_iter}, {self.chunk_size}")
 
 
-# ---------------------------------------------------------------------------------------------
-# Mini-batch k-means (Eq. 2-3)
-
-
+# ---------------------------------------------------------------- Mini-batch k-means (Eq. 2-3)
 def _as_matrix(name: str, a) -> np.ndarray:
     a = np.asarray(a)
     if a.ndim != 2 or not np.issubdtype(a.dtype, np.number):
@@ -267,10 +257,7 @@ def minibatch_centroid_update(centroids, counts, features, assignments=None
     return new, new_counts, assignments
 
 
-# ---------------------------------------------------------------------------------------------
-# Images: arrays or streams
-
-
+# ------------------------------------------------------------------- Images: arrays or streams
 @dataclass(frozen=True)
 class ImageSource:
     """``n`` images fetched by index: ``fetch(indices) -> (len(indices), h, w, c)`` (indices
@@ -347,10 +334,7 @@ def assign_streamed(features_of: Callable[[np.ndarray], np.ndarray], centroids, 
     return np.concatenate(labels), inertia
 
 
-# ---------------------------------------------------------------------------------------------
-# The network's two parts: the frozen prefix and the trained head
-
-
+# ----------------------------- The network's two parts: the frozen prefix and the trained head
 class UCNNSteps:
     """A UCNN split into a frozen prefix (images -> input of the first trained layer) and the
     trained head (-> fc9 features, -> softmax), sharing the net's weights; the head is compiled
@@ -365,9 +349,7 @@ class UCNNSteps:
         from repro.methods.pretrain import make_optimizer
         from repro.models.ucnn_net import chain_layers, chain_model
 
-        if train_layers not in TRAIN_LAYERS:
-            raise ValueError(f"train_layers must be one of {tuple(TRAIN_LAYERS)}, got "
-                             f"{train_layers!r}")
+        _check_choice("train_layers", train_layers, TRAIN_LAYERS)
         model = net.model
         split = TRAIN_LAYERS[train_layers]
         names = [layer.name for layer in chain_layers(model)]
@@ -395,10 +377,7 @@ class UCNNSteps:
         return float(logs["loss"])
 
 
-# ---------------------------------------------------------------------------------------------
-# The clusterers (repro.methods.base.Clusterer): UCNN / Baseline-I, Baselines II and III
-
-
+# ------ The clusterers (repro.methods.base.Clusterer): UCNN / Baseline-I, Baselines II and III
 class _OnUCNN:
     """What the three clusterers share: ``n_clusters``, the settings, the net's widths
     (``net_cfg``), the ``pretrained`` weights loaded into the net first (the output of
@@ -410,7 +389,9 @@ class _OnUCNN:
 
     def __init__(self, n_clusters: int, cfg=None, net_cfg=None, *, pretrained=None, net=None,
                  callback: Callable[[dict], None] | None = None, verbose: int = 0, log=print):
-        _check_k(n_clusters)
+        if isinstance(n_clusters, bool) or int(n_clusters) != n_clusters or n_clusters < 2:
+            raise ValueError(f"k (the number of clusters) must be an integer >= 2, got "
+                             f"{n_clusters!r}")
         self.n_clusters = int(n_clusters)
         self.cfg = cfg if cfg is not None else self.Config()
         self.net_cfg, self.pretrained, self.net = net_cfg, pretrained, net
@@ -544,17 +525,13 @@ class UCNN(_OnUCNN):
                       "assignment_flips": flips / max(n_assigned, 1)})})
 
 
-# ---------------------------------------------------------------------------------------------
-# Baselines II and III
-
-
+# ------------------------------------------------------------------------ Baselines II and III
 def pretrained_features(net, feature_layer: str = "fc9") -> Callable[[np.ndarray], np.ndarray]:
     """``images -> features`` of the (not fine-tuned) UCNN: FC9, conv7's maps globally
     max-pooled, or conv5's maps flattened."""
     from repro.models.ucnn_net import chain_model
 
-    if feature_layer not in FEATURE_LAYERS:
-        raise ValueError(f"feature_layer must be one of {FEATURE_LAYERS}, got {feature_layer!r}")
+    _check_choice("feature_layer", feature_layer, FEATURE_LAYERS)
     if feature_layer == "fc9":
         model = net.features
     elif feature_layer == "conv5":
@@ -569,12 +546,10 @@ def pretrained_features(net, feature_layer: str = "fc9") -> Callable[[np.ndarray
 
 
 class BaselineMiniBatchKMeans(_OnUCNN):
-    """Baseline-II: the pretrained UCNN's features (no fine-tuning) + mini-batch k-means
-    (scikit-learn ``MiniBatchKMeans.partial_fit``, or the same update in numpy) with UCNN's
-    schedule: the same random generator protocol (k initial images, then one permutation per
-    epoch), so with the same seed the initial images and batches are UCNN's. Features are
-    computed per mini-batch (memory independent of N). History: one row per epoch
-    (``loss`` = ``batch_inertia``, the mean squared distance at assignment)."""
+    """Baseline-II (module docstring), with UCNN's random generator protocol too (k initial
+    images, then one permutation per epoch): with the same seed, UCNN's initial images and
+    batches. History: one row per epoch (``loss`` = ``batch_inertia``, the mean squared
+    distance at assignment)."""
 
     Config = MiniBatchKMeansConfig
 
@@ -600,9 +575,7 @@ class BaselineMiniBatchKMeans(_OnUCNN):
         if cfg.implementation == "sklearn":
             from sklearn.cluster import MiniBatchKMeans
 
-            if min(cfg.batch_size, n) < k:
-                raise ValueError(f"baseline-II: scikit-learn's first partial_fit needs >= k={k} "
-                                 f"samples, the first batch has {min(cfg.batch_size, n)}")
+            # (batch_size >= k, checked in __init__, and n >= k, in _prepare)
             mbk = MiniBatchKMeans(n_clusters=k, init=centroids, n_init=1,
                                   batch_size=cfg.batch_size, reassignment_ratio=0.0,
                                   compute_labels=False, random_state=seed)

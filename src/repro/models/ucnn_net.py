@@ -7,14 +7,11 @@ k ... all with 3 x 3 kernels followed by a global max-pooling that finds the max
 each channel of Conv8 so that the size of the output of global max-pooling is 1 x k. Finally,
 we concatenate a fully connected layer (FC9) and Softmax layers" (the layout of Oquab et al.
 2015, ref. [15]). The network is initialised from an ImageNet-trained model; the stage
-pretrains on labelled digits instead (:func:`pretrain_supervised`, which returns the trained
-weights; :func:`load_trunk` puts them into a UCNN): ``scope="trunk"`` conv1-conv5 (conv6-conv8,
-FC9 and the softmax layer then start from the seeded random initialisation), or
-``scope="adaptation"`` the whole network up to FC9 (conv8 with k maps; only the k-way softmax
-starts random). The UCNN stage uses ``"adaptation"`` (repro.papers.ucnn: the paper's network
-[15] is trained as a whole on ImageNet; with frozen random adaptation layers, an uncommitted
-quick run of 2026-12-01 gave UCNN and Baselines I-III NMI of 0.05-0.25, far below the other
-methods).
+pretrains on labelled digits instead (:func:`pretrain_supervised`; :func:`load_trunk` puts
+its weights into a UCNN, the layers it does not return keep their seeded random start). The
+UCNN stage uses its scope ``"adaptation"`` (repro.papers.ucnn: the paper's network [15] is
+trained as a whole on ImageNet; with frozen random adaptation layers, an uncommitted quick
+run of 2026-12-01 gave UCNN and Baselines I-III NMI of 0.05-0.25, far below the others).
 
 Here, as ``deepcluster_net`` scales AlexNet to 28 x 28 x 1:
 
@@ -40,8 +37,8 @@ in keras.applications: a stated difference) -- 13 3x3 convolutions, 2x2 max pool
 blocks 1-4 (none after block 5, as above), each block's last convolution named ``conv1`` ..
 ``conv5`` and the others ``conv<b>_<i>`` -- behind a ``vgg_preprocess`` layer doing VGG16's
 own input preprocessing (``keras.applications.vgg16.preprocess_input`` of the images in
-[0, 1] x 255; grey images repeated to 3 channels). The weights are downloaded by Keras; offline, a
-clear error names the file. ``conv_widths`` is not used then.
+[0, 1] x 255; grey images repeated to 3 channels). The weights are downloaded by Keras;
+offline, a clear error names the file. ``conv_widths`` is not used then.
 
 Layer names: ``conv1`` .. ``conv8`` (ReLU outputs for conv1-conv7), ``pool1``, ``pool2``,
 ``gmp``, ``fc9`` (the clustering features), ``softmax`` (probabilities). The network is a
@@ -287,13 +284,8 @@ def layer_input_shape(model, name: str) -> tuple:
     raise ValueError(f"no layer {name!r} in the model")
 
 
-PRETRAIN_SCOPES = {"trunk": TRUNK_LAYERS, "adaptation": TRUNK_LAYERS + ADAPTATION_LAYERS}
-
-
-def scope_layers(scope: str, cfg: UCNNNetConfig) -> tuple[str, ...]:
-    """The layers a pretraining of ``scope`` returns: the trunk's convolutions (+ conv6-conv8
-    and fc9 for "adaptation")."""
-    return trunk_layer_names(cfg) + (ADAPTATION_LAYERS if scope == "adaptation" else ())
+# "trunk" returns the trunk's convolutions, "adaptation" also conv6-conv8 and fc9
+PRETRAIN_SCOPES = ("trunk", "adaptation")
 
 
 def pretrain_supervised(x: np.ndarray, y: np.ndarray, net_cfg: UCNNNetConfig | None = None,
@@ -308,7 +300,7 @@ def pretrain_supervised(x: np.ndarray, y: np.ndarray, net_cfg: UCNNNetConfig | N
     softmax over the C classes); returns conv1-conv5. ``scope="adaptation"``: the whole UCNN
     up to FC9 (conv8 with ``k`` maps, needed then) + a temporary classifier on FC9 (dropout,
     dense softmax over C) in place of the k-way softmax; returns conv1-conv8 and fc9 (the
-    UCNN stage's choice: frozen, randomly initialised adaptation layers proved useless).
+    UCNN stage's choice, see the module docstring).
 
     With the VGG16 trunk (``net_cfg.trunk``) the trunk already holds its ImageNet weights and
     stays frozen: "trunk" returns them untrained, "adaptation" trains conv6-FC9 on top."""
@@ -320,7 +312,7 @@ def pretrain_supervised(x: np.ndarray, y: np.ndarray, net_cfg: UCNNNetConfig | N
     net_cfg = net_cfg or UCNNNetConfig()
     cfg = cfg or PretrainConfig()
     if scope not in PRETRAIN_SCOPES:
-        raise ValueError(f"pretrain: scope must be one of {tuple(PRETRAIN_SCOPES)}, got {scope!r}")
+        raise ValueError(f"pretrain: scope must be one of {PRETRAIN_SCOPES}, got {scope!r}")
     if scope == "adaptation" and k is None:
         raise ValueError("pretrain: scope='adaptation' needs k (conv8's number of maps)")
     x = np.asarray(x)
@@ -364,7 +356,8 @@ def pretrain_supervised(x: np.ndarray, y: np.ndarray, net_cfg: UCNNNetConfig | N
                        batch_size=cfg.batch_size, epochs=cfg.epochs, shuffle=True,
                        verbose=verbose)
     weights = {name: [np.array(w) for w in model.get_layer(name).get_weights()]
-               for name in scope_layers(scope, net_cfg)}
+               for name in trunk_layer_names(net_cfg)
+               + (ADAPTATION_LAYERS if scope == "adaptation" else ())}
     return PretrainedTrunk(weights, {key: [float(v) for v in values]
                                      for key, values in fitted.history.items()})
 
@@ -378,8 +371,7 @@ def load_trunk(model, pretrained) -> None:
     if not isinstance(weights, dict):
         raise ValueError("pretrained weights must be a PretrainedTrunk or a {layer: weights} dict")
     names = [layer.name for layer in chain_layers(model)]
-    trunk = [name for name in names[:names.index("conv6")]
-             if name.startswith("conv")]
+    trunk = [name for name in names[:names.index("conv6")] if name.startswith("conv")]
     missing = [name for name in trunk if name not in weights]
     unknown = [name for name in weights if name not in trunk + list(ADAPTATION_LAYERS)]
     if missing or unknown:

@@ -128,7 +128,6 @@ class Config(StageConfig, paper=PAPER, datasets=DATASETS, methods=METHODS):
 
 
 # ---------------------------------------------------------------------------------- data
-
 def load_data(name: str):
     """A column as a :class:`repro.data.Dataset`: images in [0, 1] (28 x 28 x 1 digits, the
     ``usps`` column on MNIST's canvas: ``usps-28``; the paper sets RGB), labels and its
@@ -159,19 +158,8 @@ def _paper_column(name: str):
 
 
 # ------------------------------------------------------------------------------ networks
-
 def _source_name(cfg, dataset: str) -> str:
     return cfg.source or dataset
-
-
-def _source_data(cell):
-    name = _source_name(cell.cfg, cell.dataset)
-    return cell.data if name == cell.dataset else cell.shared(
-        f"source data ({name})", lambda: load_data(name), scope="dataset")
-
-
-def _train_split(cfg, data) -> np.ndarray:
-    return data.train[:cfg.train_images] if cfg.train_images else data.train
 
 
 def _network(cell, method: str, *, k: int | None = None, epochs: int | None = None):
@@ -192,8 +180,7 @@ def _network(cell, method: str, *, k: int | None = None, epochs: int | None = No
 def _supervised(cell, data, *, k: int, epochs: int):
     """On the labels of ``data``'s training images, stopped on held-out training images."""
     cfg = cell.cfg
-    train = cfg.supervised if epochs == cfg.supervised.epochs else \
-        _replace(cfg.supervised, epochs=epochs)
+    train = _replace(cfg.supervised, epochs=epochs)
     held_out = _validation_split(cfg, data, train.validation_images)
     validation = (data.x[held_out], data.y[held_out]) if len(held_out) else None
     return SupervisedNetwork(train, cfg.net, validation=validation, verbose=cfg.verbose,
@@ -212,9 +199,12 @@ NETWORKS = {
 
 def _train(cell, method: str, k: int, epochs: int):
     """(the network of ``method`` trained on its training set, the learner's ``info_``)."""
-    cfg = cell.cfg
-    data = cell.data if method == "places_labels" else _source_data(cell)
-    index = _train_split(cfg, data)
+    cfg, name = cell.cfg, _source_name(cell.cfg, cell.dataset)
+    if method == "places_labels" or name == cell.dataset:
+        data = cell.data
+    else:
+        data = cell.shared(f"source data ({name})", lambda: load_data(name), scope="dataset")
+    index = data.train[:cfg.train_images] if cfg.train_images else data.train
     learner = NETWORKS[method](cell, data, k=k, epochs=epochs)
     model = learner.fit(data.x[index], seed=cell.seed, y=data.y[index])
     return model, learner.info_
@@ -252,7 +242,6 @@ def _record_training(cell, history) -> None:
 
 
 # -------------------------------------------------------------------------------- probes
-
 def _probe(cell, model, data, layers=LAYERS, *, name: str = "") -> dict:
     """Linear probes on ``layers`` of ``model``: train on the column's training split (first
     ``probe_train_images``), best epoch's top-1 on its test split -> {layer: top-1}."""
@@ -338,7 +327,6 @@ def _k_ablation(cell) -> None:
 
 
 # ------------------------------------------------------------------------------- figures
-
 def figures(outcome, figure_dir: Path) -> dict[str, Path]:
     """Table 1 as top-1 against the layer per column; Fig. 2a, 2b (per epoch) and 2c."""
     from repro.report.figures import plot_histories, plot_metric_vs_variant
@@ -358,11 +346,10 @@ def figures(outcome, figure_dir: Path) -> dict[str, Path]:
         out["table1_layers"] = path
     histories = outcome.histories
     if histories is not None and len(histories):
-        for metric, name in (("nmi_labels", "fig2a"), ("nmi_epochs", "fig2b")):
+        for metric, name, title in (("nmi_labels", "fig2a", "Fig. 2a: NMI(clusters, labels)"),
+                                    ("nmi_epochs", "fig2b", "Fig. 2b: NMI(epoch t-1, epoch t)")):
             for dataset in sorted(set(histories["dataset"])):
                 path = figure_dir / f"{name}_{dataset}.png"
-                title = {"nmi_labels": "Fig. 2a: NMI(clusters, labels)",
-                         "nmi_epochs": "Fig. 2b: NMI(epoch t-1, epoch t)"}[metric]
                 plot_histories(histories, dataset, metric, path, labels=labels, band="minmax",
                                profile=outcome.profile,
                                title=f"{title}\n{labels.get(dataset, dataset)}").clear()

@@ -23,27 +23,23 @@ pretraining classes, unseen images), Places-Val (new classes) and Places-Train (
   keeps ImageNet's 1000 maps.
 
 On the paper's own sets (the ``paper`` profile, where ILSVRC12 / Places are present) the
-network's ImageNet initialisation is keras.applications VGG16's conv blocks with their
-ImageNet weights as conv1-conv5 (``net.trunk: vgg16-imagenet``; AlexNet is not in
-keras.applications: a stated difference), frozen, with conv6-FC9 pretrained supervised on
-ImageNet-train (100 images per class) on top; offline without the weights file, a clear error
-names it.
+network's ImageNet initialisation is keras.applications VGG16's conv blocks with their ImageNet
+weights as conv1-conv5 (``net.trunk: vgg16-imagenet``; AlexNet is not in keras.applications: a
+stated difference), frozen, with conv6-FC9 pretrained supervised on ImageNet-train (100 images
+per class) on top; offline without the weights file, a clear error names it.
 
-**JULE's check.** CNN-RC is JULE (Yang et al., CVPR 2016), whose own paper reports NMI on
-data we do have: MNIST (all 70000 digits) and USPS. On ``mnist-full`` and ``usps`` (real
-data, not stand-ins; only ``cnn_rc`` runs there, ``per_dataset``) the stage compares our JULE
-with JULE-RC's published NMI (the ``jule_check`` table of ``ucnn.yaml``, from
-``shared/papers/wave2_facts.md``) under the stage's NMI tolerance. Our
-USPS is the 9298-digit version (data/README.md); which version JULE used is not stated in
-what we have.
+**JULE's check.** CNN-RC is JULE (Yang et al., CVPR 2016), whose own paper reports NMI on data
+we do have: MNIST (all 70000 digits) and USPS. On ``mnist-full`` and ``usps`` (real data, not
+stand-ins; only ``cnn_rc`` runs there, ``per_dataset``) the stage compares our JULE with
+JULE-RC's published NMI (the ``jule_check`` table of ``ucnn.yaml``, from
+``shared/papers/wave2_facts.md``) under the stage's NMI tolerance. Our USPS is the 9298-digit
+version (data/README.md); which version JULE used is not stated in what we have.
 
-**Methods** (``ESTIMATORS``, one clusterer each): ``ucnn`` and ``baseline_1``
-(:class:`repro.methods.ucnn.UCNN` with and without the drift compensation of Eq. 4-5),
-``baseline_2`` (:class:`~repro.methods.ucnn.BaselineMiniBatchKMeans`: the pretrained features
-+ mini-batch k-means, streamed) and ``baseline_3`` (:class:`~repro.methods.ucnn.BaselineFullKMeans`:
-+ full-set k-means), ``dec`` (:class:`DenseDEC`: dense autoencoder + DEC on the images),
-``cnn_cm`` (:class:`repro.methods.cnn_cm.CNNCM`: convolutional k-means filters + full-set
-k-means) and ``cnn_rc`` = JULE (:class:`repro.methods.jule.JULE`). Each method's readings are in its module docstring.
+**Methods** (``ESTIMATORS``, one clusterer each; its readings are in its module docstring):
+``ucnn`` / ``baseline_1`` (:class:`repro.methods.ucnn.UCNN` with / without Eq. 4-5's drift
+compensation), ``baseline_2`` / ``baseline_3`` (the pretrained features + mini-batch k-means,
+streamed / full-set k-means), ``dec`` (:class:`DenseDEC`), ``cnn_cm``
+(:class:`repro.methods.cnn_cm.CNNCM`) and ``cnn_rc`` = JULE (:class:`repro.methods.jule.JULE`).
 
 **Measurements.** Per (set, method, seed): ``nmi`` with the labels (:func:`repro.metrics.nmi`,
 geometric normalisation), ``time`` (wall-clock seconds of the whole method: pretraining of its
@@ -55,22 +51,23 @@ Keras code; before each measured call the C heap's free pages go back to the sys
 cached from an earlier call -- and ``cpu_time`` (the process's CPU seconds in the same call:
 a shared machine's load inflates the wall time, not this). Baseline-I's cells also record
 the size of Eq. 4-5's correction along their run (``feature_drift``, ``centroid_gap``,
-``assignment_flips``: :class:`repro.methods.ucnn.UCNN`). The shared supervised pretraining of the UCNN (``pretrain_scope``: by default the
-whole network up to FC9, as the paper's network [15] is trained on ILSVRC12 as a whole; conv8
-has k maps) is timed once (``shared: pretrained network``) and counted in no method, as the
-paper's ImageNet model is not part of its Table II. It is one network, pretrained with seed
-``pretrain_seed``, for every seed and set of a run (the paper starts from one ImageNet model):
-the seeds vary the initial centroids, the mini-batch order, the softmax layer's initialisation
-and the other methods' own training. On ``scale.dataset`` (the Places-Train stand-in), the first seed
-also measures the **scale curve**: each method's time and peak memory at growing set sizes N
-(``scale_time`` / ``scale_memory``, variant = N) on derived data -- a stream of elastically
-and affinely deformed copies of the set's real digits (:mod:`repro.data.deformations`); the
-full-set methods hold the N deformed images (generated before the measured call; their
-bytes are added to the method's peak, since it must hold them), the mini-batch methods draw
-them batch by batch inside the call. A method stops at the first size whose memory or time, extrapolated from its
-last two measured sizes (a power law), exceeds ``scale.memory_budget_mb`` or
-``scale.time_budget_s``: that size is recorded as ``scale_projected_memory`` /
-``scale_projected_time`` (labelled as extrapolations) and not run. From the curve:
+``assignment_flips``: :class:`repro.methods.ucnn.UCNN`). The shared supervised pretraining
+of the UCNN (``pretrain_scope``, see Roles) is timed once (``shared: pretrained network``)
+and counted in no method, as the paper's ImageNet model is not part of its Table II. It is
+one network, pretrained with seed ``pretrain_seed``, for every seed and set of a run (the
+paper starts from one ImageNet model): the seeds vary the initial centroids, the mini-batch
+order, the softmax layer's initialisation and the other methods' own training. On
+``scale.dataset`` (the Places-Train stand-in), the first seed also measures the **scale
+curve**: each method's time and peak memory at growing set sizes N (``scale_time`` /
+``scale_memory``, variant = N) on derived data -- a stream of elastically and affinely
+deformed copies of the set's real digits (:mod:`repro.data.deformations`); the full-set
+methods hold the N deformed images (generated before the measured call; their bytes are
+added to the method's peak, since it must hold them), the mini-batch methods draw them
+batch by batch inside the call. A method stops at the first size whose memory or time,
+extrapolated from its last two measured sizes (a power law), exceeds
+``scale.memory_budget_mb`` or ``scale.time_budget_s``: that size is recorded as
+``scale_projected_memory`` / ``scale_projected_time`` (labelled as extrapolations) and not
+run. From the curve:
 ``memory_growth`` (peak memory at the largest run size / at the smallest) and
 ``time_exponent`` (slope of log time against log N between the two largest run sizes:
 "proportional to the size" is a statement about large sets, where the fixed costs of a run --
@@ -101,12 +98,9 @@ METHODS = ("dec", "cnn_cm", "cnn_rc", "baseline_1", "baseline_2", "baseline_3", 
 MINI_BATCH = ("baseline_1", "baseline_2", "ucnn")
 DATASETS = ("ilsvrc-val", "places-val", "places-train", "mnist-test-04", "mnist-test-59",
             "mnist-train-59", "mnist-full", "usps")
-# The check of CNN-RC (= JULE) against JULE's own published NMI, on JULE's own data sets
-# (real MNIST, all 70000 digits, and real USPS): only cnn_rc runs on them
-JULE_CHECK = ("mnist-full", "usps")
+JULE_CHECK = ("mnist-full", "usps")   # JULE's own sets (module docstring): only cnn_rc
 NEEDS_TRUNK = ("baseline_1", "baseline_2", "baseline_3", "ucnn")
 SET_LAYERS = ("conv6", "conv7", "conv8", "fc9")
-# Baseline-I's in-run measures of the size of Eq. 4-5's correction (repro.methods.ucnn)
 DRIFT_METRICS = ("feature_drift", "centroid_gap", "assignment_flips")
 BUDGET = {"ucnn.epochs": "UCNN / Baseline-I / II epochs", "subset": "images per set (0 = all)",
           "pretrain.epochs": "trunk pretraining epochs", "jule.max_epochs": "JULE epochs (cap)",
@@ -125,9 +119,8 @@ NOTES = {
     "jule_check": "CNN-RC (our JULE) against JULE's own published NMI on JULE's sets, the real "
                   "MNIST (70000) and USPS (9298 here): table jule_check; only cnn_rc runs on "
                   "them, with JULE's whole schedule on the paper profile (smoke: a tiny code "
-                  "check; MNIST: hours a "
-                  "seed on a 2-core CPU, benchmarks/bench_steps.py; USPS does not fit the "
-                  "quick profile's budget)",
+                  "check; MNIST: hours a seed on a 2-core CPU, benchmarks/bench_steps.py; "
+                  "USPS does not fit the quick profile's budget)",
     "scale_curve": "deformed copies of the real digits (repro.data.deformations, derived data); "
                    "scale_projected_memory cells are extrapolations (a power law through the "
                    "last two measured sizes), not measurements"}
@@ -169,14 +162,10 @@ class Config(StageConfig, paper=PAPER, datasets=DATASETS, methods=METHODS):
 
     subset: int = 0                  # > 0: the first N images of each set (a seeded order)
     pretrain_images: int = 0         # > 0: the first N pretraining images
-    # "adaptation": the whole UCNN up to FC9 pretrained (the paper's network [15] is trained
-    # as a whole on ILSVRC12); "trunk": conv1-conv5 only, conv6-conv8 and FC9 random
+    # "adaptation": the whole UCNN up to FC9 pretrained; "trunk": conv1-conv5 only (Roles)
     pretrain_scope: str = "adaptation"
     pretrain_seed: int = 0           # one pretrained network for every seed (the paper: one model)
-    # the layers a set gets its own of (seeded random start instead of the pretrained weights):
-    # the paper gives every set its own conv8 with k maps and its own k-way softmax (Sec. 3.1);
-    # per_dataset sets them for the sets of new classes
-    set_layers: tuple[str, ...] = ()
+    set_layers: tuple[str, ...] = ()  # the set's own layers, seeded random (Roles: Sec. 3.1)
     net: UCNNNetConfig = field(default_factory=UCNNNetConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     ucnn: UCNNConfig = field(default_factory=UCNNConfig)
@@ -212,7 +201,6 @@ def _check_jule_methods(dataset: str, methods) -> None:
 
 
 # ---------------------------------------------------------------------------------- data
-
 DIGITS = ("mnist-test-04", "mnist-test-59", "mnist-train-59")   # derived (repro.data.derived)
 PAPER_SETS = {"ilsvrc-val": ("imagenet", "val", 0), "places-val": ("places365", "val", 0),
               "places-train": ("places365", "train", PLACES_TRAIN_PER_CLASS)}
@@ -262,7 +250,6 @@ def _subset(cell):
 
 
 # ------------------------------------------------------------------------------- methods
-
 def _trunk(cell, k: int):
     """The supervised pretrained network (``pretrain_scope``: conv1-FC9 with conv8's k maps,
     or conv1-conv5), pretrained once with ``pretrain_seed`` and shared by every seed and set
@@ -321,11 +308,10 @@ def _on_trunk(method, settings):
         log=cell.log)
 
 
-# The methods: ``factory(cell, k, trunk, epochs=None) -> Clusterer`` (repro.methods.base) with
-# k = the classes of the set clustered, trunk = the shared pretrained network's weights for the
-# NEEDS_TRUNK methods (else None), epochs = the scale curve's passes of the mini-batch methods
-# (None: the settings'). The stage keeps its own run_cell: each fit is measured (time, memory)
-# and the scale curve fits the same methods on other data.
+# The methods: ``factory(cell, k, trunk, epochs=None) -> Clusterer`` (repro.methods.base), k =
+# the set's classes, trunk = the shared pretrained weights (NEEDS_TRUNK, else None), epochs =
+# the scale curve's passes of the mini-batch methods (None: the settings'). The stage keeps its
+# own run_cell: each fit is measured and the scale curve fits the same methods on other data.
 ESTIMATORS = {
     "ucnn": _on_trunk(UCNN, lambda cfg, e: _schedule(cfg.ucnn, e, compensate=True)),
     "baseline_1": _on_trunk(UCNN, lambda cfg, e: _schedule(cfg.ucnn, e, compensate=False)),
@@ -385,33 +371,26 @@ def _set_trunk(trunk, cfg):
 
 def _measure(fn, *args, **kwargs):
     """``repro.measure.measure`` of the call, plus the process's CPU seconds during it (user +
-    system, all threads: on a shared machine the wall time also holds other processes' load,
-    the CPU time does not). Before it, the C heap's free pages go back to the operating system
-    (glibc ``malloc_trim``), so that the peak RSS above the baseline counts the call's own
-    allocations, not how much of an earlier call's freed memory the allocator still caches."""
-    import psutil
-
-    from repro.measure import measure
-
-    _release_free_heap()
-    process = psutil.Process()
-    before = process.cpu_times()
-    meas = measure(fn, *args, **kwargs)
-    after = process.cpu_times()
-    return meas, (after.user - before.user) + (after.system - before.system)
-
-
-def _release_free_heap() -> None:
-    """gc, then glibc's ``malloc_trim(0)`` (a no-op where the C library has none)."""
+    system, all threads). Before it: gc, then glibc's ``malloc_trim(0)`` (a no-op where the C
+    library has none), for the reason given in the module docstring."""
     import ctypes
     import ctypes.util
     import gc
+
+    import psutil
+
+    from repro.measure import measure
 
     gc.collect()
     try:
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+    process = psutil.Process()
+    before = process.cpu_times()
+    meas = measure(fn, *args, **kwargs)
+    after = process.cpu_times()
+    return meas, (after.user - before.user) + (after.system - before.system)
 
 
 def _scale_curve(cell, x, y, k: int, trunk) -> None:
@@ -492,7 +471,6 @@ def _deformed_source(x, n: int, seed: int, deform_cfg):
 
 
 # ------------------------------------------------------------------------------- figures
-
 def figures(outcome, figure_dir: Path) -> dict[str, Path]:
     """Table I / II as bars (per set), JULE's check (CNN-RC against JULE's published NMI on
     its own sets) and the scale curve (time and memory against N). Run time and memory:
