@@ -268,7 +268,8 @@ def time_text(seconds_by_device: Mapping[str, float], unestimated: int = 0,
         parts.append("; ".join(f"about {_minutes(s)} on {device}"
                                for device, s in seconds_by_device.items())
                      + (f"; {unestimated} cell(s) with no estimate" if unestimated else "")
-                     + " (from the stored cells' wall times)")
+                     + " (from the stored cells' wall times, with each pending seed's "
+                       "shared work, e.g. autoencoder pretraining)")
     if bench:
         parts.append("; ".join(f"at most {_minutes(s)} on {device}" for device, s in bench.items())
                      + " (benchmarks/bench_steps.py: training steps x step time, every method "
