@@ -198,7 +198,7 @@ def test_bad_input_raises_a_clear_error():
     codes = update_codes(z, codebooks)
     with pytest.raises(ValueError, match="dimensions"):
         update_codes(z[:, :10], codebooks)
-    with pytest.raises(ValueError, match="M, K, D/M"):
+    with pytest.raises(ValueError, match=r"\(M, L, D/M\)"):
         update_codes(z, codebooks[0])
     with pytest.raises(ValueError, match="rows"):
         quantization_loss(z[:10], codebooks, codes)

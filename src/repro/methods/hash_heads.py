@@ -92,9 +92,9 @@ def check_training_data(x, y) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_bits(bits) -> int:
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or bits < 1:
-        raise ValueError(f"bits must be a positive integer, got {bits!r}")
-    return int(bits)
+    from repro.quantization.product_quantizer import _check_count
+
+    return _check_count("bits", bits, 1)
 
 
 def pair_similarity(labels):

@@ -51,7 +51,7 @@ from scipy import linalg, sparse
 from threadpoolctl import threadpool_limits
 
 from repro.methods.hash_heads import HammingRanking, check_bits
-from repro.quantization.product_quantizer import _check_matrix
+from repro.quantization.product_quantizer import _check_count, _check_matrix, _squared_distances
 
 _CHUNK_ELEMENTS = 1 << 22
 _RIDGE = 1e-6
@@ -72,12 +72,8 @@ class KSHConfig:
     gd_tol: float = 1e-2
 
     def __post_init__(self) -> None:
-        for name in ("n_anchors", "n_train"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"KSHConfig.{name} must be a positive integer, got {value!r}")
-        if isinstance(self.n_iter, bool) or not isinstance(self.n_iter, (int, np.integer)) or self.n_iter < 0:
-            raise ValueError(f"KSHConfig.n_iter must be an integer >= 0, got {self.n_iter!r}")
+        for name, low in (("n_anchors", 1), ("n_train", 1), ("n_iter", 0)):
+            _check_count(f"KSHConfig.{name}", getattr(self, name), low)
         if not (isinstance(self.gd_tol, (int, float)) and np.isfinite(self.gd_tol) and self.gd_tol >= 0):
             raise ValueError(f"KSHConfig.gd_tol must be a finite number >= 0, got {self.gd_tol!r}")
 
@@ -213,12 +209,7 @@ class KSH(HammingRanking):
         out = np.empty((x.shape[0], anchors.shape[0]))
         step = max(1, _CHUNK_ELEMENTS // max(anchors.shape[0], x.shape[1]))
         for start in range(0, x.shape[0], step):
-            rows = x[start:start + step].astype(np.float64)
-            block = rows @ anchors.T
-            block *= -2.0
-            block += np.einsum("nd,nd->n", rows, rows)[:, None]
-            block += anchor_norms[None, :]
-            out[start:start + step] = np.maximum(block, 0.0)
+            out[start:start + step] = _squared_distances(x[start:start + step], anchors, anchor_norms)
         return out
 
     def _features(self, x: np.ndarray) -> np.ndarray:

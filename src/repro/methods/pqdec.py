@@ -231,6 +231,16 @@ def kmeans_plus_plus_codes(codebooks: np.ndarray, codes: np.ndarray, n_clusters:
     return quantizer.encode(centres.astype(np.float32))
 
 
+def fit_codebooks(embedding: np.ndarray, cfg: PQDECConfig, seed: int):
+    """PQDEC's initial codebooks (step 1 of the module docstring): (the
+    :class:`~repro.quantization.ProductQuantizer` fitted on the padded embedding, the padded
+    embedding)."""
+    padded = pad_subvectors(embedding, cfg.n_subspaces)
+    quantizer = ProductQuantizer(cfg.n_subspaces, cfg.n_codewords).fit(
+        padded, seed=seed, n_iter=cfg.pq_fit_iter)
+    return quantizer, padded
+
+
 class PQCodeClustering:
     """PQ k-means (Eq. 6) of (n, M) codes under the current ``codebooks()`` (PQDEC: its layer's,
     which training moves); centres are PQ codes."""
@@ -275,9 +285,7 @@ class PQKMeansClusterer:
     def fit(self, x: np.ndarray, *, seed: int, y: np.ndarray | None = None) -> ClusteringResult:
         cfg = self.config
         x = check_inputs(x, self.n_clusters, y)
-        padded = pad_subvectors(x.reshape(len(x), -1), cfg.n_subspaces)
-        quantizer = ProductQuantizer(cfg.n_subspaces, cfg.n_codewords).fit(
-            padded, seed=seed, n_iter=cfg.pq_fit_iter)
+        quantizer, padded = fit_codebooks(x.reshape(len(x), -1), cfg, seed)
         codes = quantizer.encode(padded).astype(code_dtype(cfg.n_codewords))
         clustering = PQCodeClustering(lambda: quantizer.codebooks, int(self.n_clusters), cfg, seed)
         labels = clustering.initial(codes)
@@ -435,9 +443,7 @@ class PQDEC(QuantizedDEC):
         cfg, started = self.config, time.perf_counter()
         embedding = np.asarray(self.encoder.predict(x, batch_size=cfg.predict_batch_size,
                                                     verbose=0))
-        padded = pad_subvectors(embedding, cfg.n_subspaces)
-        quantizer = ProductQuantizer(cfg.n_subspaces, cfg.n_codewords).fit(
-            padded, seed=seed, n_iter=cfg.pq_fit_iter)
+        quantizer, padded = fit_codebooks(embedding, cfg, seed)
         layer.set_codebooks(quantizer.codebooks)
         self._initial = quantizer, padded
         return (PQCodeClustering(layer.get_codebooks, int(self.n_clusters), cfg, seed),

@@ -154,14 +154,6 @@ def load_data(name: str):
     return load(name, **options).scaled()   # JPEG sets: uint8 RGB (VGG16 reads them at 224)
 
 
-def _source(cell):
-    """The backbone's pretraining set: USPS on MNIST's canvas (stand-ins)."""
-    from repro.data import load
-
-    usps = load("usps-28")
-    return usps.x, usps.y
-
-
 def _data(cell):
     """The dataset, or its first ``subset`` images (the smoke profile)."""
     n = cell.cfg.subset
@@ -180,13 +172,14 @@ def _backbone(cell):
 
 
 def _pretrained_backbone(cell):
+    from repro.data import load
     from repro.models.retrieval import imagenet_backbone, pretrain_backbone
 
     cfg = cell.cfg
     if cfg.backbone.kind == "vgg16-imagenet":
         return imagenet_backbone(cfg.backbone)
-    x, y = _source(cell)
-    backbone = pretrain_backbone(x, y, cfg.backbone, seed=cfg.backbone.pretrain_seed,
+    usps = load("usps-28")   # the stand-ins' pretraining set: USPS on MNIST's canvas
+    backbone = pretrain_backbone(usps.x, usps.y, cfg.backbone, seed=cfg.backbone.pretrain_seed,
                                  verbose=cfg.verbose, log=cell.log)
     cell.log(f"[{PAPER}] backbone: USPS held-out top-1 {backbone.source_accuracy:.3f}")
     return backbone
@@ -532,8 +525,6 @@ def figures(outcome, figure_dir: Path) -> dict[str, Path]:
     comparison = outcome.comparison
     part = comparison[(comparison["metric"] == "map") & comparison["dataset"].isin(ran)]
     if len(part) and part["n_seeds"].max() > 0:
-        from repro.report.figures import save_png
-
         path = figure_dir / "map_vs_bits.png"
         fig = plot_metric_vs_variant(part, "map", path, labels=labels, profile=outcome.profile,
                                      variant_label="code length (bits)",
@@ -546,9 +537,7 @@ def figures(outcome, figure_dir: Path) -> dict[str, Path]:
                 ax.annotate(f"chance {chance[dataset]:.3f}", (0.01, chance[dataset]),
                             xycoords=("axes fraction", "data"), fontsize=7, color="0.4",
                             va="bottom")
-        save_png(fig, path)
-        fig.clear()
-        out["map_vs_bits"] = path
+        out["map_vs_bits"] = _finish(fig, path)
     curves = curves_frame(outcome)
     if not curves.empty:
         curves.to_csv(outcome.report_dir / "curves.csv", index=False)
@@ -594,7 +583,6 @@ def _plot_losses(histories, labels, outcome, figure_dir) -> Path:
     where each stopped (plateau, time budget or cap) is visible."""
     import matplotlib.pyplot as plt
 
-    from repro.report.figures import save_png
     from repro.report.palette import method_color
 
     h = histories.dropna(subset=["loss"])
@@ -621,16 +609,12 @@ def _plot_losses(histories, labels, outcome, figure_dir) -> Path:
                 ax.legend(fontsize=6)
         row[0].set_ylabel("training loss", fontsize=8)
     fig.suptitle(f"Training losses, mean over seeds [{outcome.profile}]", fontsize=10)
-    path = figure_dir / "loss_curves.png"
-    save_png(fig, path)
-    plt.close(fig)
-    return path
+    return _finish(fig, figure_dir / "loss_curves.png")
 
 
 def _plot_curves(curves, dataset, labels, outcome, figure_dir) -> Path:
     import matplotlib.pyplot as plt
 
-    from repro.report.figures import save_png
     from repro.report.palette import method_color
 
     fig, (ax_pr, ax_top) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
@@ -653,16 +637,12 @@ def _plot_curves(curves, dataset, labels, outcome, figure_dir) -> Path:
     ax_top.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(f"{labels.get(dataset, dataset)}, {bits} bits, mean over seeds "
                  f"[{outcome.profile} profile]")
-    path = figure_dir / f"curves_{dataset}.png"
-    save_png(fig, path)
-    plt.close(fig)
-    return path
+    return _finish(fig, figure_dir / f"curves_{dataset}.png")
 
 
 def _plot_lambda_sweep(sweep, labels, outcome, figure_dir) -> Path:
     import matplotlib.pyplot as plt
 
-    from repro.report.figures import save_png
     from repro.report.palette import method_color
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
@@ -679,16 +659,12 @@ def _plot_lambda_sweep(sweep, labels, outcome, figure_dir) -> Path:
                  f"first seed [{outcome.profile}]")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, title="dataset (line style)", title_fontsize=8)
-    path = figure_dir / "map_vs_lambda.png"
-    save_png(fig, path)
-    plt.close(fig)
-    return path
+    return _finish(fig, figure_dir / "map_vs_lambda.png")
 
 
 def _plot_query_times(timing, labels, outcome, figure_dir) -> Path:
     import matplotlib.pyplot as plt
 
-    from repro.report.figures import save_png
     from repro.report.palette import method_color
 
     stats = timing.groupby(["dataset", "method"], sort=False)["value"].agg(
@@ -705,7 +681,15 @@ def _plot_query_times(timing, labels, outcome, figure_dir) -> Path:
         ax.tick_params(axis="x", labelsize=8, rotation=20)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(f"All queries over the database: distances + top R [{outcome.profile} profile]")
-    path = figure_dir / "query_time.png"
+    return _finish(fig, figure_dir / "query_time.png")
+
+
+def _finish(fig, path: Path) -> Path:
+    """Save ``fig`` to ``path`` and close it."""
+    import matplotlib.pyplot as plt
+
+    from repro.report.figures import save_png
+
     save_png(fig, path)
     plt.close(fig)
     return path

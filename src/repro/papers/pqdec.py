@@ -157,14 +157,16 @@ def _k(cell) -> int:
     return int(len(np.unique(cell.data.y)))
 
 
-def _built(cell, need: str):
-    """A fresh (autoencoder, encoder) with the pretrained weights ``need`` of this dataset and
-    seed (pretrained once, :meth:`Cell.shared`); the deep methods train their copy in place."""
-    return cell.shared(f"{need} autoencoder", lambda: _pretrain(cell, need)).build()
+def _pretrained(cell, need: str):
+    """The pretrained autoencoder ``need`` of this dataset and seed (pretrained once,
+    :meth:`Cell.shared`)."""
+    return cell.shared(f"{need} autoencoder", lambda: _pretrain(cell, need))
 
 
 def _pair(cell, need: str) -> dict:
-    autoencoder, encoder = _built(cell, need)
+    """A fresh (autoencoder, encoder) with the pretrained weights ``need``; the deep methods
+    train their copy in place."""
+    autoencoder, encoder = _pretrained(cell, need).build()
     return {"autoencoder": autoencoder, "encoder": encoder, "verbose": cell.cfg.verbose}
 
 
@@ -175,8 +177,7 @@ ESTIMATORS = {
     "kmedoids": lambda cell: KMedoids(_k(cell), cell.cfg.kmedoids),
     "kdkmeans": lambda cell: KDKMeans(_k(cell), cell.cfg.kdkmeans),
     "dec": lambda cell: WarmDEC(_k(cell), cell.cfg.dec, verbose=cell.cfg.verbose,
-                                pretrained=cell.shared("dense autoencoder",
-                                                       lambda: _pretrain(cell, "dense"))),
+                                pretrained=_pretrained(cell, "dense")),
     "bqdec": lambda cell: BQDEC(_k(cell), cell.cfg.bqdec, **_pair(cell, "binary")),
     "pqdec": lambda cell: PQDEC(_k(cell), cell.cfg.pqdec, **_pair(cell, "dense")),
 }
@@ -295,7 +296,7 @@ def run_cell(cell) -> None:
 
     cfg, x, y, method = cell.cfg, cell.data.x, cell.data.y, cell.method
     need = PRETRAINED_FOR.get(method)
-    pretrained = cell.shared(f"{need} autoencoder", lambda: _pretrain(cell, need)) if need else None
+    pretrained = _pretrained(cell, need) if need else None
     if pretrained is not None and method in ("pqdec", "bqdec"):  # the curve, once per autoencoder
         cell.record_history([{"iteration": e, "epoch": e, "loss": v}
                              for e, v in enumerate(pretrained.loss_history, 1)], variant="pretrain")

@@ -31,8 +31,10 @@ def random_distinct_rows(rows: np.ndarray, n_rows: int, seed) -> np.ndarray:
     The rows are visited in a seeded random order and a row is kept unless an earlier kept
     row has the same value, so dense regions are picked as often as in plain random picking
     (pqkmeans' "random pick") but no two initial centres coincide.
-    Raises ValueError when ``rows`` holds fewer than ``n_rows`` distinct values.
+    Raises ValueError when ``rows`` holds fewer than ``n_rows`` rows or distinct values.
     """
+    if rows.shape[0] < n_rows:
+        raise ValueError(f"{rows.shape[0]} codes cannot form n_clusters={n_rows} clusters")
     order = np.random.default_rng(seed).permutation(rows.shape[0])
     _, first_seen = np.unique(rows[order], axis=0, return_index=True)
     if first_seen.size < n_rows:

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import sparse
 
 from ._lloyd import random_distinct_rows, run_lloyd
+from .product_quantizer import _check_count
 
 _CHUNK_ELEMENTS = 1 << 22
 
@@ -113,18 +114,14 @@ class KMajority:
     """
 
     def __init__(self, n_clusters: int, *, n_iter: int = 10, seed: int = 0):
-        for name, value in (("n_clusters", n_clusters), ("n_iter", n_iter)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        self.n_clusters, self.n_iter, self.seed = int(n_clusters), int(n_iter), seed
+        self.n_clusters = _check_count("n_clusters", n_clusters, 1)
+        self.n_iter, self.seed = _check_count("n_iter", n_iter, 1), seed
 
     def fit(self, bits, *, init_centres=None) -> KMajority:
         """Cluster ``bits (n, B)`` in {0, 1}; ``init_centres (K, B)`` replaces the random start."""
         bits = check_bits(bits)
         packed = np.packbits(bits, axis=1)
         if init_centres is None:
-            if bits.shape[0] < self.n_clusters:
-                raise ValueError(f"{bits.shape[0]} codes cannot form n_clusters={self.n_clusters} clusters")
             centres = bits[random_distinct_rows(packed, self.n_clusters, self.seed)]
         else:
             centres = check_bits(init_centres, "init_centres")

@@ -29,8 +29,10 @@ import numpy as np
 from .product_quantizer import (
     MAX_CODEWORDS,
     ProductQuantizer,
+    _check_count,
     _check_matrix,
     _squared_distances,
+    check_codebooks,
     check_codes,
     code_dtype,
 )
@@ -41,17 +43,6 @@ _SCAN_ELEMENTS = 1 << 18  # one scan block: 1 MiB of float32 (a few queries), ab
 _MERGED_TABLE_LIMIT = 1 << 12  # at most 4096 entries per merged look-up table (16 KiB float32)
 
 
-def _check_codebooks(codebooks, name: str = "codebooks") -> np.ndarray:
-    array = np.asarray(codebooks)
-    if array.ndim != 3 or 0 in array.shape:
-        raise ValueError(f"{name} must be a non-empty (M, K, D/M) array, got shape {array.shape}")
-    if array.dtype.kind not in "iuf" or not np.isfinite(array).all():
-        raise ValueError(f"{name} must hold finite real numbers (dtype {array.dtype})")
-    if array.shape[1] > MAX_CODEWORDS:
-        raise ValueError(f"{name} has K={array.shape[1]} codewords per subspace, more than {MAX_CODEWORDS}")
-    return np.ascontiguousarray(array, dtype=np.float32)
-
-
 def _check_z(z, n_subspaces: int | None = None, dim: int | None = None, name: str = "z") -> np.ndarray:
     array = _check_matrix(name, z, dim)
     if n_subspaces is not None and array.shape[1] % n_subspaces:
@@ -59,19 +50,23 @@ def _check_z(z, n_subspaces: int | None = None, dim: int | None = None, name: st
     return array
 
 
+def _check_rows(z: np.ndarray, codes: np.ndarray) -> None:
+    if codes.shape[0] != z.shape[0]:
+        raise ValueError(f"z has {z.shape[0]} rows but codes has {codes.shape[0]} (shapes {z.shape}, {codes.shape})")
+
+
 def _check_pair(z, codebooks, codes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    books = _check_codebooks(codebooks)
+    books = check_codebooks(codebooks)
     n_subspaces, n_codewords, sub_dim = books.shape
     z = _check_z(z, dim=n_subspaces * sub_dim)
     codes = check_codes(codes, n_subspaces, n_codewords)
-    if codes.shape[0] != z.shape[0]:
-        raise ValueError(f"z has {z.shape[0]} rows but codes has {codes.shape[0]} (shapes {z.shape}, {codes.shape})")
+    _check_rows(z, codes)
     return z, books, codes
 
 
 def decode(codebooks, codes) -> np.ndarray:
     """``(n, M)`` codes -> ``(n, D)`` float32 ``C h`` (concatenated codewords)."""
-    books = _check_codebooks(codebooks)
+    books = check_codebooks(codebooks)
     return ProductQuantizer.from_codebooks(books).decode(codes)
 
 
@@ -82,7 +77,7 @@ def update_codes(z, codebooks) -> np.ndarray:
     ``argmin_k ||z_m - C_m[k]||^2``, so this is the exact minimiser (squared distances in
     float64; ties to the lowest index). Same result as ``ProductQuantizer.encode``.
     """
-    books = _check_codebooks(codebooks)
+    books = check_codebooks(codebooks)
     z = _check_z(z, dim=books.shape[0] * books.shape[2])
     return ProductQuantizer.from_codebooks(books).encode(z)
 
@@ -98,21 +93,18 @@ def update_codebooks(z, codes, n_codewords: int, previous=None) -> np.ndarray:
     keeps its value in ``previous`` (an ``(M, K, D/M)`` array, e.g. the codebooks before the
     step). With ``previous=None`` an empty codeword is a ValueError.
     """
-    if isinstance(n_codewords, bool) or not isinstance(n_codewords, (int, np.integer)) or not 1 <= n_codewords <= MAX_CODEWORDS:
-        raise ValueError(f"n_codewords must be an integer in [1, {MAX_CODEWORDS}], got {n_codewords!r}")
-    n_codewords = int(n_codewords)
+    n_codewords = _check_count("n_codewords", n_codewords, 1, MAX_CODEWORDS)
     codes = np.asarray(codes)
     if codes.ndim != 2:
         raise ValueError(f"codes must be an (n, M) array of codeword indices, got shape {codes.shape}")
     n_subspaces = codes.shape[1]
     codes = check_codes(codes, n_subspaces, n_codewords)
     z = _check_z(z, n_subspaces=n_subspaces)
-    if codes.shape[0] != z.shape[0]:
-        raise ValueError(f"z has {z.shape[0]} rows but codes has {codes.shape[0]} (shapes {z.shape}, {codes.shape})")
+    _check_rows(z, codes)
     n, dim = z.shape
     sub_dim = dim // n_subspaces
     if previous is not None:
-        previous = _check_codebooks(previous, "previous")
+        previous = check_codebooks(previous, "previous")
         if previous.shape != (n_subspaces, n_codewords, sub_dim):
             raise ValueError(
                 f"previous must have shape (M, K, D/M) = {(n_subspaces, n_codewords, sub_dim)}, got {previous.shape}"
@@ -262,7 +254,7 @@ def faiss_index_pq(codebooks, codes):
     """
     import faiss
 
-    books = _check_codebooks(codebooks)
+    books = check_codebooks(codebooks)
     n_subspaces, n_codewords, sub_dim = books.shape
     codes = check_codes(codes, n_subspaces, n_codewords)
     nbits = _nbits_for(n_codewords)
@@ -398,8 +390,7 @@ def aqd_search(quantizer: ProductQuantizer, queries, codes, k: int, *, rows_per_
     """
     queries, codes, group, prepared = _merged_inputs(quantizer, queries, codes, group, prepared)
     n = codes.shape[0]
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
-        raise ValueError(f"k must be an integer in [1, {n}], got {k!r}")
+    k = _check_count("k", k, 1, n)
     distances = np.empty((queries.shape[0], k), dtype=np.float32)
     indices = np.empty((queries.shape[0], k), dtype=np.int64)
     rows_per_chunk = max(1, int(rows_per_chunk))
@@ -409,7 +400,7 @@ def aqd_search(quantizer: ProductQuantizer, queries, codes, k: int, *, rows_per_
         chunk = queries[rows]
         block = np.empty((chunk.shape[0], n), dtype=np.float32)
         _merged_scan(quantizer, chunk, prepared, group, block)
-        distances[rows], indices[rows] = _top_k_block(block, int(k))
+        distances[rows], indices[rows] = _top_k_block(block, k)
 
     starts = range(0, queries.shape[0], rows_per_chunk)
     if n_threads > 1:

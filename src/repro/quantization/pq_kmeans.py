@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._lloyd import random_distinct_rows, run_lloyd
-from .product_quantizer import ProductQuantizer, check_codes
+from .product_quantizer import ProductQuantizer, _check_count, check_codes
 
 _CHUNK_ELEMENTS = 1 << 22
 
@@ -95,11 +95,8 @@ class PQKMeans:
             quantizer = ProductQuantizer.from_codebooks(quantizer)
         self.quantizer = quantizer
         self.tables = quantizer.symmetric_distance_tables()  # (M, L, L); raises if not fitted
-        if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)) or n_clusters < 1:
-            raise ValueError(f"n_clusters must be an integer >= 1, got {n_clusters!r}")
-        if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
-            raise ValueError(f"n_iter must be an integer >= 1, got {n_iter!r}")
-        self.n_clusters, self.n_iter, self.seed = int(n_clusters), int(n_iter), seed
+        self.n_clusters = _check_count("n_clusters", n_clusters, 1)
+        self.n_iter, self.seed = _check_count("n_iter", n_iter, 1), seed
 
     def _check(self, codes, name: str = "codes") -> np.ndarray:
         return check_codes(codes, self.quantizer.n_subspaces, self.quantizer.n_codewords, name)
@@ -108,8 +105,6 @@ class PQKMeans:
         """Cluster ``codes (n, M)``; ``init_centres (K, M)`` replaces the random initialisation."""
         codes = self._check(codes)
         if init_centres is None:
-            if codes.shape[0] < self.n_clusters:
-                raise ValueError(f"{codes.shape[0]} codes cannot form n_clusters={self.n_clusters} clusters")
             centres = codes[random_distinct_rows(codes, self.n_clusters, self.seed)]
         else:
             centres = self._check(init_centres, "init_centres").astype(codes.dtype)

@@ -45,6 +45,18 @@ def check_codes(codes, n_subspaces: int, n_codewords: int, name: str = "codes") 
     return array
 
 
+def check_codebooks(codebooks, name: str = "codebooks") -> np.ndarray:
+    """``codebooks`` as a non-empty, finite ``(M, L, D/M)`` float32 array; else ValueError."""
+    array = np.asarray(codebooks)
+    if array.ndim != 3 or 0 in array.shape:
+        raise ValueError(f"{name} must be a non-empty (M, L, D/M) array, got shape {array.shape}")
+    if array.dtype.kind not in "iuf" or not np.isfinite(array).all():
+        raise ValueError(f"{name} must hold finite real numbers (dtype {array.dtype})")
+    if array.shape[1] > MAX_CODEWORDS:
+        raise ValueError(f"{name} has L={array.shape[1]} codewords per subspace, more than {MAX_CODEWORDS}")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
 def _check_count(name: str, value, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be an integer, got {value!r}")
@@ -103,13 +115,9 @@ class ProductQuantizer:
     @classmethod
     def from_codebooks(cls, codebooks) -> ProductQuantizer:
         """A fitted quantizer from an ``(M, L, D/M)`` array of codewords."""
-        array = np.asarray(codebooks)
-        if array.ndim != 3 or 0 in array.shape:
-            raise ValueError(f"codebooks must be a non-empty (M, L, D/M) array, got shape {array.shape}")
-        if array.dtype.kind not in "iuf" or not np.isfinite(array).all():
-            raise ValueError(f"codebooks must hold finite real numbers, got dtype {array.dtype}")
+        array = check_codebooks(codebooks)
         quantizer = cls(array.shape[0], array.shape[1])
-        quantizer.codebooks = np.ascontiguousarray(array, dtype=np.float32)
+        quantizer.codebooks = array
         return quantizer
 
     @property
