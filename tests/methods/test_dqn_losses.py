@@ -77,10 +77,10 @@ def test_dqn_model_loss_is_similarity_plus_lambda_q_from_its_state():
     # variables, lambda 0 -> the similarity loss alone
     import keras
 
-    from repro.methods.dqn import _model_class
+    from repro.methods.dqn import DQNModel
 
     inputs = keras.Input((2,))
-    model = _model_class()(keras.Model(inputs, inputs, name="z"), "cosine", 1, 2)
+    model = DQNModel(keras.Model(inputs, inputs, name="z"), "cosine", 1, 2)
     assert [v.name for v in model.non_trainable_variables] == ["codebooks", "quantization_weight"]
     assert _np(model.compute_loss(y=LABELS, y_pred=Z)) == pytest.approx(
         _np(cosine_loss(LABELS, Z)), rel=1e-6)
@@ -93,7 +93,7 @@ def test_dqn_model_loss_is_similarity_plus_lambda_q_from_its_state():
     assert _np(model.compute_loss(y=LABELS, y_pred=Z)) == pytest.approx(
         _np(cosine_loss(LABELS, Z)) + 0.5 * 0.6, rel=1e-6)
     np.testing.assert_array_equal(model(Z), Z)   # z itself: the loss lives in the model
-    ip = _model_class()(keras.Model(inputs, inputs, name="z"), "inner_product")
+    ip = DQNModel(keras.Model(inputs, inputs, name="z"), "inner_product")
     assert not ip.non_trainable_variables       # DQN2+'s network: no codebooks
     assert _np(ip.compute_loss(y=LABELS, y_pred=Z)) == pytest.approx(
         _np(inner_product_loss(LABELS, Z)), rel=1e-6)

@@ -56,12 +56,18 @@ a ``DQNModel`` (a keras.Model owning its loss, C and lambda its non-trainable st
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
+import keras
 import numpy as np
+from keras import layers, ops
 
-from repro.methods.hash_heads import DeepHead, check_training_data
+from repro.methods.hash_heads import DeepHead, check_training_data, pair_similarity
+from repro.metrics import rank
+from repro.models.inference import forward
+from repro.quantization import ProductQuantizer
+from repro.quantization.dqn_codes import fast_asymmetric_distances, update_codebooks, update_codes
+from repro.quantization.opq import OPQ
 
 CODEWORDS_PER_SUBSPACE = 16   # K: 4 bits per subspace, M = bits / 4
 
@@ -96,10 +102,6 @@ def subspaces(bits: int, n_codewords: int = CODEWORDS_PER_SUBSPACE) -> int:
 def cosine_loss(labels, z):
     """Eq. 3 on one mini-batch: mean over the n x n pairs of (s_ij - cos(z_i, z_j))^2, the
     diagonal (0 there) included, as the authors' ``reduce_mean``."""
-    from keras import ops
-
-    from repro.methods.hash_heads import pair_similarity
-
     # the norm clamped before the square root: a z of zeros (all of fc7 dropped) gets a zero
     # gradient, not 0 x inf = NaN
     unit = z / ops.sqrt(ops.maximum(ops.sum(z * z, axis=1, keepdims=True), 1e-24))
@@ -109,10 +111,6 @@ def cosine_loss(labels, z):
 
 def inner_product_loss(labels, z):
     """DQNip's loss: mean over the n x n pairs of (s_ij - <z_i, z_j> / width)^2."""
-    from keras import ops
-
-    from repro.methods.hash_heads import pair_similarity
-
     width = ops.cast(ops.shape(z)[1], z.dtype)
     return ops.mean(ops.square(pair_similarity(labels) - ops.matmul(z, ops.transpose(z)) / width))
 
@@ -121,8 +119,6 @@ def quantization_loss(z, codebooks):
     """Eq. 4 in the authors' units: mean over images of ||z_i - C h_i||^2 summed over the
     width, h_i the nearest codeword (per subspace) to this z_i under ``codebooks`` (M, K,
     width / M; held fixed: no gradient flows into C or the choice of h)."""
-    from keras import ops
-
     m, k, d = (int(v) for v in codebooks.shape)
     parts = ops.reshape(z, (-1, m, d))
     c = ops.stop_gradient(ops.convert_to_tensor(codebooks))
@@ -136,62 +132,50 @@ def quantization_loss(z, codebooks):
 SIMILARITY_LOSSES = {"cosine": cosine_loss, "inner_product": inner_product_loss}
 
 
-@functools.cache
-def _model_class():
-    """:class:`DQNModel`, defined on first use (keras is imported lazily in this module)."""
-    import keras
+class DQNModel(keras.Model):
+    """``network`` (inputs -> z) trained on ``L(y, z) + lambda Q(z; C)`` (``y``: the label
+    matrix): it owns its loss, holds C (``codebooks``, (M, K, width / M)) and lambda as
+    non-trainable variables that the one compiled training step reads (lambda 0 in the
+    warm-up), and the training images' codes (``codes``, (n, M)) and C (``books``, as
+    computed) between epochs. ``n_subspaces`` None: L alone (DQN2+'s network)."""
 
-    class DQNModel(keras.Model):
-        """``network`` (inputs -> z) trained on ``L(y, z) + lambda Q(z; C)`` (``y``: the label
-        matrix): it owns its loss, holds C (``codebooks``, (M, K, width / M)) and lambda as
-        non-trainable variables that the one compiled training step reads (lambda 0 in the
-        warm-up), and the training images' codes (``codes``, (n, M)) and C (``books``, as
-        computed) between epochs. ``n_subspaces`` None: L alone (DQN2+'s network)."""
+    def __init__(self, network, loss: str, n_subspaces: int | None = None,
+                 n_codewords: int = CODEWORDS_PER_SUBSPACE):
+        super().__init__(name=network.name)
+        self.network, self.similarity = network, SIMILARITY_LOSSES[loss]
+        self.quantized, self.codes, self.books = n_subspaces is not None, None, None
+        if self.quantized:
+            shape = (n_subspaces, n_codewords, int(network.output_shape[-1]) // n_subspaces)
+            self.codebooks = self.add_weight(shape=shape, initializer="zeros",
+                                             trainable=False, name="codebooks")
+            self.quantization_weight = self.add_weight(
+                shape=(), initializer="zeros", trainable=False, name="quantization_weight")
 
-        def __init__(self, network, loss: str, n_subspaces: int | None = None,
-                     n_codewords: int = CODEWORDS_PER_SUBSPACE):
-            super().__init__(name=network.name)
-            self.network, self.similarity = network, SIMILARITY_LOSSES[loss]
-            self.quantized, self.codes, self.books = n_subspaces is not None, None, None
-            if self.quantized:
-                shape = (n_subspaces, n_codewords, int(network.output_shape[-1]) // n_subspaces)
-                self.codebooks = self.add_weight(shape=shape, initializer="zeros",
-                                                 trainable=False, name="codebooks")
-                self.quantization_weight = self.add_weight(
-                    shape=(), initializer="zeros", trainable=False, name="quantization_weight")
+    def call(self, x, training=None):
+        return self.network(x, training=training)
 
-        def call(self, x, training=None):
-            return self.network(x, training=training)
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        loss = self.similarity(y, y_pred)
+        if self.quantized:
+            loss = loss + self.quantization_weight * quantization_loss(y_pred, self.codebooks)
+        return loss
 
-        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-            loss = self.similarity(y, y_pred)
-            if self.quantized:
-                loss = loss + self.quantization_weight * quantization_loss(y_pred, self.codebooks)
-            return loss
+    def start(self, z: np.ndarray, weight: float, *, seed: int, kmeans_iter: int) -> None:
+        """C and h from PQ (k-means per subspace) of the training images' z; lambda on."""
+        m, k = (int(v) for v in self.codebooks.shape[:2])
+        pq = ProductQuantizer(m, k).fit(z, seed=seed, n_iter=kmeans_iter)
+        self.codes, self.books = pq.encode(z), pq.codebooks
+        self.codebooks.assign(self.books.astype(np.float32))
+        self.quantization_weight.assign(weight)
 
-        def start(self, z: np.ndarray, weight: float, *, seed: int, kmeans_iter: int) -> None:
-            """C and h from PQ (k-means per subspace) of the training images' z; lambda on."""
-            from repro.quantization import ProductQuantizer
-
-            m, k = (int(v) for v in self.codebooks.shape[:2])
-            pq = ProductQuantizer(m, k).fit(z, seed=seed, n_iter=kmeans_iter)
-            self.codes, self.books = pq.encode(z), pq.codebooks
-            self.codebooks.assign(self.books.astype(np.float32))
-            self.quantization_weight.assign(weight)
-
-        def update(self, z: np.ndarray) -> float:
-            """Between epochs: C by least squares given the codes, then the codes given C;
-            returns the quantization error of z (mean over images, summed over the width)."""
-            from repro.quantization import ProductQuantizer
-            from repro.quantization.dqn_codes import update_codebooks, update_codes
-
-            self.books = update_codebooks(z, self.codes, int(self.codebooks.shape[1]), self.books)
-            self.codes = update_codes(z, self.books)
-            self.codebooks.assign(self.books.astype(np.float32))
-            recon = ProductQuantizer.from_codebooks(self.books).decode(self.codes)
-            return float(np.mean(np.sum((z - recon) ** 2, axis=1)))
-
-    return DQNModel
+    def update(self, z: np.ndarray) -> float:
+        """Between epochs: C by least squares given the codes, then the codes given C;
+        returns the quantization error of z (mean over images, summed over the width)."""
+        self.books = update_codebooks(z, self.codes, int(self.codebooks.shape[1]), self.books)
+        self.codes = update_codes(z, self.books)
+        self.codebooks.assign(self.books.astype(np.float32))
+        recon = ProductQuantizer.from_codebooks(self.books).decode(self.codes)
+        return float(np.mean(np.sum((z - recon) ** 2, axis=1)))
 
 
 @dataclass
@@ -212,8 +196,6 @@ class QuantizationIndex:
     history: list
 
     def embed(self, x: np.ndarray) -> np.ndarray:
-        from repro.models.inference import forward
-
         return forward(self.network, x)
 
     def encode(self, x: np.ndarray) -> Encoded:
@@ -230,9 +212,6 @@ class QuantizationIndex:
         __init__.py ``MAPs_CQ.get_mAPs_AQD``, dist_type inner_product), which differs from
         Eq. 5 by ||C h_x||^2. OPQ (DQN2+): in its rotated space (queries rotated; the rotation
         keeps both)."""
-        from repro.metrics import rank
-        from repro.quantization.dqn_codes import fast_asymmetric_distances
-
         pq = getattr(self.quantizer, "pq", self.quantizer)
         rotate = getattr(self.quantizer, "rotate", None)
         zq = rotate(queries.z) if rotate else queries.z
@@ -257,8 +236,6 @@ class _QuantizationHead(DeepHead):
                              f"subspaces ({self.bits} bits)")
 
     def _network(self, x: np.ndarray, seed: int):
-        from keras import layers
-
         return self._model(x, lambda h: layers.Dense(self.cfg.width, activation="tanh",
                                                      name="fcb")(h), seed)
 
@@ -274,13 +251,10 @@ class DQN(_QuantizationHead):
         self.name = "dqn" if self.loss == "cosine" else "dqnip"
 
     def fit(self, x: np.ndarray, y: np.ndarray, *, seed: int) -> QuantizationIndex:
-        from repro.models.inference import forward
-        from repro.quantization import ProductQuantizer
-
         x, labels = check_training_data(x, y)
         cfg = self.cfg
         network = self._network(x, seed)
-        model = _model_class()(network, self.loss, self.n_subspaces, cfg.n_codewords)
+        model = DQNModel(network, self.loss, self.n_subspaces, cfg.n_codewords)
         warmup = min(cfg.warmup_epochs, self.head.epochs - 1)
 
         def start():
@@ -321,13 +295,10 @@ class DQN2Plus(_QuantizationHead):
         """(network, history): the similarity loss to the plateau."""
         x, labels = check_training_data(x, y)
         network = self._network(x, seed)
-        model = _model_class()(network, self.loss)
+        model = DQNModel(network, self.loss)
         return network, self._train(model, x, labels, None, seed)
 
     def fit(self, x: np.ndarray, y: np.ndarray, *, seed: int) -> QuantizationIndex:
-        from repro.models.inference import forward
-        from repro.quantization.opq import OPQ
-
         x, _ = check_training_data(x, y)
         network, history = self.network or self.train_network(x, y, seed=seed)
         z = forward(network, x)
