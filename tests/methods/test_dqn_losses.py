@@ -159,10 +159,9 @@ def test_dnnh_triplet_loss_by_hand():
 
 
 def test_dnnh_piecewise_threshold():
-    from repro.methods.dnnh import _layers
+    from repro.methods.dnnh import PiecewiseThreshold
 
-    _, threshold = _layers()
-    layer = threshold(0.1)
+    layer = PiecewiseThreshold(0.1)
     s = np.array([[0.1, 0.45, 0.55, 0.9]], dtype=np.float32)
     from keras import ops
 

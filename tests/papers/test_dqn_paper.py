@@ -14,7 +14,6 @@ def _cell(cfg, data, dataset, seed, state):
 
 
 def test_one_pretraining_and_one_feature_pass_serve_every_seed(monkeypatch):
-    from repro.models import retrieval
     from repro.papers import dqn
 
     calls = []
@@ -28,8 +27,9 @@ def test_one_pretraining_and_one_feature_pass_serve_every_seed(monkeypatch):
         calls.append(("pretrain", seed))
         return types.SimpleNamespace(source_accuracy=1.0, features=FakeBackbone().features)
 
-    monkeypatch.setattr(retrieval, "pretrain_backbone", fake_pretrain)
-    monkeypatch.setattr(dqn, "_source", lambda cell: (np.zeros((4, 28, 28, 1)), np.arange(4)))
+    monkeypatch.setattr(dqn, "pretrain_backbone", fake_pretrain)
+    monkeypatch.setattr(dqn, "load", lambda name: types.SimpleNamespace(
+        x=np.zeros((4, 28, 28, 1)), y=np.arange(4)))
     cfg = dqn.Config(seeds=(0, 1), head=dqn.HeadConfig(finetune_trunk=False),
                      backbone=dqn.BackboneConfig(pretrain_seed=7))
     data = types.SimpleNamespace(x=np.zeros((10, 28, 28, 1), np.float32), y=np.arange(10) % 2)
@@ -67,9 +67,9 @@ def test_dqn2plus_network_trained_once_per_seed_and_quantized_per_length(monkeyp
         return object(), [{"iteration": 1, "epoch": 1.0, "loss": 0.5}]
 
     monkeypatch.setattr(DQN2Plus, "train_network", fake_train_network)
-    import repro.models.inference as inference
+    import repro.methods.dqn as methods_dqn
 
-    monkeypatch.setattr(inference, "forward", lambda network, x: np.random.default_rng(
+    monkeypatch.setattr(methods_dqn, "forward", lambda network, x: np.random.default_rng(
         len(x)).normal(size=(len(x), 24)).astype(np.float32))
     cfg = dqn.Config(seeds=(0, 1), bits=(12, 24), curve_bits=12, efficiency_bits=12,
                      dqn=dqn.DQNConfig(width=24, kmeans_iter=2, opq_iter=1))

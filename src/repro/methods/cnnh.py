@@ -20,8 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from keras import layers, ops
+from scipy.sparse.linalg import LinearOperator, eigsh
 
-from repro.methods.hash_heads import DeepHead, HashIndex, check_training_data
+from repro.methods.hash_heads import DeepHead, HashIndex, check_training_data, label_matrix
 
 
 @dataclass
@@ -37,8 +39,6 @@ class CNNHConfig:
 
 def similarity_matrix(labels: np.ndarray) -> np.ndarray:
     """S in {-1, +1} (float32, n x n) from classes or multi-hot labels."""
-    from repro.methods.hash_heads import label_matrix
-
     y = label_matrix(labels)
     return np.where(y @ y.T > 0, 1.0, -1.0).astype(np.float32)
 
@@ -48,13 +48,11 @@ def _similarity_operator(labels: np.ndarray):
     S = P T P^T with P (n x g) the one-hot membership of the g distinct label sets and T
     (g x g) = +1 / -1 between sets that share a label / do not -- for single-label data g is
     the number of classes, for MNIST-pairs at most 55."""
-    from repro.methods.hash_heads import label_matrix
-
     y = label_matrix(labels)
     sets, group = np.unique(y, axis=0, return_inverse=True)
     group = group.reshape(-1)
     table = np.where(sets @ sets.T > 0, 1.0, -1.0)
-    n, g = len(y), len(sets)
+    g = len(sets)
 
     def times(v):
         per_group = np.zeros((g,) + v.shape[1:])
@@ -69,8 +67,6 @@ def stage1_codes(labels: np.ndarray, bits: int, cfg: CNNHConfig, *, seed: int) -
 
     The residual R_j = q S - H H^T + h_j h_j^T is never formed: R_j v = q S v - H (H^T v) +
     h_j (h_j^T v), so a bit costs a few products with S (low-rank for single-label data)."""
-    from scipy.sparse.linalg import LinearOperator, eigsh
-
     s_times = _similarity_operator(labels)
     n = len(labels)
     rng = np.random.default_rng(seed)
@@ -111,8 +107,6 @@ class CNNH(DeepHead):
     name = "cnnh"
 
     def fit(self, x: np.ndarray, y: np.ndarray, *, seed: int) -> HashIndex:
-        from keras import layers, ops
-
         x, _ = check_training_data(x, y)
         self.log(f"[cnnh {self.bits} bits] stage 1: approximate codes of {len(x)} training images")
         target = stage1_codes(y, self.bits, self.cfg, seed=seed).astype(np.float32)

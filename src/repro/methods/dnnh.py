@@ -18,10 +18,11 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
+import keras
 import numpy as np
+from keras import layers, ops
 
 from repro.methods.hash_heads import DeepHead, HashIndex, check_training_data
 
@@ -40,9 +41,6 @@ class DNNHConfig:
 
 def divide_and_encode(h, bits: int, cfg: DNNHConfig, *, training_threshold: bool = True):
     """fc7 keras tensor -> (batch, bits) in [0, 1]: q slices, one sigmoid unit each."""
-    from keras import layers
-
-    SliceEncode, PiecewiseThreshold = _layers()
     sliced = layers.Dense(bits * cfg.slice_width, activation="relu", name="divide")(h)
     sliced = layers.Reshape((bits, cfg.slice_width), name="slices")(sliced)
     out = SliceEncode(name="encode")(sliced)
@@ -51,46 +49,38 @@ def divide_and_encode(h, bits: int, cfg: DNNHConfig, *, training_threshold: bool
     return out
 
 
-@functools.cache
-def _layers():
-    import keras
-    from keras import ops
+class SliceEncode(keras.layers.Layer):
+    """(batch, q, w) -> (batch, q): slice j -> sigmoid(w_j . x_j + b_j), no sharing."""
 
-    class SliceEncode(keras.layers.Layer):
-        """(batch, q, w) -> (batch, q): slice j -> sigmoid(w_j . x_j + b_j), no sharing."""
+    def build(self, input_shape):
+        q, w = input_shape[1], input_shape[2]
+        self.kernel = self.add_weight(shape=(q, w), initializer="glorot_uniform", name="kernel")
+        self.bias = self.add_weight(shape=(q,), initializer="zeros", name="bias")
 
-        def build(self, input_shape):
-            q, w = input_shape[1], input_shape[2]
-            self.kernel = self.add_weight(shape=(q, w), initializer="glorot_uniform", name="kernel")
-            self.bias = self.add_weight(shape=(q,), initializer="zeros", name="bias")
+    def call(self, x):
+        return ops.sigmoid(ops.sum(x * self.kernel, axis=2) + self.bias)
 
-        def call(self, x):
-            return ops.sigmoid(ops.sum(x * self.kernel, axis=2) + self.bias)
 
-    class PiecewiseThreshold(keras.layers.Layer):
-        """g(s): 0 below 0.5 - eps, 1 above 0.5 + eps, s between (training only)."""
+class PiecewiseThreshold(keras.layers.Layer):
+    """g(s): 0 below 0.5 - eps, 1 above 0.5 + eps, s between (training only)."""
 
-        def __init__(self, eps: float, **kwargs):
-            super().__init__(**kwargs)
-            self.eps = float(eps)
+    def __init__(self, eps: float, **kwargs):
+        super().__init__(**kwargs)
+        self.eps = float(eps)
 
-        def call(self, s, training=None):
-            if not training:
-                return s
-            low = ops.cast(s < 0.5 - self.eps, s.dtype)
-            high = ops.cast(s > 0.5 + self.eps, s.dtype)
-            return high + (1.0 - low - high) * s
+    def call(self, s, training=None):
+        if not training:
+            return s
+        low = ops.cast(s < 0.5 - self.eps, s.dtype)
+        high = ops.cast(s > 0.5 + self.eps, s.dtype)
+        return high + (1.0 - low - high) * s
 
-        def get_config(self):
-            return {**super().get_config(), "eps": self.eps}
-
-    return SliceEncode, PiecewiseThreshold
+    def get_config(self):
+        return {**super().get_config(), "eps": self.eps}
 
 
 def triplet_loss(labels, h, margin: float = 1.0):
     """Mean over the batch's valid triplets (i, j+, k-) of max(0, margin - (d_ik - d_ij))."""
-    from keras import ops
-
     sq = ops.sum(h * h, axis=1)
     dist = ops.maximum(sq[:, None] + sq[None, :] - 2.0 * ops.matmul(h, ops.transpose(h)), 0.0)
     shared = ops.matmul(labels, ops.transpose(labels)) > 0

@@ -26,10 +26,19 @@ stage-1 code); DQN's model computes its own loss (:mod:`repro.methods.dqn`).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import keras
 import numpy as np
+from keras import ops
+
+from repro.methods.base import check_inputs
+from repro.methods.pretrain import make_optimizer
+from repro.metrics import hamming_distance, rank
+from repro.models.inference import forward
+from repro.models.retrieval import fc_layers
+from repro.quantization.product_quantizer import _check_count
 
 
 @dataclass
@@ -77,8 +86,6 @@ def label_matrix(labels: np.ndarray) -> np.ndarray:
 def check_training_data(x, y) -> tuple[np.ndarray, np.ndarray]:
     """Validate a retriever's training rows ``x`` (n, ...) and labels ``y`` ((n,) classes >= 0
     or (n, C) multi-hot 0/1); return (x float32, the label matrix)."""
-    from repro.methods.base import check_inputs
-
     x = check_inputs(x, 1)
     y = np.asarray(y)
     if y.ndim not in (1, 2) or y.shape[0] != x.shape[0]:
@@ -92,15 +99,11 @@ def check_training_data(x, y) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_bits(bits) -> int:
-    from repro.quantization.product_quantizer import _check_count
-
     return _check_count("bits", bits, 1)
 
 
 def pair_similarity(labels):
     """keras tensor S in {-1, +1}: +1 where two images share at least one label."""
-    from keras import ops
-
     return ops.where(ops.matmul(labels, ops.transpose(labels)) > 0, 1.0, -1.0)
 
 
@@ -110,8 +113,6 @@ class HammingRanking:
 
     def rank(self, queries: np.ndarray, database: np.ndarray, top: int | None = None) -> np.ndarray:
         """(n_queries, top or n_database) database indices, nearest first."""
-        from repro.metrics import hamming_distance, rank
-
         return rank(hamming_distance(queries, database), top)
 
 
@@ -123,8 +124,6 @@ class HashIndex(HammingRanking):
         self.network, self.history, self.threshold = network, history, float(threshold)
 
     def encode(self, x: np.ndarray) -> np.ndarray:
-        from repro.models.inference import forward
-
         return np.where(forward(self.network, x) > self.threshold, 1, -1).astype(np.int8)
 
 
@@ -175,11 +174,7 @@ def head_model(backbone, cfg: HeadConfig, input_shape, top, *, name: str, seed: 
     a fresh copy of the pretrained one when it is fine-tuned (methods never share weights).
     ``seed``: the cell's seed, set before the top's layers draw their initial weights, so a
     method's head does not depend on which methods ran before it in the process."""
-    import keras
-
     keras.utils.set_random_seed(seed)
-    from repro.models.retrieval import fc_layers
-
     x = keras.Input(shape=tuple(input_shape))
     h = x
     if cfg.finetune_trunk:
@@ -214,8 +209,6 @@ def fit_epochs(model, x: np.ndarray, targets, loss, cfg: HeadConfig, *, seed: in
     its own (DQN); ``between(epoch)``: called after each epoch (may return a dict of numbers
     for the history). Returns the history rows (epoch, loss, ...); the last row's ``stop``
     says why training ended (1 plateau, 2 time budget, 0 the epoch cap)."""
-    from repro.methods.pretrain import make_optimizer
-
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum),
                   loss=loss, steps_per_execution=STEPS_PER_EXECUTION)
@@ -235,8 +228,6 @@ class _EpochRule(keras.callbacks.Callback):
     """:func:`fit_epochs`' per-epoch work: the history row, ``between``, the stopping rules."""
 
     def __init__(self, cfg: HeadConfig, steps: int, between, min_epochs: int, log, what: str):
-        import time
-
         super().__init__()
         self.cfg, self.steps, self.between, self.min_epochs = cfg, steps, between, min_epochs
         self.log, self.what, self.history, self.stop = log, what, [], 0
@@ -247,8 +238,6 @@ class _EpochRule(keras.callbacks.Callback):
             self.log(f"{self.what} epoch {epoch + 1}/{self.cfg.epochs}")
 
     def on_epoch_end(self, epoch, logs=None):
-        import time
-
         row = {"iteration": (epoch + 1) * self.steps, "epoch": float(epoch + 1),
                "loss": float((logs or {})["loss"])}
         if self.between is not None:

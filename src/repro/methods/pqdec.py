@@ -39,6 +39,7 @@ from typing import ClassVar
 
 import keras
 import numpy as np
+from sklearn.cluster import kmeans_plusplus
 
 from repro.models.quantization_layers import ProductQuantization, QuantizedAutoencoder, pad_subvectors
 from repro.quantization import PQKMeans, ProductQuantizer, code_dtype
@@ -223,8 +224,6 @@ def best_of_restarts(make, codes: np.ndarray, n_init: int, seed: int, init_centr
 def kmeans_plus_plus_codes(codebooks: np.ndarray, codes: np.ndarray, n_clusters: int,
                            seed: int) -> np.ndarray:
     """K initial PQ centre codes: k-means++ (D^2) seeding on the decoded codes, re-encoded."""
-    from sklearn.cluster import kmeans_plusplus
-
     quantizer = ProductQuantizer.from_codebooks(codebooks)
     decoded = quantizer.decode(codes)
     centres, _ = kmeans_plusplus(decoded, n_clusters, random_state=seed)

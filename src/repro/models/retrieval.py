@@ -23,7 +23,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import keras
 import numpy as np
+from keras import layers
+
+from repro.methods.pretrain import make_optimizer
 
 VGG16_WEIGHTS = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
 VGG16_NOTOP_WEIGHTS = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -72,8 +76,6 @@ class Backbone:
         """Images in [0, 1] as the trunk reads them (VGG16: RGB resized to 224 x 224, 0-255,
         its ImageNet preprocessing)."""
         if self.cfg is not None and self.cfg.kind == "vgg16-imagenet":
-            import keras
-
             x = np.asarray(x, np.float32)
             if x.shape[-1] == 1:
                 x = np.repeat(x, 3, axis=-1)
@@ -92,9 +94,6 @@ class Backbone:
 
 def build_trunk(input_shape, cfg: BackboneConfig):
     """conv1-conv5 + pooling + flatten (see the module docstring)."""
-    import keras
-    from keras import layers
-
     w = cfg.conv_widths
     inputs = keras.Input(shape=tuple(input_shape))
     h = layers.Conv2D(w[0], 5, padding="same", activation="relu", name="conv1")(inputs)
@@ -111,8 +110,6 @@ def build_trunk(input_shape, cfg: BackboneConfig):
 def fc_layers(h, cfg: BackboneConfig, weights=None, *, dropout: float | None = None):
     """fc6 and fc7 (ReLU, dropout while training) on ``h``; ``weights`` [(kernel, bias)] to
     start from the pretrained ones."""
-    from keras import layers
-
     rate = cfg.dropout if dropout is None else dropout
     for i, (name, width) in enumerate(zip(("fc6", "fc7"), cfg.fc_widths)):
         if weights is not None:
@@ -132,11 +129,6 @@ def pretrain_backbone(x: np.ndarray, y: np.ndarray, cfg: BackboneConfig, *, seed
 
     Softmax classifier on fc7, Adam, ``cfg.pretrain_epochs`` epochs; 10% of the source held out
     to report its top-1 accuracy (``source_accuracy``)."""
-    import keras
-    from keras import layers
-
-    from repro.methods.pretrain import make_optimizer
-
     if cfg.kind != "convnet":
         raise ValueError("pretrain_backbone trains the stand-in convnet; "
                          "use imagenet_backbone for vgg16-imagenet")
@@ -165,8 +157,6 @@ def pretrain_backbone(x: np.ndarray, y: np.ndarray, cfg: BackboneConfig, *, seed
 def vgg16_imagenet(include_top: bool):
     """keras.applications VGG16 with its ImageNet weights (downloaded by Keras into
     ~/.keras/models). Offline without the weights file: a clear error naming it."""
-    import keras
-
     try:
         return keras.applications.VGG16(weights="imagenet", include_top=include_top)
     except Exception as exc:  # the download failed: no internet and nothing cached
@@ -179,8 +169,6 @@ def vgg16_imagenet(include_top: bool):
 def imagenet_backbone(cfg: BackboneConfig) -> Backbone:
     """keras.applications VGG16 with ImageNet weights: trunk = conv blocks + flatten, fc6 /
     fc7 = its fc1 / fc2. Offline without the weights file: a clear error naming it."""
-    import keras
-
     vgg = vgg16_imagenet(include_top=True)
     trunk = keras.Model(vgg.input, vgg.get_layer("flatten").output, name="trunk")
     weights = [tuple(vgg.get_layer(name).get_weights()) for name in ("fc1", "fc2")]

@@ -58,18 +58,28 @@ fastest float search's time / the fastest look-up-table search's.
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import keras
 import numpy as np
+from keras import layers
+from threadpoolctl import threadpool_limits
 
+from repro.data import load
+from repro.data.derived import retrieval_split
 from repro.methods.cnnh import CNNH, CNNHConfig
 from repro.methods.dnnh import DNNH, DNNHConfig
-from repro.methods.dqn import DQN, DQN2Plus, DQNConfig
-from repro.methods.hash_heads import HeadConfig
+from repro.methods.dqn import DQN, DQN2Plus, DQNConfig, subspaces
+from repro.methods.hash_heads import HeadConfig, HeadInputs, label_matrix
 from repro.methods.ksh import KSH, KSHConfig
-from repro.models.retrieval import BackboneConfig
+from repro.methods.pretrain import make_optimizer
+from repro.metrics import mean_average_precision, precision_at_top, precision_recall_at_top
+from repro.models.retrieval import (Backbone, BackboneConfig, fc_layers, imagenet_backbone,
+                                    pretrain_backbone)
 from repro.papers._common import StageConfig
+from repro.quantization.dqn_codes import aqd_search, eq6_bound_fraction, faiss_index_pq
 
 PAPER = "dqn"
 METHODS = ("ksh", "ksh_d", "cnnh", "dnnh", "dqn2plus", "dqnip", "dqn")
@@ -131,8 +141,6 @@ class Config(StageConfig, paper=PAPER, datasets=DATASETS, methods=METHODS):
     subset: int = 0                 # > 0: only the first ``subset`` images (smoke profile)
 
     def check(self) -> None:
-        from repro.methods.dqn import subspaces
-
         for b in self.bits:
             m = subspaces(b, self.dqn.n_codewords)
             if self.dqn.width % m:
@@ -148,8 +156,6 @@ class Config(StageConfig, paper=PAPER, datasets=DATASETS, methods=METHODS):
 def load_data(name: str):
     """The stage's datasets through :func:`repro.data.load` (``mnist-pairs`` is derived, see
     :mod:`repro.data.derived`), scaled to [0, 1]."""
-    from repro.data import load
-
     options = {"image_size": JPEG_SIZE} if name in JPEG_DATASETS else {}
     return load(name, **options).scaled()   # JPEG sets: uint8 RGB (VGG16 reads them at 224)
 
@@ -172,9 +178,6 @@ def _backbone(cell):
 
 
 def _pretrained_backbone(cell):
-    from repro.data import load
-    from repro.models.retrieval import imagenet_backbone, pretrain_backbone
-
     cfg = cell.cfg
     if cfg.backbone.kind == "vgg16-imagenet":
         return imagenet_backbone(cfg.backbone)
@@ -186,8 +189,6 @@ def _pretrained_backbone(cell):
 
 
 def _split(cell):
-    from repro.data.derived import retrieval_split
-
     p = cell.cfg.protocol
     y = _data(cell).y
     if p.queries:       # fixed totals (MIRFlickr): a random split of the labelled images
@@ -205,8 +206,6 @@ def _inputs(cell, split=None):
     ``trunk_finetune_epochs`` > 0 (MNIST-pairs: a trunk pretrained on single centred digits
     does not see two half-size ones) the trunk is first fine-tuned on this seed's training
     split (:func:`finetune_backbone`), so the features are per seed."""
-    from repro.methods.hash_heads import HeadInputs
-
     cfg = cell.cfg
     if cfg.trunk_finetune_epochs and split is not None:
         def compute():
@@ -229,13 +228,6 @@ def finetune_backbone(backbone, x: np.ndarray, y: np.ndarray, epochs: int, *, se
     images ``x`` and their labels ``y`` (classes, or multi-hot: one sigmoid per label, binary
     cross-entropy), Adam at the backbone's learning rate, ``epochs`` epochs. Only the
     training split's labels are read; the queries and the database are never seen."""
-    import keras
-    from keras import layers
-
-    from repro.methods.hash_heads import label_matrix
-    from repro.methods.pretrain import make_optimizer
-    from repro.models.retrieval import Backbone, fc_layers
-
     if epochs < 1:
         raise ValueError(f"finetune_backbone: epochs must be >= 1, got {epochs}")
     cfg = backbone.cfg
@@ -351,8 +343,6 @@ def _lambda_sweep(cell, rows, split, kept) -> None:
     only), on a validation split drawn from the database (:func:`validation_split`), never the
     test queries. The main runs use the authors' lambda; this curve shows whether the
     validation split would choose another."""
-    from repro.metrics import mean_average_precision
-
     cfg, bits = cell.cfg, cell.cfg.curve_bits
     val = validation_split(split, cell.seed, len(split["query"]))
     yq, yd = _labels(cell, val["query"]), _labels(cell, val["database"])
@@ -378,8 +368,6 @@ def _labels(cell, index):
 def _evaluate(cell, split, bits, index, queries, database) -> None:
     """mAP (and at curve_bits the curves) of ``index``'s ranking of the encoded database for
     the encoded queries; DQN's own measurements."""
-    from repro.metrics import mean_average_precision, precision_at_top, precision_recall_at_top
-
     cfg = cell.cfg
     yq, yd = _labels(cell, split["query"]), _labels(cell, split["database"])
     n_db = len(split["database"])
@@ -409,8 +397,6 @@ def _evaluate(cell, split, bits, index, queries, database) -> None:
 
 def _dqn_measurements(cell, bits, zq, zd, codes, quantizer) -> None:
     """Eq. 6 bound, quantization error and (at efficiency_bits) bytes and query times."""
-    from repro.quantization.dqn_codes import eq6_bound_fraction
-
     first_seed = cell.seed == cell.cfg.seeds[0]   # the Eq. 6 check and the query times
     if first_seed:   # the bound on every pair of the first seed's codes
         check = eq6_bound_fraction(zq, zd, quantizer.codebooks, codes)
@@ -449,12 +435,7 @@ def _query_timings(cell, zq, zd, codes, quantizer):
     from it (SIMD scan of 8-bit quantized tables: approximate AQD) -- and exhaustive float
     searches -- numpy BLAS + argpartition, faiss ``IndexFlatL2`` -- all on ``timing_threads``
     threads."""
-    import time
-
     import faiss
-    from threadpoolctl import threadpool_limits
-
-    from repro.quantization.dqn_codes import aqd_search, faiss_index_pq
 
     threads = cell.cfg.timing_threads
     top = min(cell.cfg.protocol.map_at or 1000, len(zd))

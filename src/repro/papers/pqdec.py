@@ -64,19 +64,27 @@ split into 4 sub-vectors (3, 3, 2, 2 dims) of 8-bit codes, clustered by PQ k-mea
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import keras
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from repro.papers._common import StageConfig
+from repro.measure import measure
 from repro.methods.bqdec import BQDEC, BQDECConfig
 from repro.methods.dec import DEC, DECConfig
 from repro.methods.kdkmeans import KDKMeans, KDKMeansConfig
-from repro.methods.kmeans import KMeans, KMeansConfig
+from repro.methods.kmeans import KMeans, KMeansConfig, kmeans
 from repro.methods.kmedoids import KMedoids, KMedoidsConfig
-from repro.methods.pqdec import PQDEC, PQDECConfig, PQKMeansClusterer
-from repro.methods.pretrain import PretrainConfig
+from repro.methods.pqdec import (PQDEC, PhaseTimer, PQDECConfig, PQKMeansClusterer, first_batches,
+                                 warm_up)
+from repro.methods.pretrain import PretrainConfig, make_optimizer, pretrain_dense_autoencoder
+from repro.methods.self_training import run_self_training
+from repro.metrics import clustering_scores
+from repro.papers._common import StageConfig
+from repro.quantization import ProductQuantizer, symmetric_distances_to_centres
 
 PAPER = "pqdec"
 METHODS = ("kmeans", "kmedoids", "kdkmeans", "dec", "bqdec", "pqdec")
@@ -218,12 +226,6 @@ class WarmDEC(DEC):
         return _Prebuilt(built, pretrained.seconds, pretrained.loss_history)
 
     def _self_train(self, model, x, *, seed: int, y=None):
-        import keras
-
-        from repro.methods.pqdec import PhaseTimer, first_batches, warm_up
-        from repro.methods.pretrain import make_optimizer
-        from repro.methods.self_training import run_self_training
-
         cfg, encoder = self.cfg, model.encoder
         keras.utils.set_random_seed(seed)
         index = np.arange(len(x), dtype=np.int32)
@@ -271,8 +273,6 @@ def _pretrain(cell, need: str):
     Pretraining uses dropout (paper IV.B.2: "dropout 20%"); the copies handed to the
     clustering phase are rebuilt without it (DEC drops dropout after pretraining).
     """
-    from repro.methods.pretrain import pretrain_dense_autoencoder
-
     cfg = cell.cfg
     dims = {"dense": cfg.dense_dims, "binary": cfg.bqdec_dims}[need]
     cell.log(f"[{PAPER}] pretraining the {need} autoencoder {dims} "
@@ -290,10 +290,6 @@ UNITS = {"epochs_done": "count", "restarts": "count"}
 def run_cell(cell) -> None:
     """One method on one dataset and seed: ``timing_repeats`` measured clustering phases (then,
     in PQDEC's cell, the accuracy controls)."""
-    from threadpoolctl import threadpool_limits
-
-    from repro.measure import measure
-
     cfg, x, y, method = cell.cfg, cell.data.x, cell.data.y, cell.method
     need = PRETRAINED_FOR.get(method)
     pretrained = _pretrained(cell, need) if need else None
@@ -331,10 +327,6 @@ def pin_threads(n: int) -> dict[str, int]:
     """TensorFlow's intra- and inter-op pools set to n threads where TensorFlow has not started
     yet (it cannot change them later); the thread counts in effect ({pool: threads}, the same
     keys on every backend; BLAS / OpenMP are limited to n around the timings by threadpoolctl)."""
-    import os
-
-    import keras
-
     cpus = os.cpu_count() or 0
     # other backends (JAX's XLA) keep their default pools: one thread per CPU
     out = {"blas": n, "cpus": cpus, "keras_intra": cpus, "keras_inter": cpus}
@@ -356,9 +348,6 @@ def pin_threads(n: int) -> dict[str, int]:
 
 def _controls(cell, pretrained) -> None:
     """The accuracy controls of the module docstring, recorded as extra methods."""
-    from repro.methods.kmeans import kmeans
-    from repro.metrics import clustering_scores
-
     cfg, x, y, k = cell.cfg, cell.data.x, cell.data.y, _k(cell)
     cell.log(f"[{PAPER}] accuracy controls (untimed): k-means and PQ k-means on the embedding"
              + (", PQDEC from k-means++" if cfg.control_training else ""))
@@ -403,8 +392,6 @@ def top_images(x, result, n_top: int) -> np.ndarray | None:
     Distances are PQ k-means' own symmetric distances (code to centre code, through the
     final codebooks). Returns (K, n_top, h, w, c) images (fewer members -> blank), or None.
     """
-    from repro.quantization import ProductQuantizer, symmetric_distances_to_centres
-
     info = result.info
     if not {"codes", "centres", "codebooks"} <= set(info):
         return None
