@@ -195,11 +195,8 @@ class QuantizationIndex:
     quantizer: object              # ProductQuantizer, or OPQ (DQN2+)
     history: list
 
-    def embed(self, x: np.ndarray) -> np.ndarray:
-        return forward(self.network, x)
-
     def encode(self, x: np.ndarray) -> Encoded:
-        z = self.embed(x)
+        z = forward(self.network, x)
         return Encoded(z, self.quantizer.encode(z))
 
     def rank(self, queries: Encoded, database: Encoded, top: int | None = None, *,

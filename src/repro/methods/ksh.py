@@ -194,14 +194,7 @@ class KSH(HammingRanking):
         self.config = config if config is not None else KSHConfig()
         if not isinstance(self.config, KSHConfig):
             raise ValueError(f"config must be a KSHConfig, got {type(self.config).__name__}")
-        self.anchors: np.ndarray | None = None
-        self.sigma: float | None = None
-        self.mean: np.ndarray | None = None
-        self.projections: np.ndarray | None = None
-        self.used_gradient: np.ndarray | None = None
-        self.gd_steps: np.ndarray | None = None
-        self.anchor_index: np.ndarray | None = None
-        self.train_index: np.ndarray | None = None
+        self.projections: np.ndarray | None = None   # the other attributes: set by fit
 
     def _sq_distances(self, x: np.ndarray) -> np.ndarray:
         anchors = self.anchors

@@ -66,8 +66,7 @@ def _check_pair(z, codebooks, codes) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 def decode(codebooks, codes) -> np.ndarray:
     """``(n, M)`` codes -> ``(n, D)`` float32 ``C h`` (concatenated codewords)."""
-    books = check_codebooks(codebooks)
-    return ProductQuantizer.from_codebooks(books).decode(codes)
+    return ProductQuantizer.from_codebooks(codebooks).decode(codes)
 
 
 def update_codes(z, codebooks) -> np.ndarray:

@@ -114,7 +114,7 @@ class OPQ:
         rotated = (data @ rotation).astype(np.float32)
         pq = ProductQuantizer(n_subspaces, n_codewords).fit(rotated, seed=seed, n_iter=kmeans_iter)
         codes = pq.encode(rotated)
-        history = [self._error(rotated, pq, codes)]
+        history = [pq.quantization_error(rotated)]
         for _ in range(n_iter):
             rotation = procrustes_rotation(data, pq.decode(codes))
             rotated = (data @ rotation).astype(np.float32)
@@ -124,14 +124,9 @@ class OPQ:
                 codebooks = update_codebooks(rotated, codes, n_codewords, previous=codebooks)
             pq = ProductQuantizer.from_codebooks(codebooks)
             codes = pq.encode(rotated)
-            history.append(self._error(rotated, pq, codes))
+            history.append(pq.quantization_error(rotated))
         self.rotation, self.pq, self.error_history = rotation, pq, history
         return self
-
-    @staticmethod
-    def _error(rotated: np.ndarray, pq: ProductQuantizer, codes: np.ndarray) -> float:
-        residual = rotated.astype(np.float64) - pq.decode(codes)
-        return float(np.einsum("nd,nd->", residual, residual) / rotated.shape[0])
 
     def _fitted(self) -> tuple[np.ndarray, ProductQuantizer]:
         if self.rotation is None or self.pq is None:
