@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -191,16 +192,6 @@ ESTIMATORS = {
 }
 
 
-class _Prebuilt:
-    """A pretrained autoencoder already built: ``build()`` hands out that one copy."""
-
-    def __init__(self, built, seconds: float, loss_history: list):
-        self._built, self.seconds, self.loss_history = built, seconds, loss_history
-
-    def build(self):
-        return self._built
-
-
 class WarmDEC(DEC):
     """DEC (:class:`repro.methods.dec.DEC`: its model and loop) after the same untimed warm-up
     as PQDEC / BQDEC (:func:`repro.methods.pqdec.warm_up`), with its phases: ``timings`` gains
@@ -222,8 +213,9 @@ class WarmDEC(DEC):
         pretrained = super()._pretrained(x, seed)
         if self._built is None:
             raise RuntimeError("WarmDEC: one fit per estimator (its network is built once)")
-        built, self._built = self._built, None
-        return _Prebuilt(built, pretrained.seconds, pretrained.loss_history)
+        built, self._built = self._built, None   # build() hands out that one copy
+        return types.SimpleNamespace(build=lambda: built, seconds=pretrained.seconds,
+                                     loss_history=pretrained.loss_history)
 
     def _self_train(self, model, x, *, seed: int, y=None):
         cfg, encoder = self.cfg, model.encoder
