@@ -346,8 +346,7 @@ class QuantizedDEC:
     ``_info(layer)`` (their own info entries, after training). The result: labels, history
     (one row per epoch, row 0 the initial clustering: losses NaN, delta_label None), timings
     (``cluster_s``: from the clock's start to the end of the last epoch, after the untimed
-    ``warmup_s``; its phases ``codebook_s``, ``init_s``, ``network_s``, ``encode_s``,
-    ``assign_s``), info (``n_epochs``, ``stopped_by``, ``code_bits``, ``code_bytes``, ``codes``,
+    ``warmup_s``; its phases: module docstring), info (``n_epochs``, ``stopped_by``, ``code_bits``, ``code_bytes``, ``codes``,
     ``codes_nbytes``, ``centres``, ``codebooks_nbytes``, ACC / NMI of the initial and final
     clustering when y is given).
     """

@@ -80,6 +80,8 @@ from repro.models.retrieval import (Backbone, BackboneConfig, fc_layers, imagene
                                     pretrain_backbone)
 from repro.papers._common import StageConfig
 from repro.quantization.dqn_codes import aqd_search, eq6_bound_fraction, faiss_index_pq
+from repro.report.figures import plot_metric_vs_variant, save_png
+from repro.report.palette import method_color
 
 PAPER = "dqn"
 METHODS = ("ksh", "ksh_d", "cnnh", "dnnh", "dqn2plus", "dqnip", "dqn")
@@ -498,8 +500,6 @@ def curves_frame(outcome):
 
 def figures(outcome, figure_dir: Path) -> dict[str, Path]:
     """mAP vs bits per dataset, PR and precision@top-R curves at curve_bits, query times."""
-    from repro.report.figures import plot_metric_vs_variant
-
     labels, out = outcome.reported.labels(), {}
     results = outcome.results
     ran = set(results["dataset"]) if len(results) else set()
@@ -564,8 +564,6 @@ def _plot_losses(histories, labels, outcome, figure_dir) -> Path:
     where each stopped (plateau, time budget or cap) is visible."""
     import matplotlib.pyplot as plt
 
-    from repro.report.palette import method_color
-
     h = histories.dropna(subset=["loss"])
     datasets = sorted(set(h["dataset"]))
     methods = [m for m in METHODS if m in set(h["method"])]
@@ -596,8 +594,6 @@ def _plot_losses(histories, labels, outcome, figure_dir) -> Path:
 def _plot_curves(curves, dataset, labels, outcome, figure_dir) -> Path:
     import matplotlib.pyplot as plt
 
-    from repro.report.palette import method_color
-
     fig, (ax_pr, ax_top) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
     mean = curves.groupby(["method", "curve", "x"], sort=False)["y"].mean()
     for method in [m for m in METHODS if m in set(curves["method"])]:
@@ -624,8 +620,6 @@ def _plot_curves(curves, dataset, labels, outcome, figure_dir) -> Path:
 def _plot_lambda_sweep(sweep, labels, outcome, figure_dir) -> Path:
     import matplotlib.pyplot as plt
 
-    from repro.report.palette import method_color
-
     fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
     styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D")]
     for i, (dataset, part) in enumerate(sweep.groupby("dataset")):
@@ -645,8 +639,6 @@ def _plot_lambda_sweep(sweep, labels, outcome, figure_dir) -> Path:
 
 def _plot_query_times(timing, labels, outcome, figure_dir) -> Path:
     import matplotlib.pyplot as plt
-
-    from repro.report.palette import method_color
 
     stats = timing.groupby(["dataset", "method"], sort=False)["value"].agg(
         ["median", "min", "max"]).reset_index()
@@ -668,8 +660,6 @@ def _plot_query_times(timing, labels, outcome, figure_dir) -> Path:
 def _finish(fig, path: Path) -> Path:
     """Save ``fig`` to ``path`` and close it."""
     import matplotlib.pyplot as plt
-
-    from repro.report.figures import save_png
 
     save_png(fig, path)
     plt.close(fig)

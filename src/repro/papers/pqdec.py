@@ -86,6 +86,7 @@ from repro.methods.self_training import run_self_training
 from repro.metrics import clustering_scores
 from repro.papers._common import StageConfig
 from repro.quantization import ProductQuantizer, symmetric_distances_to_centres
+from repro.report.figures import plot_reported_vs_reproduced, save_png
 
 PAPER = "pqdec"
 METHODS = ("kmeans", "kmedoids", "kdkmeans", "dec", "bqdec", "pqdec")
@@ -130,11 +131,7 @@ class Config(StageConfig, paper=PAPER, datasets=DATASETS, methods=METHODS):
     top_images: int = 10
 
     def check(self) -> None:
-        if self.clustering_epochs < 1:
-            raise ValueError(f"clustering_epochs must be >= 1, got {self.clustering_epochs}")
-        if self.timing_repeats < 1:
-            raise ValueError(f"timing_repeats must be >= 1, got {self.timing_repeats}")
-        for name in ("n_init", "threads"):
+        for name in ("clustering_epochs", "timing_repeats", "n_init", "threads"):
             if isinstance(getattr(self, name), bool) or int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
 
@@ -404,8 +401,6 @@ FIGURES = {"time_s": "fig3_clustering_speed", "memory_mb": "fig4_memory_consumpt
 def figures(outcome, figure_dir: Path) -> dict[str, Path]:
     """Fig. 3/4 (speed / memory per method, bars, log scale; the paper's numbers and ours on
     separate panels: other hardware, other budget) and Fig. 2 (top images)."""
-    from repro.report.figures import plot_reported_vs_reproduced
-
     labels, out = outcome.reported.labels(), {}
     for metric, name in FIGURES.items():
         path = figure_dir / f"{name}.png"
@@ -415,8 +410,7 @@ def figures(outcome, figure_dir: Path) -> dict[str, Path]:
             title=f"{labels.get(metric, metric)} vs clustering method: paper vs reproduced").clear()
         out[name] = path
     if not phase_table(outcome.results).empty:  # nothing timed (no data, or all cells pending): no figure
-        out["fig_phases"] = _plot_phases(outcome.results, figure_dir / "fig_phases.png",
-                                         outcome.reported.labels())
+        out["fig_phases"] = _plot_phases(outcome.results, figure_dir / "fig_phases.png", labels)
     top = outcome.artifacts.get("top_images")
     if top is not None:
         out["fig2_top10_mnist-full"] = _plot_top_images(top, figure_dir / "fig2_top10_mnist-full.png")
@@ -445,8 +439,6 @@ def _plot_phases(results, path: Path, labels: dict) -> Path:
     error bar = std of time_s over seeds x repeats), and below the seconds per epoch (error bar:
     its std) with the epochs each method ran written on the bar."""
     import matplotlib.pyplot as plt
-
-    from repro.report.figures import save_png
 
     table = phase_table(results)
     datasets = list(dict.fromkeys(table.index.get_level_values("dataset")))
@@ -491,8 +483,6 @@ def _plot_phases(results, path: Path, labels: dict) -> Path:
 def _plot_top_images(grid: np.ndarray, path: Path) -> Path:
     """Fig. 2: one row per PQDEC cluster, its top images left to right."""
     import matplotlib.pyplot as plt
-
-    from repro.report.figures import save_png
 
     n_clusters, n_top = grid.shape[:2]
     fig, axes = plt.subplots(n_clusters, n_top, figsize=(n_top * 0.8, n_clusters * 0.8), squeeze=False)
