@@ -447,3 +447,29 @@ def test_within_at_the_tolerance_boundary_holds(toy_dict, write_paper):
     results = _frame(_rows("d1", "a", [0.72, 0.72]), _rows("d1", "c", [0.70, 0.70]))
     assert 0.72 - 0.70 > 0.02                      # 0.020000000000000018 in floats
     assert _by_id(paper, results).loc["w", "verdict"] == "holds"
+
+
+def test_a_claim_is_judged_on_each_dataset_and_waits_only_where_its_cells_do(toy_dict, write_paper):
+    from repro.report.claims import verdicts_by_dataset
+    from repro.report.writers import claims_markdown
+
+    paper = _claims(toy_dict, write_paper, [_claim("ab", "a", ">", "b", datasets=["d1", "d2"]),
+                                            _claim("ba", "b", ">", "a", datasets=["d1", "d2"])],
+                    runs=3)
+    five = [0.60, 0.70, 0.80, 0.65, 0.75]
+    results = _frame(_rows("d1", "a", [v + 0.05 for v in five]), _rows("d1", "b", five),
+                     _rows("d2", "a", [0.5]), _rows("d2", "b", [0.4]))
+    tests = claim_comparisons(paper, results, pending={("d2", "a")})
+    table = verdicts_by_dataset(paper, tests, "paper").set_index("claim")
+    # d1: five paired seeds, A - B = 5 points at each: decided; at the paper's runs: decisive
+    assert table.loc["ab", "Data 1"] == "decisive: holds"
+    assert table.loc["ba", "Data 1"] == "decisive: fails"
+    assert table.loc["ab", "d2"] == table.loc["ba", "d2"] == "pending (1 of 1 comparisons)"
+    # the whole claim waits on d2; the per-dataset table shows what d1 already settles
+    claims = evaluate_claims(paper, results, profile="paper", comparisons=tests)
+    assert (claims["verdict"] == "pending").all()
+    text = claims_markdown(claims, paper, tests=tests)
+    assert "| ab | decisive: holds | pending (1 of 1 comparisons) |" in text
+    # a reduced profile's verdict on the same numbers is indicative
+    assert verdicts_by_dataset(paper, tests, "quick").set_index("claim").loc["ab", "Data 1"] == \
+        "indicative (quick): holds"

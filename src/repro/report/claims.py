@@ -142,6 +142,32 @@ def evaluate_claims(reported: ReportedPaper, results_df: pd.DataFrame | None, *,
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
+def verdicts_by_dataset(reported: ReportedPaper, comparisons: pd.DataFrame,
+                        profile: str = "paper") -> pd.DataFrame:
+    """Each claim's verdict on each of its datasets (rows: claims, columns: dataset labels):
+    the claim's comparisons on that dataset, each decided at the claim's family-wise level
+    (so a dataset's verdict is never less strict than the claim's), aggregated as a claim is
+    (:func:`evaluate_claims`); "pending" while a cell it needs is. A claim that waits on a
+    dataset no run here can reach (MNIST-full on this CPU) can still be decisive on another."""
+    datasets = list(dict.fromkeys(comparisons["dataset"])) if len(comparisons) else []
+    table = {}
+    for claim in reported.claims:
+        mine = comparisons[comparisons["claim_id"] == claim.id] if len(comparisons) else comparisons
+        row = {}
+        for dataset in datasets:
+            part = mine[mine["dataset"] == dataset]
+            if not len(part):
+                row[reported.label(dataset)] = ""
+            elif part["pending"].astype(bool).any():
+                row[reported.label(dataset)] = (f"pending ({int(part['pending'].sum())} of "
+                                                f"{len(part)} comparisons)")
+            else:
+                verdict, strength = _aggregate(list(part["outcome"]), part, profile, reported.runs)
+                row[reported.label(dataset)] = shown_verdict(verdict, strength, profile)
+        table[claim.id] = row
+    return pd.DataFrame.from_dict(table, orient="index").rename_axis("claim").reset_index()
+
+
 def shown_verdict(verdict: str, strength: str, profile: str) -> str:
     """"indicative (quick): fails", "decisive: holds", "untestable", "not run"."""
     if strength in ("untestable", "not run"):

@@ -18,7 +18,8 @@ from __future__ import annotations
 import pandas as pd
 
 from repro.report.formatting import decimals_by_metric, markdown_table
-from repro.report.writers import RULE_TEXT, _paper_grid, basis_text, profile_banner
+from repro.report.writers import (RULE_TEXT, _paper_grid, basis_text, by_dataset_lines,
+                                  profile_banner)
 
 
 def _display(*objects) -> None:
@@ -44,6 +45,7 @@ def headline_markdown(outcome) -> str:
         "Basis": [basis_text(b, t) for b, t in zip(claims["basis"], claims["tolerance_source"])],
         "Verdict (this run)": claims["verdict_shown"],
         "On the paper's own numbers": claims["paper_verdict"]})))
+    lines += by_dataset_lines(reported, outcome.tests, outcome.profile)
     rejudged = outcome.provenance.get("extra", {}).get("rejudged")
     if rejudged:
         lines += ["", f"*Re-judged* on {rejudged['at_utc']} at commit "

@@ -23,7 +23,7 @@ from typing import Mapping
 import pandas as pd
 
 from repro.report.atomic import write_csv_atomic, write_json_atomic, write_text_atomic
-from repro.report.claims import claim_comparisons, evaluate_claims
+from repro.report.claims import claim_comparisons, evaluate_claims, verdicts_by_dataset
 from repro.report.compare import Notes, compare
 from repro.report.formatting import (decimals_by_metric, fmt, fmt_mean_std, fmt_signed,
                                      markdown_table)
@@ -156,8 +156,20 @@ CLAIM_PENDING_TEXT = (
     "*so far*).")
 
 
-def claims_markdown(claims: pd.DataFrame, reported: ReportedPaper, protocol: str = "") -> str:
-    """claims.md: the profile, the rule, a summary table, then each claim's evidence."""
+def by_dataset_lines(reported: ReportedPaper, tests: pd.DataFrame | None, profile: str
+                     ) -> list[str]:
+    """The per-dataset verdict table (claims over two datasets or more), as markdown lines."""
+    if tests is None or not len(tests) or tests["dataset"].nunique() < 2:
+        return []
+    table = verdicts_by_dataset(reported, tests, profile).rename(columns={"claim": "Claim"})
+    return ["", "Each claim on each dataset (its comparisons there, decided at the claim's "
+            "family-wise level; *pending* while a cell it needs is):", "", markdown_table(table)]
+
+
+def claims_markdown(claims: pd.DataFrame, reported: ReportedPaper, protocol: str = "",
+                    tests: pd.DataFrame | None = None) -> str:
+    """claims.md: the profile, the rule, a summary table (and, given the comparisons
+    ``tests``, the per-dataset verdicts), then each claim's evidence."""
     profile = claims["profile"].iloc[0] if len(claims) else "paper"
     lines = [f"# {reported.title}: claims", "", profile_banner(profile, protocol), "",
              RULE_TEXT.format(alpha=f"{reported.alpha:g}",
@@ -173,6 +185,7 @@ def claims_markdown(claims: pd.DataFrame, reported: ReportedPaper, protocol: str
         "holds / fails / inconclusive / untestable": [f"{h} / {f} / {i} / {u}" for h, f, i, u in zip(
             claims["n_holds"], claims["n_fails"], claims["n_inconclusive"], claims["n_untestable"])]})
     lines.append(markdown_table(summary))
+    lines += by_dataset_lines(reported, tests, profile) + [""]
     for r in claims.itertuples(index=False):
         lines += [f"## `{r.claim_id}`: {r.verdict_shown}", "", r.statement,
                   f"({basis_text(r.basis, r.tolerance_source)})", ""]
@@ -223,11 +236,13 @@ def write_comparison(directory: str | Path, comparison: pd.DataFrame,
 
 
 def write_claims(directory: str | Path, claims: pd.DataFrame,
-                 reported: ReportedPaper, protocol: str = "") -> tuple[Path, Path]:
+                 reported: ReportedPaper, protocol: str = "",
+                 tests: pd.DataFrame | None = None) -> tuple[Path, Path]:
     """Write claims.csv and claims.md into ``directory``."""
     directory = Path(directory)
     return (write_csv_atomic(directory / "claims.csv", claims),
-            write_text_atomic(directory / "claims.md", claims_markdown(claims, reported, protocol)))
+            write_text_atomic(directory / "claims.md",
+                              claims_markdown(claims, reported, protocol, tests)))
 
 
 def write_report(directory: str | Path, reported: ReportedPaper, results_df: pd.DataFrame, *,
@@ -255,7 +270,7 @@ def write_report(directory: str | Path, reported: ReportedPaper, results_df: pd.
     claims = evaluate_claims(reported, results_df, profile=profile, comparisons=tests)
     protocol = (provenance or {}).get("extra", {}).get("protocol", "") if provenance else ""
     write_comparison(directory, comparison, reported)
-    write_claims(directory, claims, reported, "" if profile == "paper" else protocol)
+    write_claims(directory, claims, reported, "" if profile == "paper" else protocol, tests)
     write_csv_atomic(directory / "claim_tests.csv", tests)
     write_metrics_json(directory / "metrics.json", results_df, wall_time_s)
     if histories_df is not None:
