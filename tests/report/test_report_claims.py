@@ -464,12 +464,15 @@ def test_a_claim_is_judged_on_each_dataset_and_waits_only_where_its_cells_do(toy
     # d1: five paired seeds, A - B = 5 points at each: decided; at the paper's runs: decisive
     assert table.loc["ab", "Data 1"] == "decisive: holds"
     assert table.loc["ba", "Data 1"] == "decisive: fails"
-    assert table.loc["ab", "d2"] == table.loc["ba", "d2"] == "pending (1 of 1 comparisons)"
+    # d2: one seed each, and A's cells still pending: waits, showing what it has so far
+    assert table.loc["ab", "d2"] == table.loc["ba", "d2"] == \
+        "pending (1 of 1 comparisons); so far: indicative (paper): inconclusive"
     # the whole claim waits on d2; the per-dataset table shows what d1 already settles
     claims = evaluate_claims(paper, results, profile="paper", comparisons=tests)
     assert (claims["verdict"] == "pending").all()
     text = claims_markdown(claims, paper, tests=tests)
-    assert "| ab | decisive: holds | pending (1 of 1 comparisons) |" in text
+    assert "| ab | decisive: holds | pending (1 of 1 comparisons); so far: indicative (paper): " \
+        "inconclusive |" in text
     # a reduced profile's verdict on the same numbers is indicative
     assert verdicts_by_dataset(paper, tests, "quick").set_index("claim").loc["ab", "Data 1"] == \
         "indicative (quick): holds"

@@ -158,12 +158,13 @@ def verdicts_by_dataset(reported: ReportedPaper, comparisons: pd.DataFrame,
             part = mine[mine["dataset"] == dataset]
             if not len(part):
                 row[reported.label(dataset)] = ""
-            elif part["pending"].astype(bool).any():
-                row[reported.label(dataset)] = (f"pending ({int(part['pending'].sum())} of "
-                                                f"{len(part)} comparisons)")
             else:
                 verdict, strength = _aggregate(list(part["outcome"]), part, profile, reported.runs)
-                row[reported.label(dataset)] = shown_verdict(verdict, strength, profile)
+                shown = shown_verdict(verdict, strength, profile)
+                if part["pending"].astype(bool).any():
+                    shown = (f"pending ({int(part['pending'].sum())} of {len(part)} comparisons)"
+                             + ("" if strength == "not run" else f"; so far: {shown}"))
+                row[reported.label(dataset)] = shown
         table[claim.id] = row
     return pd.DataFrame.from_dict(table, orient="index").rename_axis("claim").reset_index()
 
