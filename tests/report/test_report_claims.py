@@ -84,6 +84,7 @@ def test_an_inconclusive_comparison_says_what_effect_its_runs_could_have_decided
         assert row.hi - row.lo == pytest.approx(2 * 4.3027 * 2 / np.sqrt(3), abs=1e-3)
         assert (f"with 3 pairs and this spread, a true difference above {need} would have "
                 f"been decided at 95%") in row.reason
+        assert "; " not in row.reason   # claims.md splits a claim's evidence at "; "
     # a decided comparison carries no such text
     paper = _claims(toy_dict, write_paper, [_claim("ab", "a", ">", "b")])
     row = claim_comparisons(paper, _frame(_rows("d1", "a", A_SEEDS), _rows("d1", "b", B_SEEDS))).iloc[0]

@@ -398,7 +398,7 @@ def _decide(row: dict, claim: Claim, alpha: float, m: int) -> None:
                   f"[{_shown(row, lo_f, test.scale)}, {_shown(row, hi_f, test.scale)}], "
                   f"{m} comparisons)"
                   if wrong_side else "the interval covers the claim's boundary")
-        reason += f"; {_detectable(row, claim, test, alpha)}"
+        reason += f" -- {_detectable(row, claim, test, alpha)}"   # no "; ": it splits evidence
     row.update(outcome=outcome, reason=reason)
 
 
