@@ -85,6 +85,31 @@ def test_bars_mark_cells_not_run(tmp_path, toy_paper, toy_results):
     assert ticks == ["a", "b", "c"]                 # every method ran somewhere
 
 
+def test_missing_cells_a_partial_run_left_pending_say_pending(tmp_path, toy_paper, toy_results):
+    # d2: method a pending (a partial run's plan has it), b not run (not in the plan)
+    comparison = compare(toy_paper, toy_results, pending={("d2", "a"): "pending: seed 0"})
+    assert dict(zip(comparison.loc[comparison["dataset"] == "d2", "method"],
+                    comparison.loc[comparison["dataset"] == "d2", "verdict"])) == {
+        "a": "pending", "b": "not run"}
+    figure = plot_reported_vs_reproduced(comparison, "acc", tmp_path / "a.png", title="ACC",
+                                         dpi=30)
+    ax = figure.axes[0]
+    assert sorted(t.get_text() for t in ax.texts) == ["not run", "pending"]
+    assert [t.get_text() for t in ax.get_xticklabels()][1] == "d2 (not run)"   # not all pending
+    only_a = comparison[comparison["method"] != "b"]
+    figure = plot_reported_vs_reproduced(only_a, "acc", tmp_path / "b.png", title="ACC", dpi=30)
+    assert [t.get_text() for t in figure.axes[0].get_xticklabels()][1] == "d2 (pending)"
+    figure = render_paper_grid_png(comparison, tmp_path / "grid.png", title="T", dpi=30)
+    cells = figure.axes[0].tables[0].get_celld()
+    text = {key: cell.get_text().get_text() for key, cell in cells.items()}
+    row_a = next(r for r in range(1, 4) if text[r, 0] == "a")
+    row_b = next(r for r in range(1, 4) if text[r, 0] == "b")
+    column = next(c for c in range(4) if text[0, c] == "d2 acc")
+    assert text[row_a, column].startswith("pending (")
+    assert text[row_b, column].startswith("not run (")
+    assert cells[row_a, column].get_facecolor() == to_rgba(CELL_COLORS["pending"])
+
+
 def test_bars_variants_are_separate_groups(tmp_path):
     comparison = _variant_comparison()
     figure = plot_reported_vs_reproduced(comparison, "acc", tmp_path / "v.png", title="x", dpi=30)

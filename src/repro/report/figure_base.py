@@ -21,8 +21,15 @@ from repro.report.atomic import write_bytes_atomic
 DPI = 100
 CELL_COLORS = {"within": "#d9f2d9", "holds": "#d9f2d9", "deviates": "#f8d7d7",
                "fails": "#f8d7d7", "inconclusive": "#fff2cc", "not run": "#eeeeee",
-               "not comparable": "#eeeeee"}
+               "not comparable": "#eeeeee", "pending": "#e3ecf7"}
 NOT_RUN = "not run"
+PENDING = "pending"
+
+
+def missing_text(verdict) -> str:
+    """What a cell without a reproduced number says: "pending" where a partial run's plan
+    has it (its verdict), else "not run" (data absent, or not in the plan)."""
+    return PENDING if verdict == PENDING else NOT_RUN
 
 
 def new_figure(figsize: tuple[float, float]) -> Figure:

@@ -39,8 +39,9 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import NullLocator
 from matplotlib.transforms import blended_transform_factory
 
-from repro.report.figure_base import (CELL_COLORS, DPI, NOT_RUN, labeler, new_figure,  # noqa: F401
-                                      save_png, titled, with_variant, wrap)
+from repro.report.figure_base import (CELL_COLORS, DPI, NOT_RUN, PENDING, labeler,  # noqa: F401
+                                      missing_text, new_figure, save_png, titled,
+                                      with_variant, wrap)
 from repro.report.figure_base import variants as variant_texts
 from repro.report.figures_tables import (render_paper_grid_png,  # noqa: F401 (re-exported)
                                          render_table_png)
@@ -94,8 +95,9 @@ def plot_reported_vs_reproduced(comparison_df: pd.DataFrame, metric: str, path: 
     are separate groups, in shades of its colour). ``x="method"``: one panel per dataset,
     methods on the x axis. Per method: the reported number (light, hatched) and the
     reproduced mean (solid) with a ± std error bar only where n_seeds > 1. A cell not run
-    shows a grey "not run" at the bottom of the axis (also on a log axis); a category where
-    nothing ran gets " (not run)" on its tick. Values are in the paper's unit (the ``unit``
+    shows a grey "not run" ("pending" where a partial run has not computed it yet) at the
+    bottom of the axis (also on a log axis); a category where nothing ran gets " (not run)"
+    (" (pending)") on its tick. Values are in the paper's unit (the ``unit``
     column) unless ``own_axes``: then the paper's numbers and the reproduced ones are drawn
     on separate panels (paper above, ours below), each with its own y axis and unit --
     ours in ``reproduced_unit`` (default: the paper's) -- for numbers measured on other
@@ -178,11 +180,19 @@ def _bar_cells(rows: pd.DataFrame, x: str) -> tuple[pd.DataFrame, list, list]:
 def _tick_labels(rows: pd.DataFrame, xs: list, label, kind: str = "both",
                  chars: int = TICK_CHARS) -> list[str]:
     """Each x category's label (wrapped), + " (not run)" where none of its cells has a
-    number (not on the paper's panel)."""
-    not_run = rows["reproduced_mean"].isna().groupby(rows["_x"]).all()
+    number (" (pending)" where they all wait for a partial run; not on the paper's panel)."""
+    missing = rows["reproduced_mean"].isna()
+    not_run = missing.groupby(rows["_x"]).all()
+    pending = (_verdicts(rows) == PENDING).groupby(rows["_x"]).all()
     return [wrap(with_variant(label(key), variant)
-                 + (f" ({NOT_RUN})" if not_run[i] and kind != "paper" else ""), chars)
+                 + (f" ({PENDING if pending[i] else NOT_RUN})"
+                    if not_run[i] and kind != "paper" else ""), chars)
             for i, (key, variant) in enumerate(xs)]
+
+
+def _verdicts(rows: pd.DataFrame) -> pd.Series:
+    """The rows' verdicts (none: a frame without the column)."""
+    return rows["verdict"] if "verdict" in rows else pd.Series(None, index=rows.index, dtype=object)
 
 
 def _bar_panel(ax, rows: pd.DataFrame, xs: list, groups: list, colors: dict, kind: str) -> None:
@@ -216,7 +226,8 @@ def _draw_bar_group(ax, part: pd.DataFrame, centers: np.ndarray, slot: float,
     if spread.any():
         ax.errorbar(ours_at[spread], mean[spread], yerr=std[spread], fmt="none",
                     ecolor="black", elinewidth=0.8, capsize=2)
-    _markers(ax, ours_at[np.isnan(mean)], NOT_RUN)
+    for center, verdict in zip(ours_at[np.isnan(mean)], _verdicts(part)[np.isnan(mean)]):
+        _markers(ax, [center], missing_text(verdict))
 
 
 def _markers(ax, xs: np.ndarray, text: str) -> None:
@@ -405,7 +416,8 @@ def _variant_lines(ax, part: pd.DataFrame, positions: dict[str, float], color: s
     mean, std = part["reproduced_mean"].to_numpy(float), part["reproduced_std"].to_numpy(float)
     reported, ran = part["reported"].to_numpy(float), ~np.isnan(mean)
     ax.plot(x[ran], mean[ran], color=color, marker="o", linestyle="-",
-            label=name if ran.any() else f"{name} ({NOT_RUN})")
+            label=name if ran.any() else
+            f"{name} ({PENDING if (_verdicts(part) == PENDING).all() else NOT_RUN})")
     spread = ran & (part["n_seeds"].to_numpy() > 1) & ~np.isnan(std)
     if spread.any():
         ax.errorbar(x[spread], mean[spread], yerr=std[spread], fmt="none", ecolor=color,
@@ -421,7 +433,8 @@ def _variant_level(ax, row, color: str, name: str) -> None:
     if ran:
         ax.axhline(row["reproduced_mean"], color=color, linewidth=1, label=name)
     else:
-        ax.plot([], [], color=color, marker="o", label=f"{name} ({NOT_RUN})")
+        ax.plot([], [], color=color, marker="o",
+                label=f"{name} ({missing_text(row.get('verdict'))})")
     if not math.isnan(row["reported"]):
         ax.axhline(row["reported"], color=color, linewidth=1, linestyle="--",
                    label=f"_{name} (paper)")

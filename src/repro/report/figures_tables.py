@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from repro.report.figure_base import (CELL_COLORS, DPI, NOT_RUN, fit_title, labeler,
+from repro.report.figure_base import (CELL_COLORS, DPI, fit_title, labeler, missing_text,
                                       new_figure, save_png, text_width_in, titled, variants,
                                       with_variant, wrap)
 from repro.report.units import UnitError, canonical_unit, convert
@@ -172,7 +172,8 @@ def render_paper_grid_png(comparison_df: pd.DataFrame, path: str | Path, *, titl
     (+ " <variant>" where the frame has variants), datasets outermost, each axis in order of
     first appearance. A cell reads "61.2 ± 1.3 (89.5)" -- reproduced mean (± std only where
     n_seeds > 1), then the paper's number, both in the paper's unit with ``decimals[metric]``
-    decimals (default 1) -- or "not run (89.5)"; its background is the verdict's colour
+    decimals (default 1) -- or "not run (89.5)" ("pending (89.5)" for a cell a partial run
+    has not computed yet); its background is the verdict's colour
     (:data:`~repro.report.figure_base.CELL_COLORS`). Cells the paper does not report
     (``reported`` NaN) are left out; filter the frame first to choose tables or metrics. A
     wide grid is drawn in blocks of whole datasets, each repeating the method column.
@@ -207,11 +208,11 @@ def _grid_columns(rows: pd.DataFrame) -> list[tuple[str, str, str]]:
 
 
 def _grid_text(row, decimals: Mapping[str, int] | None) -> str:
-    """"61.2 ± 1.3 (89.5)", "61.2 (89.5)" for one seed, "not run (89.5)"."""
+    """"61.2 ± 1.3 (89.5)", "61.2 (89.5)" for one seed, "not run (89.5)" / "pending (89.5)"."""
     places = (decimals or {}).get(row.metric, DEFAULT_GRID_DECIMALS)
     paper = f"({row.reported:.{places}f})"
     if math.isnan(row.reproduced_mean):
-        return f"{NOT_RUN} {paper}"
+        return f"{missing_text(getattr(row, 'verdict', None))} {paper}"
     readable = _readable_cost(row, places)
     if readable:
         return f"{readable} ({row.reported:.{places}f} {row.unit})"
