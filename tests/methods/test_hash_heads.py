@@ -39,6 +39,23 @@ def test_one_fit_call_equals_one_call_per_epoch():
     assert history[-1]["stop"] == 0.0 and [row["iteration"] for row in history] == [10, 20, 30, 40]
 
 
+def test_steps_per_execution_does_not_change_the_weights():
+    # fit_epochs runs STEPS_PER_EXECUTION steps per call (a whole epoch here: 10 steps); one
+    # step per call gives the same weights and losses, dropout masks included
+    x, y = _data()
+    cfg = HeadConfig(epochs=3, batch_size=32, optimizer="adam", learning_rate=0.01)
+    fast = _model(2)
+    history = fit_epochs(fast, x, y, "mse", cfg, seed=5, verbose=0)
+    slow = _model(2)
+    keras.utils.set_random_seed(5)
+    slow.compile(optimizer=make_optimizer("adam", 0.01, 0.9), loss="mse", steps_per_execution=1)
+    losses = slow.fit(x, y, epochs=3, batch_size=32, shuffle=True, verbose=0).history["loss"]
+    assert STEPS_PER_EXECUTION > 10
+    for a, b in zip(fast.get_weights(), slow.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert [row["loss"] for row in history] == [float(v) for v in losses]
+
+
 def test_the_plateau_rule_stops_training():
     x, y = _data()
     # learning rate 0, no dropout: the same loss every epoch; window 2 needs 4 epochs to decide

@@ -68,9 +68,12 @@ class HeadConfig:
 
 
 # Training steps run per call into the compiled step function: the same mini-batches and
-# updates, fewer Python round trips (an epoch of 79 steps of a small head: 0.7 s -> 0.4 s on
-# this 2-core CPU, measured 2026-12-01)
-STEPS_PER_EXECUTION = 8
+# updates in the same order (the weights are identical: tests/methods/test_hash_heads.py), fewer
+# Python round trips. 256 covers a whole epoch of every head here (79 steps of 64 rows on the
+# CIFAR-10 protocol's 5000 training images), so an epoch is one call. A head of 387 -> 256 ->
+# 256 -> 288 on 5000 rows, batch 64, Adam: 0.30 s an epoch at 8 steps per call, 0.19 s at 79
+# (this 2-core CPU, 2026-12-07, beside another job); 1 step per call was 0.7 s (2026-12-01).
+STEPS_PER_EXECUTION = 256
 
 
 def label_matrix(labels: np.ndarray) -> np.ndarray:
