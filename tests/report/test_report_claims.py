@@ -70,12 +70,13 @@ def test_paired_comparison_is_decided_where_welch_on_the_same_numbers_is_not(toy
     assert verdicts == ["holds", "inconclusive"]
 
 
-def test_an_inconclusive_comparison_says_what_effect_its_runs_could_have_decided(
+def test_an_inconclusive_comparison_says_what_effect_its_runs_could_have_shown(
         toy_dict, write_paper):
-    # A - B over 3 paired seeds: 0, 2, 4 points; mean 2, sd 2, se 2 / sqrt(3); the 95% t
-    # quantile at 2 df is 4.3027, so the interval is 2 +- 4.9683 and a true gain above
-    # 0 + 4.968 points (or, with a 1-point margin, 5.968) is what these runs could decide
-    for margin, need in ((None, "4.968"), (1.0, "5.968")):
+    # A - B over 3 paired seeds: 0, 2, 4 points; mean 2, sd 2, se 2 / sqrt(3) = 1.1547; the
+    # 95% t quantile at 2 df is 4.3027 (half-width 4.9683), the 80% one 1.0607: a true gain
+    # above 0 + 4.9683 + 1.0607 x 1.1547 = 6.193 points (with a 1-point margin, 7.193) is
+    # what these runs would show to hold 80% of the time
+    for margin, need in ((None, "6.193"), (1.0, "7.193")):
         extra = {} if margin is None else {"margin": margin / 100, "tolerance_source": "ours"}
         paper = _claims(toy_dict, write_paper, [_claim("ab", "a", ">", "b", **extra)])
         row = claim_comparisons(paper, _frame(_rows("d1", "a", [0.80, 0.82, 0.84]),
@@ -83,12 +84,48 @@ def test_an_inconclusive_comparison_says_what_effect_its_runs_could_have_decided
         assert (row.test, row.outcome) == ("paired t", "inconclusive")
         assert row.hi - row.lo == pytest.approx(2 * 4.3027 * 2 / np.sqrt(3), abs=1e-3)
         assert (f"with 3 pairs and this spread, a true difference above {need} would have "
-                f"been decided at 95%") in row.reason
+                f"been shown to hold 80% of the time at 95%") in row.reason
         assert "; " not in row.reason   # claims.md splits a claim's evidence at "; "
+    # "<": the same runs, B - A; below -6.193
+    paper = _claims(toy_dict, write_paper, [_claim("ba", "b", "<", "a")])
+    row = claim_comparisons(paper, _frame(_rows("d1", "a", [0.80, 0.82, 0.84]),
+                                          _rows("d1", "b", [0.80, 0.80, 0.80]))).iloc[0]
+    assert "a true difference below -6.193 would have been shown to hold" in row.reason
+    # within 10 points: |difference| + 6.193 must stay inside 10, so within 3.807 of 0
+    paper = _claims(toy_dict, write_paper, [_claim("w", "a", "within", "b", tolerance=0.05)])
+    row = claim_comparisons(paper, _frame(_rows("d1", "a", [0.80, 0.82, 0.84]),
+                                          _rows("d1", "b", [0.80, 0.80, 0.80]))).iloc[0]
+    assert row.outcome == "inconclusive" and "too wide for the tolerance" in row.reason
+    paper = _claims(toy_dict, write_paper, [_claim("w", "a", "within", "b", tolerance=0.10)])
+    row = claim_comparisons(paper, _frame(_rows("d1", "a", [0.80, 0.82, 0.84]),
+                                          _rows("d1", "b", [0.73, 0.71, 0.69]))).iloc[0]
+    assert row.outcome == "inconclusive"   # 11 +- 8.6 (sd 4, se 2.309): covers 10
+    # reach = 4.3027 x 2.3094 + 1.0607 x 2.3094 = 12.39 > 10: too wide
+    assert "too wide for the tolerance" in row.reason
+    row = claim_comparisons(paper, _frame(_rows("d1", "a", [0.80, 0.82, 0.84]),
+                                          _rows("d1", "b", [0.72, 0.73, 0.77]))).iloc[0]
+    # 8, 9, 7 points: 8 +- 2.484 covers 10; reach 2.484 + 1.0607 x 0.5774 = 3.097
+    assert row.outcome == "inconclusive"
+    assert "a true difference within 6.903 of 0 would have been shown to hold" in row.reason
+    # seconds: a ratio, on the log scale; Welch (other seeds) names both seed counts
+    paper = _claims(toy_dict, write_paper, [_claim("fast", "a", "<", "b", metric="sec")])
+    a, b = [10.0, 12.0, 14.0], [11.0, 13.0, 15.0, 12.0]
+    row = claim_comparisons(paper, _frame(
+        _rows("d1", "a", a, metric="sec", unit="s"),
+        _rows("d1", "b", b, metric="sec", unit="s", seeds=[10, 11, 12, 13]))).iloc[0]
+    assert (row.test, row.outcome) == ("Welch t", "inconclusive")
+    la, lb = np.log(a), np.log(b)
+    va, vb = la.var(ddof=1) / 3, lb.var(ddof=1) / 4
+    se = np.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 3)
+    from scipy import stats
+    need = 1 / np.exp((stats.t.ppf(0.975, df) + stats.t.ppf(0.8, df)) * se)
+    assert (f"with 3 and 4 seeds and this spread, a true ratio below {need:.3g} would have "
+            f"been shown to hold 80% of the time at 95%") in row.reason
     # a decided comparison carries no such text
     paper = _claims(toy_dict, write_paper, [_claim("ab", "a", ">", "b")])
     row = claim_comparisons(paper, _frame(_rows("d1", "a", A_SEEDS), _rows("d1", "b", B_SEEDS))).iloc[0]
-    assert row.outcome == "holds" and "would have been decided" not in row.reason
+    assert row.outcome == "holds" and "would have been shown" not in row.reason
 
 
 def test_a_single_seed_is_inconclusive_however_large_the_difference(toy_paper):
@@ -461,7 +498,7 @@ def test_a_claim_is_judged_on_each_dataset_and_waits_only_where_its_cells_do(toy
     results = _frame(_rows("d1", "a", [v + 0.05 for v in five]), _rows("d1", "b", five),
                      _rows("d2", "a", [0.5]), _rows("d2", "b", [0.4]))
     tests = claim_comparisons(paper, results, pending={("d2", "a")})
-    table = verdicts_by_dataset(paper, tests, "paper").set_index("claim")
+    table = verdicts_by_dataset(paper, tests, profile="paper").set_index("claim")
     # d1: five paired seeds, A - B = 5 points at each: decided; at the paper's runs: decisive
     assert table.loc["ab", "Data 1"] == "decisive: holds"
     assert table.loc["ba", "Data 1"] == "decisive: fails"
@@ -475,5 +512,53 @@ def test_a_claim_is_judged_on_each_dataset_and_waits_only_where_its_cells_do(toy
     assert "| ab | decisive: holds | pending (1 of 1 comparisons); so far: indicative (paper): " \
         "inconclusive |" in text
     # a reduced profile's verdict on the same numbers is indicative
-    assert verdicts_by_dataset(paper, tests, "quick").set_index("claim").loc["ab", "Data 1"] == \
+    assert verdicts_by_dataset(paper, tests, profile="quick").set_index("claim").loc["ab", "Data 1"] == \
         "indicative (quick): holds"
+
+
+def test_a_partial_run_decides_at_the_level_of_the_whole_plan(toy_dict, write_paper):
+    from repro.report.claims import verdicts_by_dataset
+
+    paper = _claims(toy_dict, write_paper, [_claim("ab", "a", ">", "b", datasets=["d1", "d2"])],
+                    runs=3)
+    # A - B on d1 over 5 paired seeds: -6, -3, 0, -3, -3 points (mean -3, se 0.949): the 95%
+    # interval ends at -0.37 (below 0: fails with one comparison), the 97.5% one at +0.32
+    five = [0.60, 0.70, 0.80, 0.65, 0.75]
+    diffs = [-0.06, -0.03, 0.0, -0.03, -0.03]
+    results = _frame(_rows("d1", "a", [v + d for v, d in zip(five, diffs)]), _rows("d1", "b", five))
+    # d2 has no cell: not run (data absent), so the family is the one comparison on d1
+    alone = claim_comparisons(paper, results).set_index("dataset")
+    assert alone.loc["d1", "outcome"] == "fails"
+    assert alone.loc["d1", "hi_family"] == pytest.approx(-3 + 2.7764 * 0.9487, abs=1e-3)
+    # d2 pending: its comparison joins the family now, so d1's verdict will not loosen later
+    waiting = claim_comparisons(paper, results, pending={("d2", "a"), ("d2", "b")})
+    d1 = waiting.set_index("dataset").loc["d1"]
+    assert d1["outcome"] == "inconclusive"
+    assert d1["hi_family"] == pytest.approx(-3 + 3.4954 * 0.9487, abs=1e-3)
+    table = verdicts_by_dataset(paper, waiting, profile="paper").set_index("claim")
+    assert table.loc["ab", "Data 1"] == "decisive: inconclusive"
+    assert table.loc["ab", "d2"] == "pending (1 of 1 comparisons)"
+
+
+def test_a_dataset_verdict_names_what_it_could_not_test_and_a_missing_side_is_not_decisive(
+        toy_dict, write_paper):
+    from repro.report.claims import verdicts_by_dataset
+
+    paper = _claims(toy_dict, write_paper, [
+        {**_claim("ab", "a", ">", "b", datasets=["d1", "d2"]),
+         "for_each": {"dataset": ["d1", "d2"], "metric": ["acc", "sec"]}},
+        _claim("abc", "a", ">", ["b", "c"], datasets=["d1", "d2"])], runs=3)
+    five = [0.60, 0.70, 0.80, 0.65, 0.75]
+    results = _frame(_rows("d1", "a", [v + 0.05 for v in five]), _rows("d1", "b", five),
+                     _rows("d2", "a", [v + 0.05 for v in five]), _rows("d2", "b", five))
+    tests = claim_comparisons(paper, results)
+    table = verdicts_by_dataset(paper, tests, profile="paper").set_index("claim")
+    # seconds have no reproduced number on either side: named beside the ACC verdict
+    assert table.loc["ab", "Data 1"] == "decisive: holds (1 of 2 comparisons not run)"
+    # C was never run: A > C has one side without a number, which cannot be decisive
+    row = tests[(tests["claim_id"] == "abc") & (tests["right"] == "c")].iloc[0]
+    assert row["outcome"] == "inconclusive" and row["reason"] == "one side has no reproduced number"
+    assert table.loc["abc", "Data 1"] == "indicative (paper): inconclusive"
+    claims = evaluate_claims(paper, results, profile="paper", comparisons=tests).set_index("claim_id")
+    assert claims.loc["abc", "strength"] == "indicative"
+    assert claims.loc["ab", "strength"] == "decisive"

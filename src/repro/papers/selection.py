@@ -269,7 +269,8 @@ def time_text(seconds_by_device: Mapping[str, float], unestimated: int = 0,
                                for device, s in seconds_by_device.items())
                      + (f"; {unestimated} cell(s) with no estimate" if unestimated else "")
                      + " (from the stored cells' wall times, with each pending seed's "
-                       "shared work, e.g. autoencoder pretraining)")
+                       "shared work, e.g. autoencoder pretraining, which that seed's other "
+                       "pending cells share: such notes do not add up)")
     if bench:
         parts.append("; ".join(f"at most {_minutes(s)} on {device}" for device, s in bench.items())
                      + " (benchmarks/bench_steps.py: training steps x step time, every method "

@@ -49,6 +49,7 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
+import scipy.stats as _st
 
 from repro.report.derived import paper_values
 from repro.report.formatting import count_text, fmt, printed_decimals
@@ -61,6 +62,8 @@ CLAIM_COLUMNS = ["claim_id", "statement", "basis", "tolerance_source", "profile"
                  "n_inconclusive", "n_untestable", "n_not_run", "evidence", "paper_evidence",
                  "n_pending"]
 OUTCOMES = ("holds", "fails", "inconclusive", "untestable", "not run")
+# An inconclusive comparison says which true effect it would have shown to hold this often
+POWER = 0.8
 
 
 def claim_comparisons(reported: ReportedPaper, results_df: pd.DataFrame | None, *,
@@ -83,23 +86,30 @@ def claim_comparisons(reported: ReportedPaper, results_df: pd.DataFrame | None, 
     for claim in reported.claims:
         mine = [_comparison(reported, claim, cells, reruns, gates, paper_derived, *where)
                 for where in _expand(claim)]
-        m = sum(1 for r in mine if r["_test"] is not None)
+        for row in mine:
+            row["pending"] = _waits(row, pending or ())
+        # the family: every comparison tested now or once the pending cells are in, so that a
+        # verdict reached on a partial run is not loosened by the cells still to come
+        m = sum(1 for r in mine if r["_test"] is not None or r["pending"])
         for row in mine:
             _decide(row, claim, reported.alpha, max(m, 1))
             row.pop("_test")
-            _mark_pending(row, pending or ())
+            _mark_pending(row)
         rows += mine
     return pd.DataFrame(rows)
 
 
-def _mark_pending(row: dict, pending) -> None:
-    """A comparison resting on a pending cell: ``pending`` True; with no outcome of its own
-    (no number on a side) its outcome is "pending"."""
-    waiting = [side for side in (row["left"], row["right"]) if parse_side(side)[2] is None
-               and (row["dataset"], parse_side(side)[0]) in pending]
-    row["pending"] = bool(waiting)
-    if waiting and (row["outcome"] == "not run" or row["reason"] == "one side has no "
-                    "reproduced number"):
+def _waits(row: dict, pending) -> bool:
+    """Whether the comparison rests on a cell of ``pending`` ((dataset, method) pairs)."""
+    return any(parse_side(side)[2] is None and (row["dataset"], parse_side(side)[0]) in pending
+               for side in (row["left"], row["right"]))
+
+
+def _mark_pending(row: dict) -> None:
+    """A comparison resting on a pending cell (``row["pending"]``) with no outcome of its own
+    (no number on a side): its outcome is "pending"."""
+    if row["pending"] and (row["outcome"] == "not run" or row["reason"] == "one side has no "
+                           "reproduced number"):
         row.update(outcome="pending", reason="waiting for cells a partial run has not "
                    "computed yet")
 
@@ -142,17 +152,20 @@ def evaluate_claims(reported: ReportedPaper, results_df: pd.DataFrame | None, *,
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
-def verdicts_by_dataset(reported: ReportedPaper, comparisons: pd.DataFrame,
-                        profile: str = "paper") -> pd.DataFrame:
+def verdicts_by_dataset(reported: ReportedPaper, comparisons: pd.DataFrame, *,
+                        profile: str) -> pd.DataFrame:
     """Each claim's verdict on each of its datasets (rows: claims, columns: dataset labels):
-    the claim's comparisons on that dataset, each decided at the claim's family-wise level
-    (so a dataset's verdict is never less strict than the claim's), aggregated as a claim is
-    (:func:`evaluate_claims`); "pending" while a cell it needs is. A claim that waits on a
-    dataset no run here can reach (MNIST-full on this CPU) can still be decisive on another."""
-    datasets = list(dict.fromkeys(comparisons["dataset"])) if len(comparisons) else []
+    the claim's comparisons on that dataset, decided as in the claim (a comparison fails at
+    the claim's family-wise level, holds at its level alpha; datasets are not adjusted for
+    each other), aggregated as a claim is (:func:`evaluate_claims`), with the comparisons it
+    could not test named; "pending" while a cell it needs is. A claim that waits on a dataset
+    no run here can reach (MNIST-full on this CPU) can still be decisive on another."""
+    if not len(comparisons):
+        return pd.DataFrame(columns=["claim"])
+    datasets = list(dict.fromkeys(comparisons["dataset"]))
     table = {}
     for claim in reported.claims:
-        mine = comparisons[comparisons["claim_id"] == claim.id] if len(comparisons) else comparisons
+        mine = comparisons[comparisons["claim_id"] == claim.id]
         row = {}
         for dataset in datasets:
             part = mine[mine["dataset"] == dataset]
@@ -161,6 +174,10 @@ def verdicts_by_dataset(reported: ReportedPaper, comparisons: pd.DataFrame,
             else:
                 verdict, strength = _aggregate(list(part["outcome"]), part, profile, reported.runs)
                 shown = shown_verdict(verdict, strength, profile)
+                if strength not in ("untestable", "not run"):
+                    shown += "".join(f" ({k} of {len(part)} comparisons {o})" for o in
+                                     ("untestable", "not run")
+                                     if (k := int((part["outcome"] == o).sum())))
                 if part["pending"].astype(bool).any():
                     shown = (f"pending ({int(part['pending'].sum())} of {len(part)} comparisons)"
                              + ("" if strength == "not run" else f"; so far: {shown}"))
@@ -186,8 +203,11 @@ def _aggregate(outcomes: list[str], comparisons: pd.DataFrame, profile: str, run
     verdict = "fails" if "fails" in tested else "holds" if all(o == "holds" for o in tested) \
         else "inconclusive"
     part = comparisons[comparisons["outcome"].isin(["holds", "fails", "inconclusive"])]
-    # a constant side has no seeds: the measured side's count decides
-    seeds = [s for pair in zip(part["left_seeds"], part["right_seeds"]) for s in pair if s]
+    # a constant side has no seeds: the measured side's count decides; a measured side with
+    # no reproduced number (0 seeds) leaves the verdict indicative
+    seeds = [s for _, row in part.iterrows() for side, s in
+             ((row["left"], row["left_seeds"]), (row["right"], row["right_seeds"]))
+             if parse_side(side)[2] is None]
     decisive = profile == "paper" and not part["stand_in"].any() and bool(seeds) and \
         min(seeds) >= runs
     return verdict, "decisive" if decisive else "indicative"
@@ -403,31 +423,38 @@ def _decide(row: dict, claim: Claim, alpha: float, m: int) -> None:
 
 
 def _detectable(row: dict, claim: Claim, test: Test, alpha: float) -> str:
-    """What an inconclusive comparison could have decided with its runs and spread: the
-    smallest true effect whose (1 - alpha) interval, this wide, would clear the claim's
-    boundary when estimated exactly (the effect detected half the time: power 0.5)."""
+    """What an inconclusive comparison could have shown with its runs and spread: the
+    smallest true effect that its (1 - alpha) interval, this wide, would show to hold with
+    probability POWER (the claim's boundary + the half-width + the POWER quantile of t times
+    the standard error; on the log scale for a ratio)."""
     lo, hi = test.interval(1 - alpha)
     level = f"{100 * (1 - alpha):g}%"
-    runs = f"{test.n} {'pairs' if test.paired else 'runs'}"
+    seeds = [str(int(row[f"{s}_seeds"])) for s in ("left", "right")
+             if s in row and parse_side(row[s])[2] is None]
+    runs = f"{test.n} pairs" if test.paired else \
+        f"{' and '.join(seeds)} seeds" if seeds else f"{test.n} runs"
+    quantile = _st.norm.ppf(POWER) if np.isinf(test.df) else _st.t.ppf(POWER, test.df)
+    odds = f"{100 * POWER:g}% of the time"
     if test.scale == "ratio":   # symmetric on the log scale
-        half = float(np.sqrt(hi / lo))
-        need = half if claim.op == ">" else 1 / half
+        reach = float(np.exp(np.log(np.sqrt(hi / lo)) + quantile * test.se))
+        need = reach if claim.op == ">" else 1 / reach
         side = "above" if claim.op == ">" else "below"
-        return (f"with {runs} and this spread, a ratio {side} {need:.3g} would have been "
-                f"decided at {level}")
+        return (f"with {runs} and this spread, a true ratio {side} {need:.3g} would have been "
+                f"shown to hold {odds} at {level}")
     half = (hi - lo) / 2
+    reach = half + quantile * test.se
     if claim.op == "within":
-        if half >= claim.tolerance:
+        if reach > claim.tolerance + 1e-9:
             return (f"with {runs} and this spread the {level} interval (half-width "
-                    f"{_shown(row, half, test.scale)}) is wider than the tolerance: no "
-                    f"difference could have been shown within it")
-        return (f"with {runs} and this spread, a difference within "
-                f"{_shown(row, claim.tolerance - half, test.scale)} of 0 would have been "
-                f"decided at {level}")
-    need = _target(claim, test.scale) + (half if claim.op == ">" else -half)
+                    f"{_shown(row, half, test.scale)}) is too wide for the tolerance: even a true "
+                    f"difference of 0 would have been shown within it less than {odds}")
+        return (f"with {runs} and this spread, a true difference within "
+                f"{_shown(row, claim.tolerance - reach, test.scale)} of 0 would have been "
+                f"shown to hold {odds} at {level}")
+    need = _target(claim, test.scale) + (reach if claim.op == ">" else -reach)
     side = "above" if claim.op == ">" else "below"
     return (f"with {runs} and this spread, a true difference {side} "
-            f"{_shown(row, need, test.scale)} would have been decided at {level}")
+            f"{_shown(row, need, test.scale)} would have been shown to hold {odds} at {level}")
 
 
 def _shown(row: dict, value: float, scale: str) -> str:

@@ -41,7 +41,7 @@ def headline_markdown(outcome) -> str:
              RULE_TEXT.format(alpha=f"{reported.alpha:g}", level=f"{100 * (1 - reported.alpha):g}"),
              "Every comparison with its interval: `claims.md` and `claim_tests.csv`.", ""]
     lines.append(markdown_table(pd.DataFrame({
-        "Claim": claims["statement"],
+        "Id": claims["claim_id"], "Claim": claims["statement"],
         "Basis": [basis_text(b, t) for b, t in zip(claims["basis"], claims["tolerance_source"])],
         "Verdict (this run)": claims["verdict_shown"],
         "On the paper's own numbers": claims["paper_verdict"]})))

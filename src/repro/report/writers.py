@@ -161,7 +161,7 @@ def by_dataset_lines(reported: ReportedPaper, tests: pd.DataFrame | None, profil
     """The per-dataset verdict table (claims over two datasets or more), as markdown lines."""
     if tests is None or not len(tests) or tests["dataset"].nunique() < 2:
         return []
-    table = verdicts_by_dataset(reported, tests, profile).rename(columns={"claim": "Claim"})
+    table = verdicts_by_dataset(reported, tests, profile=profile).rename(columns={"claim": "Claim"})
     return ["", "Each claim on each dataset (its comparisons there, decided at the claim's "
             "family-wise level; *pending* while a cell it needs is):", "", markdown_table(table)]
 
