@@ -162,8 +162,10 @@ def by_dataset_lines(reported: ReportedPaper, tests: pd.DataFrame | None, profil
     if tests is None or not len(tests) or tests["dataset"].nunique() < 2:
         return []
     table = verdicts_by_dataset(reported, tests, profile=profile).rename(columns={"claim": "Claim"})
-    return ["", "Each claim on each dataset (its comparisons there, decided at the claim's "
-            "family-wise level; *pending* while a cell it needs is):", "", markdown_table(table)]
+    return ["", "Each claim on each dataset (its comparisons there, decided as in the claim: "
+            "a comparison fails at the claim's family-wise level, holds at its level; datasets "
+            "are not adjusted for each other; *pending* while a cell it needs is):", "",
+            markdown_table(table)]
 
 
 def claims_markdown(claims: pd.DataFrame, reported: ReportedPaper, protocol: str = "",
