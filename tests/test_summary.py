@@ -90,3 +90,21 @@ def test_a_partial_paper_profile_run_gets_its_row_beside_the_quick_one_with_its_
     write_summary(root)
     page = (root / "reports/README.md").read_text()
     assert "1 pending, waiting for 7 cell(s) not run yet" in page and "*Pending cells" in page
+
+
+def test_a_paper_profile_run_decisive_on_some_datasets_says_so_while_its_claims_wait(tmp_path):
+    import re
+
+    from repro.summary import conclusions
+
+    root = _copy_reports(tmp_path, ("gapdcec",))
+    # the committed paper-profile report: USPS at the paper's 5 seeds, the other sets pending
+    shutil.copytree(REPO / "reports/gapdcec/paper", root / "reports/gapdcec/paper")
+    sentence = conclusions(collect(root))["gapdcec"]
+    assert sentence.startswith("Decisive per dataset (paper profile; whole claims wait on "
+                               "other datasets): USPS: ")
+    assert re.search(r"USPS: \d+ (holds|fails|inconclusive)", sentence)
+    assert "MNIST-full:" not in sentence          # nothing decided there yet
+    # without the comparisons file the page cannot tell: nothing decisive
+    (root / "reports/gapdcec/paper/claim_tests.csv").unlink()
+    assert conclusions(collect(root))["gapdcec"].startswith("Nothing decisive yet")

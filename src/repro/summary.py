@@ -57,6 +57,7 @@ class StageReport:
     comparison: pd.DataFrame | None = None
     claims: pd.DataFrame | None = None
     provenance: dict = field(default_factory=dict)
+    tests: pd.DataFrame | None = None         # claim_tests.csv (paper profile, where written)
 
     def link(self, html: bool = False) -> str:
         """The report folder (or, for the HTML page, its executed notebook), relative to reports/."""
@@ -81,8 +82,16 @@ def read_stage(root: Path, stage: str, profile: str) -> StageReport:
         missing = [c for c in columns if c not in tables[name]]
         if missing:
             return StageReport(stage, profile, problem=f"{name} malformed: lacks {missing}")
+    tests = None
+    if profile == "paper" and (folder / "claim_tests.csv").is_file():
+        try:
+            tests = pd.read_csv(folder / "claim_tests.csv", dtype={"variant": str},
+                                keep_default_na=False, na_values=[""])
+        except (ValueError, pd.errors.ParserError) as exc:
+            return StageReport(stage, profile, problem=f"claim_tests.csv malformed: {exc}")
     return StageReport(stage, profile, comparison=tables["comparison.csv"],
-                       claims=tables["claims.csv"], provenance=tables["provenance.json"])
+                       claims=tables["claims.csv"], provenance=tables["provenance.json"],
+                       tests=tests)
 
 
 def collect(root: Path) -> list[StageReport]:
@@ -193,10 +202,13 @@ def conclusions(reports: list[StageReport]) -> dict[str, str]:
             counts = pd.concat([c["verdict"] for _, c in decisive]).value_counts()
             parts.append(f"Decisive (paper profile): {_count_words(counts)}.")
         else:
+            by_dataset = _decisive_by_dataset([r for r in mine if r.profile == "paper"])
             profiles = sorted({r.profile for r in mine})
             why = "no paper-profile run yet" if "paper" not in profiles else \
                 "the paper-profile run lacks the paper's data or number of runs"
-            parts.append(f"Nothing decisive yet ({why}).")
+            parts.append(f"Decisive per dataset (paper profile; whole claims wait on other "
+                         f"datasets): {by_dataset}." if by_dataset else
+                         f"Nothing decisive yet ({why}).")
         for r in mine:
             strength = r.claims["strength"] if "strength" in r.claims else \
                 pd.Series(["indicative"] * len(r.claims), index=r.claims.index)
@@ -210,6 +222,27 @@ def conclusions(reports: list[StageReport]) -> dict[str, str]:
             parts.append(text + (f"; {', '.join(extra)}" if extra else "") + ".")
         out[stage] = " ".join(parts)
     return out
+
+
+def _decisive_by_dataset(reports: list[StageReport]) -> str:
+    """"USPS: 2 holds, 1 fails" -- the claims decided decisively on a dataset of a paper-profile
+    run (:func:`repro.report.claims.verdicts_by_dataset`), while the whole claims are pending."""
+    from repro.report.claims import verdicts_by_dataset
+    from repro.report.reported import load_reported
+
+    parts = []
+    for r in reports:
+        if r.tests is None or not len(r.tests):
+            continue
+        tests = r.tests.assign(pending=r.tests["pending"].astype(str) == "True",
+                               stand_in=r.tests["stand_in"].astype(str) == "True")
+        table = verdicts_by_dataset(load_reported(r.stage), tests, profile="paper")
+        for dataset in table.columns[1:]:
+            shown = table[dataset].astype(str)
+            verdicts = shown[shown.str.startswith("decisive: ")].str.split(" ").str[1]
+            if len(verdicts):
+                parts.append(f"{dataset}: {_count_words(verdicts.value_counts())}")
+    return "; ".join(parts)
 
 
 def _count_words(counts) -> str:
