@@ -226,8 +226,8 @@ def conclusions(reports: list[StageReport]) -> dict[str, str]:
 
 def _decisive_by_dataset(reports: list[StageReport]) -> str:
     """"USPS: 2 holds, 1 fails" -- the claims decided decisively on a dataset of a paper-profile
-    run (:func:`repro.report.claims.verdicts_by_dataset`), while the whole claims are pending."""
-    from repro.report.claims import verdicts_by_dataset
+    run (:func:`repro.report.claims.dataset_verdicts`), while the whole claims are pending."""
+    from repro.report.claims import dataset_verdicts
     from repro.report.reported import load_reported
 
     parts = []
@@ -236,12 +236,11 @@ def _decisive_by_dataset(reports: list[StageReport]) -> str:
             continue
         tests = r.tests.assign(pending=r.tests["pending"].astype(str) == "True",
                                stand_in=r.tests["stand_in"].astype(str) == "True")
-        table = verdicts_by_dataset(load_reported(r.stage), tests, profile="paper")
-        for dataset in table.columns[1:]:
-            shown = table[dataset].astype(str)
-            verdicts = shown[shown.str.startswith("decisive: ")].str.split(" ").str[1]
-            if len(verdicts):
-                parts.append(f"{dataset}: {_count_words(verdicts.value_counts())}")
+        paper = load_reported(r.stage)
+        verdicts = dataset_verdicts(paper, tests, profile="paper")
+        decisive = verdicts[verdicts["strength"] == "decisive"]
+        for dataset, part in decisive.groupby("dataset", sort=False):
+            parts.append(f"{paper.label(dataset)}: {_count_words(part['verdict'].value_counts())}")
     return "; ".join(parts)
 
 

@@ -73,6 +73,8 @@ class HeadConfig:
 # CIFAR-10 protocol's 5000 training images), so an epoch is one call. A head of 387 -> 256 ->
 # 256 -> 288 on 5000 rows, batch 64, Adam: 0.30 s an epoch at 8 steps per call, 0.19 s at 79
 # (this 2-core CPU, 2026-12-07, beside another job); 1 step per call was 0.7 s (2026-12-01).
+# The whole DQN quick stage did not get measurably faster from 8 to 256 (772 s vs 758 s, on a
+# VM whose plain-numpy KSH ran 8% slower the second time).
 STEPS_PER_EXECUTION = 256
 
 

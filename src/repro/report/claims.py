@@ -152,38 +152,48 @@ def evaluate_claims(reported: ReportedPaper, results_df: pd.DataFrame | None, *,
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
+def dataset_verdicts(reported: ReportedPaper, comparisons: pd.DataFrame, *,
+                     profile: str) -> pd.DataFrame:
+    """Each claim's verdict on each of its datasets, one row per (claim, dataset) with
+    comparisons: claim, dataset, verdict, strength ("pending" while a cell it needs is) and
+    shown (the text of :func:`verdicts_by_dataset`). The claim's comparisons on that dataset
+    are decided as in the claim (a comparison fails at the claim's family-wise level, holds at
+    its level alpha; datasets are not adjusted for each other) and aggregated as a claim is
+    (:func:`evaluate_claims`); the text names the comparisons it could not test. A claim that
+    waits on a dataset no run here can reach (MNIST-full on this CPU) can still be decisive on
+    another."""
+    rows = []
+    for claim in reported.claims:
+        mine = comparisons[comparisons["claim_id"] == claim.id] if len(comparisons) else comparisons
+        for dataset in dict.fromkeys(mine["dataset"] if len(mine) else []):
+            part = mine[mine["dataset"] == dataset]
+            verdict, strength = _aggregate(list(part["outcome"]), part, profile, reported.runs)
+            shown = shown_verdict(verdict, strength, profile)
+            if strength not in ("untestable", "not run"):
+                shown += "".join(f" ({k} of {len(part)} comparisons {o})" for o in
+                                 ("untestable", "not run")
+                                 if (k := int((part["outcome"] == o).sum())))
+            if part["pending"].astype(bool).any():
+                shown = (f"pending ({int(part['pending'].sum())} of {len(part)} comparisons)"
+                         + ("" if strength == "not run" else f"; so far: {shown}"))
+                strength = "pending"
+            rows.append({"claim": claim.id, "dataset": dataset, "verdict": verdict,
+                         "strength": strength, "shown": shown})
+    return pd.DataFrame(rows, columns=["claim", "dataset", "verdict", "strength", "shown"])
+
+
 def verdicts_by_dataset(reported: ReportedPaper, comparisons: pd.DataFrame, *,
                         profile: str) -> pd.DataFrame:
-    """Each claim's verdict on each of its datasets (rows: claims, columns: dataset labels):
-    the claim's comparisons on that dataset, decided as in the claim (a comparison fails at
-    the claim's family-wise level, holds at its level alpha; datasets are not adjusted for
-    each other), aggregated as a claim is (:func:`evaluate_claims`), with the comparisons it
-    could not test named; "pending" while a cell it needs is. A claim that waits on a dataset
-    no run here can reach (MNIST-full on this CPU) can still be decisive on another."""
+    """:func:`dataset_verdicts` as a table: rows claims, columns dataset labels (in the order
+    the comparisons name them), cells its text ("" where a claim has no comparison there)."""
     if not len(comparisons):
         return pd.DataFrame(columns=["claim"])
+    long = dataset_verdicts(reported, comparisons, profile=profile)
     datasets = list(dict.fromkeys(comparisons["dataset"]))
-    table = {}
-    for claim in reported.claims:
-        mine = comparisons[comparisons["claim_id"] == claim.id]
-        row = {}
-        for dataset in datasets:
-            part = mine[mine["dataset"] == dataset]
-            if not len(part):
-                row[reported.label(dataset)] = ""
-            else:
-                verdict, strength = _aggregate(list(part["outcome"]), part, profile, reported.runs)
-                shown = shown_verdict(verdict, strength, profile)
-                if strength not in ("untestable", "not run"):
-                    shown += "".join(f" ({k} of {len(part)} comparisons {o})" for o in
-                                     ("untestable", "not run")
-                                     if (k := int((part["outcome"] == o).sum())))
-                if part["pending"].astype(bool).any():
-                    shown = (f"pending ({int(part['pending'].sum())} of {len(part)} comparisons)"
-                             + ("" if strength == "not run" else f"; so far: {shown}"))
-                row[reported.label(dataset)] = shown
-        table[claim.id] = row
-    return pd.DataFrame.from_dict(table, orient="index").rename_axis("claim").reset_index()
+    table = long.pivot(index="claim", columns="dataset", values="shown")
+    table = table.reindex(index=[c.id for c in reported.claims], columns=datasets).fillna("")
+    return table.rename(columns=reported.label).rename_axis(None, axis=1) \
+        .rename_axis("claim").reset_index()
 
 
 def shown_verdict(verdict: str, strength: str, profile: str) -> str:
