@@ -124,20 +124,3 @@ def test_finetuned_backbone_is_a_trained_copy():
     assert tuned.features(x).shape == backbone.features(x).shape
     with pytest.raises(ValueError, match="epochs"):
         dqn.finetune_backbone(backbone, x, y, 0, seed=0)
-
-
-def test_eq6_queries_draws_a_seeded_subset_of_the_queries_and_checks_its_count():
-    """The Eq. 6 check's queries: all of them for 0 (or at least their number), else that many
-    distinct rows in their original order, the same for the same seed; a negative count is
-    refused by the stage's configuration."""
-    from repro.papers import dqn
-
-    zq = np.arange(50, dtype=np.float32).reshape(25, 2)
-    assert dqn.eq6_queries(zq, 0, seed=1) is zq and dqn.eq6_queries(zq, 25, seed=1) is zq
-    picked = dqn.eq6_queries(zq, 7, seed=1)
-    rows = picked[:, 0] / 2
-    assert picked.shape == (7, 2) and len(set(rows)) == 7 and np.all(np.diff(rows) > 0)
-    np.testing.assert_array_equal(picked, dqn.eq6_queries(zq, 7, seed=1))
-    assert not np.array_equal(picked, dqn.eq6_queries(zq, 7, seed=2))
-    with pytest.raises(ValueError, match="eq6_queries"):
-        dqn.Config(eq6_queries=-1).check()

@@ -43,9 +43,8 @@ curves; for DQN ``map_ip`` at ``curve_bits`` (AQD ranked by -<z_q, C h_x>, as th
 evaluation code),
 the fraction of (query, item) pairs on which the slides' Eq. 6 bound holds under both
 readings, labelled (``eq6_bound_holds``: Euclidean AQD, the triangle inequality;
-``eq6_bound_holds_squared``: the literal squared reading; the first seed's codes at every
-length, every item against every query, or against ``eq6_queries`` of them drawn at random
-with the seed: label-free, a budget cut of the quick profile), the quantization error, and (first seed, ``lambda_sweep``) its mAP
+``eq6_bound_holds_squared``: the literal squared reading; every pair of the first seed's
+codes at every length), the quantization error, and (first seed, ``lambda_sweep``) its mAP
 against lambda on a validation split of the database (:func:`validation_split`);
 the efficiency of the stage's own database at ``efficiency_bits``: bytes per item of DQN's
 codes vs the float features, and the query time of all queries over the database, every
@@ -131,7 +130,6 @@ class Config(StageConfig, paper=PAPER, datasets=DATASETS, methods=METHODS):
     efficiency_bits: int = 32
     timing_repeats: int = 3
     timing_threads: int = 1         # every timed search on this many threads (equal threads)
-    eq6_queries: int = 0            # > 0: the Eq. 6 check on this many queries (seeded draw)
     protocol: Protocol = field(default_factory=Protocol)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
@@ -152,8 +150,6 @@ class Config(StageConfig, paper=PAPER, datasets=DATASETS, methods=METHODS):
         for name in ("curve_bits", "efficiency_bits"):
             if getattr(self, name) not in self.bits:
                 raise ValueError(f"{name} {getattr(self, name)} is not one of bits {list(self.bits)}")
-        if self.eq6_queries < 0:
-            raise ValueError(f"eq6_queries must be >= 0 (0: every query), got {self.eq6_queries}")
         if self.timing_repeats < 1 or self.timing_threads < 1:
             raise ValueError(f"timing_repeats and timing_threads must be >= 1, got "
                              f"{self.timing_repeats}, {self.timing_threads}")
@@ -404,9 +400,8 @@ def _evaluate(cell, split, bits, index, queries, database) -> None:
 def _dqn_measurements(cell, bits, zq, zd, codes, quantizer) -> None:
     """Eq. 6 bound, quantization error and (at efficiency_bits) bytes and query times."""
     first_seed = cell.seed == cell.cfg.seeds[0]   # the Eq. 6 check and the query times
-    if first_seed:   # the bound on the first seed's codes: every item x (some) queries
-        check = eq6_bound_fraction(eq6_queries(zq, cell.cfg.eq6_queries, cell.seed), zd,
-                                   quantizer.codebooks, codes)
+    if first_seed:   # the bound on every pair of the first seed's codes
+        check = eq6_bound_fraction(zq, zd, quantizer.codebooks, codes)
         cell.record("eq6_bound_holds", check.euclidean, unit="fraction", variant=bits)
         cell.record("eq6_bound_holds_squared", check.squared, unit="fraction", variant=bits)
     recon = quantizer.decode(codes)
@@ -426,14 +421,6 @@ def _dqn_measurements(cell, bits, zq, zd, codes, quantizer) -> None:
         best_flat = min(seconds[m] for m in FLOAT_SEARCHES)
         cell.record("aqd_speedup", best_flat / best_lut, unit="x", variant=bits,
                     method="aqd_lookup", repeat=repeat)
-
-
-def eq6_queries(zq: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """The queries the Eq. 6 check reads: all (``n`` 0 or at least their number), else ``n``
-    of them drawn without replacement with ``seed`` (no label or result is read), in order."""
-    if n <= 0 or n >= len(zq):
-        return zq
-    return zq[np.sort(np.random.default_rng(seed).choice(len(zq), n, replace=False))]
 
 
 # The speed claim: the fastest look-up-table search against the fastest exhaustive float
