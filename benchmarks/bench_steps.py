@@ -21,20 +21,42 @@ head at every code length (and the lambda sweep), all counted as convnet steps o
 training pass plus its feature pass (an inference pass counted as 1/3 of a training step),
 the supervised networks and the k ablation; the linear probes are not counted. Only the
 stand-in data that runs here (the paper's ImageNet / CIFAR-10 / NUS-WIDE runs are left out).
-UCNN: only JULE's check (CNN-RC on the real MNIST-70000 and USPS, its paper schedule), not an
+UCNN, JULE's check (CNN-RC on the real MNIST-70000 and USPS, its paper schedule), not an
 upper bound: JULE stops once the clusters reach k, so the epochs counted are its periods
 (``epochs_per_period`` each) until then, the clusters starting from C_0 = n / 6 (nearest-
 neighbour linking on raw pixels gives 11519 of 70000 MNIST digits, 1590 of 9298 USPS digits)
 and dropping by ``ceil(eta C)`` per period; the agglomeration and feature passes are not
-counted. The rest of the UCNN stage (the stand-in tables and the scale curve) is not projected.
+counted. UCNN, the stand-ins (MNIST-test 0-4: 5139 digits, MNIST-test 5-9: 4861, MNIST-train
+5-9: 29404; k = 5), one seed of every method: UCNN and Baseline-I ``ucnn.epochs`` x
+ceil(n / 50) steps of the UCNN at its paper widths, each counted as one measured step (which
+backpropagates through every layer; theirs through FC9 and the softmax only, with one or two
+forward passes); Baseline-II its ``minibatch.epochs`` feature passes; the final assignments
+and Baseline-III's feature pass; DEC its autoencoder's pretraining, ``dec.max_iter`` steps
+and a Q pass over the set per target update; CNN-RC JULE's periods as above with k = 5 (C_0 =
+n / 6 is MNIST-70000's ratio, not measured on these sets: each period divides the clusters by
+about ten, so a C_0 off by a factor of three changes the count by one period at most) and a
+feature pass per period; the shared pretraining of the UCNN (5 epochs on the 30596 MNIST-train
+digits 0-4) in every set's seed (it runs once a run: loose). An inference pass over a batch is
+counted as 1/3 of a training step; a step on a batch larger than the measured one as
+batch / measured batch steps (the pretraining's 128: 2.56 UCNN steps of 50), the Adam steps
+(pretraining, DEC's autoencoder) as the measured SGD steps. On MNIST-train 5-9 the scale curve
+is counted too (every method at every size up to ``scale.max_size``, mini-batch methods at
+``scale.epochs``): it runs in that set's first seed only, but the figure is one per set, so it
+is in every seed's (loose for the others: with the CPU step times, 26 of its 27 h); a method
+stopped by the curve's budgets would run fewer sizes. Not counted: CNN-CM (no SGD step: its
+filters are k-means in numpy), every k-means, JULE's agglomeration, the deformation of the
+curve's digits, data loading. The paper's own sets (ILSVRC / Places, absent here) are left out.
 
     KERAS_BACKEND=jax python benchmarks/bench_steps.py [--steps 20] [--write-readme] [--write-json]
+    python benchmarks/bench_steps.py --reproject [JSON ...]
 
 ``--write-readme`` puts the table into README.md between its ``steps`` markers.
 ``--write-json`` writes ``benchmarks/results/steps/<device>-<backend>.json``: the step times
-and, for GAPDCEC, PQDEC and UCNN's JULE check, the projected seconds of one seed on each
-dataset (:func:`per_seed_steps`), which a partial run's report shows beside its pending cells
-(:mod:`repro.papers.selection`).
+and, for GAPDCEC, PQDEC and UCNN (JULE's check, the stand-ins), the projected seconds of one
+seed on each dataset (:func:`per_seed_steps`), which a partial run's report shows beside its
+pending cells (:mod:`repro.papers.selection`). ``--reproject [JSON ...]`` measures nothing: it
+rewrites those files' ``per_seed_s`` from their stored ``step_s`` (an error names a needed
+network they lack).
 """
 
 from __future__ import annotations
@@ -58,6 +80,15 @@ DQN_NET, DC_NET = "DQN convnet 28x28 (16-43-64-64-43, fc 256)", "DeepCluster Ale
 JULE_NETS = {"mnist-full": ("JULE CNN 28x28 (MNIST)", (28, 28, 1)),
              "usps": ("JULE CNN 16x16 (USPS)", (16, 16, 1))}
 JULE_CLASSES = 10
+# The UCNN stand-ins (repro.data.registry: MNIST-test digits 0-4 / 5-9, MNIST-train 5-9; sizes
+# from the MNIST label files) and the shared pretraining set (MNIST-train digits 0-4)
+UCNN_SETS = {"mnist-test-04": 5139, "mnist-test-59": 4861, "mnist-train-59": 29404}
+UCNN_PRETRAIN_IMAGES = 30596
+UCNN_CLASSES = 5     # k of every stand-in (and of the scale curve's deformed digits)
+UCNN_NET, DENSE_NET = "UCNN 28x28 (paper widths)", "dense AE 784-500-500-2000-10"
+# the batch each network is timed at (networks()); a step of a batch b > B counts b / B steps
+BATCH = {UCNN_NET: 50, DENSE_NET: 256, JULE_NETS["mnist-full"][0]: 100}
+INFERENCE = 1 / 3   # an inference pass over a batch, in training steps of that batch
 
 
 def networks():
@@ -101,7 +132,7 @@ def networks():
     jule = {name: ((lambda shape=shape: jule_net(shape)), shape, 100, JULE_CLASSES)
             for name, shape in JULE_NETS.values()}
     return {
-        "dense AE 784-500-500-2000-10": (lambda: compiled(dense_autoencoder(784)[0]), (784,), 256, "input"),
+        DENSE_NET: (lambda: compiled(dense_autoencoder(784)[0]), (784,), BATCH[DENSE_NET], "input"),
         "dense AE 784-500-500-2000-256": (lambda: compiled(dense_autoencoder(784, (500, 500, 2000, 256))[0]),
                                           (784,), 256, "input"),
         "conv AE 28x28 (DCEC)": (lambda: compiled(conv_autoencoder((28, 28, 1))[0]), (28, 28, 1), 256,
@@ -110,7 +141,7 @@ def networks():
                                     (28, 28, 1), 256, "input"),
         DQN_NET: (dqn_convnet, (28, 28, 1), 64, 32),
         DC_NET: (deepcluster_net, (28, 28, 1), 256, 100),
-        "UCNN 28x28 (paper widths)": (ucnn_net, (28, 28, 1), 50, 5),
+        UCNN_NET: (ucnn_net, (28, 28, 1), BATCH[UCNN_NET], 5),
         **jule,
     }
 
@@ -180,16 +211,144 @@ def _clustering_steps(paper: str, c, n: int) -> dict[str, float]:
 
 def per_seed_steps(paper: str) -> dict[str, dict[str, float]]:
     """dataset -> network -> training steps of ONE seed of the paper profile on that dataset
-    (GAPDCEC and PQDEC: every method, as :func:`planned_steps`; UCNN: JULE's check only)."""
+    (GAPDCEC and PQDEC: every method, as :func:`planned_steps`; UCNN: JULE's check and the
+    stand-ins, every method, with the shared pretraining and, on the scale set, the scale
+    curve)."""
     from repro.pipeline import stage_config
 
     _, cfg = stage_config(paper, "paper")
     if paper == "ucnn":
         totals = _jule_check_steps(cfg)       # summed over each dataset's seeds
-        return {d: {net: totals[net] / len(cfg.for_dataset(d).seeds)}
-                for d, (net, _) in JULE_NETS.items() if d in cfg.datasets}
+        return {**{d: {net: totals[net] / len(cfg.for_dataset(d).seeds)}
+                   for d, (net, _) in JULE_NETS.items() if d in cfg.datasets},
+                **{d: _ucnn_stand_in_steps(cfg.for_dataset(d), d)
+                   for d in UCNN_SETS if d in cfg.datasets}}
     return {d: _clustering_steps(paper, cfg.for_dataset(d), SIZES[d])
             for d in cfg.datasets if d in SIZES}
+
+
+def _steps(net: str, steps: float, batch: int) -> float:
+    """``steps`` of ``batch`` images as steps of the batch ``net`` is timed at: b / B of them
+    where b > B (the measured time per image), one each where b <= B (a smaller batch costs at
+    most a measured one)."""
+    return steps * max(1.0, batch / BATCH[net])
+
+
+def _jule_schedule(n: int, k: int, jule) -> tuple[int, int]:
+    """(periods run, CNN epochs) of JULE on n images until k clusters: C_0 = n / 6, then
+    ``ceil(eta C)`` fewer clusters per period of ``epochs_per_period`` epochs, at most
+    ``max_epochs`` epochs (the module docstring)."""
+    clusters, periods = n / 6, 0
+    while clusters > k:
+        clusters = max(k, clusters - math.ceil(jule.eta * clusters))
+        periods += 1
+    epochs = min(periods * jule.epochs_per_period, jule.max_epochs)
+    return math.ceil(epochs / jule.epochs_per_period), epochs
+
+
+def _ucnn_method_steps(method: str, c, n: int, k: int, epochs: int | None = None
+                       ) -> dict[str, float]:
+    """network -> steps of one UCNN-stage method on n images with k clusters (``epochs``: the
+    scale curve's passes of the mini-batch methods), inference passes at ``INFERENCE``."""
+    per = lambda batch: math.ceil(n / batch)  # noqa: E731  (batches of one pass over the set)
+    one_pass = INFERENCE * per(BATCH[UCNN_NET])                    # FC9 features of the set
+    if method in ("ucnn", "baseline_1"):     # SGD steps (+ their forward passes), assignment
+        u = c.ucnn
+        train = _steps(UCNN_NET, (epochs or u.epochs) * per(u.batch_size), u.batch_size)
+        return {UCNN_NET: train + one_pass + INFERENCE}             # + the k initial images
+    if method == "baseline_2":               # feature passes only, + the final assignment
+        m = c.minibatch
+        return {UCNN_NET: ((epochs or m.epochs) + 1) * one_pass + INFERENCE}
+    if method == "baseline_3":               # one feature pass (k-means not counted)
+        return {UCNN_NET: one_pass}
+    if method == "dec":                      # own autoencoder, DEC at its cap, target updates
+        p, d = c.dense_pretrain, c.dec
+        passes = math.ceil(d.max_iter / d.update_interval) + 1      # + the initial embedding
+        return {DENSE_NET: _steps(DENSE_NET, p.epochs * per(p.batch_size), p.batch_size)
+                + _steps(DENSE_NET, d.max_iter, d.batch_size)
+                + INFERENCE * passes * per(BATCH[DENSE_NET])}
+    if method == "cnn_rc":                   # JULE's periods, one feature pass after each
+        j, net = c.jule, JULE_NETS["mnist-full"][0]
+        periods, jule_epochs = _jule_schedule(n, k, j)
+        return {net: _steps(net, jule_epochs * per(j.batch_size), j.batch_size)
+                + INFERENCE * max(periods, 1) * per(BATCH[net])}
+    if method == "cnn_cm":                   # no SGD step (numpy k-means filters)
+        return {}
+    raise ValueError(f"bench_steps: no step count for the UCNN stage's method {method!r}")
+
+
+def _ucnn_stand_in_steps(c, dataset: str) -> dict[str, float]:
+    """network -> steps of ONE seed of every method on a UCNN stand-in set (paper profile),
+    plus the shared pretraining of the UCNN and, on ``scale.dataset``, the scale curve (its
+    first seed only runs it: counted for every seed, an upper bound; module docstring)."""
+    total: dict[str, float] = {}
+
+    def add(steps):
+        for net, k_ in steps.items():
+            total[net] = total.get(net, 0.0) + k_
+
+    n, k = UCNN_SETS[dataset], UCNN_CLASSES
+    n = min(n, c.subset) if c.subset else n
+    for method in c.methods:
+        add(_ucnn_method_steps(method, c, n, k))
+    if {"ucnn", "baseline_1", "baseline_2", "baseline_3"} & set(c.methods):
+        p = c.pretrain              # once a run, in the first cell that needs it
+        images = min(c.pretrain_images or UCNN_PRETRAIN_IMAGES, UCNN_PRETRAIN_IMAGES)
+        add({UCNN_NET: _steps(UCNN_NET, p.epochs * math.ceil(images / p.batch_size),
+                              p.batch_size)})
+    if dataset == c.scale.dataset:
+        for size in (s for s in c.scale.sizes if s <= c.scale.max_size):
+            for method in c.scale.methods:
+                add(_ucnn_method_steps(method, c, size, k, epochs=c.scale.epochs))
+    return total
+
+
+def per_seed_seconds(step_s: dict[str, float], source: str = "the step times",
+                     previous: dict | None = None) -> dict:
+    """paper -> dataset -> projected seconds of one seed (:func:`per_seed_steps` x ``step_s``,
+    network -> seconds per step), rounded to 0.1 s; ValueError naming a needed network that
+    ``step_s`` lacks (``source``: where the step times come from, for the message).
+    ``previous``: an earlier per_seed_s; a figure of it that agrees within the rounding of the
+    stored step times (0.5 us a step, as --write-json writes them) and of the two figures
+    (0.05 s each) is kept as it is (it came from the unrounded times)."""
+    previous = previous or {}
+    out = {}
+    for paper in PER_SEED_PAPERS:
+        out[paper] = {}
+        for dataset, nets in per_seed_steps(paper).items():
+            missing = sorted(net for net in nets if net not in step_s)
+            if missing:
+                raise ValueError(f"{source}: no step time of {', '.join(map(repr, missing))}, "
+                                 f"needed for {paper} / {dataset} (measure it: bench_steps.py "
+                                 "--write-json)")
+            seconds = round(sum(k * step_s[net] for net, k in nets.items()), 1)
+            old = previous.get(paper, {}).get(dataset)
+            rounding = 0.5e-6 * sum(nets.values()) + 0.1
+            if isinstance(old, (int, float)) and abs(old - seconds) <= rounding:
+                seconds = old
+            out[paper][dataset] = seconds
+    return out
+
+
+def reproject(path) -> dict:
+    """Rewrite ``per_seed_s`` of a ``--write-json`` file from its stored ``step_s`` (no
+    measurement; a figure unchanged but for the step times' rounding stays as it was, see
+    :func:`per_seed_seconds`); the rest of the file stays as it is. Returns the new
+    ``per_seed_s``; ValueError (nothing written) naming a needed network with no step time."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        step_s = {str(net): float(s) for net, s in data["step_s"].items()}
+    except (OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
+        raise ValueError(f"{path}: not a bench_steps --write-json file ({exc})") from exc
+    previous = data.get("per_seed_s")
+    data["per_seed_s"] = per_seed_seconds(step_s, str(path),
+                                          previous if isinstance(previous, dict) else None)
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return data["per_seed_s"]
 
 
 def write_json(rows: dict, root) -> "Path":
@@ -203,9 +362,7 @@ def write_json(rows: dict, root) -> "Path":
 
     backend = keras_backend()
     device = compute_device(backend)
-    per_seed = {paper: {dataset: round(sum(k * rows[net][0] for net, k in nets.items()), 1)
-                        for dataset, nets in per_seed_steps(paper).items()}
-                for paper in PER_SEED_PAPERS}
+    per_seed = per_seed_seconds({net: s for net, (s, _) in rows.items()})
     path = root / RESULTS / f"{re.sub(r'[^a-z0-9]+', '-', device.lower()).strip('-')}-{backend}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({
@@ -250,11 +407,7 @@ def _jule_check_steps(cfg) -> dict[str, float]:
     total = {}
     for dataset in (d for d in cfg.datasets if d in JULE_NETS):
         c = cfg.for_dataset(dataset)
-        clusters, periods = SIZES[dataset] / 6, 0
-        while clusters > JULE_CLASSES:
-            clusters = max(JULE_CLASSES, clusters - math.ceil(c.jule.eta * clusters))
-            periods += 1
-        epochs = min(periods * c.jule.epochs_per_period, c.jule.max_epochs)
+        _, epochs = _jule_schedule(SIZES[dataset], JULE_CLASSES, c.jule)
         total[JULE_NETS[dataset][0]] = len(c.seeds) * epochs * math.ceil(SIZES[dataset] / c.jule.batch_size)
     return total
 
@@ -282,7 +435,25 @@ def main(argv=None) -> int:
     parser.add_argument("--write-readme", action="store_true")
     parser.add_argument("--write-json", action="store_true",
                         help=f"also write {RESULTS}/<device>-<backend>.json (per-seed projections)")
+    parser.add_argument("--reproject", nargs="*", metavar="JSON",
+                        help=f"measure nothing: rewrite per_seed_s of these --write-json files "
+                             f"(none named: every {RESULTS}/*.json) from their stored step_s")
     args = parser.parse_args(argv)
+    if args.reproject is not None:
+        import json
+
+        from repro.config import repo_root
+
+        paths = args.reproject or sorted((repo_root() / RESULTS).glob("*.json"))
+        if not paths:
+            sys.exit(f"--reproject: no {RESULTS}/*.json to rewrite")
+        for path in paths:
+            try:
+                per_seed = reproject(path)
+            except ValueError as exc:
+                sys.exit(f"--reproject: {exc}")
+            print(f"rewrote per_seed_s of {path}: {json.dumps(per_seed)}")
+        return 0
     rows = {name: step_seconds(build, shape, batch=batch, steps=args.steps, target=target)
             for name, (build, shape, batch, target) in networks().items()}
     projections = {}
