@@ -89,6 +89,9 @@ def read_stage(root: Path, stage: str, profile: str) -> StageReport:
                                 keep_default_na=False, na_values=[""])
         except (ValueError, pd.errors.ParserError) as exc:
             return StageReport(stage, profile, problem=f"claim_tests.csv malformed: {exc}")
+        for flag in ("pending", "stand_in"):   # booleans (read as text where a value is empty)
+            if flag in tests:
+                tests[flag] = tests[flag].astype(str) == "True"
     return StageReport(stage, profile, comparison=tables["comparison.csv"],
                        claims=tables["claims.csv"], provenance=tables["provenance.json"],
                        tests=tests)
@@ -234,10 +237,8 @@ def _decisive_by_dataset(reports: list[StageReport]) -> str:
     for r in reports:
         if r.tests is None or not len(r.tests):
             continue
-        tests = r.tests.assign(pending=r.tests["pending"].astype(str) == "True",
-                               stand_in=r.tests["stand_in"].astype(str) == "True")
         paper = load_reported(r.stage)
-        verdicts = dataset_verdicts(paper, tests, profile="paper")
+        verdicts = dataset_verdicts(paper, r.tests, profile="paper")
         decisive = verdicts[verdicts["strength"] == "decisive"]
         for dataset, part in decisive.groupby("dataset", sort=False):
             parts.append(f"{paper.label(dataset)}: {_count_words(part['verdict'].value_counts())}")
